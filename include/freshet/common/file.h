@@ -1,0 +1,59 @@
+// A thin file-system interface over POSIX, so storage code can be tested against injected
+// faults (ENOSPC, EIO on fsync, torn writes) without touching a real disk's failure modes.
+//
+// Thread-safety: a File may be used from several threads at once for positional reads and
+// writes at disjoint ranges (as pread/pwrite allow); FileSystem methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "freshet/common/result.h"
+
+namespace freshet {
+
+class File {
+ public:
+  virtual ~File() = default;
+  // Writes all n bytes at `offset`, retrying short writes. On error, some bytes may be written.
+  virtual Status write_at(const void* data, size_t n, uint64_t offset) = 0;
+  // Reads up to n bytes at `offset`; returns the count read (less than n only at end of file).
+  virtual Result<size_t> read_at(void* data, size_t n, uint64_t offset) const = 0;
+  // fdatasync: data and the metadata needed to read it back are durable.
+  virtual Status sync() = 0;
+  virtual Status truncate(uint64_t size) = 0;
+  virtual Result<uint64_t> size() const = 0;
+  virtual const std::string& path() const = 0;
+};
+
+// Read-only memory map of a whole file. Pages are file-backed and reclaimable.
+class MappedFile {
+ public:
+  virtual ~MappedFile() = default;
+  virtual const uint8_t* data() const = 0;
+  virtual size_t size() const = 0;
+};
+
+enum class OpenMode { kReadOnly, kReadWrite, kCreate /* read-write, created if missing */ };
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  virtual Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) = 0;
+  virtual Result<std::unique_ptr<MappedFile>> map_readonly(const std::string& path) = 0;
+  virtual Status remove(const std::string& path) = 0;
+  virtual Status rename(const std::string& from, const std::string& to) = 0;
+  virtual Status create_dirs(const std::string& path) = 0;
+  // fsyncs a directory so that entries created, renamed or removed in it are durable.
+  virtual Status sync_dir(const std::string& path) = 0;
+  // Names (not paths) of the entries in a directory.
+  virtual Result<std::vector<std::string>> list_dir(const std::string& path) = 0;
+  virtual bool exists(const std::string& path) = 0;
+};
+
+// The real file system. Stateless; one instance may be shared by everything in a process.
+std::shared_ptr<FileSystem> posix_file_system();
+
+}  // namespace freshet

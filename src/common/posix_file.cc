@@ -1,0 +1,187 @@
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "freshet/common/file.h"
+
+namespace freshet {
+namespace {
+
+class PosixFile final : public File {
+ public:
+  PosixFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixFile() override { ::close(fd_); }
+  PosixFile(const PosixFile&) = delete;
+  PosixFile& operator=(const PosixFile&) = delete;
+
+  Status write_at(const void* data, size_t n, uint64_t offset) override {
+    const auto* p = static_cast<const char*>(data);
+    while (n > 0) {
+      ssize_t w = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return errno_error(errno, "pwrite " + path_);
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+      offset += static_cast<uint64_t>(w);
+    }
+    return {};
+  }
+
+  Result<size_t> read_at(void* data, size_t n, uint64_t offset) const override {
+    auto* p = static_cast<char*>(data);
+    size_t total = 0;
+    while (total < n) {
+      ssize_t r = ::pread(fd_, p + total, n - total, static_cast<off_t>(offset + total));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return errno_error(errno, "pread " + path_);
+      }
+      if (r == 0) break;
+      total += static_cast<size_t>(r);
+    }
+    return total;
+  }
+
+  Status sync() override {
+    if (::fdatasync(fd_) != 0) return errno_error(errno, "fdatasync " + path_);
+    return {};
+  }
+
+  Status truncate(uint64_t size) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+      return errno_error(errno, "ftruncate " + path_);
+    }
+    return {};
+  }
+
+  Result<uint64_t> size() const override {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return errno_error(errno, "fstat " + path_);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  const std::string& path() const override { return path_; }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+class PosixMappedFile final : public MappedFile {
+ public:
+  PosixMappedFile(void* addr, size_t size) : addr_(addr), size_(size) {}
+  ~PosixMappedFile() override {
+    if (addr_ != nullptr) ::munmap(addr_, size_);
+  }
+  PosixMappedFile(const PosixMappedFile&) = delete;
+  PosixMappedFile& operator=(const PosixMappedFile&) = delete;
+  const uint8_t* data() const override { return static_cast<const uint8_t*>(addr_); }
+  size_t size() const override { return size_; }
+
+ private:
+  void* addr_;
+  size_t size_;
+};
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override {
+    int flags = O_CLOEXEC;
+    switch (mode) {
+      case OpenMode::kReadOnly: flags |= O_RDONLY; break;
+      case OpenMode::kReadWrite: flags |= O_RDWR; break;
+      case OpenMode::kCreate: flags |= O_RDWR | O_CREAT; break;
+    }
+    int fd = ::open(path.c_str(), flags, 0644);
+    if (fd < 0) {
+      if (errno == ENOENT) return Error(ErrorCode::kNotFound, "no such file: " + path);
+      return errno_error(errno, "open " + path);
+    }
+    return std::unique_ptr<File>(new PosixFile(fd, path));
+  }
+
+  Result<std::unique_ptr<MappedFile>> map_readonly(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return Error(ErrorCode::kNotFound, "no such file: " + path);
+      return errno_error(errno, "open " + path);
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      int err = errno;
+      ::close(fd);
+      return errno_error(err, "fstat " + path);
+    }
+    size_t size = static_cast<size_t>(st.st_size);
+    void* addr = nullptr;
+    if (size > 0) {
+      addr = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+      if (addr == MAP_FAILED) {
+        int err = errno;
+        ::close(fd);
+        return errno_error(err, "mmap " + path);
+      }
+    }
+    ::close(fd);
+    return std::unique_ptr<MappedFile>(new PosixMappedFile(addr, size));
+  }
+
+  Status remove(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_error(errno, "unlink " + path);
+    return {};
+  }
+
+  Status rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return errno_error(errno, "rename " + from + " to " + to);
+    }
+    return {};
+  }
+
+  Status create_dirs(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) return Error(ErrorCode::kIoError, "create directories " + path + ": " + ec.message());
+    return {};
+  }
+
+  Status sync_dir(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno_error(errno, "open directory " + path);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return errno_error(err, "fsync directory " + path);
+    return {};
+  }
+
+  Result<std::vector<std::string>> list_dir(const std::string& path) override {
+    DIR* d = ::opendir(path.c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT) return Error(ErrorCode::kNotFound, "no such directory: " + path);
+      return errno_error(errno, "opendir " + path);
+    }
+    std::vector<std::string> names;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(std::move(name));
+    }
+    ::closedir(d);
+    return names;
+  }
+
+  bool exists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+};
+
+}  // namespace
+
+std::shared_ptr<FileSystem> posix_file_system() { return std::make_shared<PosixFileSystem>(); }
+
+}  // namespace freshet

@@ -1,0 +1,544 @@
+#include "disk_log.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+namespace freshet::log {
+namespace {
+
+constexpr size_t kMinReadahead = 4096;
+constexpr size_t kMaxReadahead = 4 << 20;
+
+bool parse_segment_name(const std::string& name, uint64_t* base) {
+  if (name.size() != 24 || name.compare(20, 4, ".log") != 0) return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    const uint64_t d = static_cast<uint64_t>(name[i] - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *base = v;
+  return true;
+}
+
+// Reads a segment file forward into one growing buffer whose bytes stay put (callers keep
+// buffer offsets, not pointers, until the read is complete).
+class WindowReader {
+ public:
+  WindowReader(std::string* buf, const File& file, uint64_t start_pos)
+      : buf_(buf), file_(file), file_start_(start_pos), buf_start_(buf->size()) {}
+
+  // Makes [pos, pos + n) available; returns its buffer offset, or -1 when the file is short.
+  Result<int64_t> ensure(uint64_t pos, uint64_t n, uint64_t readahead) {
+    const uint64_t have_end = file_start_ + (buf_->size() - buf_start_);
+    if (pos + n <= have_end) return static_cast<int64_t>(buf_start_ + (pos - file_start_));
+    const uint64_t want = std::max<uint64_t>(pos + n - have_end, readahead);
+    const size_t old = buf_->size();
+    buf_->resize(old + want);
+    FRESHET_ASSIGN_OR_RETURN(size_t got, file_.read_at(buf_->data() + old, want, have_end));
+    buf_->resize(old + got);
+    if (pos + n > have_end + got) return int64_t{-1};
+    return static_cast<int64_t>(buf_start_ + (pos - file_start_));
+  }
+
+ private:
+  std::string* buf_;
+  const File& file_;
+  uint64_t file_start_;
+  size_t buf_start_;
+};
+
+struct RecordRef {
+  uint64_t offset;
+  int64_t ts;
+  size_t pk;
+  size_t ehk;
+  size_t data;
+  uint32_t pk_len;
+  uint32_t ehk_len;
+  uint32_t data_len;
+};
+
+}  // namespace
+
+DiskLog::DiskLog(std::string dir, const LogOptions& options, std::shared_ptr<FileSystem> fs,
+                 GroupCommitter* committer)
+    : dir_(std::move(dir)), fs_(std::move(fs)), committer_(committer), options_(options) {}
+
+DiskLog::~DiskLog() { (void)close(); }
+
+Result<std::shared_ptr<DiskLog>> DiskLog::open(const std::string& dir, const LogOptions& options,
+                                               std::shared_ptr<FileSystem> fs,
+                                               GroupCommitter* committer) {
+  if (options.segment_bytes < 4096 || options.segment_bytes > (3ull << 30)) {
+    return Error(ErrorCode::kInvalidArgument, "segment_bytes must be in [4 KiB, 3 GiB]");
+  }
+  if (options.index_interval_bytes == 0) {
+    return Error(ErrorCode::kInvalidArgument, "index_interval_bytes must be positive");
+  }
+  std::shared_ptr<DiskLog> log(new DiskLog(dir, options, std::move(fs), committer));
+  FRESHET_RETURN_IF_ERROR(log->recover());
+  return log;
+}
+
+Status DiskLog::recover() {
+  FRESHET_RETURN_IF_ERROR(fs_->create_dirs(dir_));
+  FRESHET_ASSIGN_OR_RETURN(auto names, fs_->list_dir(dir_));
+  std::vector<uint64_t> bases;
+  for (const std::string& n : names) {
+    uint64_t base = 0;
+    if (parse_segment_name(n, &base)) {
+      bases.push_back(base);
+    } else if (n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0) {
+      FRESHET_RETURN_IF_ERROR(fs_->remove(dir_ + "/" + n));  // an unfinished index write
+    }
+  }
+  std::sort(bases.begin(), bases.end());
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i + 1 < bases.size(); ++i) {
+    FRESHET_RETURN_IF_ERROR(open_sealed(bases[i], bases[i + 1]));
+  }
+  FRESHET_RETURN_IF_ERROR(open_tail(bases.empty() ? 0 : bases.back()));
+  const SegmentSummary& tail = segments_.back()->summary();
+  committed_tip_.store(tail.next_offset);
+  trim_horizon_.store(segments_.front()->base_offset());
+  int64_t last = 0;
+  for (const auto& s : segments_) {
+    if (!s->empty()) last = std::max(last, s->summary().max_timestamp_ms);
+  }
+  last_ts_.store(last);
+  return {};
+}
+
+Status DiskLog::open_sealed(uint64_t base, uint64_t next_base) {
+  auto seg_path = dir_ + "/" + Segment::file_name(base, "log");
+  FRESHET_ASSIGN_OR_RETURN(auto file, fs_->open(seg_path, OpenMode::kReadOnly));
+  FRESHET_ASSIGN_OR_RETURN(uint64_t size, file->size());
+  auto seg = std::make_shared<Segment>(dir_, base, std::shared_ptr<File>(std::move(file)));
+  Status loaded = seg->load_sealed(*fs_, size);
+  if (loaded.ok() && seg->summary().next_offset == next_base) {
+    segments_.push_back(std::move(seg));
+    return {};
+  }
+  // Missing or stale indexes (a crash during a roll, or damage): rebuild them by scanning.
+  if (!loaded.ok() && loaded.code() != ErrorCode::kNotFound) {
+    spdlog::warn("log {}: rebuilding index of segment {}: {}", dir_, base, loaded.to_string());
+  }
+  seg = std::make_shared<Segment>(dir_, base, seg->file());
+  Status problem;
+  FRESHET_ASSIGN_OR_RETURN(
+      uint64_t end, scan_segment(*seg->file(), base, &problem,
+                                 [&](const format::BatchHeader& h, uint64_t pos, const char*) {
+                                   seg->add_batch(h, pos, options_.index_interval_bytes);
+                                 }));
+  if (!problem.ok() || end != size || seg->summary().next_offset != next_base) {
+    // Damage inside a sealed segment. Keep what is good indexed; reads that reach the damaged
+    // range fail with kCorruption. No index files are written, so every open reports it.
+    count_corruption();
+    spdlog::error("log {}: segment {} is damaged at byte {} of {} ({}); records from offset {} "
+                  "to {} cannot be served",
+                  dir_, base, end, size, problem.ok() ? "offsets do not line up" : problem.to_string(),
+                  seg->summary().next_offset, next_base);
+    segments_.push_back(std::move(seg));
+    return {};
+  }
+  Status sealed = seg->seal(*fs_, options_.durability == Durability::kFsync);
+  if (!sealed.ok()) {
+    spdlog::warn("log {}: could not write index of segment {} ({}); kept in memory", dir_, base,
+                 sealed.to_string());
+  }
+  segments_.push_back(std::move(seg));
+  return {};
+}
+
+Status DiskLog::open_tail(uint64_t base) {
+  const std::string seg_path = dir_ + "/" + Segment::file_name(base, "log");
+  const bool existed = fs_->exists(seg_path);
+  FRESHET_ASSIGN_OR_RETURN(auto file, fs_->open(seg_path, OpenMode::kCreate));
+  std::shared_ptr<File> shared(std::move(file));
+  FRESHET_ASSIGN_OR_RETURN(uint64_t size, shared->size());
+  auto seg = std::make_shared<Segment>(dir_, base, shared);
+  Status problem;
+  FRESHET_ASSIGN_OR_RETURN(
+      uint64_t end, scan_segment(*shared, base, &problem,
+                                 [&](const format::BatchHeader& h, uint64_t pos, const char*) {
+                                   seg->add_batch(h, pos, options_.index_interval_bytes);
+                                 }));
+  if (end < size) {
+    spdlog::warn("log {}: truncating tail segment {} from {} to {} bytes ({})", dir_, base, size,
+                 end, problem.ok() ? "trailing bytes" : problem.to_string());
+    FRESHET_RETURN_IF_ERROR(shared->truncate(end));
+    recovery_truncated_bytes_.fetch_add(size - end);
+  }
+  if (options_.durability == Durability::kFsync) {
+    // What recovery serves from now on must be durable, whatever the previous process synced.
+    FRESHET_RETURN_IF_ERROR(shared->sync());
+    if (!existed) FRESHET_RETURN_IF_ERROR(fs_->sync_dir(dir_));
+  }
+  segments_.push_back(seg);
+  active_target_ = std::make_shared<GroupCommitter::Target>(shared);
+  return {};
+}
+
+Status DiskLog::sync_locked(const std::shared_ptr<GroupCommitter::Target>& t) {
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  if (committer_ != nullptr) return committer_->sync_now(t);
+  return t->file->sync();
+}
+
+Status DiskLog::fail_locked(const Status& cause) {
+  if (failed_.ok()) {
+    failed_ = Error(ErrorCode::kFailed, "log " + dir_ + " stopped after: " + cause.to_string());
+    spdlog::error("{}", failed_.to_string());
+  }
+  return cause;
+}
+
+Status DiskLog::roll_locked() {
+  const auto& active = segments_.back();
+  const bool fsync = options_.durability == Durability::kFsync;
+  if (fsync) FRESHET_RETURN_IF_ERROR(sync_locked(active_target_));
+  FRESHET_RETURN_IF_ERROR(active->seal(*fs_, fsync));
+  const uint64_t base = active->summary().next_offset;
+  const std::string seg_path = dir_ + "/" + Segment::file_name(base, "log");
+  FRESHET_ASSIGN_OR_RETURN(auto file, fs_->open(seg_path, OpenMode::kCreate));
+  std::shared_ptr<File> shared(std::move(file));
+  FRESHET_RETURN_IF_ERROR(shared->truncate(0));
+  if (fsync) FRESHET_RETURN_IF_ERROR(fs_->sync_dir(dir_));
+  segments_.push_back(std::make_shared<Segment>(dir_, base, shared));
+  active_target_ = std::make_shared<GroupCommitter::Target>(shared);
+  return {};
+}
+
+void DiskLog::advance_tip(uint64_t end, int64_t max_ts) {
+  uint64_t cur = committed_tip_.load(std::memory_order_relaxed);
+  while (cur < end &&
+         !committed_tip_.compare_exchange_weak(cur, end, std::memory_order_release,
+                                               std::memory_order_relaxed)) {
+  }
+  int64_t ts = last_ts_.load(std::memory_order_relaxed);
+  while (ts < max_ts &&
+         !last_ts_.compare_exchange_weak(ts, max_ts, std::memory_order_release,
+                                         std::memory_order_relaxed)) {
+  }
+}
+
+Result<uint64_t> DiskLog::append(std::span<const Record> records) {
+  FRESHET_RETURN_IF_ERROR(format::validate_records(records));
+  std::string batch;
+  format::encode_batch(records, &batch);
+  format::BatchHeader h = format::decode_header(batch.data());
+
+  uint64_t base = 0;
+  uint64_t ticket = 0;
+  std::shared_ptr<GroupCommitter::Target> target;
+  bool fsync = false;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return Error(ErrorCode::kClosed, "log " + dir_ + " is closed");
+    if (!failed_.ok()) return failed_.error();
+    fsync = options_.durability == Durability::kFsync;
+    const Segment* active = segments_.back().get();
+    if (!active->empty()) {
+      const SegmentSummary& s = active->summary();
+      const bool full = s.size_bytes + batch.size() > options_.segment_bytes;
+      const bool old = options_.segment_ms > 0 &&
+                       h.first_timestamp_ms - s.first_timestamp_ms >= options_.segment_ms;
+      if (full || old) {
+        if (Status r = roll_locked(); !r.ok()) return fail_locked(r);
+        active = segments_.back().get();
+      }
+    }
+    base = active->summary().next_offset;
+    const uint64_t pos = active->summary().size_bytes;
+    format::seal_header(batch.data(), base);
+    if (Status w = active->file()->write_at(batch.data(), batch.size(), pos); !w.ok()) {
+      write_errors_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("log {}: append failed: {}", dir_, w.to_string());
+      // Cut off whatever part of the batch reached the file so it can never be read back.
+      if (Status t = active->file()->truncate(pos); !t.ok()) return fail_locked(t);
+      return w;
+    }
+    h.base_offset = base;
+    segments_.back()->add_batch(h, pos, options_.index_interval_bytes);
+    appended_batches_.fetch_add(1, std::memory_order_relaxed);
+    appended_records_.fetch_add(h.record_count, std::memory_order_relaxed);
+    appended_bytes_.fetch_add(batch.size(), std::memory_order_relaxed);
+    if (!fsync) {
+      advance_tip(base + h.record_count, h.max_timestamp_ms);
+      return base;
+    }
+    target = active_target_;
+    if (committer_ != nullptr) ticket = committer_->enqueue(target);
+  }
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  Status synced = committer_ != nullptr ? committer_->wait(ticket, target) : target->file->sync();
+  if (!synced.ok()) {
+    sync_errors_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    return fail_locked(synced);
+  }
+  advance_tip(base + h.record_count, h.max_timestamp_ms);
+  return base;
+}
+
+Result<ReadResult> DiskLog::read(uint64_t from, size_t max_records, size_t max_bytes) const {
+  if (max_records == 0) return Error(ErrorCode::kInvalidArgument, "max_records must be positive");
+  std::vector<std::shared_ptr<Segment>> segs;
+  Position start{};
+  uint64_t tip = 0;
+  {
+    std::lock_guard lock(mu_);
+    tip = committed_tip_.load(std::memory_order_acquire);
+    const uint64_t horizon = trim_horizon_.load(std::memory_order_acquire);
+    if (from < horizon) {
+      return Error(ErrorCode::kOutOfRange, "offset " + std::to_string(from) +
+                                               " is below the trim horizon " +
+                                               std::to_string(horizon));
+    }
+    if (from >= tip) {
+      ReadResult empty;
+      empty.next_offset = from;
+      return empty;
+    }
+    auto it = std::upper_bound(segments_.begin(), segments_.end(), from,
+                               [](uint64_t o, const auto& s) { return o < s->base_offset(); });
+    --it;  // from >= horizon == front()->base_offset()
+    start = (*it)->floor_by_offset(from);
+    segs.assign(it, segments_.end());
+  }
+
+  auto buf = std::make_shared<std::string>();
+  std::vector<RecordRef> refs;
+  refs.reserve(std::min<size_t>(max_records, 10000));
+  size_t bytes = 0;
+  uint64_t next = from;
+  bool done = false;
+  for (size_t si = 0; si < segs.size() && !done; ++si) {
+    const Segment& seg = *segs[si];
+    const uint64_t seg_end = si + 1 < segs.size() ? segs[si + 1]->base_offset() : tip;
+    uint64_t expected = si == 0 ? start.offset : seg.base_offset();
+    uint64_t pos = si == 0 ? start.pos : 0;
+    WindowReader win(buf.get(), *seg.file(), pos);
+    while (expected < std::min(seg_end, tip)) {
+      const size_t want = max_records - refs.size();
+      const uint64_t readahead =
+          std::clamp<uint64_t>(want * 192 + format::kBatchHeaderSize, kMinReadahead, kMaxReadahead);
+      FRESHET_ASSIGN_OR_RETURN(int64_t at, win.ensure(pos, format::kBatchHeaderSize, readahead));
+      if (at < 0) {
+        count_corruption();
+        return Error(ErrorCode::kCorruption, "log " + dir_ + ": segment " +
+                                                 std::to_string(seg.base_offset()) +
+                                                 " ends before offset " + std::to_string(expected));
+      }
+      format::BatchHeader h = format::decode_header(buf->data() + at);
+      Status hs = format::check_header(h, buf->data() + at);
+      if (hs.ok() && h.base_offset != expected) {
+        hs = Error(ErrorCode::kCorruption, "unexpected base offset " + std::to_string(h.base_offset));
+      }
+      if (hs.ok()) {
+        FRESHET_ASSIGN_OR_RETURN(at, win.ensure(pos, format::batch_size(h), readahead));
+        if (at < 0) hs = Error(ErrorCode::kCorruption, "batch cut short");
+      }
+      const char* payload = buf->data() + at + format::kBatchHeaderSize;
+      if (hs.ok()) hs = format::check_payload(h, payload);
+      if (!hs.ok()) {
+        count_corruption();
+        spdlog::error("log {}: corrupt batch at offset {} (segment {}, byte {}): {}", dir_,
+                      expected, seg.base_offset(), pos, hs.to_string());
+        return Error(ErrorCode::kCorruption, "log " + dir_ + ": batch at offset " +
+                                                 std::to_string(expected) + ": " +
+                                                 hs.error().message());
+      }
+      const uint64_t batch_end = format::next_offset(h);
+      if (batch_end > from) {
+        const size_t payload_at = static_cast<size_t>(at) + format::kBatchHeaderSize;
+        format::for_each_record(h, payload, [&](uint32_t, const StoredRecord& r) {
+          if (r.offset < from) return true;
+          if (r.offset >= tip) {
+            done = true;
+            return false;
+          }
+          const size_t size = r.partition_key.size() + r.data.size();
+          if (!refs.empty() && bytes + size > max_bytes) {
+            done = true;
+            return false;
+          }
+          const size_t pk_at = payload_at + static_cast<size_t>(r.partition_key.data() - payload);
+          refs.push_back(RecordRef{r.offset, r.timestamp_ms, pk_at, pk_at + r.partition_key.size(),
+                                   pk_at + r.partition_key.size() + r.explicit_hash_key.size(),
+                                   static_cast<uint32_t>(r.partition_key.size()),
+                                   static_cast<uint32_t>(r.explicit_hash_key.size()),
+                                   static_cast<uint32_t>(r.data.size())});
+          bytes += size;
+          next = r.offset + 1;
+          if (refs.size() >= max_records) {
+            done = true;
+            return false;
+          }
+          return true;
+        });
+        if (done) break;
+      }
+      expected = batch_end;
+      pos += format::batch_size(h);
+    }
+  }
+  ReadResult result;
+  result.records.reserve(refs.size());
+  const char* base = buf->data();
+  for (const RecordRef& r : refs) {
+    result.records.push_back(StoredRecord{r.offset, r.ts, std::string_view(base + r.pk, r.pk_len),
+                                          std::string_view(base + r.ehk, r.ehk_len),
+                                          std::string_view(base + r.data, r.data_len)});
+  }
+  result.next_offset = refs.empty() ? from : next;
+  result.storage = std::move(buf);
+  return result;
+}
+
+Result<uint64_t> DiskLog::offset_for_timestamp(int64_t ts_ms) const {
+  std::shared_ptr<Segment> seg;
+  uint64_t seg_end = 0;
+  Position start{};
+  uint64_t tip = 0;
+  {
+    std::lock_guard lock(mu_);
+    tip = committed_tip_.load(std::memory_order_acquire);
+    for (size_t i = 0; i < segments_.size(); ++i) {
+      const auto& s = segments_[i];
+      if (!s->empty() && s->summary().max_timestamp_ms >= ts_ms) {
+        seg = s;
+        seg_end = i + 1 < segments_.size() ? segments_[i + 1]->base_offset() : tip;
+        start = s->floor_by_time(ts_ms);
+        break;
+      }
+    }
+  }
+  if (!seg) return tip;
+  seg_end = std::min(seg_end, tip);
+  uint64_t expected = start.offset;
+  uint64_t pos = start.pos;
+  std::string buf;
+  while (expected < seg_end) {
+    buf.clear();
+    WindowReader win(&buf, *seg->file(), pos);
+    FRESHET_ASSIGN_OR_RETURN(int64_t at, win.ensure(pos, format::kBatchHeaderSize, 0));
+    format::BatchHeader h{};
+    Status hs = at < 0 ? Status(Error(ErrorCode::kCorruption, "segment cut short")) : Status();
+    if (hs.ok()) {
+      h = format::decode_header(buf.data() + at);
+      hs = format::check_header(h, buf.data() + at);
+      if (hs.ok() && h.base_offset != expected) {
+        hs = Error(ErrorCode::kCorruption, "unexpected base offset");
+      }
+    }
+    if (hs.ok() && h.max_timestamp_ms >= ts_ms) {
+      FRESHET_ASSIGN_OR_RETURN(at, win.ensure(pos, format::batch_size(h), 0));
+      if (at < 0) hs = Error(ErrorCode::kCorruption, "batch cut short");
+      if (hs.ok()) hs = format::check_payload(h, buf.data() + at + format::kBatchHeaderSize);
+      if (hs.ok()) {
+        uint64_t found = tip;
+        format::for_each_record(h, buf.data() + at + format::kBatchHeaderSize,
+                                [&](uint32_t, const StoredRecord& r) {
+                                  if (r.timestamp_ms >= ts_ms) {
+                                    found = r.offset;
+                                    return false;
+                                  }
+                                  return true;
+                                });
+        return std::min(found, tip);
+      }
+    }
+    if (!hs.ok()) {
+      count_corruption();
+      return Error(ErrorCode::kCorruption,
+                   "log " + dir_ + ": batch at offset " + std::to_string(expected) + ": " +
+                       hs.error().message());
+    }
+    expected = format::next_offset(h);
+    pos += format::batch_size(h);
+  }
+  return tip;
+}
+
+void DiskLog::set_retention(int64_t retention_ms, uint64_t retention_bytes) {
+  std::lock_guard lock(mu_);
+  options_.retention_ms = retention_ms;
+  options_.retention_bytes = retention_bytes;
+}
+
+Result<size_t> DiskLog::enforce_retention(int64_t now_ms) {
+  std::vector<std::shared_ptr<Segment>> doomed;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return Error(ErrorCode::kClosed, "log " + dir_ + " is closed");
+    const bool by_age = options_.retention_ms > 0;
+    const int64_t cutoff = now_ms - options_.retention_ms;
+    const auto& active = segments_.back();
+    if (by_age && failed_.ok() && !active->empty() &&
+        active->summary().max_timestamp_ms < cutoff &&
+        active->summary().next_offset == committed_tip_.load()) {
+      // Every record of the active segment expired: roll it so it can go as a whole.
+      if (Status r = roll_locked(); !r.ok()) return fail_locked(r);
+    }
+    uint64_t total = 0;
+    for (const auto& s : segments_) total += s->summary().size_bytes;
+    size_t n = 0;
+    while (n + 1 < segments_.size()) {
+      const SegmentSummary& s = segments_[n]->summary();
+      const bool expired = by_age && (s.next_offset == s.base_offset || s.max_timestamp_ms < cutoff);
+      const bool over = options_.retention_bytes > 0 && total > options_.retention_bytes;
+      if (!expired && !over) break;
+      total -= s.size_bytes;
+      ++n;
+    }
+    doomed.assign(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(n));
+    segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(n));
+    trim_horizon_.store(segments_.front()->base_offset(), std::memory_order_release);
+  }
+  // Unlink outside the lock; readers holding a segment keep its open file.
+  for (const auto& s : doomed) {
+    FRESHET_RETURN_IF_ERROR(fs_->remove(s->path("idx")));
+    FRESHET_RETURN_IF_ERROR(fs_->remove(s->path("tix")));
+    FRESHET_RETURN_IF_ERROR(fs_->remove(s->path("log")));
+    segments_deleted_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return doomed.size();
+}
+
+LogCounters DiskLog::counters() const {
+  LogCounters c;
+  c.appended_batches = appended_batches_.load(std::memory_order_relaxed);
+  c.appended_records = appended_records_.load(std::memory_order_relaxed);
+  c.appended_bytes = appended_bytes_.load(std::memory_order_relaxed);
+  c.syncs = syncs_.load(std::memory_order_relaxed);
+  c.corrupt_batches = corrupt_batches_.load(std::memory_order_relaxed);
+  c.recovery_truncated_bytes = recovery_truncated_bytes_.load(std::memory_order_relaxed);
+  c.write_errors = write_errors_.load(std::memory_order_relaxed);
+  c.sync_errors = sync_errors_.load(std::memory_order_relaxed);
+  c.segments_deleted = segments_deleted_.load(std::memory_order_relaxed);
+  return c;
+}
+
+size_t DiskLog::segment_count() const {
+  std::lock_guard lock(mu_);
+  return segments_.size();
+}
+
+Status DiskLog::close() {
+  std::lock_guard lock(mu_);
+  if (closed_) return {};
+  closed_ = true;
+  if (failed_.ok() && options_.durability == Durability::kOs && active_target_) {
+    // A clean shutdown in kOs mode still leaves the data on disk.
+    return sync_locked(active_target_);
+  }
+  return {};
+}
+
+}  // namespace freshet::log

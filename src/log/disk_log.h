@@ -1,0 +1,88 @@
+// DiskLog: the segmented, CRC-checked, group-committed log of one shard on local disk.
+//
+// Files: <dir>/<base>.log (batches), <base>.idx and <base>.tix (sealed segments' indexes).
+// The last segment is active: appends go to it; it rolls past options.segment_bytes or when
+// its first record is older than options.segment_ms.
+//
+// Concurrency: mu_ guards the segment list, the active segment's state and indexes, failed_,
+// closed_ and the retention options. Appenders encode and checksum outside mu_, write under
+// it, and wait for the group commit outside it. Readers hold mu_ only to locate a position;
+// file reads run unlocked (segments are shared_ptr, so retention may unlink a file while a
+// reader still holds it open). committed_tip_ only grows, and only past fully written and
+// (in kFsync mode) synced batches, so readers never see a torn or unsynced batch.
+// Lock order: DiskLog::mu_ before GroupCommitter::mu_.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "freshet/common/file.h"
+#include "freshet/log/log.h"
+#include "group_committer.h"
+#include "segment.h"
+
+namespace freshet::log {
+
+class DiskLog final : public Log {
+ public:
+  // committer may be null: syncs then run on the appending thread.
+  static Result<std::shared_ptr<DiskLog>> open(const std::string& dir, const LogOptions& options,
+                                               std::shared_ptr<FileSystem> fs,
+                                               GroupCommitter* committer);
+  ~DiskLog() override;
+
+  Result<uint64_t> append(std::span<const Record> records) override;
+  Result<ReadResult> read(uint64_t from, size_t max_records, size_t max_bytes) const override;
+  Result<uint64_t> offset_for_timestamp(int64_t ts_ms) const override;
+  uint64_t committed_tip() const override { return committed_tip_.load(std::memory_order_acquire); }
+  uint64_t trim_horizon() const override { return trim_horizon_.load(std::memory_order_acquire); }
+  int64_t last_timestamp_ms() const override { return last_ts_.load(std::memory_order_acquire); }
+  void set_retention(int64_t retention_ms, uint64_t retention_bytes) override;
+  Result<size_t> enforce_retention(int64_t now_ms) override;
+  LogCounters counters() const override;
+  Status close() override;
+
+  size_t segment_count() const;
+
+ private:
+  DiskLog(std::string dir, const LogOptions& options, std::shared_ptr<FileSystem> fs,
+          GroupCommitter* committer);
+  Status recover();
+  Status open_sealed(uint64_t base, uint64_t next_base);
+  Status open_tail(uint64_t base);
+  Status roll_locked();  // REQUIRES: mu_ held
+  Status sync_locked(const std::shared_ptr<GroupCommitter::Target>& t);  // REQUIRES: mu_ held
+  Status fail_locked(const Status& cause);  // REQUIRES: mu_ held
+  void advance_tip(uint64_t end, int64_t max_ts);
+  void count_corruption() const { corrupt_batches_.fetch_add(1, std::memory_order_relaxed); }
+
+  const std::string dir_;
+  const std::shared_ptr<FileSystem> fs_;
+  GroupCommitter* const committer_;
+
+  mutable std::mutex mu_;
+  LogOptions options_;                                    // guarded by mu_
+  std::vector<std::shared_ptr<Segment>> segments_;        // guarded by mu_; back() is active
+  std::shared_ptr<GroupCommitter::Target> active_target_;  // guarded by mu_
+  Status failed_;                                         // guarded by mu_
+  bool closed_ = false;                                   // guarded by mu_
+
+  std::atomic<uint64_t> committed_tip_{0};
+  std::atomic<uint64_t> trim_horizon_{0};
+  std::atomic<int64_t> last_ts_{0};
+
+  std::atomic<uint64_t> appended_batches_{0};
+  std::atomic<uint64_t> appended_records_{0};
+  std::atomic<uint64_t> appended_bytes_{0};
+  std::atomic<uint64_t> syncs_{0};
+  mutable std::atomic<uint64_t> corrupt_batches_{0};
+  std::atomic<uint64_t> recovery_truncated_bytes_{0};
+  std::atomic<uint64_t> write_errors_{0};
+  std::atomic<uint64_t> sync_errors_{0};
+  std::atomic<uint64_t> segments_deleted_{0};
+};
+
+}  // namespace freshet::log

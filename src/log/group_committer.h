@@ -1,0 +1,78 @@
+// GroupCommitter: one thread per LogStore that makes appends durable in shared rounds.
+//
+// An appender writes its batch, then enqueue()s the file it wrote and wait()s for the ticket.
+// The committer thread takes every file queued so far as one round and fdatasyncs each once:
+// all appenders whose writes preceded the round's start share its syncs. A ticket is the
+// number of the round that will include the file, so a write made while round R runs waits
+// for round R+1 (its data may have missed R's fdatasync).
+//
+// fsync errors are sticky, as PostgreSQL learned: after a failed fdatasync the kernel may have
+// dropped the dirty pages and a later fdatasync can succeed without them. So once a target
+// fails it stays failed, every waiter on it gets the error, and the owning log stops
+// accepting appends until it is reopened (recovery re-reads what is really on disk).
+//
+// Threads: the committer thread owns the loop; any thread may enqueue/wait.
+// Lock order: DiskLog::mu_ may be held while calling enqueue() (never wait()); mu_ here is
+// a leaf lock.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "freshet/common/file.h"
+#include "freshet/common/result.h"
+
+namespace freshet::log {
+
+class GroupCommitter {
+ public:
+  // A file to sync. Shared by the log (its active segment) and the committer.
+  struct Target {
+    explicit Target(std::shared_ptr<File> f) : file(std::move(f)) {}
+    std::shared_ptr<File> file;
+    // Guarded by GroupCommitter::mu_.
+    uint64_t queued_round = 0;
+    bool failed = false;
+    std::string error;
+  };
+
+  GroupCommitter() = default;
+  ~GroupCommitter();
+  GroupCommitter(const GroupCommitter&) = delete;
+  GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+  void start();
+  // Finishes the queued rounds, then joins the thread. Later enqueues sync inline.
+  void stop();
+
+  // Queues a sync of target; returns the ticket to wait for.
+  uint64_t enqueue(const std::shared_ptr<Target>& target);
+  // Blocks until the round `ticket` has synced target; returns its outcome (an error when
+  // the target failed in any round, before or after).
+  Status wait(uint64_t ticket, const std::shared_ptr<Target>& target);
+  // Syncs target on the calling thread, recording a failure in the sticky flag.
+  Status sync_now(const std::shared_ptr<Target>& target);
+
+  uint64_t rounds() const;
+  uint64_t syncs() const;
+
+ private:
+  void run();
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  std::vector<std::shared_ptr<Target>> queued_;  // guarded by mu_
+  uint64_t next_round_ = 1;                      // guarded by mu_
+  uint64_t completed_round_ = 0;                 // guarded by mu_
+  uint64_t syncs_ = 0;                           // guarded by mu_
+  bool running_ = false;                         // guarded by mu_
+  bool stopping_ = false;                        // guarded by mu_
+  std::thread thread_;                           // owned by start()/stop() callers
+};
+
+}  // namespace freshet::log

@@ -24,7 +24,9 @@ class LogSemanticsTest : public ::testing::TestWithParam<Kind> {
  protected:
   void SetUp() override { log_ = open_log(); }
   void TearDown() override {
-    if (log_) EXPECT_TRUE(log_->close().ok());
+    if (log_) {
+      EXPECT_TRUE(log_->close().ok());
+    }
     log_.reset();
     if (store_) store_->close();
   }

@@ -18,6 +18,10 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kFailed: return "Failed";
     case ErrorCode::kClosed: return "Closed";
     case ErrorCode::kUnavailable: return "Unavailable";
+    case ErrorCode::kLimitExceeded: return "LimitExceeded";
+    case ErrorCode::kResourceInUse: return "ResourceInUse";
+    case ErrorCode::kExpired: return "Expired";
+    case ErrorCode::kThrottled: return "Throttled";
   }
   return "Unknown";
 }

@@ -24,6 +24,10 @@ enum class ErrorCode : int {
   kFailed,            // a component stopped accepting work after an unrecoverable error
   kClosed,            // the component was closed
   kUnavailable,       // temporarily unable; retry may succeed
+  kLimitExceeded,     // a quota or limit would be exceeded (AWS LimitExceededException)
+  kResourceInUse,     // the resource is in a state that does not allow this (ResourceInUse)
+  kExpired,           // a token or iterator is too old (ExpiredIteratorException)
+  kThrottled,         // a rate limit was hit (ProvisionedThroughputExceededException)
 };
 
 const char* error_code_name(ErrorCode code);

@@ -1,0 +1,231 @@
+#include "freshet/stream/sequence_number.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "freshet/stream/names.h"
+
+namespace freshet::stream {
+namespace {
+
+constexpr uint64_t kEpoch = 1700000000123;
+
+// Compares two non-negative decimal strings as integers, independently of the code under test.
+int compare_as_integers(const std::string& a, const std::string& b) {
+  const auto strip = [](const std::string& s) {
+    const size_t nz = s.find_first_not_of('0');
+    return nz == std::string::npos ? std::string("0") : s.substr(nz);
+  };
+  const std::string x = strip(a), y = strip(b);
+  if (x.size() != y.size()) {
+    return x.size() < y.size() ? -1 : 1;
+  }
+  return x.compare(y) < 0 ? -1 : (x.compare(y) > 0 ? 1 : 0);
+}
+
+// Vectors computed independently in Python:
+//   p = '41' + str(epoch).zfill(20) + str(shard).zfill(12) + str(offset).zfill(20)
+//   p + str(98 - int(p) * 100 % 97).zfill(2)
+TEST(SequenceNumberTest, KnownEncodings) {
+  EXPECT_EQ(encode_sequence_number({0, 0, 0}),
+            "41000000000000000000000000000000000000000000000000000041");
+  EXPECT_EQ(encode_sequence_number({kEpoch, 7, 42}),
+            "41000000017000000001230000000000070000000000000000004288");
+  EXPECT_EQ(encode_sequence_number({UINT64_MAX, kMaxShardIndex, UINT64_MAX}),
+            "41184467440737095516159999999999991844674407370955161572");
+}
+
+TEST(SequenceNumberTest, ShapeIs56DigitsStartingWith4) {
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 1000; ++i) {
+    const SequenceNumberParts parts{rng(), rng() % (kMaxShardIndex + 1), rng()};
+    const std::string s = encode_sequence_number(parts);
+    ASSERT_EQ(s.size(), kSequenceNumberDigits);
+    EXPECT_EQ(s[0], '4');
+    EXPECT_EQ(s.find_first_not_of("0123456789"), std::string::npos);
+  }
+}
+
+TEST(SequenceNumberTest, RoundTrips) {
+  std::mt19937_64 rng(11);
+  std::vector<SequenceNumberParts> cases = {
+      {0, 0, 0}, {UINT64_MAX, kMaxShardIndex, UINT64_MAX}, {kEpoch, 1, 1}, {1, 0, UINT64_MAX - 1}};
+  for (int i = 0; i < 1000; ++i) {
+    cases.push_back({rng(), rng() % (kMaxShardIndex + 1), rng()});
+  }
+  for (const auto& parts : cases) {
+    const std::string s = encode_sequence_number(parts);
+    auto back = decode_sequence_number(s);
+    ASSERT_TRUE(back.ok()) << s;
+    EXPECT_EQ(*back, parts) << s;
+    auto offset = decode_sequence_number_for_shard(s, parts.stream_epoch, parts.shard_index);
+    ASSERT_TRUE(offset.ok());
+    EXPECT_EQ(*offset, parts.offset);
+  }
+}
+
+TEST(SequenceNumberTest, StrictlyIncreasesWithOffsetAsStringsAndIntegers) {
+  std::vector<uint64_t> offsets;
+  for (uint64_t o = 0; o < 3000; ++o) {
+    offsets.push_back(o);
+  }
+  // Carries across every decimal position, and the top of the 64-bit range.
+  for (uint64_t p = 10; p <= 1'000'000'000'000'000'000ull; p *= 10) {
+    offsets.push_back(p - 1);
+    offsets.push_back(p);
+    offsets.push_back(p + 1);
+  }
+  for (uint64_t o = UINT64_MAX - 2000; o != 0 && o <= UINT64_MAX - 1; ++o) {
+    offsets.push_back(o);
+  }
+  offsets.push_back(UINT64_MAX);
+  std::sort(offsets.begin(), offsets.end());
+  offsets.erase(std::unique(offsets.begin(), offsets.end()), offsets.end());
+
+  for (const uint64_t shard : {uint64_t{0}, uint64_t{3}, kMaxShardIndex}) {
+    std::string prev = encode_sequence_number({kEpoch, shard, offsets[0]});
+    for (size_t i = 1; i < offsets.size(); ++i) {
+      const std::string cur = encode_sequence_number({kEpoch, shard, offsets[i]});
+      ASSERT_LT(prev, cur) << "offset " << offsets[i];                           // as strings
+      ASSERT_EQ(compare_as_integers(prev, cur), -1) << "offset " << offsets[i];  // as integers
+      auto a = DecimalSequenceNumber::parse(prev);
+      auto b = DecimalSequenceNumber::parse(cur);
+      ASSERT_TRUE(a.ok() && b.ok());
+      ASSERT_LT(*a, *b);
+      prev = cur;
+    }
+  }
+}
+
+TEST(SequenceNumberTest, RandomOffsetPairsKeepOrder) {
+  std::mt19937_64 rng(99);
+  for (int i = 0; i < 20000; ++i) {
+    const uint64_t x = rng() >> (rng() % 64), y = rng() >> (rng() % 64);
+    const std::string sx = encode_sequence_number({kEpoch, 5, x});
+    const std::string sy = encode_sequence_number({kEpoch, 5, y});
+    EXPECT_EQ(x < y, sx < sy) << x << " " << y;
+    EXPECT_EQ(x == y, sx == sy);
+  }
+}
+
+TEST(SequenceNumberTest, DetectsOtherShardAndOtherStream) {
+  const std::string s = encode_sequence_number({kEpoch, 1, 500});
+  auto other_shard = decode_sequence_number_for_shard(s, kEpoch, 0);
+  ASSERT_FALSE(other_shard.ok());
+  EXPECT_EQ(other_shard.code(), kForeignSequenceNumber);
+  EXPECT_NE(other_shard.code(), kMalformedSequenceNumber);
+  EXPECT_NE(other_shard.error().message().find("It encodes shardId-000000000001"),
+            std::string::npos);
+  EXPECT_NE(other_shard.error().message().find("shard with shardId-000000000000"),
+            std::string::npos);
+
+  auto other_stream = decode_sequence_number_for_shard(s, kEpoch + 1, 1);
+  ASSERT_FALSE(other_stream.ok());
+  EXPECT_EQ(other_stream.code(), kForeignSequenceNumber);
+
+  auto malformed = decode_sequence_number_for_shard(s.substr(1), kEpoch, 1);
+  ASSERT_FALSE(malformed.ok());
+  EXPECT_EQ(malformed.code(), kMalformedSequenceNumber);
+}
+
+TEST(SequenceNumberTest, RejectsMalformed) {
+  const std::string good = encode_sequence_number({kEpoch, 7, 42});
+  std::vector<std::string> bad = {
+      "",
+      "0",
+      "4",
+      good.substr(0, 55),                                          // 55 digits
+      good + "0",                                                  // 57 digits
+      "0" + good.substr(1),                                        // leading zero
+      "5" + good.substr(1),                                        // wrong marker digit
+      "49590338271490256608559692538361571095921575989136588898",  // a real AWS number
+      good.substr(0, 10) + "a" + good.substr(11),                  // letter
+      good.substr(0, 10) + " " + good.substr(11),                  // space
+      "-" + good.substr(1),                                        // sign
+      "+" + good.substr(1),                                        // sign
+      good.substr(0, 55) + "\n",                                   // trailing newline
+  };
+  // Version digit other than '1'.
+  bad.push_back(good.substr(0, 1) + "2" + good.substr(2));
+  // Epoch field above 2^64 - 1, with valid check digits (computed with Python).
+  bad.push_back("41184467440737095516160000000000070000000000000000004223");
+  // Offset field above 2^64 - 1, with valid check digits.
+  bad.push_back("41000000017000000001230000000000071844674407370955161631");
+  // Every single-digit change is caught by the check digits (or a field check).
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (char d = '0'; d <= '9'; ++d) {
+      if (d == good[i]) {
+        continue;
+      }
+      std::string t = good;
+      t[i] = d;
+      bad.push_back(t);
+    }
+  }
+  // Swapping two different neighbouring digits is caught as well.
+  for (size_t i = 0; i + 1 < good.size(); ++i) {
+    if (good[i] == good[i + 1]) {
+      continue;
+    }
+    std::string t = good;
+    std::swap(t[i], t[i + 1]);
+    bad.push_back(t);
+  }
+  for (const std::string& text : bad) {
+    auto r = decode_sequence_number(text);
+    EXPECT_FALSE(r.ok()) << "accepted: '" << text << "'";
+    if (!r.ok()) {
+      EXPECT_EQ(r.code(), kMalformedSequenceNumber);
+    }
+  }
+}
+
+TEST(SequenceNumberTest, OverflowVectorsHaveValidCheckDigits) {
+  // Guards the two overflow vectors above: they must fail on the field, not the check.
+  const auto mod97 = [](const std::string& s) {
+    unsigned r = 0;
+    for (char c : s) {
+      r = (r * 10 + static_cast<unsigned>(c - '0')) % 97;
+    }
+    return r;
+  };
+  EXPECT_EQ(mod97("41184467440737095516160000000000070000000000000000004223"), 1u);
+  EXPECT_EQ(mod97("41000000017000000001230000000000071844674407370955161631"), 1u);
+}
+
+TEST(DecimalSequenceNumberTest, ParsesTheModelPattern) {
+  EXPECT_TRUE(DecimalSequenceNumber::parse("0").ok());
+  EXPECT_TRUE(DecimalSequenceNumber::parse("1").ok());
+  EXPECT_TRUE(
+      DecimalSequenceNumber::parse("49590338271490256608559692538361571095921575989136588898")
+          .ok());
+  EXPECT_TRUE(DecimalSequenceNumber::parse("1" + std::string(128, '0')).ok());  // 129 digits
+  for (const std::string& bad :
+       {std::string(""), std::string("01"), std::string("00"), std::string("-1"), std::string("+1"),
+        std::string("1e5"), std::string(" 1"), std::string("1" + std::string(129, '0'))}) {
+    auto r = DecimalSequenceNumber::parse(bad);
+    EXPECT_FALSE(r.ok()) << "accepted: " << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.code(), ErrorCode::kInvalidArgument);
+    }
+  }
+}
+
+TEST(DecimalSequenceNumberTest, OrdersNumerically) {
+  const auto p = [](const std::string& s) { return *DecimalSequenceNumber::parse(s); };
+  EXPECT_LT(p("9"), p("10"));
+  EXPECT_LT(p("0"), p("1"));
+  EXPECT_LT(p("99999999999999999999999999999999999999999"),
+            p("100000000000000000000000000000000000000000"));
+  EXPECT_GT(p("49590338271490256608559692538361571095921575989136588898"),
+            p("49590338271490256608559692538361571095921575989136588897"));
+  EXPECT_EQ(p("123"), p("123"));
+  EXPECT_LT(p(std::string(128, '9')), p("1" + std::string(128, '0')));
+}
+
+}  // namespace
+}  // namespace freshet::stream

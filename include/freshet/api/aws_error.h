@@ -1,0 +1,159 @@
+// AWS errors as data: one table (type name, HTTP status, sender fault, retryable) and one
+// render function per protocol.
+//
+// Handlers return ApiError{AwsError::kResourceNotFound, "Stream foo under account ... not
+// found."}; the server renders
+//   JSON:  {"__type":"ResourceNotFoundException","message":"..."}
+//   CBOR:  map {"__type": "...", "message": "..."}
+// with the table's HTTP status and the header x-amzn-ErrorType: <type name>.
+// Kinesis uses the lowercase "message" member (the model's error shapes all have `message`).
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "freshet/api/document.h"
+#include "freshet/common/result.h"
+
+namespace freshet::api {
+
+enum class AwsError : uint8_t {
+  // Kinesis model errors (kinesis-2013-12-02.json); all HTTP 400 (no "error" trait).
+  kAccessDenied,
+  kExpiredIterator,
+  kExpiredNextToken,
+  kInternalFailureException,  // the model's InternalFailureException (event streams)
+  kInvalidArgument,
+  kKmsAccessDenied,
+  kKmsDisabled,
+  kKmsInvalidState,
+  kKmsNotFound,
+  kKmsOptInRequired,
+  kKmsThrottling,
+  kLimitExceeded,
+  kProvisionedThroughputExceeded,
+  kResourceInUse,
+  kResourceNotFound,
+  kValidation,
+  // Common AWS JSON-protocol errors (not in the model).
+  kSerialization,
+  kUnknownOperation,
+  kMissingAuthenticationToken,
+  kIncompleteSignature,
+  kInvalidSignature,
+  kUnrecognizedClient,
+  kThrottling,
+  kRequestEntityTooLarge,
+  kInternalFailure,
+  kServiceUnavailable,
+  kCount,  // not an error
+};
+
+struct AwsErrorInfo {
+  AwsError id;
+  std::string_view type;  // __type and x-amzn-ErrorType
+  int http_status;
+  bool sender_fault;  // client error (counted as user error) vs server error
+  bool retryable;     // SDKs retry these
+};
+
+// The whole table, indexed by AwsError.
+std::span<const AwsErrorInfo> aws_error_table();
+const AwsErrorInfo& aws_error_info(AwsError e);
+// Looks up by type name; nullptr if unknown.
+const AwsErrorInfo* find_aws_error(std::string_view type);
+
+struct ApiError {
+  AwsError type;
+  std::string message;  // may be empty: rendered without a message member
+
+  const AwsErrorInfo& info() const { return aws_error_info(type); }
+};
+
+// Canonical constructors for errors whose message is fixed by AWS.
+ApiError missing_authentication_token();  // "Missing Authentication Token"
+ApiError unknown_operation();             // no message, as AWS sends
+ApiError serialization_error(std::string message);
+
+// Maps a freshet::Error to an ApiError for handlers that propagate domain errors:
+//   kNotFound -> ResourceNotFoundException, kAlreadyExists -> ResourceInUseException,
+//   kInvalidArgument/kOutOfRange -> InvalidArgumentException, kUnavailable ->
+//   ServiceUnavailable, kResourceInUse -> ResourceInUseException, kLimitExceeded ->
+//   LimitExceededException, kExpired -> ExpiredIteratorException, kThrottled ->
+//   ProvisionedThroughputExceededException, everything else -> InternalFailure (message kept).
+ApiError to_api_error(const Error& e);
+
+// Maps an error from the get_* member accessors (document.h): missing -> ValidationException
+// "1 validation error detected: Value null at 'streamName' failed to satisfy constraint:
+// Member must not be null"; wrong type -> SerializationException with the accessor's message.
+ApiError member_error(const Error& e, std::string_view member);
+
+enum class Protocol : uint8_t { kJson, kCbor };
+
+struct RenderedError {
+  int http_status;
+  std::string_view type;  // value of x-amzn-ErrorType
+  std::string body;
+};
+RenderedError render_error(const ApiError& e, Protocol protocol);
+// The body as a Document (what both renderings encode).
+Document error_document(const ApiError& e);
+
+// Result type of API handlers: a response Document or an ApiError.
+class [[nodiscard]] ApiResult {
+ public:
+  ApiResult(Document d) : v_(std::move(d)) {}         // NOLINT: implicit by design
+  ApiResult(ApiError e) : v_(std::move(e)) {}         // NOLINT: implicit by design
+  ApiResult(const Error& e) : v_(to_api_error(e)) {}  // NOLINT: implicit by design
+  bool ok() const { return v_.index() == 0; }
+  const Document& value() const& { return std::get<0>(v_); }
+  Document&& value() && { return std::get<0>(std::move(v_)); }
+  const ApiError& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<Document, ApiError> v_;
+};
+
+// Builds AWS's ValidationException message:
+//   "1 validation error detected: Value 'x!' at 'streamName' failed to satisfy constraint:
+//    Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+//   "2 validation errors detected: Value ... ; Value ..."
+// Like AWS, at most 10 errors are kept. Paths are the lowerFirst member names joined with
+// '.' (list elements as 1-based indexes: 'records.1.member.data').
+class ValidationErrors {
+ public:
+  static constexpr size_t kMaxErrors = 10;
+
+  // value: the already-formatted value text without quotes; null_value=true renders "null".
+  void add(std::string_view path, std::string_view value, std::string_view constraint);
+  void add_null(std::string_view path, std::string_view constraint = "Member must not be null");
+
+  // Constraint texts, as AWS words them.
+  static std::string pattern(
+      std::string_view regex);  // Member must satisfy regular expression pattern: ...
+  static std::string length_at_least(
+      int64_t n);  // Member must have length greater than or equal to n
+  static std::string length_at_most(int64_t n);  // Member must have length less than or equal to n
+  static std::string value_at_least(
+      int64_t n);                               // Member must have value greater than or equal to n
+  static std::string value_at_most(int64_t n);  // Member must have value less than or equal to n
+  static std::string enum_values(
+      std::span<const std::string_view> values);  // ...enum value set: [A, B]
+  // Value text of a blob, as the Java SDK prints it: java.nio.HeapByteBuffer[pos=0 lim=N cap=N]
+  static std::string blob_value(size_t size);
+  // "streamName" from "StreamName".
+  static std::string lower_first(std::string_view name);
+
+  bool empty() const { return errors_.empty(); }
+  size_t size() const { return errors_.size(); }
+  std::string message() const;
+  ApiError to_error() const { return ApiError{AwsError::kValidation, message()}; }
+
+ private:
+  std::vector<std::string> errors_;
+};
+
+}  // namespace freshet::api

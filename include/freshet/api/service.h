@@ -1,0 +1,73 @@
+// Services and operations reachable through `X-Amz-Target: <TargetPrefix>.<Operation>`.
+//
+// A ServiceRegistry is filled before HttpServer::start() and must not be changed afterwards:
+// the server reads it from all io threads without locks.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "freshet/api/aws_error.h"
+#include "freshet/api/codec.h"
+#include "freshet/api/document.h"
+#include "freshet/common/result.h"
+
+namespace freshet::api {
+
+// Everything a handler gets. Owned by the connection for the duration of one call.
+struct RequestContext {
+  std::string_view target_prefix;  // "Kinesis_20131202"
+  std::string_view service;        // metrics label, "kinesis"
+  std::string_view operation;      // "PutRecords"
+  Document input;                  // a map; blobs/timestamps already converted per the shape
+  std::string region;              // from the SigV4 credential scope ("" if not given)
+  std::string access_key_id;       // from the SigV4 credential scope ("" if not given)
+  std::string request_id;          // UUID v4, also sent as x-amzn-RequestId
+  Protocol protocol = Protocol::kJson;
+  std::string remote_address;  // peer "ip:port"
+};
+
+// Runs on an io thread (see HttpServer) unless an offload executor is configured. May block
+// briefly (e.g. waiting for a group-commit fsync). Must be thread-safe: the same handler is
+// called concurrently from several io threads.
+using Handler = std::function<ApiResult(RequestContext&)>;
+
+struct Operation {
+  std::string name;
+  ShapeHint input_shape;
+  Handler handler;
+};
+
+struct Service {
+  std::string target_prefix;
+  std::string name;  // metrics label
+  std::map<std::string, Operation, std::less<>> operations;
+};
+
+class ServiceRegistry {
+ public:
+  // Fails with kAlreadyExists on a duplicate prefix.
+  Status add_service(std::string target_prefix, std::string name);
+  // Fails with kNotFound for an unknown prefix, kAlreadyExists for a duplicate operation,
+  // kInvalidArgument for an empty handler.
+  Status add_operation(std::string_view target_prefix, std::string name, ShapeHint input_shape,
+                       Handler handler);
+
+  struct Lookup {
+    const Service* service = nullptr;
+    const Operation* operation = nullptr;
+  };
+  // target = X-Amz-Target header value. Both null if the prefix is unknown; operation null if
+  // the operation is unknown.
+  Lookup find(std::string_view target) const;
+
+  const std::map<std::string, Service, std::less<>>& services() const { return services_; }
+
+ private:
+  std::map<std::string, Service, std::less<>> services_;
+};
+
+}  // namespace freshet::api

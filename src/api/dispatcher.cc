@@ -1,0 +1,270 @@
+#include "dispatcher.h"
+
+#include <ctime>
+#include <exception>
+
+#include "freshet/api/base64.h"
+#include "freshet/api/sigv4.h"
+
+namespace freshet::api {
+namespace {
+
+constexpr std::string_view kJson11 = "application/x-amz-json-1.1";
+constexpr std::string_view kCbor11 = "application/x-amz-cbor-1.1";
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Returns the protocol for a Content-Type, or false if unsupported. json_ct receives the
+// media type to echo in JSON responses.
+bool protocol_for(std::string_view content_type, Protocol& p, std::string_view& json_ct) {
+  std::string ct = lower(content_type.substr(0, content_type.find(';')));
+  while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+  while (!ct.empty() && ct.front() == ' ') ct.erase(0, 1);
+  if (ct == "application/x-amz-json-1.1") {
+    p = Protocol::kJson, json_ct = "application/x-amz-json-1.1";
+  } else if (ct == "application/x-amz-json-1.0") {
+    p = Protocol::kJson, json_ct = "application/x-amz-json-1.0";
+  } else if (ct == "application/json") {
+    p = Protocol::kJson, json_ct = "application/json";
+  } else if (ct == "application/x-amz-cbor-1.1") {
+    p = Protocol::kCbor, json_ct = kJson11;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Value of a query parameter, or empty.
+std::string_view query_param(std::string_view target, std::string_view name) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    size_t amp = rest.find('&');
+    std::string_view kv = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    size_t eq = kv.find('=');
+    if (kv.substr(0, eq) == name) return eq == std::string_view::npos ? "" : kv.substr(eq + 1);
+  }
+  return {};
+}
+
+// Percent-decodes the few escapes a credential contains ('/' as %2F).
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+      };
+      int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string make_uuid_v4(std::mt19937_64& rng) {
+  uint64_t a = rng(), b = rng();
+  a = (a & 0xFFFFFFFFFFFF0FFFull) | 0x0000000000004000ull;  // version 4
+  b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // variant 10
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(36);
+  for (int i = 15; i >= 0; --i) {
+    s.push_back(kHex[(a >> (i * 4)) & 15]);
+    if (i == 8 || i == 4) s.push_back('-');
+  }
+  s.push_back('-');
+  for (int i = 15; i >= 0; --i) {
+    s.push_back(kHex[(b >> (i * 4)) & 15]);
+    if (i == 12) s.push_back('-');
+  }
+  return s;
+}
+
+std::string make_id2(std::mt19937_64& rng) {
+  std::string bytes(48, '\0');
+  for (size_t i = 0; i < bytes.size(); i += 8) {
+    uint64_t v = rng();
+    for (size_t k = 0; k < 8; ++k) bytes[i + k] = static_cast<char>(v >> (8 * k));
+  }
+  return base64_encode(bytes);
+}
+
+std::string http_date(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return std::string(buf, n);
+}
+
+Dispatcher::Dispatcher(const ServiceRegistry& services, metrics::Registry& metrics,
+                       DecodeLimits limits)
+    : services_(services), metrics_(metrics), limits_(limits) {
+  for (const auto& [prefix, svc] : services_.services()) {
+    for (const auto& [name, op] : svc.operations) {
+      metrics::Labels labels{{"service", svc.name}, {"operation", name}};
+      op_metrics_[&op] = OpMetrics{
+          metrics_.counter("freshet_api_requests_total", labels, "API requests by operation"),
+          metrics_.histogram("freshet_api_request_duration_ms", labels,
+                             "API request handling time in milliseconds")};
+    }
+  }
+  unknown_requests_ = metrics_.counter("freshet_api_requests_total",
+                                       {{"service", "unknown"}, {"operation", "unknown"}},
+                                       "API requests by operation");
+}
+
+AwsResponse Dispatcher::error_response(const ApiError& e, Protocol p, std::string_view json_ct,
+                                       std::string_view service, std::string_view op) const {
+  RenderedError r = render_error(e, p);
+  const AwsErrorInfo& info = e.info();
+  // Error paths take the registry mutex to find the series; success paths never do.
+  metrics_
+      .counter("freshet_api_errors_total",
+               {{"service", std::string(service)},
+                {"operation", std::string(op)},
+                {"error_type", std::string(info.type)},
+                {"fault", info.sender_fault ? "client" : "server"}},
+               "API error responses by operation and AWS error type")
+      ->inc();
+  AwsResponse resp;
+  resp.status = r.http_status;
+  resp.content_type = std::string(p == Protocol::kCbor ? kCbor11 : json_ct);
+  resp.body = std::move(r.body);
+  resp.error_type = info.type;
+  return resp;
+}
+
+AwsResponse Dispatcher::dispatch(AwsRequest& req) const {
+  auto start = std::chrono::steady_clock::now();
+  Protocol protocol = Protocol::kJson;
+  std::string_view json_ct = kJson11;
+  bool known_ct = protocol_for(req.content_type, protocol, json_ct);
+
+  // 1. Operation lookup (before parsing: unknown targets never reach a decoder's shape).
+  ServiceRegistry::Lookup found = services_.find(req.amz_target);
+  if (found.operation == nullptr || !known_ct) {
+    unknown_requests_->inc();
+    return error_response(unknown_operation(), protocol, json_ct, "unknown", "unknown");
+  }
+  const Service& svc = *found.service;
+  const Operation& op = *found.operation;
+  const OpMetrics& om = op_metrics_.at(&op);
+  om.requests->inc();
+  auto fail = [&](const ApiError& e) {
+    return error_response(e, protocol, json_ct, svc.name, op.name);
+  };
+
+  // 2. Syntax.
+  DecodeLimits limits = limits_;
+  Result<Document> decoded =
+      protocol == Protocol::kCbor ? decode_cbor(req.body, limits) : decode_json(req.body, limits);
+  if (!decoded.ok()) return fail(serialization_error(decoded.error().message()));
+  Document input = std::move(decoded).value();
+  if (!input.is_map()) {
+    return fail(serialization_error(input.is_list() ? "Start of list found where not expected"
+                                                    : "Expected a structure at the top level"));
+  }
+
+  // 3. Authentication (parsed, not verified yet).
+  RequestContext ctx;
+  std::string_view amz_algorithm = query_param(req.target, "X-Amz-Algorithm");
+  if (!req.authorization.empty()) {
+    if (!amz_algorithm.empty()) {
+      return fail(ApiError{AwsError::kInvalidSignature,
+                           "Found both 'X-Amz-Algorithm' as a query-string param and "
+                           "'Authorization' as HTTP header."});
+    }
+    Result<SigV4Auth> auth = parse_sigv4_authorization(req.authorization);
+    if (!auth.ok()) return fail(ApiError{AwsError::kIncompleteSignature, auth.error().message()});
+    if (!req.has_date) {
+      return fail(ApiError{AwsError::kIncompleteSignature,
+                           "Authorization header requires existence of either a 'X-Amz-Date' or "
+                           "a 'Date' header. Authorization=" +
+                               std::string(req.authorization)});
+    }
+    ctx.region = std::move(auth->region);
+    ctx.access_key_id = std::move(auth->access_key_id);
+  } else if (!amz_algorithm.empty()) {
+    std::string msg;
+    for (std::string_view p : {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature",
+                               "X-Amz-SignedHeaders", "X-Amz-Date"}) {
+      if (query_param(req.target, p).empty()) {
+        msg += "AWS query-string parameters must include '" + std::string(p) + "'. ";
+      }
+    }
+    if (!msg.empty()) {
+      return fail(ApiError{AwsError::kIncompleteSignature,
+                           msg + "Re-examine the query-string parameters."});
+    }
+    SigV4Auth auth;
+    Status st =
+        parse_sigv4_credential(percent_decode(query_param(req.target, "X-Amz-Credential")), auth);
+    if (!st.ok()) return fail(ApiError{AwsError::kIncompleteSignature, st.error().message()});
+    ctx.region = std::move(auth.region);
+    ctx.access_key_id = std::move(auth.access_key_id);
+  } else if (!req.has_security_token) {
+    return fail(missing_authentication_token());
+  }
+
+  // 4. Shape: blobs and timestamps.
+  Status shaped = apply_shape(input, op.input_shape, protocol == Protocol::kJson);
+  if (!shaped.ok()) return fail(serialization_error(shaped.error().message()));
+
+  // 5. The handler.
+  ctx.target_prefix = svc.target_prefix;
+  ctx.service = svc.name;
+  ctx.operation = op.name;
+  ctx.input = std::move(input);
+  ctx.request_id = req.request_id;
+  ctx.protocol = protocol;
+  ctx.remote_address = req.remote_address;
+  // Handlers should not throw; if one does (e.g. an unchecked Document accessor), the
+  // request fails with InternalFailure instead of taking down the io thread.
+  ApiResult result = [&]() -> ApiResult {
+    try {
+      return op.handler(ctx);
+    } catch (const std::exception&) {
+      return ApiError{AwsError::kInternalFailure, "Internal error"};
+    } catch (...) {
+      return ApiError{AwsError::kInternalFailure, "Internal error"};
+    }
+  }();
+
+  AwsResponse resp;
+  if (!result.ok()) {
+    resp = fail(result.error());
+  } else {
+    const Document& out = result.value();
+    Document empty = Document::make_map();
+    const Document& body = out.is_null() ? empty : out;
+    resp.status = 200;
+    resp.content_type = std::string(protocol == Protocol::kCbor ? kCbor11 : json_ct);
+    resp.body = protocol == Protocol::kCbor ? encode_cbor(body) : encode_json(body);
+  }
+  om.latency_ms->observe(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  return resp;
+}
+
+}  // namespace freshet::api

@@ -1,0 +1,65 @@
+// Internal: protocol dispatch for one AWS request, independent of the network code.
+// Used by HttpServer (http_server.cc); exposed here so it can be unit-tested directly.
+#pragma once
+
+#include <chrono>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "freshet/api/aws_error.h"
+#include "freshet/api/codec.h"
+#include "freshet/api/service.h"
+#include "freshet/metrics/registry.h"
+
+namespace freshet::api {
+
+struct AwsRequest {
+  std::string_view target;        // HTTP request target (path?query)
+  std::string_view content_type;  // raw header value
+  std::string_view amz_target;    // X-Amz-Target
+  std::string_view authorization;
+  bool has_date = false;  // X-Amz-Date or Date present
+  bool has_security_token = false;
+  std::string body;
+  std::string remote_address;
+  std::string request_id;
+};
+
+struct AwsResponse {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::string_view error_type;  // empty on success; else x-amzn-ErrorType
+};
+
+// Thread-safe after construction: all state is read-only or atomics/metrics handles.
+class Dispatcher {
+ public:
+  Dispatcher(const ServiceRegistry& services, metrics::Registry& metrics, DecodeLimits limits);
+
+  // Handles a POST request. The context and the handler call happen on the calling thread.
+  AwsResponse dispatch(AwsRequest& req) const;
+
+ private:
+  struct OpMetrics {
+    metrics::Counter* requests;
+    metrics::Histogram* latency_ms;
+  };
+  AwsResponse error_response(const ApiError& e, Protocol p, std::string_view json_ct,
+                             std::string_view service, std::string_view op) const;
+
+  const ServiceRegistry& services_;
+  metrics::Registry& metrics_;
+  DecodeLimits limits_;
+  std::unordered_map<const Operation*, OpMetrics> op_metrics_;  // built in the constructor
+  metrics::Counter* unknown_requests_;
+};
+
+// Helpers shared with the server.
+std::string make_uuid_v4(std::mt19937_64& rng);
+std::string make_id2(std::mt19937_64& rng);
+std::string http_date(std::chrono::system_clock::time_point t);
+
+}  // namespace freshet::api

@@ -1,0 +1,228 @@
+#include "freshet/metrics/registry.h"
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <cmath>
+
+namespace freshet::metrics {
+namespace {
+
+uint64_t to_bits(double v) { return std::bit_cast<uint64_t>(v); }
+double from_bits(uint64_t b) { return std::bit_cast<double>(b); }
+
+void atomic_add_double(std::atomic<uint64_t>& bits, double delta) {
+  uint64_t old = bits.load(std::memory_order_relaxed);
+  while (!bits.compare_exchange_weak(old, to_bits(from_bits(old) + delta),
+                                     std::memory_order_relaxed)) {
+  }
+}
+
+bool is_name_char(char c, bool allow_colon) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         (allow_colon && c == ':');
+}
+
+std::string sanitize(std::string_view name, bool allow_colon) {
+  std::string out;
+  out.reserve(name.size() + 1);
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) out.push_back('_');
+  for (char c : name) out.push_back(is_name_char(c, allow_colon) ? c : '_');
+  return out;
+}
+
+std::string format_double(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, r.ptr);
+}
+
+std::string render_labels(const Labels& labels, std::string_view extra_name = {},
+                          std::string_view extra_value = {}) {
+  if (labels.empty() && extra_name.empty()) return {};
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [k, v] : labels) {
+    if (!first) out += ',';
+    first = false;
+    out += k;
+    out += "=\"";
+    out += escape_label_value(v);
+    out += '"';
+  }
+  if (!extra_name.empty()) {
+    if (!first) out += ',';
+    out += extra_name;
+    out += "=\"";
+    out += extra_value;
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string escape_help(std::string_view help) {
+  std::string out;
+  for (char c : help) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+const char* type_name(MetricType t) {
+  switch (t) {
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
+  }
+  return "untyped";
+}
+
+}  // namespace
+
+void Gauge::set(double v) { bits_.store(to_bits(v), std::memory_order_relaxed); }
+void Gauge::add(double delta) { atomic_add_double(bits_, delta); }
+double Gauge::value() const { return from_bits(bits_.load(std::memory_order_relaxed)); }
+
+void Histogram::observe(double value) {
+  size_t i = 0;
+  while (i < kBounds.size() && !(value <= kBounds[i])) ++i;  // NaN lands in +Inf
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  atomic_add_double(sum_bits_, value);
+}
+
+double Histogram::sum() const { return from_bits(sum_bits_.load(std::memory_order_relaxed)); }
+
+Registry::Series* Registry::find_or_create_locked(MetricType type, std::string_view name,
+                                                  Labels labels, std::string_view help) {
+  for (auto& [k, v] : labels) k = sanitize_label_name(k);
+  std::sort(labels.begin(), labels.end());
+  std::string key = render_labels(labels);
+  std::string fname = sanitize_metric_name(name);
+
+  auto make_series = [&](Series& s) {
+    s.labels = labels;
+    switch (type) {
+      case MetricType::kCounter:
+        s.counter = std::make_unique<Counter>();
+        break;
+      case MetricType::kGauge:
+        s.gauge = std::make_unique<Gauge>();
+        break;
+      case MetricType::kHistogram:
+        s.histogram = std::make_unique<Histogram>();
+        break;
+    }
+  };
+
+  auto it = families_.find(fname);
+  if (it == families_.end()) {
+    it = families_.emplace(fname, Family{type, std::string(help), {}}).first;
+  } else if (it->second.type != type) {
+    type_conflicts_.fetch_add(1, std::memory_order_relaxed);
+    orphans_.push_back(std::make_unique<Series>());
+    make_series(*orphans_.back());
+    return orphans_.back().get();
+  }
+  auto [sit, inserted] = it->second.series.try_emplace(key);
+  if (inserted) make_series(sit->second);
+  return &sit->second;
+}
+
+Counter* Registry::counter(std::string_view name, Labels labels, std::string_view help) {
+  std::lock_guard lock(mu_);
+  return find_or_create_locked(MetricType::kCounter, name, std::move(labels), help)->counter.get();
+}
+
+Gauge* Registry::gauge(std::string_view name, Labels labels, std::string_view help) {
+  std::lock_guard lock(mu_);
+  return find_or_create_locked(MetricType::kGauge, name, std::move(labels), help)->gauge.get();
+}
+
+Histogram* Registry::histogram(std::string_view name, Labels labels, std::string_view help) {
+  std::lock_guard lock(mu_);
+  return find_or_create_locked(MetricType::kHistogram, name, std::move(labels), help)
+      ->histogram.get();
+}
+
+std::string Registry::render_prometheus() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  for (const auto& [name, fam] : families_) {
+    if (!fam.help.empty()) out += "# HELP " + name + " " + escape_help(fam.help) + "\n";
+    out += "# TYPE " + name + " " + type_name(fam.type) + "\n";
+    for (const auto& [key, s] : fam.series) {
+      switch (fam.type) {
+        case MetricType::kCounter:
+          out += name + key + " " + std::to_string(s.counter->value()) + "\n";
+          break;
+        case MetricType::kGauge:
+          out += name + key + " " + format_double(s.gauge->value()) + "\n";
+          break;
+        case MetricType::kHistogram: {
+          const Histogram& h = *s.histogram;
+          uint64_t cumulative = 0;
+          for (size_t i = 0; i < Histogram::kBuckets; ++i) {
+            cumulative += h.bucket(i);
+            std::string le = i < Histogram::kBounds.size() ? format_double(Histogram::kBounds[i])
+                                                           : std::string("+Inf");
+            out += name + "_bucket" + render_labels(s.labels, "le", le) + " " +
+                   std::to_string(cumulative) + "\n";
+          }
+          out += name + "_sum" + key + " " + format_double(h.sum()) + "\n";
+          // _count equals the +Inf bucket so the exposition is self-consistent even while
+          // observations race with the scrape.
+          out += name + "_count" + key + " " + std::to_string(cumulative) + "\n";
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+std::string sanitize_metric_name(std::string_view name) { return sanitize(name, true); }
+std::string sanitize_label_name(std::string_view name) { return sanitize(name, false); }
+
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string cloudwatch_metric_name(std::string_view ns, std::string_view cloudwatch_name) {
+  std::string out = "freshet_";
+  for (char c : ns) out += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  out += '_';
+  out += cloudwatch_name;
+  return sanitize_metric_name(out);
+}
+
+}  // namespace freshet::metrics

@@ -13,6 +13,23 @@
 #include "freshet/api/codec.h"
 
 namespace freshet::api {
+
+Result<Document> cbor_timestamp(const Document& number) {
+  double ms;
+  if (number.is_int()) {
+    ms = static_cast<double>(number.as_int());
+  } else if (number.is_double()) {
+    const double v = number.as_double();
+    ms = std::fabs(v) < 1e11 ? v * 1000.0 : v;
+  } else {
+    return Error(ErrorCode::kInvalidArgument, "CBOR tag 1 timestamp must be a number");
+  }
+  if (!std::isfinite(ms) || std::fabs(ms) > 9e15) {
+    return Error(ErrorCode::kInvalidArgument, "Timestamp value out of range");
+  }
+  return Document::timestamp_ms(std::llround(ms));
+}
+
 namespace {
 
 Error serialization(std::string msg) { return Error(ErrorCode::kInvalidArgument, std::move(msg)); }
@@ -161,18 +178,7 @@ class CborReader {
         if (depth >= limits_.max_depth) return serialization("Nesting too deep");
         FRESHET_ASSIGN_OR_RETURN(Document inner, read_item(depth + 1));
         if (h.value != 1) return inner;  // other tags: keep the content
-        double sec;
-        if (inner.is_int()) {
-          sec = static_cast<double>(inner.as_int());
-        } else if (inner.is_double()) {
-          sec = inner.as_double();
-        } else {
-          return serialization("CBOR tag 1 timestamp must be a number");
-        }
-        if (!std::isfinite(sec) || std::fabs(sec) > 9e12) {
-          return serialization("Timestamp value out of range");
-        }
-        return Document::timestamp_ms(std::llround(sec * 1000.0));
+        return cbor_timestamp(inner);
       }
       case 7:
         switch (h.ai) {
@@ -276,8 +282,14 @@ void write_value(const Document& d, std::string& out) {
       out += d.as_blob();
       break;
     case Document::Type::kTimestamp:
+      // AWS CBOR 1.1 (the Kinesis protocol of the Java SDK and KCL): tag 1 around an
+      // integer of epoch *milliseconds*.
       out.push_back(static_cast<char>(0xC1));  // tag 1
-      write_double(static_cast<double>(d.as_timestamp_ms()) / 1000.0, out);
+      if (d.as_timestamp_ms() >= 0) {
+        write_head(0, static_cast<uint64_t>(d.as_timestamp_ms()), out);
+      } else {
+        write_head(1, static_cast<uint64_t>(-(d.as_timestamp_ms() + 1)), out);
+      }
       break;
     case Document::Type::kList:
       write_head(4, d.as_list().size(), out);

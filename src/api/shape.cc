@@ -64,7 +64,9 @@ Status convert(Document& d, const ShapeHint::Node& node, bool base64_strings) {
       d = Document::blob(std::move(decoded).value());
     }
   } else if (node.kind == ShapeHint::Kind::kTimestamp) {
-    if (d.is_int() || d.is_double()) {
+    if (!base64_strings && (d.is_int() || d.is_double())) {
+      FRESHET_ASSIGN_OR_RETURN(d, cbor_timestamp(d));  // CBOR: milliseconds
+    } else if (d.is_int() || d.is_double()) {
       double sec = d.is_int() ? static_cast<double>(d.as_int()) : d.as_double();
       // |ms| must fit int64 comfortably; 9e15 s is far beyond any real date.
       if (!std::isfinite(sec) || std::fabs(sec) > 9e12) {

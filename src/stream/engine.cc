@@ -926,10 +926,12 @@ Result<std::vector<PutOutcome>> Engine::put_records(const std::string& region,
   std::vector<std::vector<size_t>> by_shard(open.size());
   for (size_t i = 0; i < entries.size(); ++i) {
     const PutEntry& e = entries[i];
-    if (e.data.size() > max_size) {
+    // The data blob and the partition key together count against the record size.
+    if (e.data.size() + e.partition_key.size() > max_size) {
       return Error(ErrorCode::kInvalidArgument,
-                   "Record data of " + std::to_string(e.data.size()) +
-                       " bytes exceeds the maximum record size of " + std::to_string(max_size) +
+                   "Record of " + std::to_string(e.data.size() + e.partition_key.size()) +
+                       " bytes (data and partition key) exceeds the maximum record size of " +
+                       std::to_string(max_size) +
                        " bytes for stream " + name + " under account " + m.options_.account_id +
                        ". Use UpdateMaxRecordSize to raise it.");
     }

@@ -79,6 +79,11 @@ std::string encode_json(const Document& doc);
 // float seconds), other tags are skipped (their content is kept). Map keys must be text.
 // Trailing bytes after the top-level item are an error.
 Result<Document> decode_cbor(std::string_view body, const DecodeLimits& limits = {});
+
+// A CBOR timestamp's number (inside tag 1, or untagged at a timestamp path) as a Timestamp.
+// AWS CBOR 1.1 sends integer epoch milliseconds; a float below 1e11 is read as epoch seconds
+// (Smithy RPCv2 clients), a larger one as milliseconds. SerializationException otherwise.
+Result<Document> cbor_timestamp(const Document& number);
 // Definite lengths, shortest integer heads, doubles as float64, blobs as byte strings,
 // timestamps as tag 1 + float64 seconds.
 std::string encode_cbor(const Document& doc);

@@ -13,7 +13,13 @@ PACKAGES=(
   clang-format clang-tidy
   python3 python3-cbor2 python3-boto3
   curl
+  # tests/compat: AWS CLI v2 (/usr/bin/aws), pytest for /usr/bin/python3, Node.js for the
+  # AWS SDK for JavaScript v3 (npm comes with this machine's nodejs package).
+  awscli python3-pytest nodejs
 )
+
+# npm: this machine's nodejs (NodeSource) ships it; Debian's own nodejs needs the npm package.
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

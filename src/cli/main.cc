@@ -2,11 +2,13 @@
 #include <CLI/CLI.hpp>
 
 #include "log_commands.h"
+#include "serve_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Freshet: a self-hosted streaming data platform that speaks the AWS APIs"};
   app.require_subcommand(1);
   int exit_code = 0;
+  freshet::cli::add_serve_command(app, &exit_code);
   freshet::cli::add_log_commands(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

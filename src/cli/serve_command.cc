@@ -1,0 +1,133 @@
+#include "serve_command.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "freshet/api/http_server.h"
+#include "freshet/api/kinesis.h"
+#include "freshet/metrics/registry.h"
+#include "freshet/stream/engine.h"
+
+namespace freshet::cli {
+namespace {
+
+struct ServeArgs {
+  std::string listen = "127.0.0.1:4567";
+  std::string data_dir = "data";
+  std::string region = "us-east-1";
+  std::string account_id = "000000000000";
+  int64_t state_delay_ms = 0;
+  uint32_t shard_limit = 500;
+  bool enforce_limits = false;
+  std::string durability = "fsync";
+  int io_threads = 2;
+  int64_t read_timeout_ms = 60'000;
+};
+
+int serve(const ServeArgs& a) {
+  const size_t colon = a.listen.rfind(':');
+  if (colon == std::string::npos) {
+    std::fprintf(stderr, "freshet serve: --listen wants HOST:PORT, got %s\n", a.listen.c_str());
+    return 2;
+  }
+  api::HttpServerOptions http;
+  http.host = a.listen.substr(0, colon);
+  try {
+    const int port = std::stoi(a.listen.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("port");
+    http.port = static_cast<uint16_t>(port);
+  } catch (const std::exception&) {
+    std::fprintf(stderr, "freshet serve: bad port in --listen %s\n", a.listen.c_str());
+    return 2;
+  }
+  http.io_threads = a.io_threads;
+  http.read_timeout = std::chrono::milliseconds(a.read_timeout_ms);
+
+  // Block the stop signals in every thread; the main thread waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  stream::EngineOptions eo;
+  eo.data_dir = a.data_dir;
+  eo.account_id = a.account_id;
+  eo.state_delay_ms = a.state_delay_ms;
+  eo.shard_limit = a.shard_limit;
+  eo.enforce_limits = a.enforce_limits;
+  eo.durability = a.durability == "os" ? log::Durability::kOs : log::Durability::kFsync;
+  auto engine = stream::Engine::open(eo);
+  if (!engine.ok()) {
+    spdlog::error("cannot open data directory {}: {}", a.data_dir, engine.error().to_string());
+    return 1;
+  }
+
+  metrics::Registry registry;
+  api::ServiceRegistry services;
+  api::KinesisApiOptions ko;
+  ko.default_region = a.region;
+  ko.shard_limit = a.shard_limit;
+  if (Status s = api::register_kinesis(services, **engine, registry, ko); !s.ok()) {
+    spdlog::error("cannot register the Kinesis API: {}", s.to_string());
+    return 1;
+  }
+  api::HttpServer server(http, services, registry);
+  if (Status s = server.start(); !s.ok()) {
+    spdlog::error("cannot listen on {}: {}", a.listen, s.to_string());
+    return 1;
+  }
+  // Tests and scripts read this line to learn the port (with --listen ...:0).
+  std::printf("freshet: listening on http://%s:%u (data in %s, durability %s)\n",
+              http.host.c_str(), static_cast<unsigned>(server.port()), a.data_dir.c_str(),
+              a.durability.c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("signal {}: stopping", sig);
+  server.stop();
+  engine->reset();  // closes every log; all acknowledged writes are already durable
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<ServeArgs>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve the AWS APIs (Kinesis Data Streams)");
+  cmd->add_option("--listen", a->listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  cmd->add_option("--data-dir", a->data_dir, "Where streams and records live")
+      ->capture_default_str();
+  cmd->add_option("--region", a->region, "Region of requests without a SigV4 credential scope")
+      ->capture_default_str();
+  cmd->add_option("--account-id", a->account_id, "The 12-digit account ID in ARNs")
+      ->capture_default_str();
+  cmd->add_option("--state-delay-ms", a->state_delay_ms,
+                  "How long CREATING/UPDATING/DELETING last")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
+  cmd->add_option("--shard-limit", a->shard_limit, "Open shards allowed per account and region")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1'000'000u));
+  cmd->add_flag("--enforce-limits", a->enforce_limits,
+                "Per-shard throughput limits (1 MiB/s, 1000 records/s in; 2 MiB/s, 5 reads/s out)");
+  cmd->add_option("--durability", a->durability,
+                  "fsync: acknowledge after fdatasync (group commit); os: after write()")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fsync", "os"}));
+  cmd->add_option("--io-threads", a->io_threads, "HTTP threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--read-timeout-ms", a->read_timeout_ms,
+                  "Close connections that send nothing for this long")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}));
+  cmd->callback([a, exit_code] { *exit_code = serve(*a); });
+}
+
+}  // namespace freshet::cli

@@ -227,63 +227,65 @@ void DiskLog::advance_tip(uint64_t end, int64_t max_ts) {
   }
 }
 
-Result<uint64_t> DiskLog::append(std::span<const Record> records) {
+Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
   FRESHET_RETURN_IF_ERROR(format::validate_records(records));
   std::string batch;
   format::encode_batch(records, &batch);
   format::BatchHeader h = format::decode_header(batch.data());
 
-  uint64_t base = 0;
-  uint64_t ticket = 0;
-  std::shared_ptr<GroupCommitter::Target> target;
-  bool fsync = false;
-  {
-    std::lock_guard lock(mu_);
-    if (closed_) return Error(ErrorCode::kClosed, "log " + dir_ + " is closed");
-    if (!failed_.ok()) return failed_.error();
-    fsync = options_.durability == Durability::kFsync;
-    const Segment* active = segments_.back().get();
-    if (!active->empty()) {
-      const SegmentSummary& s = active->summary();
-      const bool full = s.size_bytes + batch.size() > options_.segment_bytes;
-      const bool old = options_.segment_ms > 0 &&
-                       h.first_timestamp_ms - s.first_timestamp_ms >= options_.segment_ms;
-      if (full || old) {
-        if (Status r = roll_locked(); !r.ok()) return fail_locked(r);
-        active = segments_.back().get();
-      }
+  PendingAppend p;
+  std::lock_guard lock(mu_);
+  if (closed_) return Error(ErrorCode::kClosed, "log " + dir_ + " is closed");
+  if (!failed_.ok()) return failed_.error();
+  const Segment* active = segments_.back().get();
+  if (!active->empty()) {
+    const SegmentSummary& s = active->summary();
+    const bool full = s.size_bytes + batch.size() > options_.segment_bytes;
+    const bool old = options_.segment_ms > 0 &&
+                     h.first_timestamp_ms - s.first_timestamp_ms >= options_.segment_ms;
+    if (full || old) {
+      if (Status r = roll_locked(); !r.ok()) return fail_locked(r);
+      active = segments_.back().get();
     }
-    base = active->summary().next_offset;
-    const uint64_t pos = active->summary().size_bytes;
-    format::seal_header(batch.data(), base);
-    if (Status w = active->file()->write_at(batch.data(), batch.size(), pos); !w.ok()) {
-      write_errors_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::error("log {}: append failed: {}", dir_, w.to_string());
-      // Cut off whatever part of the batch reached the file so it can never be read back.
-      if (Status t = active->file()->truncate(pos); !t.ok()) return fail_locked(t);
-      return w;
-    }
-    h.base_offset = base;
-    segments_.back()->add_batch(h, pos, options_.index_interval_bytes);
-    appended_batches_.fetch_add(1, std::memory_order_relaxed);
-    appended_records_.fetch_add(h.record_count, std::memory_order_relaxed);
-    appended_bytes_.fetch_add(batch.size(), std::memory_order_relaxed);
-    if (!fsync) {
-      advance_tip(base + h.record_count, h.max_timestamp_ms);
-      return base;
-    }
-    target = active_target_;
-    if (committer_ != nullptr) ticket = committer_->enqueue(target);
   }
-  syncs_.fetch_add(1, std::memory_order_relaxed);
-  Status synced = committer_ != nullptr ? committer_->wait(ticket, target) : target->file->sync();
-  if (!synced.ok()) {
-    sync_errors_.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard lock(mu_);
-    return fail_locked(synced);
+  const uint64_t base = active->summary().next_offset;
+  const uint64_t pos = active->summary().size_bytes;
+  format::seal_header(batch.data(), base);
+  if (Status w = active->file()->write_at(batch.data(), batch.size(), pos); !w.ok()) {
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("log {}: append failed: {}", dir_, w.to_string());
+    // Cut off whatever part of the batch reached the file so it can never be read back.
+    if (Status t = active->file()->truncate(pos); !t.ok()) return fail_locked(t);
+    return w;
   }
-  advance_tip(base + h.record_count, h.max_timestamp_ms);
-  return base;
+  h.base_offset = base;
+  segments_.back()->add_batch(h, pos, options_.index_interval_bytes);
+  appended_batches_.fetch_add(1, std::memory_order_relaxed);
+  appended_records_.fetch_add(h.record_count, std::memory_order_relaxed);
+  appended_bytes_.fetch_add(batch.size(), std::memory_order_relaxed);
+  p.first_offset = base;
+  p.end_offset = base + h.record_count;
+  p.max_timestamp_ms = h.max_timestamp_ms;
+  if (options_.durability == Durability::kFsync) {
+    p.sync_target = active_target_;
+    if (committer_ != nullptr) p.ticket = committer_->enqueue(active_target_);
+  }
+  return p;
+}
+
+Result<uint64_t> DiskLog::complete_append(PendingAppend p) {
+  if (p.sync_target) {
+    auto target = std::static_pointer_cast<GroupCommitter::Target>(p.sync_target);
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    Status synced = committer_ != nullptr ? committer_->wait(p.ticket, target) : target->file->sync();
+    if (!synced.ok()) {
+      sync_errors_.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard lock(mu_);
+      return fail_locked(synced);
+    }
+  }
+  advance_tip(p.end_offset, p.max_timestamp_ms);
+  return p.first_offset;
 }
 
 Result<ReadResult> DiskLog::read(uint64_t from, size_t max_records, size_t max_bytes) const {

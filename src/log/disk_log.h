@@ -34,7 +34,8 @@ class DiskLog final : public Log {
                                                GroupCommitter* committer);
   ~DiskLog() override;
 
-  Result<uint64_t> append(std::span<const Record> records) override;
+  Result<PendingAppend> begin_append(std::span<const Record> records) override;
+  Result<uint64_t> complete_append(PendingAppend pending) override;
   Result<ReadResult> read(uint64_t from, size_t max_records, size_t max_bytes) const override;
   Result<uint64_t> offset_for_timestamp(int64_t ts_ms) const override;
   uint64_t committed_tip() const override { return committed_tip_.load(std::memory_order_acquire); }

@@ -15,7 +15,11 @@ class MemoryLog final : public Log {
  public:
   explicit MemoryLog(const LogOptions& options) : options_(options) {}
 
-  Result<uint64_t> append(std::span<const Record> records) override {
+  Result<uint64_t> complete_append(PendingAppend pending) override {
+    return pending.first_offset;
+  }
+
+  Result<PendingAppend> begin_append(std::span<const Record> records) override {
     FRESHET_ASSIGN_OR_RETURN(size_t payload, format::validate_records(records));
     auto batch = std::make_shared<Batch>();
     batch->bytes.reserve(payload);
@@ -37,7 +41,11 @@ class MemoryLog final : public Log {
     ++counters_.appended_batches;
     counters_.appended_records += records.size();
     counters_.appended_bytes += payload;
-    return tip_ - records.size();
+    PendingAppend p;
+    p.first_offset = tip_ - records.size();
+    p.end_offset = tip_;
+    p.max_timestamp_ms = last_ts_;
+    return p;
   }
 
   Result<ReadResult> read(uint64_t from, size_t max_records, size_t max_bytes) const override {

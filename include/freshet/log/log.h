@@ -74,6 +74,15 @@ struct LogCounters {
   uint64_t segments_deleted = 0;
 };
 
+// An append that has been written but is not yet acknowledged (see Log::begin_append).
+struct PendingAppend {
+  uint64_t first_offset = 0;
+  uint64_t end_offset = 0;  // one past the last record
+  int64_t max_timestamp_ms = 0;
+  uint64_t ticket = 0;                 // group-commit round to wait for (DiskLog)
+  std::shared_ptr<void> sync_target;   // what to wait on; null when nothing is left to wait for
+};
+
 class Log {
  public:
   virtual ~Log() = default;
@@ -81,7 +90,18 @@ class Log {
   // Appends the records as one batch. Returns the offset of the first; the others follow
   // densely. Returns only once the batch is durable per the log's Durability. On error no
   // record of the batch is ever served.
-  virtual Result<uint64_t> append(std::span<const Record> records) = 0;
+  Result<uint64_t> append(std::span<const Record> records) {
+    auto pending = begin_append(records);
+    if (!pending.ok()) return pending.error();
+    return complete_append(std::move(pending).value());
+  }
+
+  // The two halves of append(), so that one caller can write to several logs and then wait
+  // for all of their syncs at once (they share group-commit rounds). begin_append writes the
+  // batch; complete_append waits until it is durable, makes it visible to readers, and
+  // returns its first offset. Every begun append must be completed.
+  virtual Result<PendingAppend> begin_append(std::span<const Record> records) = 0;
+  virtual Result<uint64_t> complete_append(PendingAppend pending) = 0;
 
   // Reads records with offsets in [from, committed_tip()), at most max_records of them and
   // at most max_bytes of partition key plus data, but at least one record when one is there.

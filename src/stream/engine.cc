@@ -946,6 +946,14 @@ Result<std::vector<PutOutcome>> Engine::put_records(const std::string& region,
     by_shard[*at].push_back(i);
   }
   const int64_t now_ms = m.now();
+  // Write every shard's batch first, then wait for all of their syncs: they share group-commit
+  // rounds, so a request touching N shards waits for one round, not N.
+  struct Pending {
+    ShardRt* shard;
+    std::vector<size_t> accepted;
+    Result<log::PendingAppend> append{log::PendingAppend{}};
+  };
+  std::vector<Pending> pending;
   std::vector<log::Record> batch;
   for (size_t si = 0; si < open.size(); ++si) {
     const auto& idx = by_shard[si];
@@ -974,18 +982,26 @@ Result<std::vector<PutOutcome>> Engine::put_records(const std::string& region,
       batch.push_back(log::Record{entries[i].partition_key, entries[i].explicit_hash_key,
                                   entries[i].data, now_ms});
     }
-    auto first = sh.log->append(batch);
-    for (size_t k = 0; k < accepted.size(); ++k) {
-      PutOutcome& o = outcomes[accepted[k]];
-      if (first.ok()) {
-        o.shard_id = sh.meta.shard_id;
-        o.sequence_number = m.seq(s->info, sh.meta.index, *first + k);
-      } else {
-        o.error_code = "InternalFailure";
-        o.error_message = "Internal service failure.";
+    pending.push_back(Pending{&sh, std::move(accepted), sh.log->begin_append(batch)});
+  }
+  for (Pending& p : pending) {
+    ShardRt& sh = *p.shard;
+    Result<uint64_t> first = p.append.ok() ? sh.log->complete_append(std::move(*p.append))
+                                           : Result<uint64_t>(p.append.error());
+    if (!first.ok()) {
+      spdlog::error("put to {}/{}: {}", name, sh.meta.shard_id, first.error().to_string());
+      for (size_t i : p.accepted) {
+        outcomes[i].error_code = "InternalFailure";
+        outcomes[i].error_message = "Internal service failure.";
       }
+      continue;
     }
-    if (!first.ok()) spdlog::error("put to {}/{}: {}", name, sh.meta.shard_id, first.error().to_string());
+    const SequenceNumberFormatter seqs(s->info.epoch, sh.meta.index);
+    for (size_t k = 0; k < p.accepted.size(); ++k) {
+      PutOutcome& o = outcomes[p.accepted[k]];
+      o.shard_id = sh.meta.shard_id;
+      o.sequence_number = seqs.format(*first + k);
+    }
   }
   return outcomes;
 }
@@ -1077,9 +1093,11 @@ Result<GetRecordsResult> Engine::get_records(std::string_view iterator, uint32_t
     }
     if (!r.ok()) return r.error();
     uint64_t bytes = 0;
+    const SequenceNumberFormatter seqs(s.info.epoch, sh->meta.index);
+    out.records.reserve(r->records.size());
     for (const auto& rec : r->records) {
       if (rec.offset >= end) break;
-      out.records.push_back(GetRecordsRecord{m.seq(s.info, sh->meta.index, rec.offset),
+      out.records.push_back(GetRecordsRecord{seqs.format(rec.offset),
                                              rec.timestamp_ms, rec.data, rec.partition_key});
       bytes += rec.data.size() + rec.partition_key.size();
       next = rec.offset + 1;

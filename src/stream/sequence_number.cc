@@ -1,5 +1,7 @@
 #include "freshet/stream/sequence_number.h"
 
+#include <cstring>
+
 #include <cassert>
 #include <cstdio>
 
@@ -75,6 +77,33 @@ std::string encode_sequence_number(const SequenceNumberParts& parts) {
   const unsigned check = 98 - (mod97(out) * 100) % 97;
   append_padded(&out, check, 2);
   return out;
+}
+
+SequenceNumberFormatter::SequenceNumberFormatter(uint64_t stream_epoch, uint64_t shard_index) {
+  const std::string full = encode_sequence_number({stream_epoch, shard_index, 0});
+  static_assert(sizeof(prefix_) == kOffsetPos);
+  std::memcpy(prefix_, full.data(), kOffsetPos);
+  prefix_mod_ = mod97(std::string_view(prefix_, kOffsetPos));
+}
+
+void SequenceNumberFormatter::format(uint64_t offset, char* out) const {
+  std::memcpy(out, prefix_, kOffsetPos);
+  char* digits = out + kOffsetPos;
+  for (size_t i = kOffsetDigits; i-- > 0;) {
+    digits[i] = static_cast<char>('0' + offset % 10);
+    offset /= 10;
+  }
+  unsigned r = prefix_mod_;
+  for (size_t i = 0; i < kOffsetDigits; ++i) r = (r * 10 + static_cast<unsigned>(digits[i] - '0')) % 97;
+  const unsigned check = 98 - (r * 100) % 97;
+  out[kCheckPos] = static_cast<char>('0' + check / 10);
+  out[kCheckPos + 1] = static_cast<char>('0' + check % 10);
+}
+
+std::string SequenceNumberFormatter::format(uint64_t offset) const {
+  std::string s(kSequenceNumberDigits, '0');
+  format(offset, s.data());
+  return s;
 }
 
 Result<SequenceNumberParts> decode_sequence_number(std::string_view text) {

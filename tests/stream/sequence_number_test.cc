@@ -229,3 +229,25 @@ TEST(DecimalSequenceNumberTest, OrdersNumerically) {
 
 }  // namespace
 }  // namespace freshet::stream
+
+namespace freshet::stream {
+namespace {
+
+TEST(SequenceNumberFormatterTest, MatchesTheReferenceEncoder) {
+  const uint64_t offsets[] = {0, 1, 9, 10, 99, 100, 12345, 999999999, 1ull << 40,
+                              UINT64_MAX - 1, UINT64_MAX};
+  for (uint64_t epoch : {uint64_t{1}, uint64_t{1700000000123}, UINT64_MAX}) {
+    for (uint64_t shard : {uint64_t{0}, uint64_t{7}, kMaxShardIndex}) {
+      SequenceNumberFormatter f(epoch, shard);
+      for (uint64_t off : offsets) {
+        EXPECT_EQ(f.format(off), encode_sequence_number({epoch, shard, off}));
+      }
+      for (uint64_t off = 0; off < 2000; ++off) {
+        ASSERT_EQ(f.format(off), encode_sequence_number({epoch, shard, off}));
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace freshet::stream

@@ -48,6 +48,21 @@ struct SequenceNumberParts {
 // REQUIRES: parts.shard_index <= kMaxShardIndex (shard indexes come from the catalog).
 std::string encode_sequence_number(const SequenceNumberParts& parts);
 
+// Formats the sequence numbers of one shard fast: the 34-digit prefix (marker, version, epoch,
+// shard) and its check-digit residue are computed once. format() equals
+// encode_sequence_number({epoch, shard_index, offset}).
+class SequenceNumberFormatter {
+ public:
+  SequenceNumberFormatter(uint64_t stream_epoch, uint64_t shard_index);
+  // Writes exactly kSequenceNumberDigits characters to out.
+  void format(uint64_t offset, char* out) const;
+  std::string format(uint64_t offset) const;
+
+ private:
+  char prefix_[34];
+  unsigned prefix_mod_ = 0;  // the prefix's value mod 97
+};
+
 // Decodes a Freshet sequence number. kMalformedSequenceNumber unless the text is exactly 56
 // ASCII digits, starts with '4', has a known version digit, epoch and offset fields that fit
 // in 64 bits, and valid check digits.

@@ -527,6 +527,11 @@ LogCounters DiskLog::counters() const {
   return c;
 }
 
+uint64_t DiskLog::next_offset() const {
+  std::lock_guard lock(mu_);
+  return segments_.back()->summary().next_offset;
+}
+
 size_t DiskLog::segment_count() const {
   std::lock_guard lock(mu_);
   return segments_.size();

@@ -39,6 +39,7 @@ class DiskLog final : public Log {
   Result<ReadResult> read(uint64_t from, size_t max_records, size_t max_bytes) const override;
   Result<uint64_t> offset_for_timestamp(int64_t ts_ms) const override;
   uint64_t committed_tip() const override { return committed_tip_.load(std::memory_order_acquire); }
+  uint64_t next_offset() const override;
   uint64_t trim_horizon() const override { return trim_horizon_.load(std::memory_order_acquire); }
   int64_t last_timestamp_ms() const override { return last_ts_.load(std::memory_order_acquire); }
   void set_retention(int64_t retention_ms, uint64_t retention_bytes) override;

@@ -102,6 +102,7 @@ class MemoryLog final : public Log {
     std::lock_guard lock(mu_);
     return tip_;
   }
+  uint64_t next_offset() const override { return committed_tip(); }
   uint64_t trim_horizon() const override {
     std::lock_guard lock(mu_);
     return horizon_;

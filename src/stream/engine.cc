@@ -214,11 +214,12 @@ class Engine::Impl {
     return sh;
   }
 
-  // REQUIRES: mu_ held exclusively. Closes a shard at its current tip.
+  // REQUIRES: mu_ held exclusively. Closes a shard after every append begun so far (some
+  // may still be waiting for their sync: put_records completes them without mu_).
   void close_shard(StreamRt& s, ShardRt& sh, int64_t now_ms) {
     sh.meta.closed = true;
     sh.meta.closed_ms = now_ms;
-    sh.meta.end_offset = sh.log->committed_tip();
+    sh.meta.end_offset = sh.log->next_offset();
   }
 
   std::string seq(const StreamInfo& s, uint64_t shard_index, uint64_t offset) const {
@@ -984,6 +985,11 @@ Result<std::vector<PutOutcome>> Engine::put_records(const std::string& region,
     }
     pending.push_back(Pending{&sh, std::move(accepted), sh.log->begin_append(batch)});
   }
+  // Wait for durability without mu_: a control-plane change (which takes mu_ exclusively)
+  // must not wait for fsyncs, nor starve behind a steady stream of puts. The shards and the
+  // stream stay alive through `s` and the logs' own references.
+  const uint64_t epoch = s->info.epoch;
+  lock.unlock();
   for (Pending& p : pending) {
     ShardRt& sh = *p.shard;
     Result<uint64_t> first = p.append.ok() ? sh.log->complete_append(std::move(*p.append))
@@ -996,7 +1002,7 @@ Result<std::vector<PutOutcome>> Engine::put_records(const std::string& region,
       }
       continue;
     }
-    const SequenceNumberFormatter seqs(s->info.epoch, sh.meta.index);
+    const SequenceNumberFormatter seqs(epoch, sh.meta.index);
     for (size_t k = 0; k < p.accepted.size(); ++k) {
       PutOutcome& o = outcomes[p.accepted[k]];
       o.shard_id = sh.meta.shard_id;

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "../testing/temp_dir.h"
 #include "freshet/stream/hash_key.h"
@@ -44,13 +46,13 @@ class EngineTest : public ::testing::Test {
 
   // Every record of a shard from TRIM_HORIZON, following NextShardIterator.
   std::vector<std::string> drain(const std::string& stream, const std::string& shard,
-                                 std::vector<ChildShard>* children = nullptr) {
+                                 std::vector<ChildShard>* children = nullptr, uint32_t limit = 3) {
     auto it = engine_->get_shard_iterator("us-east-1", stream, shard, IteratorType::kTrimHorizon, "", 0);
     EXPECT_TRUE(it.ok()) << it.error().to_string();
     std::vector<std::string> out;
     std::optional<std::string> cur = *it;
-    for (int guard = 0; cur && guard < 100; ++guard) {
-      auto r = engine_->get_records(*cur, 3);
+    for (int guard = 0; cur && guard < 10000; ++guard) {
+      auto r = engine_->get_records(*cur, limit);
       EXPECT_TRUE(r.ok()) << r.error().to_string();
       if (!r.ok()) break;
       for (const auto& rec : r->records) out.emplace_back(rec.data);
@@ -188,6 +190,30 @@ TEST_F(EngineTest, SplitAndMergeKeepParentsReadableAndLinkChildren) {
   EXPECT_EQ(d->shards[3].parent_shard_id, "shardId-000000000001");
   EXPECT_EQ(d->shards[3].adjacent_parent_shard_id, "shardId-000000000002");
   EXPECT_EQ(d->shards[3].range, full_hash_key_range());
+}
+
+TEST_F(EngineTest, RecordsAcknowledgedDuringASplitAreAllReadable) {
+  ASSERT_TRUE(engine_->create_stream("us-east-1", "s", 1, StreamMode::kProvisioned, {}, {}).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> acked{0};
+  std::thread writer([&] {
+    for (int round = 0; round < 2000 && !stop.load(); ++round) {
+      auto outcomes = put("s", 10, "w" + std::to_string(round) + "-");
+      for (const auto& o : outcomes) acked += o.error_code.empty() ? 1 : 0;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(engine_->split_shard("us-east-1", "s", "shardId-000000000000",
+                                   HashKey{uint128{1} << 127}).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  stop = true;
+  writer.join();
+  size_t read = 0;
+  for (const char* shard : {"shardId-000000000000", "shardId-000000000001", "shardId-000000000002"}) {
+    read += drain("s", shard, nullptr, 10000).size();
+  }
+  EXPECT_GT(acked.load(), 0u);
+  EXPECT_EQ(read, acked.load());
 }
 
 TEST_F(EngineTest, UpdateShardCount) {

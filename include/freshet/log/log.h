@@ -115,6 +115,8 @@ class Log {
 
   // One past the last record readers may see (durable per the Durability setting).
   virtual uint64_t committed_tip() const = 0;
+  // The offset the next append will get: committed_tip() plus every begun append.
+  virtual uint64_t next_offset() const = 0;
   // The oldest offset still stored.
   virtual uint64_t trim_horizon() const = 0;
   // The timestamp of the last committed record, or 0 when the log has never had one.

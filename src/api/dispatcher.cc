@@ -99,6 +99,18 @@ std::string make_uuid_v4(std::mt19937_64& rng) {
   return s;
 }
 
+AwsResponse unknown_method_response() {
+  ApiError e{AwsError::kAccessDenied,
+             "Unable to determine service/operation name to be authorized"};
+  RenderedError re = render_error(e, Protocol::kJson);
+  AwsResponse r;
+  r.status = re.http_status;
+  r.content_type = std::string(kJson11);
+  r.body = std::move(re.body);
+  r.error_type = re.type;
+  return r;
+}
+
 std::string make_id2(std::mt19937_64& rng) {
   std::string bytes(48, '\0');
   for (size_t i = 0; i < bytes.size(); i += 8) {

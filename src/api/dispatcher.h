@@ -57,6 +57,10 @@ class Dispatcher {
   metrics::Counter* unknown_requests_;
 };
 
+// The response to a request whose method is neither POST nor a GET route: as AWS, such a
+// request cannot name an operation (AccessDeniedException, JSON). Used by HTTP/1.1 and HTTP/2.
+AwsResponse unknown_method_response();
+
 // Helpers shared with the server.
 std::string make_uuid_v4(std::mt19937_64& rng);
 std::string make_id2(std::mt19937_64& rng);

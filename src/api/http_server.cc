@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "dispatcher.h"
+#include "http2_session.h"
 
 namespace freshet::api {
 
@@ -20,7 +21,7 @@ using tcp = asio::ip::tcp;
 
 class Session;
 
-class HttpServer::Impl {
+class HttpServer::Impl : public Http2Host {
  public:
   Impl(HttpServerOptions options, const ServiceRegistry& services, metrics::Registry& metrics)
       : options_(std::move(options)), services_(services), metrics_(metrics) {
@@ -32,6 +33,8 @@ class HttpServer::Impl {
         metrics_.counter("freshet_api_connections_total", {}, "Accepted HTTP connections");
     conn_rejected_ = metrics_.counter("freshet_api_connections_rejected_total", {},
                                       "Connections closed at accept: max_connections reached");
+    http2_total_ = metrics_.counter("freshet_api_http2_connections_total", {},
+                                    "Accepted connections that spoke HTTP/2 (h2c)");
     routes_["/metrics"] = [this](std::string_view) {
       return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
                           metrics_.render_prometheus()};
@@ -45,8 +48,19 @@ class HttpServer::Impl {
   void stop();
   void do_accept();
 
+  // Http2Host (thread-safe).
+  const HttpServerOptions& options() const override { return options_; }
+  const Dispatcher& dispatcher() const override { return *dispatcher_; }
+  std::optional<HttpResponse> get_route(std::string_view target) const override {
+    std::string_view path = target.substr(0, target.find('?'));
+    auto it = routes_.find(path);
+    if (it == routes_.end()) return std::nullopt;
+    return it->second(target);
+  }
+  Http2Sessions& http2_sessions() override { return http2_sessions_; }
+
   // Counts responses that never reach the dispatcher (400, 404, 413, 431 ...).
-  void count_http_error(int status) {
+  void count_http_error(int status) override {
     metrics_
         .counter("freshet_api_http_errors_total", {{"status", std::to_string(status)}},
                  "HTTP-level error responses (malformed requests, limits)")
@@ -58,6 +72,8 @@ class HttpServer::Impl {
   metrics::Registry& metrics_;
   std::map<std::string, GetRoute, std::less<>> routes_;  // read-only after start()
   std::unique_ptr<Dispatcher> dispatcher_;               // created in start()
+  Http2Sessions http2_sessions_;                         // live HTTP/2 connections
+  metrics::Counter* http2_total_;
   metrics::Gauge* conn_open_;
   metrics::Counter* conn_total_;
   metrics::Counter* conn_rejected_;
@@ -91,19 +107,49 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->detect(); });
   }
 
  private:
   using Response = http::response<http::string_body>;
 
-  void do_read() {
+  // First request only: reads until the bytes rule out the HTTP/2 client preface (HTTP/1.x:
+  // "POST " differs at the second byte) or complete it (h2c with prior knowledge). Bytes
+  // read stay in buffer_, which Beast's parser or the Http2Session consumes first.
+  void detect() {
+    std::string_view have(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    size_t n = std::min(have.size(), kHttp2Preface.size());
+    // do_read keeps the deadline set here: the request must still arrive within read_timeout.
+    if (have.substr(0, n) != kHttp2Preface.substr(0, n)) return do_read(/*new_deadline=*/false);
+    if (have.size() >= kHttp2Preface.size()) return start_http2();
+    if (have.empty()) stream_.expires_after(server_.options_.read_timeout);
+    stream_.async_read_some(buffer_.prepare(1024),
+                            [self = shared_from_this()](beast::error_code ec, size_t got) {
+                              if (ec) return self->on_read_error(ec);
+                              self->buffer_.commit(got);
+                              self->detect();
+                            });
+  }
+
+  // Hands the socket to an Http2Session on the same strand. This Session stays alive (and
+  // the connection counted) until the Http2Session ends.
+  void start_http2() {
+    stream_.expires_never();
+    server_.http2_total_->inc();
+    std::string initial(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    buffer_.clear();
+    std::make_shared<Http2Session>(stream_.release_socket(), server_, std::move(initial), remote_,
+                                   shared_from_this())
+        ->start();
+  }
+
+  void do_read(bool new_deadline = true) {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.options_.header_limit));
     parser_->body_limit(server_.options_.body_limit);
     // One deadline for the whole request, header and body: slow and half-open clients and
     // idle keep-alive connections are closed when it expires.
-    stream_.expires_after(server_.options_.read_timeout);
+    if (new_deadline) stream_.expires_after(server_.options_.read_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
@@ -159,15 +205,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (request_.method() == http::verb::get) return handle_get();
     if (request_.method() != http::verb::post) {
       // As AWS: a non-POST request cannot name an operation.
-      AwsResponse r;
-      ApiError e{AwsError::kAccessDenied,
-                 "Unable to determine service/operation name to be authorized"};
-      RenderedError re = render_error(e, Protocol::kJson);
-      r.status = re.http_status;
-      r.content_type = "application/x-amz-json-1.1";
-      r.body = std::move(re.body);
-      r.error_type = re.type;
-      return send_aws(std::move(r));
+      return send_aws(unknown_method_response());
     }
 
     auto req = std::make_shared<AwsRequest>();
@@ -195,11 +233,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void handle_get() {
-    std::string_view target = request_.target();
-    std::string_view path = target.substr(0, target.find('?'));
-    auto it = server_.routes_.find(path);
-    if (it == server_.routes_.end()) return send_plain(404, "Not Found\n", false);
-    HttpResponse r = it->second(target);
+    std::optional<HttpResponse> found = server_.get_route(request_.target());
+    if (!found) return send_plain(404, "Not Found\n", false);
+    HttpResponse& r = *found;
     auto res = std::make_shared<Response>(static_cast<http::status>(r.status), 11);
     res->set(http::field::content_type, r.content_type);
     res->body() = std::move(r.body);
@@ -303,6 +339,9 @@ void HttpServer::Impl::do_accept() {
 
 void HttpServer::Impl::stop() {
   if (!running_) return;
+  // HTTP/2 connections get GOAWAY; streams already started may finish meanwhile.
+  http2_sessions_.goaway_all(
+      std::min<std::chrono::milliseconds>(options_.read_timeout, std::chrono::seconds(1)));
   running_ = false;
   stopped_ = true;  // not restartable: the io_context has been stopped
   ioc_.stop();

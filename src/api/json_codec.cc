@@ -92,6 +92,18 @@ void write_string(std::string_view s, std::string& out) {
   out.push_back('"');
   size_t i = 0;
   while (i < s.size()) {
+    // Copy the longest run of characters that need no escaping in one append.
+    size_t run = i;
+    while (run < s.size()) {
+      const auto r = static_cast<uint8_t>(s[run]);
+      if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\') break;
+      ++run;
+    }
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     auto c = static_cast<uint8_t>(s[i]);
     if (c >= 0x80) {
       size_t len = utf8_seq_len(s, i);

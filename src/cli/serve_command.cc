@@ -1,6 +1,9 @@
 #include "serve_command.h"
 
 #include <signal.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -24,8 +27,36 @@ struct ServeArgs {
   bool enforce_limits = false;
   std::string durability = "fsync";
   int io_threads = 2;
+  int handler_threads = 16;
   int64_t read_timeout_ms = 60'000;
 };
+
+// Copies the shard logs' counters into the registry (called on each scrape of /metrics).
+void export_log_metrics(const stream::Engine& engine, metrics::Registry& registry) {
+  auto set_counter = [&](const char* name, const metrics::Labels& labels, uint64_t value,
+                         const char* help) {
+    metrics::Counter* c = registry.counter(name, labels, help);
+    if (value > c->value()) c->inc(value - c->value());
+  };
+  for (const auto& s : engine.shard_stats()) {
+    const metrics::Labels labels = {{"region", s.region}, {"stream", s.stream}, {"shard", s.shard_id}};
+    registry.gauge("freshet_shard_tip_offset", labels, "One past the shard's last committed record")
+        ->set(static_cast<double>(s.tip));
+    registry.gauge("freshet_shard_trim_horizon_offset", labels, "The shard's oldest stored offset")
+        ->set(static_cast<double>(s.trim_horizon));
+    set_counter("freshet_log_appended_bytes_total", labels, s.log.appended_bytes,
+                "Bytes written to segment files");
+    set_counter("freshet_log_syncs_total", labels, s.log.syncs, "fdatasync waits");
+    set_counter("freshet_log_corrupt_batches_total", labels, s.log.corrupt_batches,
+                "Batches that failed a CRC or structure check on read or open");
+    set_counter("freshet_log_write_errors_total", labels, s.log.write_errors, "Failed writes");
+    set_counter("freshet_log_sync_errors_total", labels, s.log.sync_errors, "Failed fdatasyncs");
+    set_counter("freshet_log_recovery_truncated_bytes_total", labels,
+                s.log.recovery_truncated_bytes, "Torn tail bytes cut off at open");
+    set_counter("freshet_log_segments_deleted_total", labels, s.log.segments_deleted,
+                "Segments deleted by retention");
+  }
+}
 
 int serve(const ServeArgs& a) {
   const size_t colon = a.listen.rfind(':');
@@ -44,6 +75,13 @@ int serve(const ServeArgs& a) {
     return 2;
   }
   http.io_threads = a.io_threads;
+  // Handlers block while their writes wait for a group-commit fsync. Running them on a pool
+  // lets many requests wait at once (and share one fsync) while the io threads keep reading.
+  // The pool outlives the server: it is declared first and joined after server.stop().
+  boost::asio::thread_pool handlers(static_cast<size_t>(a.handler_threads));
+  http.offload = [&handlers](std::function<void()> task) {
+    boost::asio::post(handlers, std::move(task));
+  };
   http.read_timeout = std::chrono::milliseconds(a.read_timeout_ms);
 
   // Block the stop signals in every thread; the main thread waits for them below.
@@ -76,6 +114,14 @@ int serve(const ServeArgs& a) {
     return 1;
   }
   api::HttpServer server(http, services, registry);
+  stream::Engine& eng = **engine;
+  server.add_get_route("/metrics", [&eng, &registry](std::string_view) {
+    export_log_metrics(eng, registry);
+    api::HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = registry.render_prometheus();
+    return r;
+  });
   if (Status s = server.start(); !s.ok()) {
     spdlog::error("cannot listen on {}: {}", a.listen, s.to_string());
     return 1;
@@ -90,6 +136,7 @@ int serve(const ServeArgs& a) {
   sigwait(&stop_signals, &sig);
   spdlog::info("signal {}: stopping", sig);
   server.stop();
+  handlers.join();
   engine->reset();  // closes every log; all acknowledged writes are already durable
   return 0;
 }
@@ -123,6 +170,10 @@ void add_serve_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--io-threads", a->io_threads, "HTTP threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  cmd->add_option("--handler-threads", a->handler_threads,
+                  "Threads that run API handlers (they may wait for fsync)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
   cmd->add_option("--read-timeout-ms", a->read_timeout_ms,
                   "Close connections that send nothing for this long")
       ->capture_default_str()

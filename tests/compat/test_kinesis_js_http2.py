@@ -7,12 +7,9 @@ NodeHttpHandler (HTTP/1.1) so that they test the API rather than the transport."
 
 from __future__ import annotations
 
-import pytest
-
 from harness import shard_id, unique_name
 
 
-@pytest.mark.xfail(strict=True, reason="HTTP/2 (h2c) is being added to the server")
 def test_js_default_handler_http2(server, kinesis):
     name = unique_name("h2")
     res = server.js([

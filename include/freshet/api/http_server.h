@@ -1,4 +1,5 @@
-// HttpServer: HTTP/1.1 front end for the AWS JSON 1.1 / CBOR 1.1 protocols (Boost.Beast).
+// HttpServer: HTTP/1.1 and HTTP/2 cleartext (h2c, prior knowledge) front end for the AWS JSON
+// 1.1 / CBOR 1.1 protocols (Boost.Beast; libnghttp2 for HTTP/2, see http2_session.h).
 //
 // Threads and ownership:
 //  - start() opens the listener and runs `io_threads` threads on one io_context. Each

@@ -91,11 +91,12 @@ void encode_batch(std::span<const Record> records, std::string* out) {
     le::store<uint16_t>(p + 14, ehk);
     le::store<uint32_t>(p + 16, data);
     p += kRecordHeaderSize;
-    std::memcpy(p, r.partition_key.data(), pk);
+    // Empty views may carry a null pointer, which memcpy must not get even for 0 bytes.
+    if (pk != 0) std::memcpy(p, r.partition_key.data(), pk);
     p += pk;
-    std::memcpy(p, r.explicit_hash_key.data(), ehk);
+    if (ehk != 0) std::memcpy(p, r.explicit_hash_key.data(), ehk);
     p += ehk;
-    std::memcpy(p, r.data.data(), data);
+    if (data != 0) std::memcpy(p, r.data.data(), data);
     p += data;
   }
   BatchHeader h{};

@@ -39,7 +39,8 @@ class LogCommandsTest : public ::testing::Test {
     auto l = std::move(store->open_log("shard", o).value());
     for (int i = 0; i < 100; ++i) {
       std::string data = "record-" + std::to_string(i) + std::string(50, 'x');
-      log::Record r{"key" + std::to_string(i % 7), "", data, 1000 + i};
+      const std::string key = "key" + std::to_string(i % 7);
+      log::Record r{key, "", data, 1000 + i};
       ASSERT_TRUE(l->append(std::span(&r, 1)).ok());
     }
     ASSERT_TRUE(l->close().ok());

@@ -29,6 +29,7 @@ struct ServeArgs {
   int io_threads = 2;
   int handler_threads = 16;
   int64_t read_timeout_ms = 60'000;
+  int64_t iterator_lifetime_ms = 300'000;
 };
 
 // Copies the shard logs' counters into the registry (called on each scrape of /metrics).
@@ -97,6 +98,7 @@ int serve(const ServeArgs& a) {
   eo.state_delay_ms = a.state_delay_ms;
   eo.shard_limit = a.shard_limit;
   eo.enforce_limits = a.enforce_limits;
+  eo.iterator_lifetime_ms = a.iterator_lifetime_ms;
   eo.durability = a.durability == "os" ? log::Durability::kOs : log::Durability::kFsync;
   auto engine = stream::Engine::open(eo);
   if (!engine.ok()) {
@@ -178,6 +180,10 @@ void add_serve_command(CLI::App& app, int* exit_code) {
                   "Close connections that send nothing for this long")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}));
+  cmd->add_option("--iterator-lifetime-ms", a->iterator_lifetime_ms,
+                  "How long shard iterators stay valid (Kinesis: 300000; shorter for tests)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1000}, int64_t{300'000}));
   cmd->callback([a, exit_code] { *exit_code = serve(*a); });
 }
 

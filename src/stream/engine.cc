@@ -1061,7 +1061,7 @@ Result<std::string> Engine::get_shard_iterator(const std::string& region, const 
 Result<GetRecordsResult> Engine::get_records(std::string_view iterator, uint32_t limit) {
   Impl& m = *impl_;
   const int64_t now_ms = m.now();
-  auto st = open_shard_iterator(iterator, m.iterator_key_, now_ms);
+  auto st = open_shard_iterator(iterator, m.iterator_key_, now_ms, m.options_.iterator_lifetime_ms);
   if (!st.ok()) {
     if (st.code() == kExpiredShardIterator) return Error(ErrorCode::kExpired, st.error().message());
     return Error(ErrorCode::kInvalidArgument, "Invalid ShardIterator.");

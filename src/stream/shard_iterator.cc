@@ -155,23 +155,24 @@ Result<ShardIteratorState> decode_shard_iterator(std::string_view token,
   return state;
 }
 
-Status check_shard_iterator_age(const ShardIteratorState& state, int64_t now_ms) {
+Status check_shard_iterator_age(const ShardIteratorState& state, int64_t now_ms,
+                                int64_t lifetime_ms) {
   // 128-bit difference: neither value is trusted to be small, so int64 subtraction could wrap.
   const __int128 age = static_cast<__int128>(now_ms) - state.issued_at_ms;
-  if (age <= kShardIteratorLifetimeMs && age >= -kShardIteratorLifetimeMs) {
+  if (age <= lifetime_ms && age >= -lifetime_ms) {
     return Status::ok_status();
   }
   return Error(kExpiredShardIterator,
                "Iterator expired. The iterator was created at time " +
                    amz_time(state.issued_at_ms) + " while right now it is " + amz_time(now_ms) +
                    " which is further in the future than the tolerated delay of " +
-                   std::to_string(kShardIteratorLifetimeMs) + " milliseconds.");
+                   std::to_string(lifetime_ms) + " milliseconds.");
 }
 
 Result<ShardIteratorState> open_shard_iterator(std::string_view token, const ShardIteratorKey& key,
-                                               int64_t now_ms) {
+                                               int64_t now_ms, int64_t lifetime_ms) {
   FRESHET_ASSIGN_OR_RETURN(ShardIteratorState state, decode_shard_iterator(token, key));
-  FRESHET_RETURN_IF_ERROR(check_shard_iterator_age(state, now_ms));
+  FRESHET_RETURN_IF_ERROR(check_shard_iterator_age(state, now_ms, lifetime_ms));
   return state;
 }
 

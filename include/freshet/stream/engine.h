@@ -57,6 +57,7 @@ struct EngineOptions {
   log::Durability durability = log::Durability::kFsync;
   uint64_t segment_bytes = 64ull << 20;
   bool enforce_limits = false;     // per-shard throughput limits
+  int64_t iterator_lifetime_ms = 300'000;  // Kinesis' 5 minutes; tests may shorten it
   const Clock* clock = nullptr;    // null: the system clock
 };
 

@@ -74,10 +74,13 @@ Result<ShardIteratorState> decode_shard_iterator(std::string_view token,
 // kExpiredShardIterator if the iterator is more than kShardIteratorLifetimeMs old at `now_ms`,
 // or claims to be issued more than that far in the future (the clock was stepped back; the
 // client should get a fresh iterator either way). The message follows AWS's wording.
-Status check_shard_iterator_age(const ShardIteratorState& state, int64_t now_ms);
+// `lifetime_ms` is Kinesis' 5 minutes unless a test server shortens it.
+Status check_shard_iterator_age(const ShardIteratorState& state, int64_t now_ms,
+                                int64_t lifetime_ms = kShardIteratorLifetimeMs);
 
 // decode_shard_iterator, then check_shard_iterator_age.
 Result<ShardIteratorState> open_shard_iterator(std::string_view token, const ShardIteratorKey& key,
-                                               int64_t now_ms);
+                                               int64_t now_ms,
+                                               int64_t lifetime_ms = kShardIteratorLifetimeMs);
 
 }  // namespace freshet::stream

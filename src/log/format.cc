@@ -128,6 +128,9 @@ Status check_header(const BatchHeader& h, const void* raw) {
   if ((h.flags & ~kFlagsKnownMask) != 0) {
     return Error(ErrorCode::kCorruption, "unknown batch flags " + std::to_string(h.flags));
   }
+  if (h.reserved0 != 0 || h.reserved1 != 0) {
+    return Error(ErrorCode::kCorruption, "reserved batch header bytes are not zero");
+  }
   if (h.record_count == 0 || h.record_count > kMaxBatchRecords ||
       h.payload_size > kMaxBatchPayloadBytes ||
       static_cast<uint64_t>(h.payload_size) < uint64_t{h.record_count} * kRecordHeaderSize) {
@@ -158,13 +161,21 @@ Status check_payload(const BatchHeader& h, const void* payload) {
   }
   size_t pos = 0;
   const auto* p = static_cast<const char*>(payload);
+  int64_t max_ts = 0;
   for (uint32_t i = 0; i < h.record_count; ++i) {
     StoredRecord r;
     size_t used = parse_record(p + pos, h.payload_size - pos, &r);
     if (used == 0) return Error(ErrorCode::kCorruption, "malformed record in batch");
+    if (i == 0 && r.timestamp_ms != h.first_timestamp_ms) {
+      return Error(ErrorCode::kCorruption, "first record's timestamp differs from the header's");
+    }
+    max_ts = i == 0 ? r.timestamp_ms : std::max(max_ts, r.timestamp_ms);
     pos += used;
   }
   if (pos != h.payload_size) return Error(ErrorCode::kCorruption, "trailing bytes in batch");
+  if (max_ts != h.max_timestamp_ms) {
+    return Error(ErrorCode::kCorruption, "largest record timestamp differs from the header's");
+  }
   return {};
 }
 

@@ -108,3 +108,34 @@ TEST(FormatTest, MalformedRecordLengthsAreRejected) {
 
 }  // namespace
 }  // namespace freshet::log::format
+
+namespace freshet::log::format {
+namespace {
+
+// A header re-signed with a valid CRC but facts that disagree with its records is refused:
+// only what the encoder writes is accepted.
+TEST(FormatTest, HeaderMustAgreeWithItsRecords) {
+  std::vector<Record> recs = {{"k", "", "a", 10}, {"k", "", "b", 30}};
+  std::string good;
+  encode_batch(recs, &good);
+  seal_header(good.data(), 0);
+  auto resign = [&](auto mutate) {
+    std::string bad = good;
+    BatchHeader h = decode_header(bad.data());
+    mutate(h);
+    encode_header(h, bad.data());
+    seal_header(bad.data(), h.base_offset);
+    BatchHeader back = decode_header(bad.data());
+    Status s = check_header(back, bad.data());
+    if (s.ok()) s = check_payload(back, bad.data() + kBatchHeaderSize);
+    return s;
+  };
+  EXPECT_TRUE(resign([](BatchHeader&) {}).ok());
+  EXPECT_EQ(resign([](BatchHeader& h) { h.first_timestamp_ms = 11; }).code(), ErrorCode::kCorruption);
+  EXPECT_EQ(resign([](BatchHeader& h) { h.max_timestamp_ms = 31; }).code(), ErrorCode::kCorruption);
+  EXPECT_EQ(resign([](BatchHeader& h) { h.reserved0 = 1; }).code(), ErrorCode::kCorruption);
+  EXPECT_EQ(resign([](BatchHeader& h) { h.reserved1 = 1ull << 60; }).code(), ErrorCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace freshet::log::format

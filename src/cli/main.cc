@@ -1,10 +1,14 @@
 // The freshet binary: one entry point, one subcommand per job.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "log_commands.h"
 #include "serve_command.h"
 
 int main(int argc, char** argv) {
+  // Logs go to stderr; stdout carries results (and serve's "listening on" line).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("freshet"));
   CLI::App app{"Freshet: a self-hosted streaming data platform that speaks the AWS APIs"};
   app.require_subcommand(1);
   int exit_code = 0;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -142,7 +143,7 @@ class Engine::Impl {
   std::condition_variable bg_cv_;
   bool stopping_ = false;
   std::thread bg_;
-  int64_t last_retention_ms_ = 0;
+  std::atomic<int64_t> last_retention_ms_{0};  // tick() may run on two threads (tests)
 
   int64_t now() const { return clock_->now_ms(); }
 
@@ -320,8 +321,11 @@ class Engine::Impl {
   void background() {
     std::unique_lock lock(bg_mu_);
     while (!stopping_) {
+      // With no state delay, transitions complete inside the call that starts them and the
+      // thread only enforces retention.
       const auto wait = std::chrono::milliseconds(
-          std::clamp<int64_t>(options_.state_delay_ms / 4, 10, 1000));
+          options_.state_delay_ms == 0 ? 1000
+                                       : std::clamp<int64_t>(options_.state_delay_ms / 4, 10, 1000));
       bg_cv_.wait_for(lock, wait, [&] { return stopping_; });
       if (stopping_) break;
       lock.unlock();
@@ -336,8 +340,11 @@ class Engine::Impl {
       std::unique_lock lock(mu_);
       if (apply_transitions_locked(now_ms)) (void)persist();
     }
-    if (now_ms - last_retention_ms_ < kRetentionCheckMs) return;
-    last_retention_ms_ = now_ms;
+    int64_t last = last_retention_ms_.load();
+    if (now_ms - last < kRetentionCheckMs ||
+        !last_retention_ms_.compare_exchange_strong(last, now_ms)) {
+      return;
+    }
     std::vector<std::shared_ptr<log::Log>> logs;
     {
       std::shared_lock lock(mu_);

@@ -3,6 +3,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "bench_command.h"
 #include "log_commands.h"
 #include "serve_command.h"
 
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   freshet::cli::add_serve_command(app, &exit_code);
   freshet::cli::add_log_commands(app, &exit_code);
+  freshet::cli::add_bench_command(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

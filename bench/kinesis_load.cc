@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "freshet/common/base64.h"
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -38,32 +40,6 @@ struct Args {
   int batch = 500;
   int concurrency = 8;
 };
-
-std::string base64(const std::string& in) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += k[v >> 18];
-    out += k[(v >> 12) & 63];
-    out += k[(v >> 6) & 63];
-    out += k[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += k[v >> 18];
-    out += k[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += k[v >> 18];
-    out += k[(v >> 12) & 63];
-    out += k[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
 
 class Connection {
  public:
@@ -157,7 +133,7 @@ int main(int argc, char** argv) {
       std::mt19937_64 rng(t);
       std::string data(static_cast<size_t>(a.record_size), 'x');
       for (auto& ch : data) ch = static_cast<char>('a' + rng() % 26);
-      const std::string data64 = base64(data);
+      const std::string data64 = freshet::base64_encode(data);
       std::string body;
       if (a.batch == 1) {
         body = "{\"StreamName\":\"" + a.stream + "\",\"Data\":\"" + data64 +

@@ -3,7 +3,7 @@
 #include <ctime>
 #include <exception>
 
-#include "freshet/api/base64.h"
+#include "freshet/common/base64.h"
 #include "freshet/api/sigv4.h"
 
 namespace freshet::api {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "freshet/api/base64.h"
+#include "freshet/common/base64.h"
 #include "freshet/api/codec.h"
 
 namespace freshet::api {

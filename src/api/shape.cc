@@ -1,6 +1,6 @@
 #include <cmath>
 
-#include "freshet/api/base64.h"
+#include "freshet/common/base64.h"
 #include "freshet/api/codec.h"
 
 namespace freshet::api {

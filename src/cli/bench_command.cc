@@ -16,7 +16,7 @@
 #include <unordered_map>
 
 #include "bench_client.h"
-#include "freshet/api/base64.h"
+#include "freshet/common/base64.h"
 #include "freshet/api/codec.h"
 #include "freshet/api/document.h"
 
@@ -410,7 +410,7 @@ int run_put(const CommonArgs& c, const PutArgs& p, const ClientOptions& co) {
   for (int t = 0; t < p.concurrency; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937_64 rng(std::random_device{}() ^ (static_cast<uint64_t>(t) << 32));
-      const std::string data64 = api::base64_encode(random_data(rng, c.record_size));
+      const std::string data64 = freshet::base64_encode(random_data(rng, c.record_size));
       auto key = [&] {
         return p.distinct_keys > 0
                    ? "key-" + std::to_string(rng() % static_cast<uint64_t>(p.distinct_keys))
@@ -648,7 +648,7 @@ int run_e2e(const CommonArgs& c, const E2eArgs& e, const ClientOptions& co) {
           for (const auto& rec : recs->as_list()) {
             const api::Document* d = rec.find("Data");
             if (d == nullptr || !d->is_string()) continue;
-            auto data = api::base64_decode(d->as_string());
+            auto data = freshet::base64_decode(d->as_string());
             long long seq = -1;
             long long sent = -1;
             if (!data.ok() ||
@@ -691,7 +691,7 @@ int run_e2e(const CommonArgs& c, const E2eArgs& e, const ClientOptions& co) {
         data.append(static_cast<size_t>(c.record_size) - data.size(), 'x');
       }
       CallResult r = conn.call("PutRecord", "{" + stream_member(c.stream) + ",\"Data\":\"" +
-                                                api::base64_encode(data) + "\",\"PartitionKey\":\"" +
+                                                freshet::base64_encode(data) + "\",\"PartitionKey\":\"" +
                                                 std::to_string(rng()) + "\"}");
       const int64_t ack = now_ns();
       put_ms.push_back(static_cast<double>(ack - sent) / 1e6);

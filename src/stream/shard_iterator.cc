@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "freshet/common/endian.h"
-#include "freshet/stream/base64.h"
+#include "freshet/common/base64.h"
 #include "freshet/stream/names.h"
 
 namespace freshet::stream {
@@ -101,7 +101,7 @@ Result<ShardIteratorState> decode_shard_iterator(std::string_view token,
   if (token.empty() || token.size() > kMaxShardIteratorLength) {
     return invalid_iterator();
   }
-  auto decoded = base64_decode(token);
+  auto decoded = base64_decode_bytes(token);
   if (!decoded.ok()) {
     return invalid_iterator();
   }

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-#include "freshet/stream/base64.h"
+#include "freshet/common/base64.h"
 #include "freshet/stream/names.h"
 
 namespace freshet::stream {
@@ -97,7 +97,7 @@ TEST(ShardIteratorTest, EncodeRejectsInvalidFields) {
 TEST(ShardIteratorTest, FlippingAnyBitOfTheRecordIsRejected) {
   const ShardIteratorKey key = test_key(4);
   const std::string token = encode_or_die(sample_state(), key);
-  std::vector<uint8_t> rec = *base64_decode(token);
+  std::vector<uint8_t> rec = *base64_decode_bytes(token);
   for (size_t i = 0; i < rec.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
       std::vector<uint8_t> t = rec;
@@ -139,7 +139,7 @@ TEST(ShardIteratorTest, TruncatedExtendedAndGarbageAreRejected) {
   EXPECT_EQ(decode_shard_iterator("not a token", key).code(), kInvalidShardIterator);
   EXPECT_EQ(decode_shard_iterator(std::string(400, 'A'), key).code(), kInvalidShardIterator);
   // A well-formed record with a zeroed tag.
-  std::vector<uint8_t> rec = *base64_decode(token);
+  std::vector<uint8_t> rec = *base64_decode_bytes(token);
   std::fill(rec.end() - 32, rec.end(), 0);
   EXPECT_EQ(decode_shard_iterator(base64_encode(std::span<const uint8_t>(rec)), key).code(),
             kInvalidShardIterator);
@@ -164,7 +164,7 @@ std::string reseal(std::vector<uint8_t> body, const ShardIteratorKey& key) {
 TEST(ShardIteratorTest, ValidlySignedButMalformedRecordsAreRejected) {
   const ShardIteratorKey key = test_key(12);
   const ShardIteratorState s = sample_state();  // region "us-east-1" (9), name "orders.v1" (9)
-  std::vector<uint8_t> body = *base64_decode(encode_or_die(s, key));
+  std::vector<uint8_t> body = *base64_decode_bytes(encode_or_die(s, key));
   body.resize(body.size() - 32);
   ASSERT_TRUE(decode_shard_iterator(reseal(body, key), key).ok());  // the helper itself works
 

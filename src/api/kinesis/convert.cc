@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "freshet/stream/base64.h"
+#include "freshet/common/base64.h"
 
 namespace freshet::api::kinesis {
 
@@ -74,12 +74,12 @@ std::string encode_page_token(const PageToken& t) {
          "\n" + std::to_string(t.stream_epoch) + "\n" + t.after + "\n" +
          std::to_string(t.filter_type) + "\n" + t.filter_shard_id + "\n" +
          std::to_string(t.filter_timestamp_ms);
-  return stream::base64_encode(raw);
+  return freshet::base64_encode(raw);
 }
 
 std::optional<PageToken> decode_page_token(std::string_view text) {
   if (text.size() > 4096) return std::nullopt;
-  auto bytes = stream::base64_decode(text);
+  auto bytes = freshet::base64_decode_bytes(text);
   if (!bytes.ok()) return std::nullopt;
   std::string_view raw(reinterpret_cast<const char*>(bytes->data()), bytes->size());
   std::vector<std::string_view> f;

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "convert.h"
-#include "freshet/stream/base64.h"
+#include "freshet/common/base64.h"
 #include "freshet/stream/hash_key.h"
 #include "freshet/stream/names.h"
 #include "freshet/stream/sequence_number.h"
@@ -62,7 +62,7 @@ struct IteratorPeek {
 };
 
 std::optional<IteratorPeek> peek_iterator(std::string_view token) {
-  auto bytes = stream::base64_decode(token);
+  auto bytes = freshet::base64_decode_bytes(token);
   if (!bytes.ok()) return std::nullopt;
   const std::vector<uint8_t>& b = *bytes;
   if (b.size() < 44) return std::nullopt;

@@ -1,10 +1,10 @@
-#include "freshet/api/base64.h"
+#include "freshet/common/base64.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 
-namespace freshet::api {
+namespace freshet {
 namespace {
 
 TEST(Base64Test, Rfc4648Vectors) {
@@ -55,4 +55,4 @@ TEST(Base64Test, RejectsNonCanonicalTrailingBits) {
 }
 
 }  // namespace
-}  // namespace freshet::api
+}  // namespace freshet

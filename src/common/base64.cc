@@ -1,9 +1,9 @@
-#include "freshet/api/base64.h"
+#include "freshet/common/base64.h"
 
 #include <array>
 #include <cstdint>
 
-namespace freshet::api {
+namespace freshet {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -23,7 +23,6 @@ Error invalid_char(char c) {
 
 }  // namespace
 
-size_t base64_encoded_size(size_t n) { return (n + 2) / 3 * 4; }
 
 void base64_encode_append(std::string_view bytes, std::string& out) {
   size_t start = out.size();
@@ -117,4 +116,13 @@ Result<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-}  // namespace freshet::api
+std::string base64_encode(std::span<const uint8_t> bytes) {
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+Result<std::vector<uint8_t>> base64_decode_bytes(std::string_view text) {
+  FRESHET_ASSIGN_OR_RETURN(std::string s, base64_decode(text));
+  return std::vector<uint8_t>(s.begin(), s.end());
+}
+
+}  // namespace freshet

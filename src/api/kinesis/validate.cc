@@ -143,6 +143,8 @@ std::string Input::path(std::string_view prefix, std::string_view member) {
   return p;
 }
 
+std::string MemberPath::str() const { return Input::path(prefix, member); }
+
 void Input::type_error(const Error& e) {
   if (!serialization_) serialization_ = serialization_error(e.message());
 }
@@ -153,20 +155,20 @@ std::optional<ApiError> Input::error() const {
   return std::nullopt;
 }
 
-void Input::check_string(std::string_view p, std::string_view value, const StringRule& rule) {
+void Input::check_string(const MemberPath& p, std::string_view value, const StringRule& rule) {
   if (!rule.enum_values.empty()) {
     if (std::find(rule.enum_values.begin(), rule.enum_values.end(), value) ==
         rule.enum_values.end()) {
-      errors_.add(p, value, ValidationErrors::enum_values(rule.enum_values));
+      errors_.add(p.str(), value, ValidationErrors::enum_values(rule.enum_values));
     }
     return;
   }
   if (rule.pattern != nullptr && !rule.pattern(value)) {
-    errors_.add(p, value, ValidationErrors::pattern(rule.pattern_text));
+    errors_.add(p.str(), value, ValidationErrors::pattern(rule.pattern_text));
   }
   const size_t len = utf16_length(value);
-  if (len < rule.min_len) errors_.add(p, value, ValidationErrors::length_at_least(rule.min_len));
-  if (len > rule.max_len) errors_.add(p, value, ValidationErrors::length_at_most(rule.max_len));
+  if (len < rule.min_len) errors_.add(p.str(), value, ValidationErrors::length_at_least(rule.min_len));
+  if (len > rule.max_len) errors_.add(p.str(), value, ValidationErrors::length_at_most(rule.max_len));
 }
 
 std::optional<std::string> Input::str(const Document& obj, std::string_view prefix,
@@ -177,9 +179,9 @@ std::optional<std::string> Input::str(const Document& obj, std::string_view pref
     type_error(v.error());
     return std::nullopt;
   }
-  const std::string p = path(prefix, member);
+  const MemberPath p{prefix, member};  // the path string is built only for an error
   if (!v->has_value()) {
-    if (required) errors_.add_null(p);
+    if (required) errors_.add_null(p.str());
     return std::nullopt;
   }
   check_string(p, **v, rule);
@@ -194,17 +196,17 @@ std::optional<int64_t> Input::integer(const Document& obj, std::string_view pref
     type_error(v.error());
     return std::nullopt;
   }
-  const std::string p = path(prefix, member);
+  const MemberPath p{prefix, member};  // the path string is built only for an error
   if (!v->has_value()) {
-    if (required) errors_.add_null(p);
+    if (required) errors_.add_null(p.str());
     return std::nullopt;
   }
   const int64_t x = **v;
   if (rule.min && x < *rule.min) {
-    errors_.add(p, std::to_string(x), ValidationErrors::value_at_least(*rule.min));
+    errors_.add(p.str(), std::to_string(x), ValidationErrors::value_at_least(*rule.min));
   }
   if (rule.max && x > *rule.max) {
-    errors_.add(p, std::to_string(x), ValidationErrors::value_at_most(*rule.max));
+    errors_.add(p.str(), std::to_string(x), ValidationErrors::value_at_most(*rule.max));
   }
   return x;
 }
@@ -227,13 +229,13 @@ std::optional<std::string> Input::blob(const Document& obj, std::string_view pre
     type_error(v.error());
     return std::nullopt;
   }
-  const std::string p = path(prefix, member);
+  const MemberPath p{prefix, member};  // the path string is built only for an error
   if (!v->has_value()) {
-    if (required) errors_.add_null(p);
+    if (required) errors_.add_null(p.str());
     return std::nullopt;
   }
   if ((*v)->size() > max_len) {
-    errors_.add(p, ValidationErrors::blob_value((*v)->size()),
+    errors_.add(p.str(), ValidationErrors::blob_value((*v)->size()),
                 ValidationErrors::length_at_most(static_cast<int64_t>(max_len)));
   }
   return std::string(**v);
@@ -283,9 +285,9 @@ std::optional<std::vector<std::string>> Input::string_list(const Document& obj,
     type_error(v.error());
     return std::nullopt;
   }
-  const std::string p = path(prefix, member);
+  const MemberPath p{prefix, member};  // the path string is built only for an error
   if (*v == nullptr) {
-    if (required) errors_.add_null(p);
+    if (required) errors_.add_null(p.str());
     return std::nullopt;
   }
   std::vector<std::string> out;
@@ -331,13 +333,13 @@ std::optional<std::vector<std::string>> Input::string_list(const Document& obj,
       for (size_t i = 0; i < parts.size(); ++i) c += (i ? ", " : "") + parts[i];
     }
     c += "]";
-    errors_.add(p, text, c);
+    errors_.add(p.str(), text, c);
   }
   if (out.size() < min_len) {
-    errors_.add(p, text, ValidationErrors::length_at_least(static_cast<int64_t>(min_len)));
+    errors_.add(p.str(), text, ValidationErrors::length_at_least(static_cast<int64_t>(min_len)));
   }
   if (out.size() > max_len) {
-    errors_.add(p, text, ValidationErrors::length_at_most(static_cast<int64_t>(max_len)));
+    errors_.add(p.str(), text, ValidationErrors::length_at_most(static_cast<int64_t>(max_len)));
   }
   return out;
 }
@@ -350,9 +352,9 @@ const List* Input::struct_list(const Document& obj, std::string_view prefix,
     type_error(v.error());
     return nullptr;
   }
-  const std::string p = path(prefix, member);
+  const MemberPath p{prefix, member};  // the path string is built only for an error
   if (*v == nullptr) {
-    if (required) errors_.add_null(p);
+    if (required) errors_.add_null(p.str());
     return nullptr;
   }
   const List& l = **v;
@@ -367,10 +369,10 @@ const List* Input::struct_list(const Document& obj, std::string_view prefix,
     // AWS prints the list's toString(); the element count is what matters to a reader.
     std::string text = "[" + std::to_string(l.size()) + " elements]";
     if (l.size() < min_len) {
-      errors_.add(p, l.empty() ? "[]" : text,
+      errors_.add(p.str(), l.empty() ? "[]" : text,
                   ValidationErrors::length_at_least(static_cast<int64_t>(min_len)));
     } else {
-      errors_.add(p, text, ValidationErrors::length_at_most(static_cast<int64_t>(max_len)));
+      errors_.add(p.str(), text, ValidationErrors::length_at_most(static_cast<int64_t>(max_len)));
     }
   }
   return &l;
@@ -383,9 +385,9 @@ std::optional<std::vector<std::pair<std::string, std::string>>> Input::tag_map(
     type_error(v.error());
     return std::nullopt;
   }
-  const std::string p = path(prefix, member);
+  const MemberPath p{prefix, member};  // the path string is built only for an error
   if (*v == nullptr) {
-    if (required) errors_.add_null(p);
+    if (required) errors_.add_null(p.str());
     return std::nullopt;
   }
   std::vector<std::pair<std::string, std::string>> out;
@@ -417,17 +419,17 @@ std::optional<std::vector<std::pair<std::string, std::string>>> Input::tag_map(
   }
   text += "}";
   if (!keys_ok) {
-    errors_.add(p, text,
+    errors_.add(p.str(), text,
                 "Map keys must satisfy constraint: [Member must have length less than or equal "
                 "to 128, Member must have length greater than or equal to 1]");
   }
   if (!values_ok) {
-    errors_.add(p, text,
+    errors_.add(p.str(), text,
                 "Map value must satisfy constraint: [Member must have length less than or equal "
                 "to 256, Member must have length greater than or equal to 0]");
   }
-  if (out.empty()) errors_.add(p, text, ValidationErrors::length_at_least(1));
-  if (out.size() > 200) errors_.add(p, text, ValidationErrors::length_at_most(200));
+  if (out.empty()) errors_.add(p.str(), text, ValidationErrors::length_at_least(1));
+  if (out.size() > 200) errors_.add(p.str(), text, ValidationErrors::length_at_most(200));
   return out;
 }
 

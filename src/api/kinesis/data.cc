@@ -20,11 +20,11 @@ double elapsed_ms(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-ApiError invalid_hash_key(const std::string& key) {
+ApiError invalid_hash_key(std::string_view key) {
   return ApiError{AwsError::kInvalidArgument,
                   "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
                   "Specified value was " +
-                      key};
+                      std::string(key)};
 }
 
 // Counts stored records in the stream's (and, with enhanced monitoring, the shard's) series.
@@ -128,8 +128,8 @@ ApiResult put_records(KinesisService& k, RequestContext& ctx) {
   const auto start = std::chrono::steady_clock::now();
   Input in;
   const Document& d = ctx.input;
-  struct Entry {
-    std::optional<std::string> data, ehk, pk;
+  struct Entry {  // views into ctx.input, which outlives this call
+    std::optional<std::string_view> data, ehk, pk;
   };
   std::vector<Entry> entries;
   if (const List* records = in.struct_list(d, "", "Records", 1, 500, true)) {
@@ -138,9 +138,9 @@ ApiResult put_records(KinesisService& k, RequestContext& ctx) {
       const Document& rec = (*records)[i];
       const std::string prefix = "records." + std::to_string(i + 1) + ".member";
       Entry e;
-      e.data = in.blob(rec, prefix, "Data", kMaxDataBytes, true);
-      e.ehk = in.str(rec, prefix, "ExplicitHashKey", kHashKeyRule);
-      e.pk = in.str(rec, prefix, "PartitionKey", kPartitionKeyRule, true);
+      e.data = in.blob_view(rec, prefix, "Data", kMaxDataBytes, true);
+      e.ehk = in.str_view(rec, prefix, "ExplicitHashKey", kHashKeyRule);
+      e.pk = in.str_view(rec, prefix, "PartitionKey", kPartitionKeyRule, true);
       entries.push_back(std::move(e));
     }
   }
@@ -157,7 +157,7 @@ ApiResult put_records(KinesisService& k, RequestContext& ctx) {
   for (const Entry& e : entries) {
     if (e.ehk && !stream::parse_hash_key(*e.ehk).ok()) return invalid_hash_key(*e.ehk);
     total += e.data->size() + e.pk->size();
-    puts.push_back({*e.data, *e.pk, e.ehk ? std::string_view(*e.ehk) : std::string_view()});
+    puts.push_back({*e.data, *e.pk, e.ehk ? *e.ehk : std::string_view()});
   }
   const size_t limit = k.options().put_records_max_request_bytes;
   if (total > limit) {

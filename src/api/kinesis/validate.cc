@@ -174,6 +174,14 @@ void Input::check_string(const MemberPath& p, std::string_view value, const Stri
 std::optional<std::string> Input::str(const Document& obj, std::string_view prefix,
                                       std::string_view member, const StringRule& rule,
                                       bool required) {
+  auto v = str_view(obj, prefix, member, rule, required);
+  if (!v) return std::nullopt;
+  return std::string(*v);
+}
+
+std::optional<std::string_view> Input::str_view(const Document& obj, std::string_view prefix,
+                                                std::string_view member, const StringRule& rule,
+                                                bool required) {
   auto v = get_optional_string(obj, member);
   if (!v.ok()) {
     type_error(v.error());
@@ -185,7 +193,7 @@ std::optional<std::string> Input::str(const Document& obj, std::string_view pref
     return std::nullopt;
   }
   check_string(p, **v, rule);
-  return std::string(**v);
+  return **v;
 }
 
 std::optional<int64_t> Input::integer(const Document& obj, std::string_view prefix,
@@ -224,6 +232,14 @@ std::optional<bool> Input::boolean(const Document& obj, std::string_view prefix,
 
 std::optional<std::string> Input::blob(const Document& obj, std::string_view prefix,
                                        std::string_view member, size_t max_len, bool required) {
+  auto v = blob_view(obj, prefix, member, max_len, required);
+  if (!v) return std::nullopt;
+  return std::string(*v);
+}
+
+std::optional<std::string_view> Input::blob_view(const Document& obj, std::string_view prefix,
+                                                 std::string_view member, size_t max_len,
+                                                 bool required) {
   auto v = get_optional_blob(obj, member);
   if (!v.ok()) {
     type_error(v.error());
@@ -238,7 +254,7 @@ std::optional<std::string> Input::blob(const Document& obj, std::string_view pre
     errors_.add(p.str(), ValidationErrors::blob_value((*v)->size()),
                 ValidationErrors::length_at_most(static_cast<int64_t>(max_len)));
   }
-  return std::string(**v);
+  return **v;
 }
 
 std::optional<int64_t> Input::timestamp_ms(const Document& obj, std::string_view prefix,

@@ -109,6 +109,10 @@ class Input {
   std::optional<std::string> str(const Document& obj, std::string_view prefix,
                                  std::string_view member, const StringRule& rule,
                                  bool required = false);
+  // The same without a copy: the view points into `obj` (hot paths such as PutRecords).
+  std::optional<std::string_view> str_view(const Document& obj, std::string_view prefix,
+                                           std::string_view member, const StringRule& rule,
+                                           bool required = false);
   std::optional<int64_t> integer(const Document& obj, std::string_view prefix,
                                  std::string_view member, const IntRule& rule,
                                  bool required = false);
@@ -117,6 +121,9 @@ class Input {
   // Blob of at most max_len bytes (value text as the Java SDK prints ByteBuffers).
   std::optional<std::string> blob(const Document& obj, std::string_view prefix,
                                   std::string_view member, size_t max_len, bool required = false);
+  std::optional<std::string_view> blob_view(const Document& obj, std::string_view prefix,
+                                            std::string_view member, size_t max_len,
+                                            bool required = false);
   std::optional<int64_t> timestamp_ms(const Document& obj, std::string_view prefix,
                                       std::string_view member, bool required = false);
   // A structure member: the map, or null if absent (or required and absent: null error).

@@ -184,9 +184,10 @@ int main(int argc, char** argv) {
     }
   });
   for (auto& th : threads) th.join();
+  // Measured before joining the progress thread, which may sleep up to a second more.
+  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
   finished = true;
   progress.join();
-  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
   const double rps = static_cast<double>(done.load()) / secs;
   std::printf("records=%ld seconds=%.2f records_per_s=%.0f MB_per_s=%.1f requests=%zu "
               "errors=%ld p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",

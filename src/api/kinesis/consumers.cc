@@ -79,35 +79,35 @@ ApiResult register_stream_consumer(KinesisService& k, RequestContext& ctx) {
   return out;
 }
 
-ApiResult deregister_stream_consumer(KinesisService& k, RequestContext& ctx) {
+// The consumer a Deregister/DescribeStreamConsumer request names (by StreamARN and
+// ConsumerName, or by ConsumerARN), after validating the request's members.
+std::optional<ApiError> read_named_consumer(KinesisService& k, RequestContext& ctx, StreamRef* s,
+                                            stream::Consumer* c, std::string* stream_arn) {
   Input in;
   const Document& d = ctx.input;
   auto arn = in.str(d, "", "StreamARN", kStreamArnRule);
   auto name = in.str(d, "", "ConsumerName", kConsumerNameRule);
   auto consumer_arn = in.str(d, "", "ConsumerARN", kConsumerArnRule);
   (void)in.str(d, "", "StreamId", kStreamIdRule);
-  if (auto e = in.error()) return *e;
+  if (auto e = in.error()) return e;
+  return find_consumer(k, ctx, arn, name, consumer_arn, s, c, stream_arn);
+}
+
+ApiResult deregister_stream_consumer(KinesisService& k, RequestContext& ctx) {
   StreamRef s;
   stream::Consumer c;
   std::string stream_arn;
-  if (auto e = find_consumer(k, ctx, arn, name, consumer_arn, &s, &c, &stream_arn)) return *e;
+  if (auto e = read_named_consumer(k, ctx, &s, &c, &stream_arn)) return *e;
   Status st = k.engine().deregister_consumer(s.region, s.name, c.name);
   if (!st.ok()) return engine_error(st.error());
   return Document::make_map();
 }
 
 ApiResult describe_stream_consumer(KinesisService& k, RequestContext& ctx) {
-  Input in;
-  const Document& d = ctx.input;
-  auto arn = in.str(d, "", "StreamARN", kStreamArnRule);
-  auto name = in.str(d, "", "ConsumerName", kConsumerNameRule);
-  auto consumer_arn = in.str(d, "", "ConsumerARN", kConsumerArnRule);
-  (void)in.str(d, "", "StreamId", kStreamIdRule);
-  if (auto e = in.error()) return *e;
   StreamRef s;
   stream::Consumer c;
   std::string stream_arn;
-  if (auto e = find_consumer(k, ctx, arn, name, consumer_arn, &s, &c, &stream_arn)) return *e;
+  if (auto e = read_named_consumer(k, ctx, &s, &c, &stream_arn)) return *e;
   Document out = Document::make_map();
   out.set("ConsumerDescription", consumer_doc(c, &stream_arn));
   return out;

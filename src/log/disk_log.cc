@@ -274,15 +274,33 @@ Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
 }
 
 Result<uint64_t> DiskLog::complete_append(PendingAppend p) {
+  Status synced;
   if (p.sync_target) {
     auto target = std::static_pointer_cast<GroupCommitter::Target>(p.sync_target);
     syncs_.fetch_add(1, std::memory_order_relaxed);
-    Status synced = committer_ != nullptr ? committer_->wait(p.ticket, target) : target->file->sync();
-    if (!synced.ok()) {
-      sync_errors_.fetch_add(1, std::memory_order_relaxed);
-      std::lock_guard lock(mu_);
-      return fail_locked(synced);
-    }
+    synced = committer_ != nullptr ? committer_->wait(p.ticket, target) : target->file->sync();
+  }
+  return finish_append(p, synced);
+}
+
+void DiskLog::complete_append_async(PendingAppend p, AppendCallback done) {
+  if (!p.sync_target || committer_ == nullptr) {
+    done(complete_append(std::move(p)));
+    return;
+  }
+  auto target = std::static_pointer_cast<GroupCommitter::Target>(p.sync_target);
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  committer_->wait_async(p.ticket, target,
+                         [this, p, done = std::move(done)](Status synced) {
+                           done(finish_append(p, synced));
+                         });
+}
+
+Result<uint64_t> DiskLog::finish_append(const PendingAppend& p, const Status& synced) {
+  if (!synced.ok()) {
+    sync_errors_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    return fail_locked(synced);
   }
   advance_tip(p.end_offset, p.max_timestamp_ms);
   return p.first_offset;

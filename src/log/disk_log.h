@@ -36,6 +36,7 @@ class DiskLog final : public Log {
 
   Result<PendingAppend> begin_append(std::span<const Record> records) override;
   Result<uint64_t> complete_append(PendingAppend pending) override;
+  void complete_append_async(PendingAppend pending, AppendCallback done) override;
   Result<ReadResult> read(uint64_t from, size_t max_records, size_t max_bytes) const override;
   Result<uint64_t> offset_for_timestamp(int64_t ts_ms) const override;
   uint64_t committed_tip() const override { return committed_tip_.load(std::memory_order_acquire); }
@@ -59,6 +60,8 @@ class DiskLog final : public Log {
   Status sync_locked(const std::shared_ptr<GroupCommitter::Target>& t);  // REQUIRES: mu_ held
   Status fail_locked(const Status& cause);  // REQUIRES: mu_ held
   void advance_tip(uint64_t end, int64_t max_ts);
+  // The end of complete_append once the sync's outcome is known.
+  Result<uint64_t> finish_append(const PendingAppend& p, const Status& synced);
   void count_corruption() const { corrupt_batches_.fetch_add(1, std::memory_order_relaxed); }
 
   const std::string dir_;

@@ -49,6 +49,28 @@ Status GroupCommitter::wait(uint64_t ticket, const std::shared_ptr<Target>& targ
   return {};
 }
 
+Status GroupCommitter::outcome(const Target& t) {
+  if (t.failed) return Error(ErrorCode::kFailed, "fsync failed: " + t.error);
+  return {};
+}
+
+void GroupCommitter::wait_async(uint64_t ticket, const std::shared_ptr<Target>& target,
+                                Callback done) {
+  std::unique_lock lock(mu_);
+  if (!running_ || stopping_) {
+    lock.unlock();
+    done(sync_now(target));
+    return;
+  }
+  if (completed_round_ >= ticket || target->failed) {
+    Status s = outcome(*target);
+    lock.unlock();
+    done(std::move(s));
+    return;
+  }
+  waiters_.push_back(Waiter{ticket, target, std::move(done)});
+}
+
 Status GroupCommitter::sync_now(const std::shared_ptr<Target>& target) {
   Status s = target->file->sync();
   std::lock_guard lock(mu_);
@@ -63,6 +85,8 @@ Status GroupCommitter::sync_now(const std::shared_ptr<Target>& target) {
 
 void GroupCommitter::run() {
   std::vector<std::shared_ptr<Target>> round;
+  std::vector<Waiter> ready;
+  std::vector<Status> ready_status;
   std::unique_lock lock(mu_);
   while (true) {
     work_cv_.wait(lock, [&] { return !queued_.empty() || stopping_; });
@@ -87,7 +111,31 @@ void GroupCommitter::run() {
     syncs_ += synced;
     completed_round_ = number;
     done_cv_.notify_all();
+    // Asynchronous waiters whose round is over, in the order they registered; their
+    // callbacks run without mu_ so they may enqueue the next writes.
+    size_t kept = 0;
+    for (Waiter& w : waiters_) {
+      if (w.ticket <= number || w.target->failed) {
+        ready_status.push_back(outcome(*w.target));
+        ready.push_back(std::move(w));
+      } else {
+        if (&waiters_[kept] != &w) waiters_[kept] = std::move(w);
+        ++kept;
+      }
+    }
+    waiters_.erase(waiters_.begin() + static_cast<std::ptrdiff_t>(kept), waiters_.end());
+    if (ready.empty()) continue;
+    lock.unlock();
+    for (size_t i = 0; i < ready.size(); ++i) ready[i].done(std::move(ready_status[i]));
+    ready.clear();
+    ready_status.clear();
+    lock.lock();
   }
+  // Stopping: every queued round ran, so no waiter can remain; guard anyway.
+  std::vector<Waiter> left;
+  left.swap(waiters_);
+  lock.unlock();
+  for (Waiter& w : left) w.done(sync_now(w.target));
 }
 
 uint64_t GroupCommitter::rounds() const {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,12 @@ class GroupCommitter {
   // Blocks until the round `ticket` has synced target; returns its outcome (an error when
   // the target failed in any round, before or after).
   Status wait(uint64_t ticket, const std::shared_ptr<Target>& target);
+  // Calls done(outcome) once the round `ticket` has synced target, without blocking the
+  // caller: on the committer thread after that round, or inline when it is already over (or
+  // the committer is not running). done must be quick and must not call back into this
+  // committer's wait(); posting to an executor is the intended use.
+  using Callback = std::function<void(Status)>;
+  void wait_async(uint64_t ticket, const std::shared_ptr<Target>& target, Callback done);
   // Syncs target on the calling thread, recording a failure in the sticky flag.
   Status sync_now(const std::shared_ptr<Target>& target);
 
@@ -61,12 +68,19 @@ class GroupCommitter {
   uint64_t syncs() const;
 
  private:
+  struct Waiter {
+    uint64_t ticket;
+    std::shared_ptr<Target> target;
+    Callback done;
+  };
   void run();
+  static Status outcome(const Target& t);  // requires mu_
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
   std::vector<std::shared_ptr<Target>> queued_;  // guarded by mu_
+  std::vector<Waiter> waiters_;                  // guarded by mu_; see wait_async
   uint64_t next_round_ = 1;                      // guarded by mu_
   uint64_t completed_round_ = 0;                 // guarded by mu_
   uint64_t syncs_ = 0;                           // guarded by mu_

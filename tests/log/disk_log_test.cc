@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -226,6 +229,82 @@ TEST(DiskLogTest, GroupCommitSharesFsyncsAcrossAppendersAndLogs) {
     EXPECT_EQ(l->committed_tip(), uint64_t{kThreads / 4 * kAppends});
     ASSERT_TRUE(l->close().ok());
   }
+}
+
+// Waits (bounded) until done() holds.
+template <typename F>
+bool eventually(F done) {
+  for (int i = 0; i < 10000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return done();
+}
+
+TEST(DiskLogTest, AsyncCompletionAnswersOnceDurableWithoutAThreadPerAppend) {
+  testing::TempDir dir;
+  auto fs = std::make_shared<testing::FaultFileSystem>(posix_file_system());
+  auto store = std::move(LogStore::open(dir.path(), fs).value());
+  LogOptions o;
+  o.retention_ms = 0;
+  std::vector<std::shared_ptr<Log>> logs;
+  for (int i = 0; i < 4; ++i) logs.push_back(std::move(store->open_log("a/" + std::to_string(i), o).value()));
+  const int before = fs->faults().syncs.load();
+  constexpr int kAppends = 400;
+  std::mutex mu;
+  std::vector<std::vector<uint64_t>> firsts(4);  // guarded by mu
+  std::atomic<int> answered{0}, failed{0};
+  std::string data(100, 'z');
+  // One thread begins every append and never waits: the answers come from the committer.
+  for (int i = 0; i < kAppends; ++i) {
+    Record recs[2] = {{"k", "", data, 1}, {"k", "", data, 1}};
+    auto p = logs[i % 4]->begin_append(std::span(recs, 2));
+    ASSERT_TRUE(p.ok()) << p.error().to_string();
+    logs[i % 4]->complete_append_async(std::move(*p), [&, i](Result<uint64_t> r) {
+      if (!r.ok()) {
+        failed.fetch_add(1);
+      } else {
+        std::lock_guard lock(mu);
+        firsts[i % 4].push_back(*r);
+      }
+      answered.fetch_add(1);
+    });
+  }
+  ASSERT_TRUE(eventually([&] { return answered.load() == kAppends; })) << answered.load();
+  EXPECT_EQ(failed.load(), 0);
+  for (int l = 0; l < 4; ++l) {
+    std::vector<uint64_t> got = firsts[l];
+    std::sort(got.begin(), got.end());
+    ASSERT_EQ(got.size(), size_t{kAppends / 4});
+    for (size_t k = 0; k < got.size(); ++k) EXPECT_EQ(got[k], 2 * k);
+    EXPECT_EQ(logs[l]->committed_tip(), uint64_t{kAppends / 4 * 2});
+  }
+  const int syncs = fs->faults().syncs.load() - before;
+  EXPECT_GT(syncs, 0);
+  EXPECT_LT(syncs, kAppends) << "every append synced on its own";
+  for (auto& l : logs) ASSERT_TRUE(l->close().ok());
+}
+
+TEST(DiskLogTest, AsyncCompletionReportsAFailedFsync) {
+  testing::TempDir dir;
+  auto fs = std::make_shared<testing::FaultFileSystem>(posix_file_system());
+  auto store = std::move(LogStore::open(dir.path(), fs).value());
+  auto log = std::move(store->open_log("s", small_segments()).value());
+  ASSERT_TRUE(fill(*log, 0, 1, 3).ok());
+  fs->faults().fail_sync = true;
+  std::string data(50, 'x');
+  Record rec{"k", "", data, 5};
+  auto p = log->begin_append(std::span(&rec, 1));
+  ASSERT_TRUE(p.ok());
+  std::atomic<bool> answered{false};
+  std::atomic<int> code{0};
+  log->complete_append_async(std::move(*p), [&](Result<uint64_t> r) {
+    code = static_cast<int>(r.code());
+    answered = true;
+  });
+  ASSERT_TRUE(eventually([&] { return answered.load(); }));
+  EXPECT_EQ(code.load(), static_cast<int>(ErrorCode::kFailed));
+  EXPECT_EQ(log->committed_tip(), 3u);  // never acknowledged, never visible
+  fs->faults().fail_sync = false;
+  EXPECT_EQ(log->append(std::span(&rec, 1)).code(), ErrorCode::kFailed);  // sticky
+  ASSERT_TRUE(log->close().ok());
 }
 
 TEST(DiskLogTest, RollsByAgeSoRetentionCanDropIdleData) {

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -102,6 +103,15 @@ class Log {
   // returns its first offset. Every begun append must be completed.
   virtual Result<PendingAppend> begin_append(std::span<const Record> records) = 0;
   virtual Result<uint64_t> complete_append(PendingAppend pending) = 0;
+
+  // complete_append without blocking: done receives what complete_append would return, on
+  // whichever thread finishes the sync (the group-commit thread for DiskLog) or inline. done
+  // must be quick (post to an executor) and must not block. The log must stay alive until
+  // done has run. The default completes inline.
+  using AppendCallback = std::function<void(Result<uint64_t>)>;
+  virtual void complete_append_async(PendingAppend pending, AppendCallback done) {
+    done(complete_append(std::move(pending)));
+  }
 
   // Reads records with offsets in [from, committed_tip()), at most max_records of them and
   // at most max_bytes of partition key plus data, but at least one record when one is there.

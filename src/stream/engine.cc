@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <future>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -86,6 +87,7 @@ struct RateWindow {
 struct ShardRt {
   Shard meta;
   std::shared_ptr<log::Log> log;
+  SequenceNumberFormatter seqs{0, 0};  // set with meta.index; the stream's epoch never changes
   std::mutex rate_mu;  // guards the two windows
   RateWindow write_window;
   RateWindow read_window;
@@ -209,6 +211,7 @@ class Engine::Impl {
     sh->meta.adjacent_parent_shard_id = std::move(adjacent);
     sh->meta.range = range;
     sh->meta.created_ms = now_ms;
+    sh->seqs = SequenceNumberFormatter(s.info.epoch, sh->meta.index);
     FRESHET_ASSIGN_OR_RETURN(sh->log,
                              logs_->open_log(log_name(s.info, sh->meta.shard_id), log_options(s.info)));
     s.shards.push_back(sh);
@@ -402,6 +405,7 @@ Status Engine::Impl::open() {
         auto sh = std::make_shared<ShardRt>();
         sh->meta = std::move(m);
         sh->meta.shard_id = format_shard_id(sh->meta.index);
+        sh->seqs = SequenceNumberFormatter(s->info.epoch, sh->meta.index);
         FRESHET_ASSIGN_OR_RETURN(
             sh->log, logs_->open_log(log_name(s->info, sh->meta.shard_id), log_options(s->info)));
         s->shards.push_back(std::move(sh));
@@ -909,55 +913,132 @@ Status Engine::delete_policy(const std::string& arn) {
   return impl_->persist();
 }
 
+std::string_view PutBatchResult::error_code(const Record& r) const {
+  switch (r.status) {
+    case Status::kOk: return {};
+    case Status::kThrottled: return "ProvisionedThroughputExceededException";
+    case Status::kInternal: return "InternalFailure";
+  }
+  return "InternalFailure";
+}
+
+std::string PutBatchResult::error_message(const Record& r) const {
+  switch (r.status) {
+    case Status::kOk: return {};
+    case Status::kThrottled:
+      return "Rate exceeded for shard " + shards[r.shard].shard_id + " in stream " + stream +
+             " under account " + account_id + ".";
+    case Status::kInternal: break;
+  }
+  return "Internal service failure.";
+}
+
 Result<std::vector<PutOutcome>> Engine::put_records(const std::string& region,
                                                     const std::string& name,
                                                     std::span<const PutEntry> entries) {
+  std::promise<Result<PutBatchResult>> promise;
+  std::future<Result<PutBatchResult>> future = promise.get_future();
+  put_records_async(region, name, entries,
+                    [&promise](Result<PutBatchResult> r) { promise.set_value(std::move(r)); });
+  Result<PutBatchResult> r = future.get();
+  if (!r.ok()) return r.error();
+  std::vector<PutOutcome> outcomes(r->records.size());
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const PutBatchResult::Record& rec = r->records[i];
+    PutOutcome& o = outcomes[i];
+    if (rec.status == PutBatchResult::Status::kOk) {
+      o.shard_id = r->shards[rec.shard].shard_id;
+      o.sequence_number = r->shards[rec.shard].seqs.format(rec.offset);
+    } else {
+      o.error_code = std::string(r->error_code(rec));
+      o.error_message = r->error_message(rec);
+    }
+  }
+  return outcomes;
+}
+
+namespace {
+
+// One put_records_async call between writing its batches and their syncs: the last shard to
+// become durable hands the result to the caller. Shared by the shards' completions (on the
+// group-commit thread, or inline); `remaining` orders them.
+struct PutInFlight {
+  PutBatchResult result;
+  Engine::PutCallback done;
+  std::atomic<size_t> remaining{0};
+  std::shared_ptr<StreamRt> stream;  // keeps the shards and their logs alive until done
+};
+
+}  // namespace
+
+void Engine::put_records_async(const std::string& region, const std::string& name,
+                               std::span<const PutEntry> entries, PutCallback done) {
   Impl& m = *impl_;
   std::shared_lock lock(m.mu_);
-  FRESHET_ASSIGN_OR_RETURN(auto s, m.find(region, name));
+  auto found = m.find(region, name);
+  if (!found.ok()) {
+    lock.unlock();
+    return done(found.error());
+  }
+  std::shared_ptr<StreamRt> s = std::move(found).value();
   if (s->info.status == StreamStatus::kCreating || s->info.status == StreamStatus::kDeleting) {
-    return not_found(name, m.options_.account_id);
+    lock.unlock();
+    return done(not_found(name, m.options_.account_id));
   }
   const size_t max_size = static_cast<size_t>(s->info.max_record_size_kib) * 1024;
   // Open shards sorted by range, for routing.
-  std::vector<ShardRt*> open;
+  std::vector<std::shared_ptr<ShardRt>> open;
   for (const auto& sh : s->shards) {
-    if (!sh->meta.closed) open.push_back(sh.get());
+    if (!sh->meta.closed) open.push_back(sh);
   }
-  std::sort(open.begin(), open.end(),
-            [](const ShardRt* a, const ShardRt* b) { return a->meta.range.start < b->meta.range.start; });
+  std::sort(open.begin(), open.end(), [](const auto& a, const auto& b) {
+    return a->meta.range.start < b->meta.range.start;
+  });
   std::vector<HashKeyRange> ranges;
   ranges.reserve(open.size());
-  for (const ShardRt* sh : open) ranges.push_back(sh->meta.range);
+  for (const auto& sh : open) ranges.push_back(sh->meta.range);
 
-  std::vector<PutOutcome> outcomes(entries.size());
+  auto fl = std::make_shared<PutInFlight>();
+  PutBatchResult& res = fl->result;
+  res.records.resize(entries.size());
+  std::vector<uint32_t> slot_of(open.size(), UINT32_MAX);  // open index -> res.shards index
   std::vector<std::vector<size_t>> by_shard(open.size());
+  auto reject = [&](Error e) {
+    lock.unlock();
+    done(std::move(e));
+  };
   for (size_t i = 0; i < entries.size(); ++i) {
     const PutEntry& e = entries[i];
     // The data blob and the partition key together count against the record size.
     if (e.data.size() + e.partition_key.size() > max_size) {
-      return Error(ErrorCode::kInvalidArgument,
+      return reject(Error(ErrorCode::kInvalidArgument,
                    "Record of " + std::to_string(e.data.size() + e.partition_key.size()) +
                        " bytes (data and partition key) exceeds the maximum record size of " +
                        std::to_string(max_size) +
                        " bytes for stream " + name + " under account " + m.options_.account_id +
-                       ". Use UpdateMaxRecordSize to raise it.");
+                       ". Use UpdateMaxRecordSize to raise it."));
     }
-    HashKey key;
-    if (!e.explicit_hash_key.empty()) {
-      FRESHET_ASSIGN_OR_RETURN(key, parse_hash_key(e.explicit_hash_key));
-    } else {
-      FRESHET_ASSIGN_OR_RETURN(key, partition_key_hash(e.partition_key));
+    Result<HashKey> key = !e.explicit_hash_key.empty() ? parse_hash_key(e.explicit_hash_key)
+                                                       : partition_key_hash(e.partition_key);
+    if (!key.ok()) return reject(key.error());
+    auto at = route_hash_key(ranges, *key);
+    if (!at) {
+      return reject(Error(ErrorCode::kFailed, "no open shard covers hash key " + format_hash_key(*key)));
     }
-    auto at = route_hash_key(ranges, key);
-    if (!at) return Error(ErrorCode::kFailed, "no open shard covers hash key " + format_hash_key(key));
+    if (slot_of[*at] == UINT32_MAX) {
+      slot_of[*at] = static_cast<uint32_t>(res.shards.size());
+      res.shards.push_back(PutBatchResult::Shard{open[*at]->meta.shard_id, open[*at]->seqs});
+    }
+    res.records[i].shard = slot_of[*at];
     by_shard[*at].push_back(i);
   }
+  res.stream = name;
+  res.account_id = m.options_.account_id;
   const int64_t now_ms = m.now();
   // Write every shard's batch first, then wait for all of their syncs: they share group-commit
   // rounds, so a request touching N shards waits for one round, not N.
   struct Pending {
-    ShardRt* shard;
+    std::shared_ptr<ShardRt> shard;
     std::vector<size_t> accepted;
     Result<log::PendingAppend> append{log::PendingAppend{}};
   };
@@ -975,10 +1056,7 @@ Result<std::vector<PutOutcome>> Engine::put_records(const std::string& region,
         if (sh.write_window.try_add(now_ms, bytes, 1, 1 << 20, 1000)) {
           accepted.push_back(i);
         } else {
-          outcomes[i].error_code = "ProvisionedThroughputExceededException";
-          outcomes[i].error_message = "Rate exceeded for shard " + sh.meta.shard_id +
-                                      " in stream " + name + " under account " +
-                                      m.options_.account_id + ".";
+          res.records[i].status = PutBatchResult::Status::kThrottled;
         }
       }
     } else {
@@ -990,33 +1068,39 @@ Result<std::vector<PutOutcome>> Engine::put_records(const std::string& region,
       batch.push_back(log::Record{entries[i].partition_key, entries[i].explicit_hash_key,
                                   entries[i].data, now_ms});
     }
-    pending.push_back(Pending{&sh, std::move(accepted), sh.log->begin_append(batch)});
+    pending.push_back(Pending{open[si], std::move(accepted), sh.log->begin_append(batch)});
   }
   // Wait for durability without mu_: a control-plane change (which takes mu_ exclusively)
   // must not wait for fsyncs, nor starve behind a steady stream of puts. The shards and the
-  // stream stay alive through `s` and the logs' own references.
-  const uint64_t epoch = s->info.epoch;
+  // stream stay alive through fl->stream and the shards' references.
   lock.unlock();
+  fl->done = std::move(done);
+  fl->stream = std::move(s);
+  if (pending.empty()) {
+    PutInFlight& f = *fl;
+    return f.done(std::move(f.result));
+  }
+  fl->remaining.store(pending.size(), std::memory_order_relaxed);
   for (Pending& p : pending) {
-    ShardRt& sh = *p.shard;
-    Result<uint64_t> first = p.append.ok() ? sh.log->complete_append(std::move(*p.append))
-                                           : Result<uint64_t>(p.append.error());
-    if (!first.ok()) {
-      spdlog::error("put to {}/{}: {}", name, sh.meta.shard_id, first.error().to_string());
-      for (size_t i : p.accepted) {
-        outcomes[i].error_code = "InternalFailure";
-        outcomes[i].error_message = "Internal service failure.";
+    auto finish = [fl, shard = p.shard, accepted = std::move(p.accepted)](Result<uint64_t> first) {
+      PutBatchResult& r = fl->result;
+      if (!first.ok()) {
+        spdlog::error("put to {}/{}: {}", r.stream, shard->meta.shard_id, first.error().to_string());
+        for (size_t i : accepted) r.records[i].status = PutBatchResult::Status::kInternal;
+      } else {
+        for (size_t k = 0; k < accepted.size(); ++k) r.records[accepted[k]].offset = *first + k;
       }
+      // acq_rel: the last completion sees every other shard's writes to r.records.
+      if (fl->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        fl->done(std::move(r));
+      }
+    };
+    if (!p.append.ok()) {
+      finish(p.append.error());
       continue;
     }
-    const SequenceNumberFormatter seqs(epoch, sh.meta.index);
-    for (size_t k = 0; k < p.accepted.size(); ++k) {
-      PutOutcome& o = outcomes[p.accepted[k]];
-      o.shard_id = sh.meta.shard_id;
-      o.sequence_number = seqs.format(*first + k);
-    }
+    p.shard->log->complete_append_async(std::move(*p.append), std::move(finish));
   }
-  return outcomes;
 }
 
 Result<std::string> Engine::get_shard_iterator(const std::string& region, const std::string& name,

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include <atomic>
 #include <set>
 #include <thread>
@@ -115,6 +117,53 @@ TEST_F(EngineTest, PutAndGetRoundTripWithIncreasingSequenceNumbers) {
     total += records.size();
   }
   EXPECT_EQ(total, 50u);
+}
+
+TEST_F(EngineTest, AsyncPutsAnswerOnceDurableAndNeedNoViewsAfterTheCall) {
+  ASSERT_TRUE(engine_->create_stream("us-east-1", "s", 2, StreamMode::kProvisioned, {}, {}).ok());
+  constexpr int kPuts = 100;
+  std::mutex mu;
+  std::vector<std::string> seqs;  // guarded by mu
+  std::atomic<int> answered{0}, failed{0};
+  for (int i = 0; i < kPuts; ++i) {
+    {
+      // The entries' bytes die right after the call: the engine must have copied them.
+      std::string data = "d" + std::to_string(i), key = "key-" + std::to_string(i);
+      PutEntry e{data, key, ""};
+      engine_->put_records_async("us-east-1", "s", std::span(&e, 1), [&](Result<PutBatchResult> r) {
+        if (!r.ok() || r->records.size() != 1 ||
+            r->records[0].status != PutBatchResult::Status::kOk) {
+          failed.fetch_add(1);
+        } else {
+          std::lock_guard lock(mu);
+          seqs.push_back(r->shards[r->records[0].shard].seqs.format(r->records[0].offset));
+        }
+        answered.fetch_add(1);
+      });
+      data.assign(data.size(), '#');
+      key.assign(key.size(), '#');
+    }
+  }
+  for (int i = 0; i < 10000 && answered.load() < kPuts; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(answered.load(), kPuts);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(std::set<std::string>(seqs.begin(), seqs.end()).size(), size_t{kPuts});
+  std::set<std::string> stored;
+  for (const char* shard : {"shardId-000000000000", "shardId-000000000001"}) {
+    for (const auto& d : drain("s", shard, nullptr, 1000)) stored.insert(d);
+  }
+  EXPECT_EQ(stored.size(), size_t{kPuts});
+  EXPECT_EQ(stored.count("d7"), 1u);
+  // Errors found before writing answer inline.
+  bool inline_answer = false;
+  PutEntry e{"x", "k", ""};
+  engine_->put_records_async("us-east-1", "nope", std::span(&e, 1), [&](Result<PutBatchResult> r) {
+    inline_answer = true;
+    EXPECT_EQ(r.code(), ErrorCode::kNotFound);
+  });
+  EXPECT_TRUE(inline_answer);
 }
 
 TEST_F(EngineTest, IteratorTypes) {

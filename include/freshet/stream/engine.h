@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -37,6 +38,7 @@
 #include "freshet/common/result.h"
 #include "freshet/log/log.h"
 #include "freshet/stream/hash_key.h"
+#include "freshet/stream/sequence_number.h"
 
 namespace freshet::stream {
 
@@ -117,6 +119,30 @@ struct PutOutcome {
   std::string sequence_number;
   std::string error_code;
   std::string error_message;
+};
+
+// What put_records_async reports, without allocating per record: each record's shard and
+// log offset, or why it failed. Callers format sequence numbers straight into their output
+// with the shard's formatter.
+struct PutBatchResult {
+  enum class Status : uint8_t { kOk, kThrottled, kInternal };
+  struct Shard {
+    std::string shard_id;
+    SequenceNumberFormatter seqs;
+  };
+  struct Record {
+    uint32_t shard = 0;  // index into shards
+    Status status = Status::kOk;
+    uint64_t offset = 0;  // kOk only
+  };
+  std::vector<Shard> shards;    // the shards the request's records routed to
+  std::vector<Record> records;  // one per entry, in request order
+  std::string stream;
+  std::string account_id;
+
+  // AWS's ErrorCode and ErrorMessage for a failed record.
+  std::string_view error_code(const Record& r) const;
+  std::string error_message(const Record& r) const;
 };
 
 struct GetRecordsRecord {
@@ -222,6 +248,13 @@ class Engine {
   // writable; per-record failures (throughput) are in the outcomes.
   Result<std::vector<PutOutcome>> put_records(const std::string& region, const std::string& name,
                                               std::span<const PutEntry> entries);
+  // put_records without blocking on fsync: the records are written (and the entries' views
+  // no longer needed) before this returns; done runs once every shard's batch is durable, on
+  // the group-commit thread or inline (always inline for errors found before writing). done
+  // must be quick: post the rest of the work to an executor.
+  using PutCallback = std::function<void(Result<PutBatchResult>)>;
+  void put_records_async(const std::string& region, const std::string& name,
+                         std::span<const PutEntry> entries, PutCallback done);
   Result<std::string> get_shard_iterator(const std::string& region, const std::string& name,
                                          const std::string& shard_id, IteratorType type,
                                          const std::string& sequence_number, int64_t timestamp_ms);

@@ -1,7 +1,10 @@
 #include "dispatcher.h"
 
 #include <ctime>
+#include <atomic>
 #include <exception>
+#include <future>
+#include <memory>
 
 #include "freshet/common/base64.h"
 #include "freshet/api/sigv4.h"
@@ -167,10 +170,25 @@ AwsResponse Dispatcher::error_response(const ApiError& e, Protocol p, std::strin
   return resp;
 }
 
-AwsResponse Dispatcher::dispatch(AwsRequest& req) const {
-  auto start = std::chrono::steady_clock::now();
+struct Dispatcher::Prepared {
+  std::chrono::steady_clock::time_point start;
   Protocol protocol = Protocol::kJson;
   std::string_view json_ct = kJson11;
+  const Service* svc = nullptr;
+  const Operation* op = nullptr;
+  const OpMetrics* om = nullptr;
+  RequestContext ctx;
+};
+
+bool Dispatcher::runs_inline(const AwsRequest& req) const {
+  ServiceRegistry::Lookup found = services_.find(req.amz_target);
+  return found.operation != nullptr && found.operation->async_handler != nullptr;
+}
+
+std::optional<AwsResponse> Dispatcher::prepare(AwsRequest& req, Prepared& pr) const {
+  pr.start = std::chrono::steady_clock::now();
+  Protocol& protocol = pr.protocol;
+  std::string_view& json_ct = pr.json_ct;
   bool known_ct = protocol_for(req.content_type, protocol, json_ct);
 
   // 1. Operation lookup (before parsing: unknown targets never reach a decoder's shape).
@@ -182,6 +200,9 @@ AwsResponse Dispatcher::dispatch(AwsRequest& req) const {
   const Service& svc = *found.service;
   const Operation& op = *found.operation;
   const OpMetrics& om = op_metrics_.at(&op);
+  pr.svc = &svc;
+  pr.op = &op;
+  pr.om = &om;
   om.requests->inc();
   auto fail = [&](const ApiError& e) {
     return error_response(e, protocol, json_ct, svc.name, op.name);
@@ -199,7 +220,7 @@ AwsResponse Dispatcher::dispatch(AwsRequest& req) const {
   }
 
   // 3. Authentication (parsed, not verified yet).
-  RequestContext ctx;
+  RequestContext& ctx = pr.ctx;
   std::string_view amz_algorithm = query_param(req.target, "X-Amz-Algorithm");
   if (!req.authorization.empty()) {
     if (!amz_algorithm.empty()) {
@@ -243,7 +264,6 @@ AwsResponse Dispatcher::dispatch(AwsRequest& req) const {
   Status shaped = apply_shape(input, op.input_shape, protocol == Protocol::kJson);
   if (!shaped.ok()) return fail(serialization_error(shaped.error().message()));
 
-  // 5. The handler.
   ctx.target_prefix = svc.target_prefix;
   ctx.service = svc.name;
   ctx.operation = op.name;
@@ -251,32 +271,67 @@ AwsResponse Dispatcher::dispatch(AwsRequest& req) const {
   ctx.request_id = req.request_id;
   ctx.protocol = protocol;
   ctx.remote_address = req.remote_address;
-  // Handlers should not throw; if one does (e.g. an unchecked Document accessor), the
-  // request fails with InternalFailure instead of taking down the io thread.
-  ApiResult result = [&]() -> ApiResult {
-    try {
-      return op.handler(ctx);
-    } catch (const std::exception&) {
-      return ApiError{AwsError::kInternalFailure, "Internal error"};
-    } catch (...) {
-      return ApiError{AwsError::kInternalFailure, "Internal error"};
-    }
-  }();
+  return std::nullopt;
+}
 
+AwsResponse Dispatcher::finish(const Prepared& p, ApiResult result) const {
   AwsResponse resp;
   if (!result.ok()) {
-    resp = fail(result.error());
+    resp = error_response(result.error(), p.protocol, p.json_ct, p.svc->name, p.op->name);
+  } else if (result.encoded()) {
+    resp.status = 200;
+    resp.content_type = std::string(p.protocol == Protocol::kCbor ? kCbor11 : p.json_ct);
+    resp.body = std::move(result).encoded_body();
   } else {
     const Document& out = result.value();
     Document empty = Document::make_map();
     const Document& body = out.is_null() ? empty : out;
     resp.status = 200;
-    resp.content_type = std::string(protocol == Protocol::kCbor ? kCbor11 : json_ct);
-    resp.body = protocol == Protocol::kCbor ? encode_cbor(body) : encode_json(body);
+    resp.content_type = std::string(p.protocol == Protocol::kCbor ? kCbor11 : p.json_ct);
+    resp.body = p.protocol == Protocol::kCbor ? encode_cbor(body) : encode_json(body);
   }
-  om.latency_ms->observe(
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  p.om->latency_ms->observe(std::chrono::duration<double, std::milli>(
+                                std::chrono::steady_clock::now() - p.start)
+                                .count());
   return resp;
+}
+
+void Dispatcher::dispatch_async(AwsRequest& req, Done done) const {
+  auto pr = std::make_shared<Prepared>();
+  if (std::optional<AwsResponse> early = prepare(req, *pr)) return done(std::move(*early));
+  const Operation& op = *pr->op;
+  // Handlers should not throw; if one does (e.g. an unchecked Document accessor), the
+  // request fails with InternalFailure instead of taking down the thread.
+  const ApiError internal{AwsError::kInternalFailure, "Internal error"};
+  if (!op.async_handler) {
+    ApiResult result = [&]() -> ApiResult {
+      try {
+        return op.handler(pr->ctx);
+      } catch (...) {
+        return internal;
+      }
+    }();
+    return done(finish(*pr, std::move(result)));
+  }
+  // The responder keeps the prepared request (and its context) alive until it runs; the
+  // flag makes a throw after responding harmless.
+  auto responded = std::make_shared<std::atomic<bool>>(false);
+  Responder respond = [this, pr, done, responded](ApiResult result) {
+    if (responded->exchange(true)) return;
+    done(finish(*pr, std::move(result)));
+  };
+  try {
+    op.async_handler(pr->ctx, respond);
+  } catch (...) {
+    respond(internal);
+  }
+}
+
+AwsResponse Dispatcher::dispatch(AwsRequest& req) const {
+  std::promise<AwsResponse> promise;
+  std::future<AwsResponse> future = promise.get_future();
+  dispatch_async(req, [&promise](AwsResponse r) { promise.set_value(std::move(r)); });
+  return future.get();
 }
 
 }  // namespace freshet::api

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -39,10 +41,28 @@ class Dispatcher {
  public:
   Dispatcher(const ServiceRegistry& services, metrics::Registry& metrics, DecodeLimits limits);
 
-  // Handles a POST request. The context and the handler call happen on the calling thread.
+  // Handles a POST request: done receives the response, inline for synchronous operations
+  // and errors found before the handler, else from whichever thread the asynchronous handler
+  // answers on. done must be quick (post to the connection's executor). req may be destroyed
+  // once this returns.
+  using Done = std::function<void(AwsResponse)>;
+  void dispatch_async(AwsRequest& req, Done done) const;
+
+  // dispatch_async, blocking until the response is there (tests, and callers on a thread that
+  // may block).
   AwsResponse dispatch(AwsRequest& req) const;
 
+  // True when the request names an asynchronous operation, whose synchronous part never
+  // blocks: the server runs it on its io thread instead of the handler pool.
+  bool runs_inline(const AwsRequest& req) const;
+
  private:
+  struct Prepared;
+  // Steps before the handler: operation lookup, decoding, authentication, shape. Returns the
+  // error response when one of them fails.
+  std::optional<AwsResponse> prepare(AwsRequest& req, Prepared& p) const;
+  AwsResponse finish(const Prepared& p, ApiResult result) const;
+
   struct OpMetrics {
     metrics::Counter* requests;
     metrics::Histogram* latency_ms;

@@ -385,19 +385,15 @@ void Http2Session::on_request_complete(Stream& s) {
   p->req.body = std::move(s.body);
   p->req.remote_address = remote_;
   p->req.request_id = s.request_id;
-  const HttpServerOptions& o = host_.options();
-  if (o.offload) {
-    o.offload([self = shared_from_this(), p, id = s.id, ex = socket_.get_executor()] {
-      AwsResponse r = self->host_.dispatcher().dispatch(p->req);
-      asio::post(ex, [self, id, r = std::move(r)]() mutable {
-        self->on_handler_done(id, std::move(r));
-        self->do_write();
-      });
+  // Responses always come back through the strand: an asynchronous operation answers from
+  // another thread.
+  host_.run_request(p->req, [self = shared_from_this(), p, id = s.id,
+                             ex = socket_.get_executor()](AwsResponse r) {
+    asio::post(ex, [self, id, r = std::move(r)]() mutable {
+      self->on_handler_done(id, std::move(r));
+      self->do_write();
     });
-    return;
-  }
-  // Inside nghttp2_session_mem_recv: the response is written when on_read calls do_write.
-  on_handler_done(s.id, host_.dispatcher().dispatch(p->req));
+  });
 }
 
 void Http2Session::on_handler_done(int32_t stream_id, AwsResponse r) {

@@ -57,6 +57,10 @@ class Http2Host {
   virtual ~Http2Host() = default;
   virtual const HttpServerOptions& options() const = 0;
   virtual const Dispatcher& dispatcher() const = 0;
+  // Runs one AWS request: on the calling io thread when its operation is asynchronous, else
+  // on the offload pool if there is one. done gets the response from any thread. req must
+  // stay alive until done has run. Thread-safe.
+  virtual void run_request(AwsRequest& req, std::function<void(AwsResponse)> done) = 0;
   // The response of GET route `target` (path and query), or nullopt if no route matches.
   virtual std::optional<HttpResponse> get_route(std::string_view target) const = 0;
   // Counts a response that never reached the dispatcher (404, 413, 431).

@@ -59,6 +59,24 @@ class HttpServer::Impl : public Http2Host {
   }
   Http2Sessions& http2_sessions() override { return http2_sessions_; }
 
+  void run_request(AwsRequest& req, std::function<void(AwsResponse)> done) override {
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    auto counted = [this, done = std::move(done)](AwsResponse r) {
+      done(std::move(r));
+      in_flight_.fetch_sub(1, std::memory_order_release);
+    };
+    const Dispatcher& d = *dispatcher_;
+    // Asynchronous operations (puts, which then wait for their fsync without a thread) run
+    // their non-blocking part here; the others may block, so they go to the pool.
+    if (options_.offload && !d.runs_inline(req)) {
+      options_.offload([&d, &req, counted = std::move(counted)]() mutable {
+        d.dispatch_async(req, std::move(counted));
+      });
+      return;
+    }
+    d.dispatch_async(req, std::move(counted));
+  }
+
   // Counts responses that never reach the dispatcher (400, 404, 413, 431 ...).
   void count_http_error(int status) override {
     metrics_
@@ -78,6 +96,9 @@ class HttpServer::Impl : public Http2Host {
   metrics::Counter* conn_total_;
   metrics::Counter* conn_rejected_;
   std::atomic<size_t> connections_{0};
+  // Requests handed to the dispatcher whose response has not been delivered yet; stop()
+  // waits for them, since asynchronous ones answer from threads this server does not own.
+  std::atomic<size_t> in_flight_{0};
   uint16_t port_ = 0;
   bool running_ = false;
 
@@ -219,17 +240,12 @@ class Session : public std::enable_shared_from_this<Session> {
     req->remote_address = remote_;
     req->request_id = request_id_;
 
-    if (server_.options_.offload) {
-      // The string_views in *req point into request_, which stays untouched until the
-      // response is posted back to this strand.
-      server_.options_.offload([self = shared_from_this(), req] {
-        AwsResponse r = self->server_.dispatcher_->dispatch(*req);
-        asio::post(self->stream_.get_executor(),
-                   [self, r = std::move(r)]() mutable { self->send_aws(std::move(r)); });
-      });
-      return;
-    }
-    send_aws(server_.dispatcher_->dispatch(*req));
+    // The string_views in *req point into request_, which stays untouched until the response
+    // is back on this strand.
+    server_.run_request(*req, [self = shared_from_this(), req](AwsResponse r) {
+      asio::dispatch(self->stream_.get_executor(),
+                     [self, r = std::move(r)]() mutable { self->send_aws(std::move(r)); });
+    });
   }
 
   void handle_get() {
@@ -344,6 +360,13 @@ void HttpServer::Impl::stop() {
       std::min<std::chrono::milliseconds>(options_.read_timeout, std::chrono::seconds(1)));
   running_ = false;
   stopped_ = true;  // not restartable: the io_context has been stopped
+  // Let requests in flight deliver their responses (bounded: a handler that never answers
+  // must not hang shutdown).
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (in_flight_.load(std::memory_order_acquire) != 0 &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   ioc_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

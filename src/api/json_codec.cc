@@ -249,6 +249,8 @@ Result<Document> decode_json(std::string_view body, const DecodeLimits& limits) 
   return conv.convert(root, 0);
 }
 
+void append_json_string(std::string_view s, std::string& out) { write_string(s, out); }
+
 std::string encode_json(const Document& doc) {
   std::string out;
   write_value(doc, out);

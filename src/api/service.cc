@@ -11,19 +11,37 @@ Status ServiceRegistry::add_service(std::string target_prefix, std::string name)
   return Status();
 }
 
-Status ServiceRegistry::add_operation(std::string_view target_prefix, std::string name,
-                                      ShapeHint input_shape, Handler handler) {
-  auto it = services_.find(target_prefix);
-  if (it == services_.end()) {
+namespace {
+
+Status add(std::map<std::string, Service, std::less<>>& services, std::string_view target_prefix,
+           Operation op) {
+  auto it = services.find(target_prefix);
+  if (it == services.end()) {
     return Error(ErrorCode::kNotFound, "unknown service " + std::string(target_prefix));
   }
-  if (!handler) return Error(ErrorCode::kInvalidArgument, "empty handler for " + name);
-  if (it->second.operations.count(name)) {
-    return Error(ErrorCode::kAlreadyExists, "operation " + name + " already registered");
+  if (!op.handler && !op.async_handler) {
+    return Error(ErrorCode::kInvalidArgument, "empty handler for " + op.name);
   }
-  Operation op{name, std::move(input_shape), std::move(handler)};
+  if (it->second.operations.count(op.name)) {
+    return Error(ErrorCode::kAlreadyExists, "operation " + op.name + " already registered");
+  }
+  std::string name = op.name;
   it->second.operations.emplace(std::move(name), std::move(op));
   return Status();
+}
+
+}  // namespace
+
+Status ServiceRegistry::add_operation(std::string_view target_prefix, std::string name,
+                                      ShapeHint input_shape, Handler handler) {
+  return add(services_, target_prefix,
+             Operation{std::move(name), std::move(input_shape), std::move(handler), nullptr});
+}
+
+Status ServiceRegistry::add_async_operation(std::string_view target_prefix, std::string name,
+                                            ShapeHint input_shape, AsyncHandler handler) {
+  return add(services_, target_prefix,
+             Operation{std::move(name), std::move(input_shape), nullptr, std::move(handler)});
 }
 
 ServiceRegistry::Lookup ServiceRegistry::find(std::string_view target) const {

@@ -102,19 +102,31 @@ RenderedError render_error(const ApiError& e, Protocol protocol);
 // The body as a Document (what both renderings encode).
 Document error_document(const ApiError& e);
 
-// Result type of API handlers: a response Document or an ApiError.
+// A success body a hot-path handler wrote itself, already in the request's protocol (JSON
+// only for now): the dispatcher sends it as it is instead of encoding a Document.
+struct EncodedBody {
+  std::string bytes;
+};
+
+// Result type of API handlers: a response Document (or an EncodedBody), or an ApiError.
 class [[nodiscard]] ApiResult {
  public:
   ApiResult(Document d) : v_(std::move(d)) {}         // NOLINT: implicit by design
   ApiResult(ApiError e) : v_(std::move(e)) {}         // NOLINT: implicit by design
   ApiResult(const Error& e) : v_(to_api_error(e)) {}  // NOLINT: implicit by design
-  bool ok() const { return v_.index() == 0; }
+  ApiResult(EncodedBody b) : v_(std::move(b)) {}      // NOLINT: implicit by design
+  bool ok() const { return v_.index() != 1; }
+  bool encoded() const { return v_.index() == 2; }
+  // REQUIRES: ok() && !encoded().
   const Document& value() const& { return std::get<0>(v_); }
   Document&& value() && { return std::get<0>(std::move(v_)); }
   const ApiError& error() const { return std::get<1>(v_); }
+  // REQUIRES: encoded().
+  const std::string& encoded_body() const& { return std::get<2>(v_).bytes; }
+  std::string&& encoded_body() && { return std::move(std::get<2>(v_).bytes); }
 
  private:
-  std::variant<Document, ApiError> v_;
+  std::variant<Document, ApiError, EncodedBody> v_;
 };
 
 // Builds AWS's ValidationException message:

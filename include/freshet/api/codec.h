@@ -73,6 +73,9 @@ Result<Document> decode_json(std::string_view body, const DecodeLimits& limits =
 // non-finite doubles -> "NaN" / "Infinity" / "-Infinity" strings (Smithy convention); invalid
 // UTF-8 in strings is replaced by U+FFFD so the output is always valid JSON.
 std::string encode_json(const Document& doc);
+// Appends s as a JSON string (quoted, escaped as encode_json does): for handlers that write
+// their hot-path responses directly (EncodedBody).
+void append_json_string(std::string_view s, std::string& out);
 
 // ---- CBOR (RFC 8949, hand-written) ----
 // Accepts definite and indefinite lengths, half/single/double floats, tag 1 timestamps (int or

@@ -35,10 +35,19 @@ struct RequestContext {
 // called concurrently from several io threads.
 using Handler = std::function<ApiResult(RequestContext&)>;
 
+// A handler that answers later without holding a thread meanwhile (e.g. until a group-commit
+// fsync covers its write). It must call respond exactly once, from any thread; respond is
+// quick (the server posts the response to the connection's strand). The context lives until
+// respond has been called. The synchronous part runs on an io thread, so it must not block.
+using Responder = std::function<void(ApiResult)>;
+using AsyncHandler = std::function<void(RequestContext&, Responder)>;
+
+// Exactly one of handler and async_handler is set.
 struct Operation {
   std::string name;
   ShapeHint input_shape;
   Handler handler;
+  AsyncHandler async_handler;
 };
 
 struct Service {
@@ -55,6 +64,8 @@ class ServiceRegistry {
   // kInvalidArgument for an empty handler.
   Status add_operation(std::string_view target_prefix, std::string name, ShapeHint input_shape,
                        Handler handler);
+  Status add_async_operation(std::string_view target_prefix, std::string name,
+                             ShapeHint input_shape, AsyncHandler handler);
 
   struct Lookup {
     const Service* service = nullptr;

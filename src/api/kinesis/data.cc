@@ -1,6 +1,7 @@
 // Data-plane operations: PutRecord, PutRecords, GetShardIterator, GetRecords (and the
 // SubscribeToShard placeholder).
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "convert.h"
@@ -27,20 +28,7 @@ ApiError invalid_hash_key(std::string_view key) {
                       std::string(key)};
 }
 
-// Counts stored records in the stream's (and, with enhanced monitoring, the shard's) series.
-void count_incoming(KinesisService& k, const StreamRef& s, const StreamFacts* facts,
-                    const std::string& shard_id, uint64_t bytes) {
-  StreamSeries& ss = k.stream_series(s.name);
-  ss.incoming_records->inc();
-  ss.incoming_bytes->inc(bytes);
-  if (facts == nullptr) return;
-  const bool recs = facts->monitors("IncomingRecords");
-  const bool byts = facts->monitors("IncomingBytes");
-  if (!recs && !byts) return;
-  ShardSeries& sh = k.shard_series(s.name, shard_id);
-  if (recs) sh.incoming_records->inc();
-  if (byts) sh.incoming_bytes->inc(bytes);
-}
+const std::string kNoEncryption = "NONE";
 
 void count_write_throttle(KinesisService& k, const StreamRef& s, const StreamFacts* facts,
                           const std::string& message) {
@@ -81,54 +69,120 @@ std::optional<IteratorPeek> peek_iterator(std::string_view token) {
 
 }  // namespace
 
-ApiResult put_record(KinesisService& k, RequestContext& ctx) {
+namespace {
+
+// Counts the records a put stored, per shard of the result, in the stream's series (and with
+// enhanced monitoring the shard's): one update per shard, not per record.
+void count_put(KinesisService& k, const StreamRef& s, const StreamFacts* facts,
+               const stream::PutBatchResult& r, const std::vector<uint64_t>& record_bytes) {
+  std::vector<uint64_t> recs(r.shards.size()), bytes(r.shards.size());
+  for (size_t i = 0; i < r.records.size(); ++i) {
+    const stream::PutBatchResult::Record& rec = r.records[i];
+    if (rec.status != stream::PutBatchResult::Status::kOk) continue;
+    ++recs[rec.shard];
+    bytes[rec.shard] += record_bytes[i];
+  }
+  for (size_t sh = 0; sh < r.shards.size(); ++sh) {
+    if (recs[sh] == 0) continue;
+    StreamSeries& ss = k.stream_series(s.name);
+    ss.incoming_records->inc(recs[sh]);
+    ss.incoming_bytes->inc(bytes[sh]);
+    if (facts == nullptr) continue;
+    const bool by_recs = facts->monitors("IncomingRecords");
+    const bool by_bytes = facts->monitors("IncomingBytes");
+    if (!by_recs && !by_bytes) continue;
+    ShardSeries& shs = k.shard_series(s.name, r.shards[sh].shard_id);
+    if (by_recs) shs.incoming_records->inc(recs[sh]);
+    if (by_bytes) shs.incoming_bytes->inc(bytes[sh]);
+  }
+}
+
+// Appends "SequenceNumber":"...","ShardId":"..." for a stored record.
+void append_json_position(const stream::PutBatchResult& r, const stream::PutBatchResult::Record& rec,
+                          std::string& out) {
+  out += "\"SequenceNumber\":\"";
+  const size_t at = out.size();
+  out.resize(at + stream::kSequenceNumberDigits);
+  r.shards[rec.shard].seqs.format(rec.offset, out.data() + at);
+  out += "\",\"ShardId\":";
+  append_json_string(r.shards[rec.shard].shard_id, out);
+}
+
+}  // namespace
+
+void put_record(const std::shared_ptr<KinesisService>& service, RequestContext& ctx,
+                Responder respond) {
+  KinesisService& k = *service;
   const auto start = std::chrono::steady_clock::now();
   Input in;
   const Document& d = ctx.input;
   auto name = in.str(d, "", "StreamName", kStreamNameRule);
-  auto data = in.blob(d, "", "Data", kMaxDataBytes, true);
-  auto pk = in.str(d, "", "PartitionKey", kPartitionKeyRule, true);
-  auto ehk = in.str(d, "", "ExplicitHashKey", kHashKeyRule);
-  auto seq = in.str(d, "", "SequenceNumberForOrdering", kSequenceNumberRule);
+  auto data = in.blob_view(d, "", "Data", kMaxDataBytes, true);
+  auto pk = in.str_view(d, "", "PartitionKey", kPartitionKeyRule, true);
+  auto ehk = in.str_view(d, "", "ExplicitHashKey", kHashKeyRule);
+  auto seq = in.str_view(d, "", "SequenceNumberForOrdering", kSequenceNumberRule);
   auto arn = in.str(d, "", "StreamARN", kStreamArnRule);
-  (void)in.str(d, "", "StreamId", kStreamIdRule);
-  if (auto e = in.error()) return *e;
+  (void)in.str_view(d, "", "StreamId", kStreamIdRule);
+  if (auto e = in.error()) return respond(*e);
   StreamRef s;
-  if (auto e = k.resolve_stream(ctx, name, arn, &s)) return *e;
-  if (ehk && !stream::parse_hash_key(*ehk).ok()) return invalid_hash_key(*ehk);
+  if (auto e = k.resolve_stream(ctx, name, arn, &s)) return respond(*e);
+  if (ehk && !stream::parse_hash_key(*ehk).ok()) return respond(invalid_hash_key(*ehk));
   if (seq && !stream::decode_sequence_number(*seq).ok()) {
-    return ApiError{AwsError::kInvalidArgument,
-                    "ExclusiveMinimumSequenceNumber " + *seq + " used in PutRecord on stream " +
-                        s.name + " under account " + k.account() + " is invalid."};
+    return respond(ApiError{AwsError::kInvalidArgument,
+                            "ExclusiveMinimumSequenceNumber " + std::string(*seq) +
+                                " used in PutRecord on stream " + s.name + " under account " +
+                                k.account() + " is invalid."});
   }
-  const auto facts = k.facts(s.region, s.name);
-  stream::PutEntry entry{*data, *pk, ehk ? std::string_view(*ehk) : std::string_view()};
-  auto r = k.engine().put_records(s.region, s.name, std::span<const stream::PutEntry>(&entry, 1));
-  if (!r.ok()) return engine_error(r.error());
-  const stream::PutOutcome& o = r->front();
-  if (!o.error_code.empty()) {
-    if (o.error_code == "ProvisionedThroughputExceededException") {
-      count_write_throttle(k, s, facts ? &*facts : nullptr, o.error_message);
-      return ApiError{AwsError::kProvisionedThroughputExceeded, o.error_message};
-    }
-    return ApiError{AwsError::kInternalFailure, o.error_message};
-  }
-  count_incoming(k, s, facts ? &*facts : nullptr, o.shard_id, data->size() + pk->size());
-  StreamSeries& ss = k.stream_series(s.name);
-  ss.put_record_success->inc();
-  Document out = Document::make_map();
-  out.set("ShardId", o.shard_id);
-  out.set("SequenceNumber", o.sequence_number);
-  out.set("EncryptionType", facts ? facts->encryption_type : std::string("NONE"));
-  ss.put_record_latency->observe(elapsed_ms(start));
-  return out;
+  auto facts = k.facts(s.region, s.name);
+  const stream::PutEntry entry{*data, *pk, ehk ? *ehk : std::string_view()};
+  std::vector<uint64_t> bytes{data->size() + pk->size()};
+  const bool json = ctx.protocol == Protocol::kJson;
+  // The engine copies the record before returning; the callback needs no view into ctx.
+  k.engine().put_records_async(
+      s.region, s.name, std::span<const stream::PutEntry>(&entry, 1),
+      [service, s, facts = std::move(facts), bytes = std::move(bytes), start, json,
+       respond = std::move(respond)](Result<stream::PutBatchResult> r) {
+        KinesisService& k = *service;
+        if (!r.ok()) return respond(engine_error(r.error()));
+        const stream::PutBatchResult::Record& rec = r->records.front();
+        if (rec.status != stream::PutBatchResult::Status::kOk) {
+          if (rec.status == stream::PutBatchResult::Status::kThrottled) {
+            const std::string msg = r->error_message(rec);
+            count_write_throttle(k, s, facts.get(), msg);
+            return respond(ApiError{AwsError::kProvisionedThroughputExceeded, msg});
+          }
+          return respond(ApiError{AwsError::kInternalFailure, r->error_message(rec)});
+        }
+        count_put(k, s, facts.get(), *r, bytes);
+        StreamSeries& ss = k.stream_series(s.name);
+        ss.put_record_success->inc();
+        const std::string& encryption = facts ? facts->encryption_type : kNoEncryption;
+        ss.put_record_latency->observe(elapsed_ms(start));
+        if (!json) {
+          Document out = Document::make_map();
+          out.set("ShardId", r->shards[rec.shard].shard_id);
+          out.set("SequenceNumber", r->shards[rec.shard].seqs.format(rec.offset));
+          out.set("EncryptionType", encryption);
+          return respond(std::move(out));
+        }
+        std::string body;
+        body.reserve(160);
+        body += '{';
+        append_json_position(*r, rec, body);
+        body += ",\"EncryptionType\":";
+        append_json_string(encryption, body);
+        body += '}';
+        respond(EncodedBody{std::move(body)});
+      });
 }
 
-ApiResult put_records(KinesisService& k, RequestContext& ctx) {
+void put_records(const std::shared_ptr<KinesisService>& service, RequestContext& ctx,
+                 Responder respond) {
+  KinesisService& k = *service;
   const auto start = std::chrono::steady_clock::now();
   Input in;
   const Document& d = ctx.input;
-  struct Entry {  // views into ctx.input, which outlives this call
+  struct Entry {  // views into ctx.input, which outlives the engine call
     std::optional<std::string_view> data, ehk, pk;
   };
   std::vector<Entry> entries;
@@ -136,68 +190,107 @@ ApiResult put_records(KinesisService& k, RequestContext& ctx) {
     entries.reserve(records->size());
     for (size_t i = 0; i < records->size(); ++i) {
       const Document& rec = (*records)[i];
-      const std::string prefix = "records." + std::to_string(i + 1) + ".member";
+      char path[40];  // "records.N.member" without an allocation per record
+      const int n = std::snprintf(path, sizeof(path), "records.%zu.member", i + 1);
+      const std::string_view prefix(path, static_cast<size_t>(n));
       Entry e;
       e.data = in.blob_view(rec, prefix, "Data", kMaxDataBytes, true);
       e.ehk = in.str_view(rec, prefix, "ExplicitHashKey", kHashKeyRule);
       e.pk = in.str_view(rec, prefix, "PartitionKey", kPartitionKeyRule, true);
-      entries.push_back(std::move(e));
+      entries.push_back(e);
     }
   }
   auto name = in.str(d, "", "StreamName", kStreamNameRule);
   auto arn = in.str(d, "", "StreamARN", kStreamArnRule);
-  (void)in.str(d, "", "StreamId", kStreamIdRule);
-  if (auto e = in.error()) return *e;
+  (void)in.str_view(d, "", "StreamId", kStreamIdRule);
+  if (auto e = in.error()) return respond(*e);
   StreamRef s;
-  if (auto e = k.resolve_stream(ctx, name, arn, &s)) return *e;
+  if (auto e = k.resolve_stream(ctx, name, arn, &s)) return respond(*e);
 
   size_t total = 0;
   std::vector<stream::PutEntry> puts;
+  std::vector<uint64_t> bytes;
   puts.reserve(entries.size());
+  bytes.reserve(entries.size());
   for (const Entry& e : entries) {
-    if (e.ehk && !stream::parse_hash_key(*e.ehk).ok()) return invalid_hash_key(*e.ehk);
+    if (e.ehk && !stream::parse_hash_key(*e.ehk).ok()) return respond(invalid_hash_key(*e.ehk));
     total += e.data->size() + e.pk->size();
     puts.push_back({*e.data, *e.pk, e.ehk ? *e.ehk : std::string_view()});
+    bytes.push_back(e.data->size() + e.pk->size());
   }
   const size_t limit = k.options().put_records_max_request_bytes;
   if (total > limit) {
-    return ApiError{AwsError::kInvalidArgument,
-                    "Records size exceeds " + std::to_string(limit >> 20) + " MB limit"};
+    return respond(ApiError{AwsError::kInvalidArgument,
+                            "Records size exceeds " + std::to_string(limit >> 20) + " MB limit"});
   }
-  const auto facts = k.facts(s.region, s.name);
-  const StreamFacts* f = facts ? &*facts : nullptr;
-  auto r = k.engine().put_records(s.region, s.name, puts);
-  if (!r.ok()) return engine_error(r.error());
-
-  StreamSeries& ss = k.stream_series(s.name);
-  int64_t failed = 0;
-  Document results = Document::make_list();
-  for (size_t i = 0; i < r->size(); ++i) {
-    const stream::PutOutcome& o = (*r)[i];
-    Document res = Document::make_map();
-    if (o.error_code.empty()) {
-      res.set("SequenceNumber", o.sequence_number);
-      res.set("ShardId", o.shard_id);
-      count_incoming(k, s, f, o.shard_id, puts[i].data.size() + puts[i].partition_key.size());
-    } else {
-      ++failed;
-      res.set("ErrorCode", o.error_code);
-      res.set("ErrorMessage", o.error_message);
-      if (o.error_code == "ProvisionedThroughputExceededException") {
-        count_write_throttle(k, s, f, o.error_message);
-      }
-    }
-    results.push_back(std::move(res));
-  }
-  ss.put_records_records->inc(r->size());
-  ss.put_records_successful->inc(r->size() - static_cast<size_t>(failed));
-  ss.put_records_failed->inc(static_cast<uint64_t>(failed));
-  Document out = Document::make_map();
-  out.set("FailedRecordCount", failed);
-  out.set("Records", std::move(results));
-  out.set("EncryptionType", f ? f->encryption_type : std::string("NONE"));
-  ss.put_records_latency->observe(elapsed_ms(start));
-  return out;
+  auto facts = k.facts(s.region, s.name);
+  const bool json = ctx.protocol == Protocol::kJson;
+  k.engine().put_records_async(
+      s.region, s.name, puts,
+      [service, s, facts = std::move(facts), bytes = std::move(bytes), start, json,
+       respond = std::move(respond)](Result<stream::PutBatchResult> r) {
+        KinesisService& k = *service;
+        if (!r.ok()) return respond(engine_error(r.error()));
+        const StreamFacts* f = facts.get();
+        count_put(k, s, f, *r, bytes);
+        StreamSeries& ss = k.stream_series(s.name);
+        int64_t failed = 0;
+        for (const auto& rec : r->records) {
+          if (rec.status == stream::PutBatchResult::Status::kOk) continue;
+          ++failed;
+          if (rec.status == stream::PutBatchResult::Status::kThrottled) {
+            count_write_throttle(k, s, f, r->error_message(rec));
+          }
+        }
+        ss.put_records_records->inc(r->records.size());
+        ss.put_records_successful->inc(r->records.size() - static_cast<size_t>(failed));
+        ss.put_records_failed->inc(static_cast<uint64_t>(failed));
+        const std::string& encryption = f ? f->encryption_type : kNoEncryption;
+        ss.put_records_latency->observe(elapsed_ms(start));
+        if (!json) {
+          Document results = Document::make_list();
+          for (const auto& rec : r->records) {
+            Document res = Document::make_map();
+            if (rec.status == stream::PutBatchResult::Status::kOk) {
+              res.set("SequenceNumber", r->shards[rec.shard].seqs.format(rec.offset));
+              res.set("ShardId", r->shards[rec.shard].shard_id);
+            } else {
+              res.set("ErrorCode", std::string(r->error_code(rec)));
+              res.set("ErrorMessage", r->error_message(rec));
+            }
+            results.push_back(std::move(res));
+          }
+          Document out = Document::make_map();
+          out.set("FailedRecordCount", failed);
+          out.set("Records", std::move(results));
+          out.set("EncryptionType", encryption);
+          return respond(std::move(out));
+        }
+        // The same members in the same order as the Document above, written directly.
+        std::string body;
+        body.reserve(64 + r->records.size() * 112);
+        body += "{\"FailedRecordCount\":";
+        body += std::to_string(failed);
+        body += ",\"Records\":[";
+        for (size_t i = 0; i < r->records.size(); ++i) {
+          const stream::PutBatchResult::Record& rec = r->records[i];
+          if (i > 0) body += ',';
+          body += '{';
+          if (rec.status == stream::PutBatchResult::Status::kOk) {
+            append_json_position(*r, rec, body);
+          } else {
+            body += "\"ErrorCode\":";
+            append_json_string(r->error_code(rec), body);
+            body += ",\"ErrorMessage\":";
+            append_json_string(r->error_message(rec), body);
+          }
+          body += '}';
+        }
+        body += "],\"EncryptionType\":";
+        append_json_string(encryption, body);
+        body += '}';
+        respond(EncodedBody{std::move(body)});
+      });
 }
 
 ApiResult get_shard_iterator(KinesisService& k, RequestContext& ctx) {
@@ -313,7 +406,7 @@ ApiResult get_records(KinesisService& k, RequestContext& ctx) {
     }
   }
   auto r = k.engine().get_records(*iterator, static_cast<uint32_t>(limit.value_or(10000)));
-  std::optional<StreamFacts> facts;
+  std::shared_ptr<const StreamFacts> facts;
   if (peek) facts = k.facts(peek->region, peek->stream);
   if (!r.ok()) {
     if (r.code() == ErrorCode::kThrottled && peek) {

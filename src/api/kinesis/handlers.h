@@ -10,6 +10,8 @@
 namespace freshet::api::kinesis {
 
 using HandlerFn = ApiResult (*)(KinesisService& k, RequestContext& ctx);
+using AsyncHandlerFn = void (*)(const std::shared_ptr<KinesisService>& k, RequestContext& ctx,
+                                Responder respond);
 
 // control.cc
 ApiResult create_stream(KinesisService& k, RequestContext& ctx);
@@ -35,8 +37,10 @@ ApiResult enable_enhanced_monitoring(KinesisService& k, RequestContext& ctx);
 ApiResult disable_enhanced_monitoring(KinesisService& k, RequestContext& ctx);
 
 // data.cc
-ApiResult put_record(KinesisService& k, RequestContext& ctx);
-ApiResult put_records(KinesisService& k, RequestContext& ctx);
+// Asynchronous: they answer once the group commit made the records durable.
+void put_record(const std::shared_ptr<KinesisService>& k, RequestContext& ctx, Responder respond);
+void put_records(const std::shared_ptr<KinesisService>& k, RequestContext& ctx,
+                 Responder respond);
 ApiResult get_shard_iterator(KinesisService& k, RequestContext& ctx);
 ApiResult get_records(KinesisService& k, RequestContext& ctx);
 ApiResult subscribe_to_shard(KinesisService& k, RequestContext& ctx);

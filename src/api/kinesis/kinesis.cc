@@ -17,7 +17,7 @@ struct OperationEntry {
   HandlerFn fn;
 };
 
-// Every operation of kinesis-2013-12-02, alphabetically.
+// Every operation of kinesis-2013-12-02 but the asynchronous ones below, alphabetically.
 constexpr OperationEntry kOperations[] = {
     {"AddTagsToStream", add_tags_to_stream},
     {"CreateStream", create_stream},
@@ -42,8 +42,6 @@ constexpr OperationEntry kOperations[] = {
     {"ListTagsForResource", list_tags_for_resource},
     {"ListTagsForStream", list_tags_for_stream},
     {"MergeShards", merge_shards},
-    {"PutRecord", put_record},
-    {"PutRecords", put_records},
     {"PutResourcePolicy", put_resource_policy},
     {"RegisterStreamConsumer", register_stream_consumer},
     {"RemoveTagsFromStream", remove_tags_from_stream},
@@ -58,6 +56,16 @@ constexpr OperationEntry kOperations[] = {
     {"UpdateShardCount", update_shard_count},
     {"UpdateStreamMode", update_stream_mode},
     {"UpdateStreamWarmThroughput", update_stream_warm_throughput},
+};
+
+struct AsyncOperationEntry {
+  const char* name;
+  AsyncHandlerFn fn;
+};
+
+constexpr AsyncOperationEntry kAsyncOperations[] = {
+    {"PutRecord", put_record},
+    {"PutRecords", put_records},
 };
 
 // Blob and timestamp members of each operation's input (model shapes Data and Timestamp).
@@ -84,6 +92,14 @@ Status register_kinesis(ServiceRegistry& registry, stream::Engine& engine,
     FRESHET_RETURN_IF_ERROR(registry.add_operation(
         kKinesisTargetPrefix, op.name, shape_for(op.name),
         [service, fn](RequestContext& ctx) -> ApiResult { return fn(*service, ctx); }));
+  }
+  for (const AsyncOperationEntry& op : kAsyncOperations) {
+    AsyncHandlerFn fn = op.fn;
+    FRESHET_RETURN_IF_ERROR(registry.add_async_operation(
+        kKinesisTargetPrefix, op.name, shape_for(op.name),
+        [service, fn](RequestContext& ctx, Responder respond) {
+          fn(service, ctx, std::move(respond));
+        }));
   }
   return {};
 }

@@ -111,7 +111,7 @@ std::optional<ApiError> KinesisService::resolve_stream(const RequestContext& ctx
   return std::nullopt;
 }
 
-std::optional<StreamFacts> KinesisService::facts(const std::string& region,
+std::shared_ptr<const StreamFacts> KinesisService::facts(const std::string& region,
                                                  const std::string& name) {
   const std::string key = region + "/" + name;
   const int64_t now = now_ms();
@@ -123,11 +123,11 @@ std::optional<StreamFacts> KinesisService::facts(const std::string& region,
     }
   }
   auto info = engine_.describe_stream(region, name);
-  if (!info.ok()) return std::nullopt;
-  StreamFacts f;
-  f.encryption_type = info->encryption_type;
-  f.shard_level_metrics = info->shard_level_metrics;
-  std::sort(f.shard_level_metrics.begin(), f.shard_level_metrics.end());
+  if (!info.ok()) return nullptr;
+  auto f = std::make_shared<StreamFacts>();
+  f->encryption_type = info->encryption_type;
+  f->shard_level_metrics = info->shard_level_metrics;
+  std::sort(f->shard_level_metrics.begin(), f->shard_level_metrics.end());
   std::lock_guard lock(mu_);
   facts_[key] = CachedFacts{f, now};
   return f;

@@ -98,7 +98,7 @@ class KinesisService {
 
   // Encryption type and enhanced monitoring of a stream, cached for up to a second (refreshed
   // at once by forget_facts() after this layer changes them). nullopt if the stream is gone.
-  std::optional<StreamFacts> facts(const std::string& region, const std::string& name);
+  std::shared_ptr<const StreamFacts> facts(const std::string& region, const std::string& name);
   void forget_facts(const std::string& region, const std::string& name);
 
   StreamSeries& stream_series(const std::string& stream);
@@ -110,7 +110,7 @@ class KinesisService {
   const KinesisApiOptions options_;
 
   struct CachedFacts {
-    StreamFacts facts;
+    std::shared_ptr<const StreamFacts> facts;
     int64_t fetched_ms = 0;
   };
   std::mutex mu_;

@@ -11,6 +11,11 @@ void GroupCommitter::start() {
   if (running_) return;
   running_ = true;
   stopping_ = false;
+  {
+    std::lock_guard pool(pool_mu_);
+    pool_stop_ = false;
+  }
+  for (int i = 0; i < sync_helpers_; ++i) helpers_.emplace_back([this] { helper(); });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -22,8 +27,70 @@ void GroupCommitter::stop() {
   }
   work_cv_.notify_all();
   thread_.join();
+  {
+    std::lock_guard pool(pool_mu_);
+    pool_stop_ = true;
+  }
+  pool_cv_.notify_all();
+  for (auto& h : helpers_) h.join();
+  helpers_.clear();
   std::lock_guard lock(mu_);
   running_ = false;
+}
+
+void GroupCommitter::sync_one(const std::shared_ptr<Target>& t) {
+  Status s = t->file->sync();
+  if (!s.ok()) {
+    spdlog::error("group commit: {} (the log stops accepting writes until reopened)",
+                  s.to_string());
+    std::lock_guard g(mu_);
+    t->failed = true;
+    t->error = s.error().message();
+  }
+}
+
+void GroupCommitter::take_files() {
+  std::unique_lock pool(pool_mu_);
+  while (pool_round_ != nullptr && pool_next_ < pool_round_->size()) {
+    const std::shared_ptr<Target>& t = (*pool_round_)[pool_next_++];
+    pool.unlock();
+    sync_one(t);  // the round (and t) outlives this: the committer waits for pool_done_
+    pool.lock();
+    if (++pool_done_ == pool_round_->size()) pool_done_cv_.notify_one();
+  }
+}
+
+void GroupCommitter::helper() {
+  uint64_t seen = 0;
+  std::unique_lock pool(pool_mu_);
+  while (true) {
+    pool_cv_.wait(pool, [&] { return pool_stop_ || pool_seq_ != seen; });
+    if (pool_stop_) return;
+    seen = pool_seq_;
+    pool.unlock();
+    take_files();
+    pool.lock();
+  }
+}
+
+uint64_t GroupCommitter::sync_round(const std::vector<std::shared_ptr<Target>>& round) {
+  if (round.size() == 1 || helpers_.empty()) {
+    for (const auto& t : round) sync_one(t);
+    return round.size();
+  }
+  {
+    std::lock_guard pool(pool_mu_);
+    pool_round_ = &round;
+    pool_next_ = 0;
+    pool_done_ = 0;
+    ++pool_seq_;
+  }
+  pool_cv_.notify_all();
+  take_files();
+  std::unique_lock pool(pool_mu_);
+  pool_done_cv_.wait(pool, [&] { return pool_done_ == round.size(); });
+  pool_round_ = nullptr;
+  return round.size();
 }
 
 uint64_t GroupCommitter::enqueue(const std::shared_ptr<Target>& target) {
@@ -94,18 +161,7 @@ void GroupCommitter::run() {
     round.swap(queued_);
     const uint64_t number = next_round_++;
     lock.unlock();
-    uint64_t synced = 0;
-    for (const auto& t : round) {
-      Status s = t->file->sync();
-      ++synced;
-      if (!s.ok()) {
-        spdlog::error("group commit: {} (the log stops accepting writes until reopened)",
-                      s.to_string());
-        std::lock_guard g(mu_);
-        t->failed = true;
-        t->error = s.error().message();
-      }
-    }
+    const uint64_t synced = sync_round(round);
     round.clear();
     lock.lock();
     syncs_ += synced;

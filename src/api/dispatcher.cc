@@ -140,6 +140,8 @@ Dispatcher::Dispatcher(const ServiceRegistry& services, metrics::Registry& metri
       metrics::Labels labels{{"service", svc.name}, {"operation", name}};
       op_metrics_[&op] = OpMetrics{
           metrics_.counter("freshet_api_requests_total", labels, "API requests by operation"),
+          metrics_.counter("freshet_api_raw_path_requests_total", labels,
+                           "API requests an operation's raw (no Document) path took"),
           metrics_.histogram("freshet_api_request_duration_ms", labels,
                              "API request handling time in milliseconds")};
     }
@@ -185,41 +187,33 @@ bool Dispatcher::runs_inline(const AwsRequest& req) const {
   return found.operation != nullptr && found.operation->async_handler != nullptr;
 }
 
-std::optional<AwsResponse> Dispatcher::prepare(AwsRequest& req, Prepared& pr) const {
+std::optional<AwsResponse> Dispatcher::lookup(const AwsRequest& req, Prepared& pr) const {
   pr.start = std::chrono::steady_clock::now();
-  Protocol& protocol = pr.protocol;
-  std::string_view& json_ct = pr.json_ct;
-  bool known_ct = protocol_for(req.content_type, protocol, json_ct);
-
-  // 1. Operation lookup (before parsing: unknown targets never reach a decoder's shape).
+  bool known_ct = protocol_for(req.content_type, pr.protocol, pr.json_ct);
+  // Before parsing: unknown targets never reach a decoder's shape.
   ServiceRegistry::Lookup found = services_.find(req.amz_target);
   if (found.operation == nullptr || !known_ct) {
     unknown_requests_->inc();
-    return error_response(unknown_operation(), protocol, json_ct, "unknown", "unknown");
+    return error_response(unknown_operation(), pr.protocol, pr.json_ct, "unknown", "unknown");
   }
-  const Service& svc = *found.service;
-  const Operation& op = *found.operation;
-  const OpMetrics& om = op_metrics_.at(&op);
-  pr.svc = &svc;
-  pr.op = &op;
-  pr.om = &om;
-  om.requests->inc();
+  pr.svc = found.service;
+  pr.op = found.operation;
+  pr.om = &op_metrics_.at(pr.op);
+  pr.om->requests->inc();
+  RequestContext& ctx = pr.ctx;
+  ctx.target_prefix = pr.svc->target_prefix;
+  ctx.service = pr.svc->name;
+  ctx.operation = pr.op->name;
+  ctx.request_id = req.request_id;
+  ctx.protocol = pr.protocol;
+  ctx.remote_address = req.remote_address;
+  return std::nullopt;
+}
+
+std::optional<AwsResponse> Dispatcher::authenticate(const AwsRequest& req, Prepared& pr) const {
   auto fail = [&](const ApiError& e) {
-    return error_response(e, protocol, json_ct, svc.name, op.name);
+    return error_response(e, pr.protocol, pr.json_ct, pr.svc->name, pr.op->name);
   };
-
-  // 2. Syntax.
-  DecodeLimits limits = limits_;
-  Result<Document> decoded =
-      protocol == Protocol::kCbor ? decode_cbor(req.body, limits) : decode_json(req.body, limits);
-  if (!decoded.ok()) return fail(serialization_error(decoded.error().message()));
-  Document input = std::move(decoded).value();
-  if (!input.is_map()) {
-    return fail(serialization_error(input.is_list() ? "Start of list found where not expected"
-                                                    : "Expected a structure at the top level"));
-  }
-
-  // 3. Authentication (parsed, not verified yet).
   RequestContext& ctx = pr.ctx;
   std::string_view amz_algorithm = query_param(req.target, "X-Amz-Algorithm");
   if (!req.authorization.empty()) {
@@ -259,18 +253,29 @@ std::optional<AwsResponse> Dispatcher::prepare(AwsRequest& req, Prepared& pr) co
   } else if (!req.has_security_token) {
     return fail(missing_authentication_token());
   }
+  return std::nullopt;
+}
 
-  // 4. Shape: blobs and timestamps.
-  Status shaped = apply_shape(input, op.input_shape, protocol == Protocol::kJson);
+std::optional<AwsResponse> Dispatcher::decode(const AwsRequest& req, Prepared& pr) const {
+  auto fail = [&](const ApiError& e) {
+    return error_response(e, pr.protocol, pr.json_ct, pr.svc->name, pr.op->name);
+  };
+  // 1. Syntax.
+  DecodeLimits limits = limits_;
+  Result<Document> decoded = pr.protocol == Protocol::kCbor ? decode_cbor(req.body, limits)
+                                                            : decode_json(req.body, limits);
+  if (!decoded.ok()) return fail(serialization_error(decoded.error().message()));
+  Document input = std::move(decoded).value();
+  if (!input.is_map()) {
+    return fail(serialization_error(input.is_list() ? "Start of list found where not expected"
+                                                    : "Expected a structure at the top level"));
+  }
+  // 2. Authentication (parsed, not verified yet): after the syntax, as AWS answers.
+  if (auto e = authenticate(req, pr)) return e;
+  // 3. Shape: blobs and timestamps.
+  Status shaped = apply_shape(input, pr.op->input_shape, pr.protocol == Protocol::kJson);
   if (!shaped.ok()) return fail(serialization_error(shaped.error().message()));
-
-  ctx.target_prefix = svc.target_prefix;
-  ctx.service = svc.name;
-  ctx.operation = op.name;
-  ctx.input = std::move(input);
-  ctx.request_id = req.request_id;
-  ctx.protocol = protocol;
-  ctx.remote_address = req.remote_address;
+  pr.ctx.input = std::move(input);
   return std::nullopt;
 }
 
@@ -298,12 +303,13 @@ AwsResponse Dispatcher::finish(const Prepared& p, ApiResult result) const {
 
 void Dispatcher::dispatch_async(AwsRequest& req, Done done) const {
   auto pr = std::make_shared<Prepared>();
-  if (std::optional<AwsResponse> early = prepare(req, *pr)) return done(std::move(*early));
+  if (std::optional<AwsResponse> early = lookup(req, *pr)) return done(std::move(*early));
   const Operation& op = *pr->op;
   // Handlers should not throw; if one does (e.g. an unchecked Document accessor), the
   // request fails with InternalFailure instead of taking down the thread.
   const ApiError internal{AwsError::kInternalFailure, "Internal error"};
   if (!op.async_handler) {
+    if (std::optional<AwsResponse> early = decode(req, *pr)) return done(std::move(*early));
     ApiResult result = [&]() -> ApiResult {
       try {
         return op.handler(pr->ctx);
@@ -321,6 +327,15 @@ void Dispatcher::dispatch_async(AwsRequest& req, Done done) const {
     done(finish(*pr, std::move(result)));
   };
   try {
+    // The raw path first: it takes only requests whose every answer it would give exactly as
+    // the decoded path does, so trying it cannot change an answer. Its requests must have
+    // passed authentication; any failure there is left to the full path, in AWS's order.
+    if (op.raw_handler && pr->protocol == Protocol::kJson && !authenticate(req, *pr) &&
+        op.raw_handler(pr->ctx, req.body, respond)) {
+      pr->om->raw_requests->inc();
+      return;
+    }
+    if (std::optional<AwsResponse> early = decode(req, *pr)) return done(std::move(*early));
     op.async_handler(pr->ctx, respond);
   } catch (...) {
     respond(internal);

@@ -58,13 +58,17 @@ class Dispatcher {
 
  private:
   struct Prepared;
-  // Steps before the handler: operation lookup, decoding, authentication, shape. Returns the
-  // error response when one of them fails.
-  std::optional<AwsResponse> prepare(AwsRequest& req, Prepared& p) const;
+  // The steps before a handler; each returns the error response when it fails. lookup finds
+  // the operation and protocol and fills the context but its input; decode parses the body,
+  // authenticates (after the syntax, as AWS orders its errors) and applies the shape.
+  std::optional<AwsResponse> lookup(const AwsRequest& req, Prepared& p) const;
+  std::optional<AwsResponse> authenticate(const AwsRequest& req, Prepared& p) const;
+  std::optional<AwsResponse> decode(const AwsRequest& req, Prepared& p) const;
   AwsResponse finish(const Prepared& p, ApiResult result) const;
 
   struct OpMetrics {
     metrics::Counter* requests;
+    metrics::Counter* raw_requests;  // taken by the operation's raw path
     metrics::Histogram* latency_ms;
   };
   AwsResponse error_response(const ApiError& e, Protocol p, std::string_view json_ct,

@@ -35,13 +35,19 @@ Status add(std::map<std::string, Service, std::less<>>& services, std::string_vi
 Status ServiceRegistry::add_operation(std::string_view target_prefix, std::string name,
                                       ShapeHint input_shape, Handler handler) {
   return add(services_, target_prefix,
-             Operation{std::move(name), std::move(input_shape), std::move(handler), nullptr});
+             Operation{std::move(name), std::move(input_shape), std::move(handler), nullptr,
+                       nullptr});
 }
 
 Status ServiceRegistry::add_async_operation(std::string_view target_prefix, std::string name,
-                                            ShapeHint input_shape, AsyncHandler handler) {
+                                            ShapeHint input_shape, AsyncHandler handler,
+                                            RawHandler raw_handler) {
+  if (!handler && raw_handler) {
+    return Error(ErrorCode::kInvalidArgument, "a raw handler needs an async handler: " + name);
+  }
   return add(services_, target_prefix,
-             Operation{std::move(name), std::move(input_shape), nullptr, std::move(handler)});
+             Operation{std::move(name), std::move(input_shape), nullptr, std::move(handler),
+                       std::move(raw_handler)});
 }
 
 ServiceRegistry::Lookup ServiceRegistry::find(std::string_view target) const {

@@ -59,20 +59,25 @@ std::string base64_encode(std::string_view bytes) {
   return out;
 }
 
-Result<std::string> base64_decode(std::string_view text) {
+Status base64_decode_append(std::string_view text, std::string& dest) {
   size_t n = text.size();
   if (n % 4 != 0) {
     return Error(
         ErrorCode::kInvalidArgument,
         "Base64 encoded length is expected a multiple of 4 bytes but found: " + std::to_string(n));
   }
-  if (n == 0) return std::string();
+  if (n == 0) return {};
   size_t pad = 0;
   if (text[n - 1] == '=') pad = (text[n - 2] == '=') ? 2 : 1;
   size_t data_chars = n - pad;
-  std::string out;
-  out.resize(n / 4 * 3 - pad);
-  auto* o = reinterpret_cast<uint8_t*>(out.data());
+  const size_t start = dest.size();
+  dest.resize(start + n / 4 * 3 - pad);
+  auto* o = reinterpret_cast<uint8_t*>(dest.data() + start);
+  // On any error the bytes appended so far are cut off again.
+  auto fail = [&](Error e) -> Status {
+    dest.resize(start);
+    return e;
+  };
   const auto* in = reinterpret_cast<const uint8_t*>(text.data());
 
   // Full quads without padding.
@@ -83,7 +88,7 @@ Result<std::string> base64_decode(std::string_view text) {
             d = kDecode[in[i + 3]];
     if ((a | b | c | d) == kInvalid || ((a | b | c | d) & 0xC0)) {
       for (size_t k = i; k < i + 4; ++k) {
-        if (kDecode[in[k]] == kInvalid) return invalid_char(static_cast<char>(in[k]));
+        if (kDecode[in[k]] == kInvalid) return fail(invalid_char(static_cast<char>(in[k])));
       }
     }
     uint32_t v = (uint32_t{a} << 18) | (uint32_t{b} << 12) | (uint32_t{c} << 6) | d;
@@ -91,28 +96,34 @@ Result<std::string> base64_decode(std::string_view text) {
     o[j++] = static_cast<uint8_t>(v >> 8);
     o[j++] = static_cast<uint8_t>(v);
   }
-  if (pad == 0) return out;
+  if (pad == 0) return {};
 
   // Last quad: 4 - pad data characters then pad '='.
   size_t rem = data_chars - full;  // 2 or 3
   uint8_t vals[3] = {0, 0, 0};
   for (size_t k = 0; k < rem; ++k) {
     uint8_t v = kDecode[in[full + k]];
-    if (v == kInvalid) return invalid_char(static_cast<char>(in[full + k]));
+    if (v == kInvalid) return fail(invalid_char(static_cast<char>(in[full + k])));
     vals[k] = v;
   }
   if (rem == 2) {
     if (vals[1] & 0x0F) {
-      return Error(ErrorCode::kInvalidArgument, "Invalid last non-pad Base64 character dectected");
+      return fail(Error(ErrorCode::kInvalidArgument, "Invalid last non-pad Base64 character dectected"));
     }
     o[j++] = static_cast<uint8_t>((vals[0] << 2) | (vals[1] >> 4));
   } else {
     if (vals[2] & 0x03) {
-      return Error(ErrorCode::kInvalidArgument, "Invalid last non-pad Base64 character dectected");
+      return fail(Error(ErrorCode::kInvalidArgument, "Invalid last non-pad Base64 character dectected"));
     }
     o[j++] = static_cast<uint8_t>((vals[0] << 2) | (vals[1] >> 4));
     o[j++] = static_cast<uint8_t>((vals[1] << 4) | (vals[2] >> 2));
   }
+  return {};
+}
+
+Result<std::string> base64_decode(std::string_view text) {
+  std::string out;
+  FRESHET_RETURN_IF_ERROR(base64_decode_append(text, out));
   return out;
 }
 

@@ -34,6 +34,8 @@ struct KinesisApiOptions {
   size_t put_records_max_request_bytes = 10u << 20;
   // Pagination tokens (ListStreams, ListShards, ListStreamConsumers) expire after this long.
   int64_t next_token_lifetime_ms = 300'000;
+  // PutRecord(s) with plain JSON bodies skip the Document (put_raw.cc). Off only to compare.
+  bool raw_put_path = true;
 };
 
 inline constexpr const char* kKinesisTargetPrefix = "Kinesis_20131202";

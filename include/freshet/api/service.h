@@ -42,12 +42,20 @@ using Handler = std::function<ApiResult(RequestContext&)>;
 using Responder = std::function<void(ApiResult)>;
 using AsyncHandler = std::function<void(RequestContext&, Responder)>;
 
-// Exactly one of handler and async_handler is set.
+// An optional fast path of an asynchronous operation for JSON requests: it gets the raw body
+// (ctx.input stays null) and either takes the request (returns true, and answers through
+// respond, which it may move from) or declines (returns false, having done nothing, and the
+// request goes the decoded way). It must take only requests it answers exactly as the
+// decoded path would: e.g. a PutRecords whose every member is present and valid.
+using RawHandler = std::function<bool(RequestContext&, std::string_view body, Responder&)>;
+
+// Exactly one of handler and async_handler is set; raw_handler only with async_handler.
 struct Operation {
   std::string name;
   ShapeHint input_shape;
   Handler handler;
   AsyncHandler async_handler;
+  RawHandler raw_handler;
 };
 
 struct Service {
@@ -65,7 +73,8 @@ class ServiceRegistry {
   Status add_operation(std::string_view target_prefix, std::string name, ShapeHint input_shape,
                        Handler handler);
   Status add_async_operation(std::string_view target_prefix, std::string name,
-                             ShapeHint input_shape, AsyncHandler handler);
+                             ShapeHint input_shape, AsyncHandler handler,
+                             RawHandler raw_handler = nullptr);
 
   struct Lookup {
     const Service* service = nullptr;

@@ -24,6 +24,9 @@ constexpr size_t base64_encoded_size(size_t n) { return (n + 2) / 3 * 4; }
 // Returns the decoded bytes or Error(kInvalidArgument, message) where message is e.g.
 // "Base64 encoded length is expected a multiple of 4 bytes but found: 5".
 Result<std::string> base64_decode(std::string_view text);
+// The same, appending the bytes to dest (unchanged on error): decodes many blobs into one
+// buffer without an allocation each.
+Status base64_decode_append(std::string_view text, std::string& dest);
 
 // Byte-vector forms of the same, for binary tokens (shard iterators, NextTokens).
 std::string base64_encode(std::span<const uint8_t> bytes);

@@ -112,34 +112,41 @@ void append_json_position(const stream::PutBatchResult& r, const stream::PutBatc
 
 void put_record(const std::shared_ptr<KinesisService>& service, RequestContext& ctx,
                 Responder respond) {
-  KinesisService& k = *service;
-  const auto start = std::chrono::steady_clock::now();
   Input in;
   const Document& d = ctx.input;
-  auto name = in.str(d, "", "StreamName", kStreamNameRule);
+  PlainPutRecord p;
+  p.name = in.str(d, "", "StreamName", kStreamNameRule);
   auto data = in.blob_view(d, "", "Data", kMaxDataBytes, true);
   auto pk = in.str_view(d, "", "PartitionKey", kPartitionKeyRule, true);
   auto ehk = in.str_view(d, "", "ExplicitHashKey", kHashKeyRule);
-  auto seq = in.str_view(d, "", "SequenceNumberForOrdering", kSequenceNumberRule);
-  auto arn = in.str(d, "", "StreamARN", kStreamArnRule);
+  p.sequence_for_ordering = in.str_view(d, "", "SequenceNumberForOrdering", kSequenceNumberRule);
+  p.arn = in.str(d, "", "StreamARN", kStreamArnRule);
   (void)in.str_view(d, "", "StreamId", kStreamIdRule);
   if (auto e = in.error()) return respond(*e);
+  p.entry = stream::PutEntry{*data, *pk, ehk ? *ehk : std::string_view()};
+  submit_put_record(service, ctx, p, std::move(respond));
+}
+
+void submit_put_record(const std::shared_ptr<KinesisService>& service, RequestContext& ctx,
+                       const PlainPutRecord& p, Responder respond) {
+  KinesisService& k = *service;
+  const auto start = std::chrono::steady_clock::now();
   StreamRef s;
-  if (auto e = k.resolve_stream(ctx, name, arn, &s)) return respond(*e);
-  if (ehk && !stream::parse_hash_key(*ehk).ok()) return respond(invalid_hash_key(*ehk));
-  if (seq && !stream::decode_sequence_number(*seq).ok()) {
+  if (auto e = k.resolve_stream(ctx, p.name, p.arn, &s)) return respond(*e);
+  const std::string_view ehk = p.entry.explicit_hash_key;
+  if (!ehk.empty() && !stream::parse_hash_key(ehk).ok()) return respond(invalid_hash_key(ehk));
+  if (const auto& seq = p.sequence_for_ordering; seq && !stream::decode_sequence_number(*seq).ok()) {
     return respond(ApiError{AwsError::kInvalidArgument,
                             "ExclusiveMinimumSequenceNumber " + std::string(*seq) +
                                 " used in PutRecord on stream " + s.name + " under account " +
                                 k.account() + " is invalid."});
   }
   auto facts = k.facts(s.region, s.name);
-  const stream::PutEntry entry{*data, *pk, ehk ? *ehk : std::string_view()};
-  std::vector<uint64_t> bytes{data->size() + pk->size()};
+  std::vector<uint64_t> bytes{p.entry.data.size() + p.entry.partition_key.size()};
   const bool json = ctx.protocol == Protocol::kJson;
   // The engine copies the record before returning; the callback needs no view into ctx.
   k.engine().put_records_async(
-      s.region, s.name, std::span<const stream::PutEntry>(&entry, 1),
+      s.region, s.name, std::span<const stream::PutEntry>(&p.entry, 1),
       [service, s, facts = std::move(facts), bytes = std::move(bytes), start, json,
        respond = std::move(respond)](Result<stream::PutBatchResult> r) {
         KinesisService& k = *service;
@@ -178,45 +185,44 @@ void put_record(const std::shared_ptr<KinesisService>& service, RequestContext& 
 
 void put_records(const std::shared_ptr<KinesisService>& service, RequestContext& ctx,
                  Responder respond) {
-  KinesisService& k = *service;
-  const auto start = std::chrono::steady_clock::now();
   Input in;
   const Document& d = ctx.input;
-  struct Entry {  // views into ctx.input, which outlives the engine call
-    std::optional<std::string_view> data, ehk, pk;
-  };
-  std::vector<Entry> entries;
+  PlainPutRecords p;
   if (const List* records = in.struct_list(d, "", "Records", 1, 500, true)) {
-    entries.reserve(records->size());
+    p.entries.reserve(records->size());
     for (size_t i = 0; i < records->size(); ++i) {
       const Document& rec = (*records)[i];
       char path[40];  // "records.N.member" without an allocation per record
       const int n = std::snprintf(path, sizeof(path), "records.%zu.member", i + 1);
       const std::string_view prefix(path, static_cast<size_t>(n));
-      Entry e;
-      e.data = in.blob_view(rec, prefix, "Data", kMaxDataBytes, true);
-      e.ehk = in.str_view(rec, prefix, "ExplicitHashKey", kHashKeyRule);
-      e.pk = in.str_view(rec, prefix, "PartitionKey", kPartitionKeyRule, true);
-      entries.push_back(e);
+      auto data = in.blob_view(rec, prefix, "Data", kMaxDataBytes, true);
+      auto ehk = in.str_view(rec, prefix, "ExplicitHashKey", kHashKeyRule);
+      auto pk = in.str_view(rec, prefix, "PartitionKey", kPartitionKeyRule, true);
+      if (data && pk) p.entries.push_back({*data, *pk, ehk ? *ehk : std::string_view()});
     }
   }
-  auto name = in.str(d, "", "StreamName", kStreamNameRule);
-  auto arn = in.str(d, "", "StreamARN", kStreamArnRule);
+  p.name = in.str(d, "", "StreamName", kStreamNameRule);
+  p.arn = in.str(d, "", "StreamARN", kStreamArnRule);
   (void)in.str_view(d, "", "StreamId", kStreamIdRule);
   if (auto e = in.error()) return respond(*e);
-  StreamRef s;
-  if (auto e = k.resolve_stream(ctx, name, arn, &s)) return respond(*e);
+  submit_put_records(service, ctx, p, std::move(respond));
+}
 
+void submit_put_records(const std::shared_ptr<KinesisService>& service, RequestContext& ctx,
+                        const PlainPutRecords& p, Responder respond) {
+  KinesisService& k = *service;
+  const auto start = std::chrono::steady_clock::now();
+  StreamRef s;
+  if (auto e = k.resolve_stream(ctx, p.name, p.arn, &s)) return respond(*e);
   size_t total = 0;
-  std::vector<stream::PutEntry> puts;
   std::vector<uint64_t> bytes;
-  puts.reserve(entries.size());
-  bytes.reserve(entries.size());
-  for (const Entry& e : entries) {
-    if (e.ehk && !stream::parse_hash_key(*e.ehk).ok()) return respond(invalid_hash_key(*e.ehk));
-    total += e.data->size() + e.pk->size();
-    puts.push_back({*e.data, *e.pk, e.ehk ? *e.ehk : std::string_view()});
-    bytes.push_back(e.data->size() + e.pk->size());
+  bytes.reserve(p.entries.size());
+  for (const stream::PutEntry& e : p.entries) {
+    if (!e.explicit_hash_key.empty() && !stream::parse_hash_key(e.explicit_hash_key).ok()) {
+      return respond(invalid_hash_key(e.explicit_hash_key));
+    }
+    total += e.data.size() + e.partition_key.size();
+    bytes.push_back(e.data.size() + e.partition_key.size());
   }
   const size_t limit = k.options().put_records_max_request_bytes;
   if (total > limit) {
@@ -226,7 +232,7 @@ void put_records(const std::shared_ptr<KinesisService>& service, RequestContext&
   auto facts = k.facts(s.region, s.name);
   const bool json = ctx.protocol == Protocol::kJson;
   k.engine().put_records_async(
-      s.region, s.name, puts,
+      s.region, s.name, p.entries,
       [service, s, facts = std::move(facts), bytes = std::move(bytes), start, json,
        respond = std::move(respond)](Result<stream::PutBatchResult> r) {
         KinesisService& k = *service;

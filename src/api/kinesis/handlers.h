@@ -41,6 +41,30 @@ ApiResult disable_enhanced_monitoring(KinesisService& k, RequestContext& ctx);
 void put_record(const std::shared_ptr<KinesisService>& k, RequestContext& ctx, Responder respond);
 void put_records(const std::shared_ptr<KinesisService>& k, RequestContext& ctx,
                  Responder respond);
+
+// A put request whose members passed validation (model shapes), in either path: decoded
+// (views into ctx.input) or raw (views into the raw handler's buffers). The views must stay
+// valid until submit_* returns; the answer may come later.
+struct PlainPutRecord {
+  std::optional<std::string> name, arn;
+  std::optional<std::string_view> sequence_for_ordering;
+  stream::PutEntry entry;
+};
+struct PlainPutRecords {
+  std::optional<std::string> name, arn;
+  std::vector<stream::PutEntry> entries;
+};
+// The rest of the operation after validation: the stream, domain checks, the write, the answer.
+void submit_put_record(const std::shared_ptr<KinesisService>& k, RequestContext& ctx,
+                       const PlainPutRecord& p, Responder respond);
+void submit_put_records(const std::shared_ptr<KinesisService>& k, RequestContext& ctx,
+                        const PlainPutRecords& p, Responder respond);
+
+// put_raw.cc: the raw paths (RawHandler) of PutRecord and PutRecords for JSON bodies.
+bool put_record_raw(const std::shared_ptr<KinesisService>& k, RequestContext& ctx,
+                    std::string_view body, Responder& respond);
+bool put_records_raw(const std::shared_ptr<KinesisService>& k, RequestContext& ctx,
+                     std::string_view body, Responder& respond);
 ApiResult get_shard_iterator(KinesisService& k, RequestContext& ctx);
 ApiResult get_records(KinesisService& k, RequestContext& ctx);
 ApiResult subscribe_to_shard(KinesisService& k, RequestContext& ctx);

@@ -58,14 +58,18 @@ constexpr OperationEntry kOperations[] = {
     {"UpdateStreamWarmThroughput", update_stream_warm_throughput},
 };
 
+using RawHandlerFn = bool (*)(const std::shared_ptr<KinesisService>& k, RequestContext& ctx,
+                              std::string_view body, Responder& respond);
+
 struct AsyncOperationEntry {
   const char* name;
   AsyncHandlerFn fn;
+  RawHandlerFn raw;  // the JSON fast path, or null
 };
 
 constexpr AsyncOperationEntry kAsyncOperations[] = {
-    {"PutRecord", put_record},
-    {"PutRecords", put_records},
+    {"PutRecord", put_record, put_record_raw},
+    {"PutRecords", put_records, put_records_raw},
 };
 
 // Blob and timestamp members of each operation's input (model shapes Data and Timestamp).
@@ -95,11 +99,19 @@ Status register_kinesis(ServiceRegistry& registry, stream::Engine& engine,
   }
   for (const AsyncOperationEntry& op : kAsyncOperations) {
     AsyncHandlerFn fn = op.fn;
+    RawHandlerFn raw_fn = op.raw;
+    RawHandler raw;
+    if (raw_fn != nullptr && options.raw_put_path) {
+      raw = [service, raw_fn](RequestContext& ctx, std::string_view body, Responder& respond) {
+        return raw_fn(service, ctx, body, respond);
+      };
+    }
     FRESHET_RETURN_IF_ERROR(registry.add_async_operation(
         kKinesisTargetPrefix, op.name, shape_for(op.name),
         [service, fn](RequestContext& ctx, Responder respond) {
           fn(service, ctx, std::move(respond));
-        }));
+        },
+        std::move(raw)));
   }
   return {};
 }

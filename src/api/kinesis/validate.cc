@@ -155,6 +155,16 @@ std::optional<ApiError> Input::error() const {
   return std::nullopt;
 }
 
+bool satisfies(std::string_view value, const StringRule& rule) {
+  if (!rule.enum_values.empty()) {
+    return std::find(rule.enum_values.begin(), rule.enum_values.end(), value) !=
+           rule.enum_values.end();
+  }
+  if (rule.pattern != nullptr && !rule.pattern(value)) return false;
+  const size_t len = utf16_length(value);
+  return len >= rule.min_len && len <= rule.max_len;
+}
+
 void Input::check_string(const MemberPath& p, std::string_view value, const StringRule& rule) {
   if (!rule.enum_values.empty()) {
     if (std::find(rule.enum_values.begin(), rule.enum_values.end(), value) ==

@@ -93,6 +93,9 @@ inline constexpr StringRule enum_rule(std::span<const std::string_view> values) 
 
 inline constexpr size_t kMaxDataBytes = 10485760;  // Data blob max (model)
 
+// True when value meets the rule (enum, pattern, length), i.e. Input would add no error.
+bool satisfies(std::string_view value, const StringRule& rule);
+
 // A member's path, turned into text only when an error names it (PutRecords validates three
 // members of up to 500 records per request; building every path cost an allocation each).
 struct MemberPath {

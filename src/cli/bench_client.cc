@@ -4,6 +4,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
 
+#include <cstdio>
+
 namespace freshet::cli::bench {
 
 namespace asio = boost::asio;
@@ -30,7 +32,7 @@ std::optional<Endpoint> Endpoint::parse(std::string_view url, std::string* error
   }
   Endpoint e;
   const size_t colon = rest.rfind(':');
-  if (colon == std::string_view::npos || rest.find(']') > colon && rest.front() == '[') {
+  if (colon == std::string_view::npos || (rest.find(']') > colon && rest.front() == '[')) {
     e.host = std::string(rest);
     e.port = "80";
   } else {
@@ -62,6 +64,23 @@ std::string aws_error_type(std::string_view body) {
   if (const size_t hash = t.rfind('#'); hash != std::string_view::npos) t = t.substr(hash + 1);
   if (const size_t colon = t.find(':'); colon != std::string_view::npos) t = t.substr(0, colon);
   return std::string(t);
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 KinesisConnection::KinesisConnection(const ClientOptions& options)

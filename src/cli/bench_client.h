@@ -1,5 +1,6 @@
 // A blocking Kinesis client connection for `freshet bench`: one keep-alive HTTP/1.1
-// connection speaking AWS JSON 1.1, every request SigV4-signed. One per thread.
+// connection speaking AWS JSON 1.1, every request SigV4-signed. One per thread. Used for the
+// control calls and by `get` and `e2e`; `put` drives its load with bench_put.h instead.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -62,5 +63,8 @@ class KinesisConnection {
 
 // The error type of an AWS JSON error body ({"__type":"ns#Name",...} -> "Name"), or "".
 std::string aws_error_type(std::string_view body);
+
+// `s` escaped for use inside a JSON string.
+std::string json_escape(std::string_view s);
 
 }  // namespace freshet::cli::bench

@@ -16,6 +16,8 @@
 #include <unordered_map>
 
 #include "bench_client.h"
+#include "bench_put.h"
+#include "bench_stats.h"
 #include "freshet/common/base64.h"
 #include "freshet/api/codec.h"
 #include "freshet/api/document.h"
@@ -25,7 +27,9 @@ namespace {
 
 using bench::CallResult;
 using bench::ClientOptions;
+using bench::json_escape;
 using bench::KinesisConnection;
+using bench::Stats;
 using Clock = std::chrono::steady_clock;
 
 // ---- flags ----------------------------------------------------------------------------------
@@ -46,6 +50,7 @@ struct PutArgs {
   double duration = -1;
   int batch = 100;
   int concurrency = 4;
+  int threads = 1;
   std::string keys = "random";
   int64_t distinct_keys = 0;  // 0 = random
 };
@@ -63,37 +68,6 @@ struct E2eArgs {
 };
 
 // ---- statistics -----------------------------------------------------------------------------
-
-class Stats {
- public:
-  std::atomic<int64_t> records{0};
-  std::atomic<int64_t> bytes{0};
-  std::atomic<int64_t> requests{0};
-  std::atomic<int64_t> errors{0};
-
-  void error(const std::string& type, int64_t n = 1) {
-    errors.fetch_add(n);
-    std::lock_guard l(mu_);
-    by_type_[type] += n;
-  }
-  void add_latencies(const std::vector<double>& ms) {
-    std::lock_guard l(mu_);
-    latencies_.insert(latencies_.end(), ms.begin(), ms.end());
-  }
-  std::map<std::string, int64_t> error_types() const {
-    std::lock_guard l(mu_);
-    return by_type_;
-  }
-  std::vector<double> latencies() const {
-    std::lock_guard l(mu_);
-    return latencies_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::string, int64_t> by_type_;  // GUARDED_BY(mu_)
-  std::vector<double> latencies_;           // GUARDED_BY(mu_)
-};
 
 double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -149,23 +123,6 @@ class Progress {
   std::thread thread_;
 };
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string num(double v) {
   if (!std::isfinite(v)) return "0";
   char buf[64];
@@ -201,6 +158,19 @@ std::string percentiles_json(const Percentiles& p) {
          ",\"max\":" + num(p.max) + "}";
 }
 
+// The process's CPU time so far, in seconds.
+struct CpuTimes {
+  double user = 0;
+  double sys = 0;
+};
+
+CpuTimes cpu_times() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return {static_cast<double>(ru.ru_utime.tv_sec) + ru.ru_utime.tv_usec / 1e6,
+          static_cast<double>(ru.ru_stime.tv_sec) + ru.ru_stime.tv_usec / 1e6};
+}
+
 struct Summary {
   std::string mode;
   double seconds = 0;
@@ -208,14 +178,15 @@ struct Summary {
   std::string latency_what;  // what the latency measures
   std::vector<std::pair<std::string, std::string>> extra;  // name, JSON value
   std::vector<std::pair<std::string, Percentiles>> extra_latencies;
+  std::vector<std::string> notes;  // lines for the text summary only
+  CpuTimes cpu_at_start;  // subtracted from the client CPU time; zero: count from launch
 };
 
 // Prints the summary (text on stdout, or one JSON object with --json). Returns the exit code.
 int finish(const Summary& s, bool json) {
-  rusage ru{};
-  ::getrusage(RUSAGE_SELF, &ru);
-  const double user = static_cast<double>(ru.ru_utime.tv_sec) + ru.ru_utime.tv_usec / 1e6;
-  const double sys = static_cast<double>(ru.ru_stime.tv_sec) + ru.ru_stime.tv_usec / 1e6;
+  const CpuTimes cpu = cpu_times();
+  const double user = cpu.user - s.cpu_at_start.user;
+  const double sys = cpu.sys - s.cpu_at_start.sys;
   const double cpu_pct = s.seconds > 0 ? 100.0 * (user + sys) / s.seconds : 0;
   const Stats& st = *s.stats;
   const int64_t records = st.records.load();
@@ -256,6 +227,7 @@ int finish(const Summary& s, bool json) {
     print_lat(s.latency_what.c_str(), lat);
     for (const auto& [name, p] : s.extra_latencies) print_lat(name.c_str(), p);
     for (const auto& [name, value] : s.extra) std::printf("  %s: %s\n", name.c_str(), value.c_str());
+    for (const auto& note : s.notes) std::printf("  %s\n", note.c_str());
     std::printf("  errors: %lld\n", static_cast<long long>(st.errors.load()));
     for (const auto& [type, n] : errors) {
       std::printf("    %-45s %lld\n", type.c_str(), static_cast<long long>(n));
@@ -269,32 +241,8 @@ int finish(const Summary& s, bool json) {
 
 // ---- helpers for the API ------------------------------------------------------------------
 
-// The integer value of the first member `name` in a JSON body, or -1.
-int64_t scan_int(std::string_view body, std::string_view name) {
-  const std::string key = "\"" + std::string(name) + "\"";
-  size_t k = body.find(key);
-  if (k == std::string_view::npos) return -1;
-  k = body.find(':', k + key.size());
-  if (k == std::string_view::npos) return -1;
-  ++k;
-  while (k < body.size() && (body[k] == ' ' || body[k] == '\t' || body[k] == '\n')) ++k;
-  int64_t v = 0;
-  bool any = false;
-  while (k < body.size() && body[k] >= '0' && body[k] <= '9') {
-    v = v * 10 + (body[k++] - '0');
-    any = true;
-  }
-  return any ? v : -1;
-}
-
 std::string stream_member(const std::string& stream) {
   return "\"StreamName\":\"" + json_escape(stream) + "\"";
-}
-
-std::string random_data(std::mt19937_64& rng, int size) {
-  std::string d(static_cast<size_t>(size), 'x');
-  for (auto& c : d) c = static_cast<char>('a' + rng() % 26);
-  return d;
 }
 
 void sleep_ms(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
@@ -399,83 +347,29 @@ std::string shard_iterator(KinesisConnection& conn, const CommonArgs& c, const s
 int run_put(const CommonArgs& c, const PutArgs& p, const ClientOptions& co) {
   if (int rc = prepare_stream(co, c); rc != 0) return rc;
   Stats stats;
-  std::atomic<int64_t> remaining{p.records};
-  const bool by_count = p.records >= 0;
+  bench::PutLoadOptions o;
+  o.stream = c.stream;
+  o.batch = p.batch;
+  o.record_size = c.record_size;
+  o.distinct_keys = p.distinct_keys;
+  o.concurrency = p.concurrency;
+  o.threads = p.threads;
+  o.records = p.records;
+  // Builds every body before the clock starts.
+  auto load = bench::PutLoad::create(o, co, &stats);
+  if (!load.ok()) {
+    std::fprintf(stderr, "freshet bench put: %s\n", load.error().message().c_str());
+    return 1;
+  }
+  // The CPU spent building the bodies is not the cost of sending them.
+  const CpuTimes cpu_at_start = cpu_times();
   const auto start = Clock::now();
   const auto deadline =
-      by_count ? Clock::time_point::max()
-               : start + std::chrono::microseconds(static_cast<int64_t>(p.duration * 1e6));
+      p.records >= 0
+          ? Clock::time_point::max()
+          : start + std::chrono::microseconds(static_cast<int64_t>(p.duration * 1e6));
   Progress progress(stats, start, c.record_size);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < p.concurrency; ++t) {
-    threads.emplace_back([&, t] {
-      std::mt19937_64 rng(std::random_device{}() ^ (static_cast<uint64_t>(t) << 32));
-      const std::string data64 = freshet::base64_encode(random_data(rng, c.record_size));
-      auto key = [&] {
-        return p.distinct_keys > 0
-                   ? "key-" + std::to_string(rng() % static_cast<uint64_t>(p.distinct_keys))
-                   : std::to_string(rng());
-      };
-      KinesisConnection conn(co);
-      std::vector<double> latencies;
-      std::string body;
-      while (true) {
-        int64_t n = p.batch;
-        if (by_count) {
-          const int64_t before = remaining.fetch_sub(p.batch);
-          if (before <= 0) break;
-          n = std::min<int64_t>(p.batch, before);
-        } else if (Clock::now() >= deadline) {
-          break;
-        }
-        body.clear();
-        body += "{" + stream_member(c.stream);
-        if (p.batch == 1) {
-          body += ",\"Data\":\"" + data64 + "\",\"PartitionKey\":\"" + key() + "\"}";
-        } else {
-          body += ",\"Records\":[";
-          for (int64_t i = 0; i < n; ++i) {
-            if (i > 0) body += ',';
-            body += "{\"Data\":\"" + data64 + "\",\"PartitionKey\":\"" + key() + "\"}";
-          }
-          body += "]}";
-        }
-        const auto t0 = Clock::now();
-        CallResult r = conn.call(p.batch == 1 ? "PutRecord" : "PutRecords", body);
-        latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-        stats.requests.fetch_add(1);
-        if (!r.ok()) {
-          stats.error(r.error_type, n);
-          if (r.transport_error()) sleep_ms(100);
-          continue;
-        }
-        int64_t failed = p.batch == 1 ? 0 : scan_int(r.body, "FailedRecordCount");
-        if (failed < 0) {
-          stats.error("BadResponse", n);
-          continue;
-        }
-        if (failed > 0) {
-          // Count the per-record error codes.
-          int64_t counted = 0;
-          if (auto doc = api::decode_json(r.body); doc.ok()) {
-            if (const api::Document* recs = doc->find("Records"); recs && recs->is_list()) {
-              for (const auto& rec : recs->as_list()) {
-                if (const api::Document* e = rec.find("ErrorCode"); e && e->is_string()) {
-                  stats.error(e->as_string());
-                  ++counted;
-                }
-              }
-            }
-          }
-          if (counted < failed) stats.error("PutRecordsFailedRecord", failed - counted);
-        }
-        stats.records.fetch_add(n - failed);
-        stats.bytes.fetch_add((n - failed) * c.record_size);
-      }
-      stats.add_latencies(latencies);
-    });
-  }
-  for (auto& th : threads) th.join();
+  (*load)->run(deadline);
   const double secs = since(start);
   progress.stop();
   Summary s;
@@ -483,9 +377,15 @@ int run_put(const CommonArgs& c, const PutArgs& p, const ClientOptions& co) {
   s.seconds = secs;
   s.stats = &stats;
   s.latency_what = p.batch == 1 ? "PutRecord request" : "PutRecords request";
+  const int bodies = (*load)->bodies_per_connection();
   s.extra = {{"batch", std::to_string(p.batch)},
              {"concurrency", std::to_string(p.concurrency)},
+             {"threads", std::to_string((*load)->threads())},
+             {"bodies_per_connection", std::to_string(bodies)},
              {"record_size", std::to_string(c.record_size)}};
+  s.notes = {"bodies: pool of " + std::to_string(bodies) +
+             " pre-built per connection (before the clock and the client cpu count start)"};
+  s.cpu_at_start = cpu_at_start;
   return finish(s, c.json);
 }
 
@@ -776,7 +676,18 @@ int run_bench(const std::vector<std::string>& args) {
       ->check(CLI::Range(1, 500));
   put->add_option("--concurrency", p.concurrency, "Connections, each with one request in flight")
       ->check(CLI::Range(1, 1024));
+  put->add_option("--threads", p.threads,
+                  "Client threads, each driving its share of the connections asynchronously "
+                  "(default 1)")
+      ->check(CLI::Range(1, 64));
   put->add_option("--keys", p.keys, "Partition keys: random, or N distinct keys");
+  put->footer(
+      "Request bodies: before the clock starts, each connection builds a pool of up to " +
+      std::to_string(bench::kMaxBodiesPerConnection) +
+      " distinct bodies (their own random partition keys per --keys and random data) and "
+      "hashes each once; requests cycle through the pool, so sending costs the client no "
+      "per-record work. With --records, a final smaller batch is built when it is needed. "
+      "Every request is still SigV4-signed.");
 
   CLI::App* get = app.add_subcommand("get", "Read every shard from TRIM_HORIZON (or --follow from LATEST)");
   add_common(get, c);

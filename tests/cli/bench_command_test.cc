@@ -19,6 +19,7 @@
 namespace freshet::cli {
 namespace {
 
+using bench::SigV4FixedSigner;
 using bench::SigV4Request;
 using bench::SigV4Signer;
 
@@ -49,6 +50,56 @@ TEST(BenchSigV4, PostVanillaMatchesTheAwsTestSuite) {
   auto s = example_signer().sign(r, "20150830T123600Z");
   EXPECT_EQ(s.signed_headers, "host;x-amz-date");
   EXPECT_EQ(s.signature, "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b");
+}
+
+TEST(BenchSigV4, PrecomputedPayloadHashSignsLikeThePayload) {
+  const std::string payload = R"({"StreamName":"s","Data":"eA==","PartitionKey":"k"})";
+  SigV4Request with_payload;
+  with_payload.headers = {{"Host", "example.amazonaws.com"},
+                          {"X-Amz-Date", "20150830T123600Z"},
+                          {"X-Amz-Target", "Kinesis_20131202.PutRecord"}};
+  with_payload.payload = payload;
+  SigV4Request with_hash = with_payload;
+  with_hash.payload = "";
+  const std::string hash = bench::sha256_hex(payload);
+  with_hash.payload_sha256 = hash;
+  auto a = example_signer().sign(with_payload, "20150830T123600Z");
+  auto b = example_signer().sign(with_hash, "20150830T123600Z");
+  EXPECT_EQ(a.canonical_request, b.canonical_request);
+  EXPECT_EQ(a.authorization, b.authorization);
+}
+
+TEST(BenchSigV4, FixedSignerSignsLikeTheSigner) {
+  SigV4Request shape;
+  shape.headers = {{"host", "127.0.0.1:4567"},
+                   {"x-amz-date", ""},
+                   {"x-amz-target", "Kinesis_20131202.PutRecords"},
+                   {"content-type", "application/x-amz-json-1.1"}};
+  auto fixed = SigV4FixedSigner::create({"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"},
+                                        "us-east-1", "kinesis", shape);
+  ASSERT_TRUE(fixed.ok()) << fixed.error().message();
+  SigV4Signer signer({"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}, "us-east-1",
+                     "kinesis");
+  // The date changes within a day and across days (a new signing key); payloads differ.
+  const char* dates[] = {"20150830T123600Z", "20150830T123601Z", "20150831T000000Z",
+                         "20150831T000000Z"};
+  const char* payloads[] = {"{}", R"({"StreamName":"a"})", "", R"({"StreamName":"b"})"};
+  for (int i = 0; i < 4; ++i) {
+    SigV4Request r = shape;
+    r.headers[1].second = dates[i];
+    r.payload = payloads[i];
+    std::string got = "prefix:";
+    ASSERT_TRUE(fixed->append_authorization(dates[i], bench::sha256_hex(payloads[i]), &got).ok());
+    EXPECT_EQ(got, "prefix:" + signer.sign(r, dates[i]).authorization) << i;
+  }
+}
+
+TEST(BenchSigV4, FixedSignerWantsOneDateHeader) {
+  SigV4Request shape;
+  shape.headers = {{"host", "example.amazonaws.com"}};
+  EXPECT_FALSE(SigV4FixedSigner::create({"a", "b"}, "us-east-1", "kinesis", shape).ok());
+  shape.headers = {{"X-Amz-Date", ""}, {"x-amz-date", ""}};
+  EXPECT_FALSE(SigV4FixedSigner::create({"a", "b"}, "us-east-1", "kinesis", shape).ok());
 }
 
 struct CommandResult {
@@ -162,11 +213,44 @@ TEST(BenchCommand, PutThenGetThenE2eAgainstARealServer) {
   EXPECT_EQ(int_member(e, "errors"), 0) << e2e.out;
 }
 
+TEST(BenchCommand, PutSpreadsConnectionsOverThreads) {
+  testing::TempDir dir;
+  Server server(dir.path());
+  ASSERT_FALSE(server.endpoint().empty());
+  const std::string common = " --endpoint " + server.endpoint() + " --stream threads --json";
+
+  // 2000 records in batches of 300: six full batches from the pools and one built for the
+  // last 200.
+  CommandResult put = run("bench put" + common +
+                          " --create --shards 2 --records 2000 --batch 300 --concurrency 4"
+                          " --threads 2");
+  ASSERT_EQ(put.exit_code, 0) << put.out;
+  api::Document p = parse(put.out);
+  EXPECT_EQ(int_member(p, "records"), 2000) << put.out;
+  EXPECT_EQ(int_member(p, "errors"), 0) << put.out;
+  EXPECT_EQ(int_member(p, "requests"), 7) << put.out;
+  EXPECT_EQ(int_member(p, "threads"), 2) << put.out;
+
+  // PutRecord, more threads asked for than connections: one thread per connection at most.
+  CommandResult one = run("bench put" + common + " --records 50 --batch 1 --concurrency 3 --threads 8");
+  ASSERT_EQ(one.exit_code, 0) << one.out;
+  api::Document o = parse(one.out);
+  EXPECT_EQ(int_member(o, "records"), 50) << one.out;
+  EXPECT_EQ(int_member(o, "requests"), 50) << one.out;
+  EXPECT_EQ(int_member(o, "errors"), 0) << one.out;
+  EXPECT_EQ(int_member(o, "threads"), 3) << one.out;
+
+  CommandResult get = run("bench get" + common + " --limit 1000");
+  ASSERT_EQ(get.exit_code, 0) << get.out;
+  EXPECT_EQ(int_member(parse(get.out), "records"), 2050) << get.out;
+}
+
 TEST(BenchCommand, BadFlagsExitTwo) {
   EXPECT_EQ(run("bench put --endpoint http://127.0.0.1:1 --stream s").exit_code, 2);  // no count
   EXPECT_EQ(run("bench put --endpoint http://127.0.0.1:1 --stream s --records 1 --bogus").exit_code, 2);
   EXPECT_EQ(run("bench put --endpoint ftp://x --stream s --records 1").exit_code, 2);
   EXPECT_EQ(run("bench put --endpoint http://127.0.0.1:1 --stream s --records 1 --keys x").exit_code, 2);
+  EXPECT_EQ(run("bench put --endpoint http://127.0.0.1:1 --stream s --records 1 --threads 0").exit_code, 2);
   EXPECT_EQ(run("bench nope").exit_code, 2);
 }
 

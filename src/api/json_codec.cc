@@ -250,6 +250,7 @@ Result<Document> decode_json(std::string_view body, const DecodeLimits& limits) 
 }
 
 void append_json_string(std::string_view s, std::string& out) { write_string(s, out); }
+void append_json_timestamp(int64_t ms, std::string& out) { write_timestamp(ms, out); }
 
 std::string encode_json(const Document& doc) {
   std::string out;

@@ -1190,12 +1190,15 @@ Result<GetRecordsResult> Engine::get_records(std::string_view iterator, uint32_t
     }
     if (!r.ok()) return r.error();
     uint64_t bytes = 0;
-    const SequenceNumberFormatter seqs(s.info.epoch, sh->meta.index);
+    const SequenceNumberFormatter& seqs = sh->seqs;
     out.records.reserve(r->records.size());
     for (const auto& rec : r->records) {
       if (rec.offset >= end) break;
-      out.records.push_back(GetRecordsRecord{seqs.format(rec.offset),
-                                             rec.timestamp_ms, rec.data, rec.partition_key});
+      GetRecordsRecord& g = out.records.emplace_back();
+      seqs.format(rec.offset, g.sequence_digits.data());
+      g.arrival_ms = rec.timestamp_ms;
+      g.data = rec.data;
+      g.partition_key = rec.partition_key;
       bytes += rec.data.size() + rec.partition_key.size();
       next = rec.offset + 1;
     }

@@ -76,6 +76,8 @@ std::string encode_json(const Document& doc);
 // Appends s as a JSON string (quoted, escaped as encode_json does): for handlers that write
 // their hot-path responses directly (EncodedBody).
 void append_json_string(std::string_view s, std::string& out);
+// Appends a timestamp as encode_json writes one (epoch seconds with three decimals).
+void append_json_timestamp(int64_t ms, std::string& out);
 
 // ---- CBOR (RFC 8949, hand-written) ----
 // Accepts definite and indefinite lengths, half/single/double floats, tag 1 timestamps (int or

@@ -24,6 +24,7 @@
 // without it. A background thread applies delayed status transitions and retention.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -146,7 +147,10 @@ struct PutBatchResult {
 };
 
 struct GetRecordsRecord {
-  std::string sequence_number;
+  std::array<char, kSequenceNumberDigits> sequence_digits;  // no allocation per record
+  std::string_view sequence_number() const {
+    return std::string_view(sequence_digits.data(), sequence_digits.size());
+  }
   int64_t arrival_ms = 0;
   std::string_view data;           // points into GetRecordsResult::storage
   std::string_view partition_key;  // idem

@@ -1,5 +1,7 @@
 #include "bench_client.h"
 
+#include <cstring>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
@@ -83,10 +85,69 @@ std::string json_escape(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// The position just after `"name"` + spaces + ':' + spaces, searching from `from`, or npos.
+size_t after_member(std::string_view body, std::string_view quoted_name, size_t from) {
+  while (true) {
+    if (from >= body.size()) return std::string_view::npos;
+    // memmem (two-way search) rather than string_view::find, which stops at every '"'.
+    const void* hit = memmem(body.data() + from, body.size() - from, quoted_name.data(),
+                             quoted_name.size());
+    if (hit == nullptr) return std::string_view::npos;
+    const size_t at = static_cast<size_t>(static_cast<const char*>(hit) - body.data());
+    size_t k = at + quoted_name.size();
+    while (k < body.size() && (body[k] == ' ' || body[k] == '\n' || body[k] == '\t')) ++k;
+    if (k < body.size() && body[k] == ':') {
+      ++k;
+      while (k < body.size() && (body[k] == ' ' || body[k] == '\n' || body[k] == '\t')) ++k;
+      return k;
+    }
+    from = at + 1;
+  }
+}
+
+}  // namespace
+
+GetRecordsScan scan_get_records(std::string_view body) {
+  GetRecordsScan s;
+  if (after_member(body, "\"Records\"", 0) == std::string_view::npos) return s;
+  s.ok = true;
+  size_t pos = 0;
+  while ((pos = after_member(body, "\"Data\"", pos)) != std::string_view::npos) {
+    if (pos >= body.size() || body[pos] != '"') continue;
+    const size_t end = body.find('"', pos + 1);
+    if (end == std::string_view::npos) {
+      s.ok = false;
+      return s;
+    }
+    const std::string_view b64 = body.substr(pos + 1, end - pos - 1);
+    int64_t len = static_cast<int64_t>(b64.size() / 4 * 3);
+    if (!b64.empty() && b64.back() == '=') --len;
+    if (b64.size() > 1 && b64[b64.size() - 2] == '=') --len;
+    ++s.records;
+    s.bytes += len;
+    pos = end + 1;
+  }
+  if (size_t at = after_member(body, "\"NextShardIterator\"", 0);
+      at != std::string_view::npos && at < body.size() && body[at] == '"') {
+    const size_t end = body.find('"', at + 1);  // iterators are base64: no escapes
+    if (end != std::string_view::npos) s.next_iterator = std::string(body.substr(at + 1, end - at - 1));
+  }
+  if (size_t at = after_member(body, "\"MillisBehindLatest\"", 0); at != std::string_view::npos) {
+    int64_t v = 0;
+    size_t k = at;
+    while (k < body.size() && body[k] >= '0' && body[k] <= '9') v = v * 10 + (body[k++] - '0');
+    if (k > at) s.millis_behind = v;
+  }
+  return s;
+}
+
 KinesisConnection::KinesisConnection(const ClientOptions& options)
     : options_(options),
       signer_(options.credentials, options.region, "kinesis"),
-      stream_(ioc_) {}
+      stream_(ioc_),
+      timer_(ioc_) {}
 
 void KinesisConnection::close() {
   beast::error_code ec;
@@ -141,22 +202,36 @@ CallResult KinesisConnection::call(std::string_view operation, const std::string
   req.body() = body;
   req.prepare_payload();
 
+  // One timer for the whole exchange: beast's tcp_stream re-arms its timer (a timerfd
+  // syscall) on every read of at most 64 KiB, which dominated a drain's client CPU.
   beast::error_code ec;
-  stream_.expires_after(options_.timeout);
-  http::async_write(stream_, req, [&](beast::error_code e, size_t) { ec = e; });
-  ioc_.restart();
-  ioc_.run();
+  bool timed_out = false;
+  stream_.expires_never();
+  timer_.expires_after(options_.timeout);
+  timer_.async_wait([&](beast::error_code e) {
+    if (e) return;  // cancelled: the exchange finished first
+    timed_out = true;
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);
+  });
   http::response_parser<http::string_body> parser;
   parser.body_limit(64u << 20);
-  if (!ec) {
-    http::async_read(stream_, buffer_, parser, [&](beast::error_code e, size_t) { ec = e; });
-    ioc_.restart();
-    ioc_.run();
-  }
+  http::async_write(stream_, req, [&](beast::error_code e, size_t) {
+    if (e) {
+      ec = e;
+      timer_.cancel();
+      return;
+    }
+    http::async_read(stream_, buffer_, parser, [&](beast::error_code e2, size_t) {
+      ec = e2;
+      timer_.cancel();
+    });
+  });
+  ioc_.restart();
+  ioc_.run();
   if (ec) {
     close();
-    r.error_type = "transport: " + (ec == beast::error::timeout ? std::string("timeout")
-                                                                 : ec.message());
+    r.error_type = "transport: " + (timed_out ? std::string("timeout") : ec.message());
     return r;
   }
   auto res = parser.release();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
@@ -56,7 +57,8 @@ class KinesisConnection {
   const ClientOptions& options_;
   SigV4Signer signer_;
   boost::asio::io_context ioc_;
-  boost::beast::tcp_stream stream_;
+  boost::beast::tcp_stream stream_;  // its own timeout only for connect
+  boost::asio::steady_timer timer_;  // one deadline per call()
   boost::beast::flat_buffer buffer_;
   bool connected_ = false;
 };
@@ -66,5 +68,19 @@ std::string aws_error_type(std::string_view body);
 
 // `s` escaped for use inside a JSON string.
 std::string json_escape(std::string_view s);
+
+// What `bench get` needs from a GetRecords answer, found by scanning the JSON text instead of
+// building a tree (a drain reads answers of 10,000 records as fast as a server sends them).
+// Member names are matched as `"Name"` followed by optional spaces and ':' - an escaped quote
+// inside a string value cannot look like that. Data is base64 (no escapes), so its decoded
+// size follows from its length.
+struct GetRecordsScan {
+  bool ok = false;           // the text looked like a GetRecords answer ("Records" present)
+  int64_t records = 0;       // "Data" members
+  int64_t bytes = 0;         // their decoded size
+  std::optional<std::string> next_iterator;  // NextShardIterator, when a string
+  std::optional<int64_t> millis_behind;      // MillisBehindLatest, when a number
+};
+GetRecordsScan scan_get_records(std::string_view body);
 
 }  // namespace freshet::cli::bench

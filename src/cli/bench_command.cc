@@ -26,6 +26,8 @@ namespace freshet::cli {
 namespace {
 
 using bench::CallResult;
+using bench::GetRecordsScan;
+using bench::scan_get_records;
 using bench::ClientOptions;
 using bench::json_escape;
 using bench::KinesisConnection;
@@ -427,33 +429,17 @@ int run_get(const CommonArgs& c, const GetArgs& g, const ClientOptions& co) {
           }
           break;  // e.g. ExpiredIteratorException
         }
-        auto doc = api::decode_json(r.body);
-        if (!doc.ok()) {
+        const GetRecordsScan scan = scan_get_records(r.body);
+        if (!scan.ok) {
           stats.error("BadResponse");
           break;
         }
-        int64_t n = 0;
-        int64_t bytes = 0;
-        if (const api::Document* recs = doc->find("Records"); recs && recs->is_list()) {
-          for (const auto& rec : recs->as_list()) {
-            ++n;
-            if (const api::Document* d = rec.find("Data"); d && d->is_string()) {
-              const std::string& b64 = d->as_string();
-              int64_t len = static_cast<int64_t>(b64.size() / 4 * 3);
-              if (!b64.empty() && b64.back() == '=') --len;
-              if (b64.size() > 1 && b64[b64.size() - 2] == '=') --len;
-              bytes += len;
-            }
-          }
-        }
+        const int64_t n = scan.records;
         stats.records.fetch_add(n);
-        stats.bytes.fetch_add(bytes);
-        const api::Document* next = doc->find("NextShardIterator");
-        if (next == nullptr || !next->is_string()) break;  // a closed shard, fully read
-        it = next->as_string();
-        const api::Document* behind = doc->find("MillisBehindLatest");
-        const bool caught_up = behind != nullptr && behind->is_number() &&
-                               (behind->is_int() ? behind->as_int() == 0 : behind->as_double() == 0);
+        stats.bytes.fetch_add(scan.bytes);
+        if (!scan.next_iterator) break;  // a closed shard, fully read
+        it = *scan.next_iterator;
+        const bool caught_up = scan.millis_behind && *scan.millis_behind == 0;
         if (!g.follow && caught_up && n < g.limit) break;
         if (g.follow && n == 0) sleep_ms(g.poll_ms);
       }

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "../../src/cli/bench_client.h"
 #include "../../src/cli/bench_sigv4.h"
 #include "../testing/temp_dir.h"
 #include "freshet/api/codec.h"
@@ -183,6 +184,31 @@ double double_member(const api::Document& d, const char* name) {
   const api::Document* v = d.find(name);
   if (v == nullptr) return -1;
   return v->is_int() ? static_cast<double>(v->as_int()) : v->is_double() ? v->as_double() : -1;
+}
+
+TEST(BenchGetScan, FindsRecordsIteratorAndLagAsAParserWould) {
+  // Compact, as Freshet writes it.
+  auto a = bench::scan_get_records(
+      R"({"Records":[{"SequenceNumber":"1","Data":"aGVsbG8=","PartitionKey":"k"},)"
+      R"({"SequenceNumber":"2","Data":"YQ==","PartitionKey":"\"Data\":\"x"}],)"
+      R"("NextShardIterator":"AAAA+/==","MillisBehindLatest":0})");
+  EXPECT_TRUE(a.ok);
+  EXPECT_EQ(a.records, 2);
+  EXPECT_EQ(a.bytes, 6);  // "hello" + "a": the escaped look-alike in a key is not a member
+  ASSERT_TRUE(a.next_iterator.has_value());
+  EXPECT_EQ(*a.next_iterator, "AAAA+/==");
+  ASSERT_TRUE(a.millis_behind.has_value());
+  EXPECT_EQ(*a.millis_behind, 0);
+  // Spaced, as Python's json.dumps writes it; a closed shard has no NextShardIterator.
+  auto b = bench::scan_get_records(
+      R"({"Records": [{"Data": "YWJj", "PartitionKey": "p"}], "MillisBehindLatest": 1500, )"
+      R"("ChildShards": []})");
+  EXPECT_TRUE(b.ok);
+  EXPECT_EQ(b.records, 1);
+  EXPECT_EQ(b.bytes, 3);
+  EXPECT_FALSE(b.next_iterator.has_value());
+  EXPECT_EQ(b.millis_behind.value_or(-1), 1500);
+  EXPECT_FALSE(bench::scan_get_records(R"({"__type":"ExpiredIteratorException"})").ok);
 }
 
 TEST(BenchCommand, PutThenGetThenE2eAgainstARealServer) {

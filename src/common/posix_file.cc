@@ -84,6 +84,11 @@ class PosixMappedFile final : public MappedFile {
   PosixMappedFile& operator=(const PosixMappedFile&) = delete;
   const uint8_t* data() const override { return static_cast<const uint8_t*>(addr_); }
   size_t size() const override { return size_; }
+  void release_pages() const override {
+    // A shared, read-only file mapping: the pages stay in the page cache, only this
+    // process's references go. Advice only; a failure changes nothing.
+    if (addr_ != nullptr) (void)::madvise(addr_, size_, MADV_DONTNEED);
+  }
 
  private:
   void* addr_;

@@ -226,6 +226,9 @@ Status Segment::load_sealed(FileSystem& fs, uint64_t file_size) {
     return Error(ErrorCode::kCorruption, "index does not match segment " + path("log"));
   }
   summary_ = a;
+  // The checks read every page of both indexes; reads need only a few of them again.
+  om->release_pages();
+  tm->release_pages();
   offset_map_ = std::move(om);
   time_map_ = std::move(tm);
   offset_index_ = {};

@@ -34,6 +34,9 @@ class MappedFile {
   virtual ~MappedFile() = default;
   virtual const uint8_t* data() const = 0;
   virtual size_t size() const = 0;
+  // Drops this process's mapping of the pages read so far; a later access reads them again
+  // (from the page cache). Keeps resident memory from growing with every file verified once.
+  virtual void release_pages() const {}
 };
 
 enum class OpenMode { kReadOnly, kReadWrite, kCreate /* read-write, created if missing */ };

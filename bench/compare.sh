@@ -245,6 +245,8 @@ run_server() {
     --record-size 100 --batch 1 --concurrency 1 --duration "$SINGLE_S"
   run_bench "$s" put_batch1_c16 $((SINGLE_S + SLACK_S)) put --stream single16 --create --shards $SHARDS \
     --record-size 100 --batch 1 --concurrency 16 --duration "$SINGLE_S"
+  run_bench "$s" put_batch1_c64 $((SINGLE_S + SLACK_S)) put --stream single64 --create --shards $SHARDS \
+    --record-size 100 --batch 1 --concurrency 64 --duration "$SINGLE_S"
   run_bench "$s" e2e_poll10 $((E2E_S + SLACK_S)) e2e --stream e2e --create --shards $SHARDS \
     --record-size 100 --poll-ms 10 --duration "$E2E_S"
   # Resident memory after the runs (KiB), then stop.
@@ -300,6 +302,7 @@ workloads = [
     ("get_drain", "GetRecords drain (Limit 10000) of the above", "drain"),
     ("put_batch1_c1", f"PutRecord 100 B, c=1, {d['put_single']:g} s", "tput"),
     ("put_batch1_c16", f"PutRecord 100 B, c=16, {d['put_single']:g} s", "tput"),
+    ("put_batch1_c64", f"PutRecord 100 B, c=64, {d['put_single']:g} s", "tput"),
     ("e2e_poll10", f"e2e put→get, poll 10 ms, {d['e2e']:g} s", "lat"),
 ]
 

@@ -209,7 +209,9 @@ Status DiskLog::roll_locked() {
   std::shared_ptr<File> shared(std::move(file));
   FRESHET_RETURN_IF_ERROR(shared->truncate(0));
   if (fsync) FRESHET_RETURN_IF_ERROR(fs_->sync_dir(dir_));
-  segments_.push_back(std::make_shared<Segment>(dir_, base, shared));
+  auto next = std::make_shared<Segment>(dir_, base, shared);
+  active->hand_index_buffers_to(*next);
+  segments_.push_back(std::move(next));
   active_target_ = std::make_shared<GroupCommitter::Target>(shared);
   return {};
 }

@@ -189,6 +189,7 @@ Status Segment::seal(FileSystem& fs, bool sync) {
 
   std::string idx = encode_index_header(kKindOffset, static_cast<uint32_t>(offset_index_.size()),
                                         summary_);
+  idx.reserve(idx.size() + offset_index_.size() * kOffsetEntrySize);  // one allocation
   for (const auto& [rel, pos] : offset_index_) {
     char e[kOffsetEntrySize];
     le::store<uint32_t>(e, rel);
@@ -199,6 +200,7 @@ Status Segment::seal(FileSystem& fs, bool sync) {
 
   std::string tix =
       encode_index_header(kKindTime, static_cast<uint32_t>(time_index_.size()), summary_);
+  tix.reserve(tix.size() + time_index_.size() * kTimeEntrySize);
   for (const TimeEntry& t : time_index_) {
     char e[kTimeEntrySize];
     le::store<int64_t>(e, t.max_before);
@@ -231,10 +233,18 @@ Status Segment::load_sealed(FileSystem& fs, uint64_t file_size) {
   tm->release_pages();
   offset_map_ = std::move(om);
   time_map_ = std::move(tm);
-  offset_index_ = {};
-  time_index_ = {};
+  offset_index_.clear();  // capacity kept for hand_index_buffers_to
+  time_index_.clear();
   sealed_ = true;
   return {};
+}
+
+void Segment::hand_index_buffers_to(Segment& next) {
+  if (!sealed_ || next.sealed_ || !next.offset_index_.empty() || !next.time_index_.empty()) return;
+  next.offset_index_.swap(offset_index_);
+  next.time_index_.swap(time_index_);
+  offset_index_ = {};
+  time_index_ = {};
 }
 
 BatchScanner::BatchScanner(const File& file, uint64_t base_offset)

@@ -210,11 +210,8 @@ std::optional<AwsResponse> Dispatcher::lookup(const AwsRequest& req, Prepared& p
   return std::nullopt;
 }
 
-std::optional<AwsResponse> Dispatcher::authenticate(const AwsRequest& req, Prepared& pr) const {
-  auto fail = [&](const ApiError& e) {
-    return error_response(e, pr.protocol, pr.json_ct, pr.svc->name, pr.op->name);
-  };
-  RequestContext& ctx = pr.ctx;
+std::optional<ApiError> Dispatcher::authenticate(const AwsRequest& req, RequestContext& ctx) const {
+  auto fail = [](ApiError e) { return std::optional<ApiError>(std::move(e)); };
   std::string_view amz_algorithm = query_param(req.target, "X-Amz-Algorithm");
   if (!req.authorization.empty()) {
     if (!amz_algorithm.empty()) {
@@ -271,7 +268,7 @@ std::optional<AwsResponse> Dispatcher::decode(const AwsRequest& req, Prepared& p
                                                     : "Expected a structure at the top level"));
   }
   // 2. Authentication (parsed, not verified yet): after the syntax, as AWS answers.
-  if (auto e = authenticate(req, pr)) return e;
+  if (std::optional<ApiError> e = authenticate(req, pr.ctx)) return fail(*e);
   // 3. Shape: blobs and timestamps.
   Status shaped = apply_shape(input, pr.op->input_shape, pr.protocol == Protocol::kJson);
   if (!shaped.ok()) return fail(serialization_error(shaped.error().message()));
@@ -330,7 +327,7 @@ void Dispatcher::dispatch_async(AwsRequest& req, Done done) const {
     // The raw path first: it takes only requests whose every answer it would give exactly as
     // the decoded path does, so trying it cannot change an answer. Its requests must have
     // passed authentication; any failure there is left to the full path, in AWS's order.
-    if (op.raw_handler && pr->protocol == Protocol::kJson && !authenticate(req, *pr) &&
+    if (op.raw_handler && pr->protocol == Protocol::kJson && !authenticate(req, pr->ctx) &&
         op.raw_handler(pr->ctx, req.body, respond)) {
       pr->om->raw_requests->inc();
       return;

@@ -62,7 +62,8 @@ class Dispatcher {
   // the operation and protocol and fills the context but its input; decode parses the body,
   // authenticates (after the syntax, as AWS orders its errors) and applies the shape.
   std::optional<AwsResponse> lookup(const AwsRequest& req, Prepared& p) const;
-  std::optional<AwsResponse> authenticate(const AwsRequest& req, Prepared& p) const;
+  // Not rendered: the raw path tries it first and leaves failures to decode().
+  std::optional<ApiError> authenticate(const AwsRequest& req, RequestContext& ctx) const;
   std::optional<AwsResponse> decode(const AwsRequest& req, Prepared& p) const;
   AwsResponse finish(const Prepared& p, ApiResult result) const;
 

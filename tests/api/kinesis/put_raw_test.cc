@@ -30,7 +30,7 @@ class Side {
     dispatcher_ = std::make_unique<Dispatcher>(services_, metrics_, DecodeLimits{});
   }
 
-  AwsResponse call(const std::string& op, const std::string& body) {
+  AwsResponse call(const std::string& op, const std::string& body, bool signed_request = true) {
     const std::string target = "Kinesis_20131202." + op;
     AwsRequest req;
     req.target = "/";
@@ -40,10 +40,13 @@ class Side {
         "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/kinesis/aws4_request, "
         "SignedHeaders=host;x-amz-date, Signature=abc";
     req.has_date = true;
+    if (!signed_request) req.authorization = {};
     req.body = body;
     req.request_id = "rid";
     return dispatcher_->dispatch(req);
   }
+
+  std::string metrics_text() { return metrics_.render_prometheus(); }
 
   // How many requests of op the raw path took.
   int raw_taken(const std::string& op) {
@@ -165,6 +168,19 @@ TEST_F(PutRawTest, PutRecordsAnswersMatchTheDecodedPath) {
     EXPECT_GT(got[0].as_list().size(), 0u);
     EXPECT_EQ(got[0], got[1]) << shard;
   }
+}
+
+TEST_F(PutRawTest, AnUnsignedRequestIsOneErrorNotTwo) {
+  // The raw path checks authentication first and leaves a failure to the decoded path,
+  // which answers (and counts) it once.
+  AwsResponse r = raw_->call("PutRecords", records({rec(base64_encode("x"), "k")}), false);
+  EXPECT_EQ(r.error_type, "MissingAuthenticationTokenException");
+  EXPECT_EQ(raw_->raw_taken("PutRecords"), 0);
+  const std::string text = raw_->metrics_text();
+  EXPECT_NE(text.find("error_type=\"MissingAuthenticationTokenException\",fault=\"client\","
+                      "operation=\"PutRecords\",service=\"kinesis\"} 1\n"),
+            std::string::npos)
+      << text.substr(0, 2000);
 }
 
 TEST_F(PutRawTest, PutRecordAnswersMatchTheDecodedPath) {

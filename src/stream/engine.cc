@@ -1003,6 +1003,7 @@ void Engine::put_records_async(const std::string& region, const std::string& nam
   res.records.resize(entries.size());
   std::vector<uint32_t> slot_of(open.size(), UINT32_MAX);  // open index -> res.shards index
   std::vector<std::vector<size_t>> by_shard(open.size());
+  PartitionKeyHasher hasher;
   auto reject = [&](Error e) {
     lock.unlock();
     done(std::move(e));
@@ -1019,7 +1020,7 @@ void Engine::put_records_async(const std::string& region, const std::string& nam
                        ". Use UpdateMaxRecordSize to raise it."));
     }
     Result<HashKey> key = !e.explicit_hash_key.empty() ? parse_hash_key(e.explicit_hash_key)
-                                                       : partition_key_hash(e.partition_key);
+                                                       : hasher.hash(e.partition_key);
     if (!key.ok()) return reject(key.error());
     auto at = route_hash_key(ranges, *key);
     if (!at) {

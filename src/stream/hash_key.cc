@@ -55,6 +55,35 @@ Result<HashKey> partition_key_hash(std::string_view partition_key) {
   return HashKey{v};
 }
 
+struct PartitionKeyHasher::State {
+  EVP_MD* md = nullptr;          // fetched once; null if MD5 is unavailable
+  EVP_MD_CTX* ctx = nullptr;     // reused for every key
+};
+
+PartitionKeyHasher::PartitionKeyHasher() : state_(std::make_unique<State>()) {
+  state_->md = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  state_->ctx = EVP_MD_CTX_new();
+}
+
+PartitionKeyHasher::~PartitionKeyHasher() {
+  EVP_MD_CTX_free(state_->ctx);
+  EVP_MD_free(state_->md);
+}
+
+Result<HashKey> PartitionKeyHasher::hash(std::string_view partition_key) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest;
+  unsigned int digest_len = 0;
+  if (state_->md == nullptr || state_->ctx == nullptr ||
+      EVP_DigestInit_ex2(state_->ctx, state_->md, nullptr) != 1 ||
+      EVP_DigestUpdate(state_->ctx, partition_key.data(), partition_key.size()) != 1 ||
+      EVP_DigestFinal_ex(state_->ctx, digest.data(), &digest_len) != 1 || digest_len != 16) {
+    return Error(ErrorCode::kFailed, "MD5 is unavailable in the crypto library");
+  }
+  uint128 v = 0;
+  for (unsigned int i = 0; i < 16; ++i) v = (v << 8) | digest[i];
+  return HashKey{v};
+}
+
 Result<std::vector<HashKeyRange>> uniform_hash_key_ranges(uint32_t shard_count) {
   if (shard_count == 0 || shard_count > kMaxUniformShards) {
     return Error(ErrorCode::kInvalidArgument,

@@ -190,6 +190,10 @@ TEST(HashKeyTest, RoutesPartitionKeyHashes) {
   auto four = *uniform_hash_key_ranges(4);
   // "key" hashes to 80325066489831061459460196859901989661 < 2^126 -> shard 0;
   // "" hashes to 281949768489412648962353822266799178366 >= 3 * 2^126 -> shard 3.
+  PartitionKeyHasher hasher;  // reused across keys, it must agree with the one-shot function
+  for (const char* k : {"key", "", "partitionKey", "ключ", "a much longer partition key"}) {
+    EXPECT_EQ(hasher.hash(k)->value, partition_key_hash(k)->value) << k;
+  }
   EXPECT_EQ(route_hash_key(four, *partition_key_hash("key")), 0u);
   EXPECT_EQ(route_hash_key(four, *partition_key_hash("")), 3u);
   EXPECT_EQ(route_hash_key(four, *partition_key_hash("partitionKey")), 2u);

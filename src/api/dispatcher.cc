@@ -317,12 +317,14 @@ void Dispatcher::dispatch_async(AwsRequest& req, Done done) const {
     return done(finish(*pr, std::move(result)));
   }
   // The responder keeps the prepared request (and its context) alive until it runs; the
-  // flag makes a throw after responding harmless.
+  // flag makes it answer once. A handler may move `respond` away and then throw, so the catch
+  // below answers through its own copy, which is a no-op if the handler's copy answered.
   auto responded = std::make_shared<std::atomic<bool>>(false);
-  Responder respond = [this, pr, done, responded](ApiResult result) {
+  auto answer = [this, pr, done, responded](ApiResult result) {
     if (responded->exchange(true)) return;
     done(finish(*pr, std::move(result)));
   };
+  Responder respond = answer;
   try {
     // The raw path first: it takes only requests whose every answer it would give exactly as
     // the decoded path does, so trying it cannot change an answer. Its requests must have
@@ -333,9 +335,9 @@ void Dispatcher::dispatch_async(AwsRequest& req, Done done) const {
       return;
     }
     if (std::optional<AwsResponse> early = decode(req, *pr)) return done(std::move(*early));
-    op.async_handler(pr->ctx, respond);
+    op.async_handler(pr->ctx, std::move(respond));
   } catch (...) {
-    respond(internal);
+    answer(internal);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
+#include <stdexcept>
 #include <thread>
 
 #include "freshet/api/codec.h"
@@ -468,6 +469,66 @@ TEST(HttpServerRobustnessTest, ThrowingHandlerBecomesInternalFailure) {
   }
   server.stop();
   EXPECT_FALSE(server.start().ok());
+}
+
+TEST(HttpServerRobustnessTest, AsyncOperationsAnswerOnceEvenWhenTheyThrow) {
+  // Asynchronous handlers answering later from another thread, a raw path that takes the
+  // responder and then throws, and one that throws after answering: each request gets
+  // exactly one answer and the server keeps serving.
+  ServiceRegistry services;
+  ASSERT_TRUE(services.add_service("T_1", "t").ok());
+  ASSERT_TRUE(services
+                  .add_async_operation(
+                      "T_1", "Later", {},
+                      [](RequestContext&, Responder respond) {
+                        std::thread([respond = std::move(respond)] {
+                          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                          respond(Document(Map{{"Done", true}}));
+                        }).detach();
+                      },
+                      [](RequestContext&, std::string_view body, Responder& respond) {
+                        if (body == "{\"raw\":\"throw-after-taking\"}") {
+                          Responder mine = std::move(respond);
+                          throw std::runtime_error("boom");
+                        }
+                        if (body == "{\"raw\":\"throw-after-answering\"}") {
+                          respond(EncodedBody{"{\"Raw\":true}"});
+                          throw std::runtime_error("boom");
+                        }
+                        return false;  // declined: the decoded path answers
+                      })
+                  .ok());
+  metrics::Registry metrics;
+  HttpServer server(HttpServerOptions{}, services, metrics);
+  ASSERT_TRUE(server.start().ok());
+  asio::io_context ioc;
+  tcp::socket s(ioc);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
+  auto call = [&](const std::string& body) {
+    http::request<http::string_body> req(http::verb::post, "/", 11);
+    req.set(http::field::content_type, "application/x-amz-json-1.1");
+    req.set("X-Amz-Target", "T_1.Later");
+    req.set("X-Amz-Security-Token", "t");
+    req.body() = body;
+    req.prepare_payload();
+    http::write(s, req);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    return res;
+  };
+  for (int i = 0; i < 2; ++i) {
+    auto later = call("{}");
+    EXPECT_EQ(later.result_int(), 200);
+    EXPECT_EQ(later.body(), "{\"Done\":true}");
+    auto taken = call("{\"raw\":\"throw-after-taking\"}");
+    EXPECT_EQ(taken.result_int(), 500);
+    EXPECT_EQ(taken["x-amzn-ErrorType"], "InternalFailure");
+    auto answered = call("{\"raw\":\"throw-after-answering\"}");
+    EXPECT_EQ(answered.result_int(), 200);
+    EXPECT_EQ(answered.body(), "{\"Raw\":true}");
+  }
+  server.stop();
 }
 
 }  // namespace

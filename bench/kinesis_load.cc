@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
           auto t0 = Clock::now();
           int st = c.call(op, body, &out);
           mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-          if (st != 200 || out.find("\"FailedRecordCount\":0") == std::string::npos && a.batch > 1) {
+          if (st != 200 || (a.batch > 1 && out.find("\"FailedRecordCount\":0") == std::string::npos)) {
             errors.fetch_add(1);
             if (errors.load() < 3) std::fprintf(stderr, "error %d: %.300s\n", st, out.c_str());
           } else {

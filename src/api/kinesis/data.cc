@@ -82,14 +82,14 @@ void count_put(KinesisService& k, const StreamRef& s, const StreamFacts* facts,
     ++recs[rec.shard];
     bytes[rec.shard] += record_bytes[i];
   }
+  // One series lookup (a map under a mutex) per call, not per shard.
+  StreamSeries& ss = k.stream_series(s.name);
+  const bool by_recs = facts != nullptr && facts->monitors("IncomingRecords");
+  const bool by_bytes = facts != nullptr && facts->monitors("IncomingBytes");
   for (size_t sh = 0; sh < r.shards.size(); ++sh) {
     if (recs[sh] == 0) continue;
-    StreamSeries& ss = k.stream_series(s.name);
     ss.incoming_records->inc(recs[sh]);
     ss.incoming_bytes->inc(bytes[sh]);
-    if (facts == nullptr) continue;
-    const bool by_recs = facts->monitors("IncomingRecords");
-    const bool by_bytes = facts->monitors("IncomingBytes");
     if (!by_recs && !by_bytes) continue;
     ShardSeries& shs = k.shard_series(s.name, r.shards[sh].shard_id);
     if (by_recs) shs.incoming_records->inc(recs[sh]);

@@ -104,16 +104,11 @@ bool record_member(std::string_view key, simdjson::dom::element value, unsigned*
     return first_time(seen, kSeenKey) && satisfies(v, kPartitionKeyRule);
   }
   if (key == "ExplicitHashKey") {
+    // The pattern rejects "", so a present key is never empty (the engine reads "" as absent).
     r->explicit_hash_key = v;
     return first_time(seen, kSeenHash) && satisfies(v, kHashKeyRule);
   }
   return false;
-}
-
-// The decoded path turns an empty ExplicitHashKey into an empty view too, which the engine
-// treats as absent; the raw path declines it instead, so that the two cannot disagree.
-bool plain_hash_key(const RawRecord& r, unsigned seen) {
-  return !(seen & kSeenHash) || !r.explicit_hash_key.empty();
 }
 
 }  // namespace
@@ -156,9 +151,7 @@ bool put_records_raw(const std::shared_ptr<KinesisService>& k, RequestContext& c
       for (simdjson::dom::key_value_pair m : rec) {
         if (!record_member(m.key, m.value, &rec_seen, arena, &r)) return false;
       }
-      if (!(rec_seen & kSeenData) || !(rec_seen & kSeenKey) || !plain_hash_key(r, rec_seen)) {
-        return false;
-      }
+      if (!(rec_seen & kSeenData) || !(rec_seen & kSeenKey)) return false;
       records.push_back(r);
     }
   }
@@ -196,7 +189,7 @@ bool put_record_raw(const std::shared_ptr<KinesisService>& k, RequestContext& ct
     }
     if (!record_member(kv.key, kv.value, &seen, arena, &r)) return false;
   }
-  if (!(seen & kSeenData) || !(seen & kSeenKey) || !plain_hash_key(r, seen)) return false;
+  if (!(seen & kSeenData) || !(seen & kSeenKey)) return false;
   p.entry = stream::PutEntry{std::string_view(arena).substr(r.data_offset, r.data_size),
                              r.partition_key, r.explicit_hash_key};
   submit_put_record(k, ctx, p, std::move(respond));

@@ -13,6 +13,7 @@
 
 #include "../../src/cli/bench_client.h"
 #include "../../src/cli/bench_sigv4.h"
+#include "../testing/run_command.h"
 #include "../testing/temp_dir.h"
 #include "freshet/api/codec.h"
 #include "freshet/api/document.h"
@@ -103,20 +104,10 @@ TEST(BenchSigV4, FixedSignerWantsOneDateHeader) {
   EXPECT_FALSE(SigV4FixedSigner::create({"a", "b"}, "us-east-1", "kinesis", shape).ok());
 }
 
-struct CommandResult {
-  int exit_code;
-  std::string out;  // stdout only
-};
+using testing::CommandResult;
 
 CommandResult run(const std::string& args) {
-  std::string cmd = std::string(FRESHET_BINARY) + " " + args + " 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return testing::run_command(std::string(FRESHET_BINARY) + " " + args + " 2>/dev/null");
 }
 
 // Starts `freshet serve --listen 127.0.0.1:0` and reads the port from its first line.
@@ -219,24 +210,24 @@ TEST(BenchCommand, PutThenGetThenE2eAgainstARealServer) {
 
   CommandResult put = run("bench put" + common +
                           " --create --shards 2 --records 2000 --batch 100 --concurrency 4");
-  ASSERT_EQ(put.exit_code, 0) << put.out;
-  api::Document p = parse(put.out);
-  EXPECT_EQ(int_member(p, "records"), 2000) << put.out;
-  EXPECT_EQ(int_member(p, "errors"), 0) << put.out;
-  EXPECT_EQ(int_member(p, "requests"), 20) << put.out;
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+  api::Document p = parse(put.output);
+  EXPECT_EQ(int_member(p, "records"), 2000) << put.output;
+  EXPECT_EQ(int_member(p, "errors"), 0) << put.output;
+  EXPECT_EQ(int_member(p, "requests"), 20) << put.output;
 
   CommandResult get = run("bench get" + common + " --limit 500");
-  ASSERT_EQ(get.exit_code, 0) << get.out;
-  api::Document g = parse(get.out);
-  EXPECT_EQ(int_member(g, "records"), 2000) << get.out;
-  EXPECT_EQ(int_member(g, "errors"), 0) << get.out;
+  ASSERT_EQ(get.exit_code, 0) << get.output;
+  api::Document g = parse(get.output);
+  EXPECT_EQ(int_member(g, "records"), 2000) << get.output;
+  EXPECT_EQ(int_member(g, "errors"), 0) << get.output;
 
   CommandResult e2e = run("bench e2e" + common + " --duration 2 --poll-ms 10");
-  ASSERT_EQ(e2e.exit_code, 0) << e2e.out;
-  api::Document e = parse(e2e.out);
-  EXPECT_GT(int_member(e, "count"), 0) << e2e.out;
-  EXPECT_GT(double_member(e, "p99"), 0) << e2e.out;
-  EXPECT_EQ(int_member(e, "errors"), 0) << e2e.out;
+  ASSERT_EQ(e2e.exit_code, 0) << e2e.output;
+  api::Document e = parse(e2e.output);
+  EXPECT_GT(int_member(e, "count"), 0) << e2e.output;
+  EXPECT_GT(double_member(e, "p99"), 0) << e2e.output;
+  EXPECT_EQ(int_member(e, "errors"), 0) << e2e.output;
 }
 
 TEST(BenchCommand, PutSpreadsConnectionsOverThreads) {
@@ -250,25 +241,25 @@ TEST(BenchCommand, PutSpreadsConnectionsOverThreads) {
   CommandResult put = run("bench put" + common +
                           " --create --shards 2 --records 2000 --batch 300 --concurrency 4"
                           " --threads 2");
-  ASSERT_EQ(put.exit_code, 0) << put.out;
-  api::Document p = parse(put.out);
-  EXPECT_EQ(int_member(p, "records"), 2000) << put.out;
-  EXPECT_EQ(int_member(p, "errors"), 0) << put.out;
-  EXPECT_EQ(int_member(p, "requests"), 7) << put.out;
-  EXPECT_EQ(int_member(p, "threads"), 2) << put.out;
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+  api::Document p = parse(put.output);
+  EXPECT_EQ(int_member(p, "records"), 2000) << put.output;
+  EXPECT_EQ(int_member(p, "errors"), 0) << put.output;
+  EXPECT_EQ(int_member(p, "requests"), 7) << put.output;
+  EXPECT_EQ(int_member(p, "threads"), 2) << put.output;
 
   // PutRecord, more threads asked for than connections: one thread per connection at most.
   CommandResult one = run("bench put" + common + " --records 50 --batch 1 --concurrency 3 --threads 8");
-  ASSERT_EQ(one.exit_code, 0) << one.out;
-  api::Document o = parse(one.out);
-  EXPECT_EQ(int_member(o, "records"), 50) << one.out;
-  EXPECT_EQ(int_member(o, "requests"), 50) << one.out;
-  EXPECT_EQ(int_member(o, "errors"), 0) << one.out;
-  EXPECT_EQ(int_member(o, "threads"), 3) << one.out;
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  api::Document o = parse(one.output);
+  EXPECT_EQ(int_member(o, "records"), 50) << one.output;
+  EXPECT_EQ(int_member(o, "requests"), 50) << one.output;
+  EXPECT_EQ(int_member(o, "errors"), 0) << one.output;
+  EXPECT_EQ(int_member(o, "threads"), 3) << one.output;
 
   CommandResult get = run("bench get" + common + " --limit 1000");
-  ASSERT_EQ(get.exit_code, 0) << get.out;
-  EXPECT_EQ(int_member(parse(get.out), "records"), 2050) << get.out;
+  ASSERT_EQ(get.exit_code, 0) << get.output;
+  EXPECT_EQ(int_member(parse(get.output), "records"), 2050) << get.output;
 }
 
 TEST(BenchCommand, BadFlagsExitTwo) {

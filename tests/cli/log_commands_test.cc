@@ -7,26 +7,17 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../testing/run_command.h"
 #include "../testing/temp_dir.h"
 #include "freshet/log/log_store.h"
 
 namespace freshet::cli {
 namespace {
 
-struct CommandResult {
-  int exit_code;
-  std::string output;
-};
+using testing::CommandResult;
 
 CommandResult run(const std::string& args) {
-  std::string cmd = std::string(FRESHET_BINARY) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return testing::run_command(std::string(FRESHET_BINARY) + " " + args + " 2>&1");
 }
 
 class LogCommandsTest : public ::testing::Test {

@@ -202,14 +202,22 @@ TEST(DiskLogTest, FailedFsyncStopsTheLogUntilReopened) {
   ASSERT_TRUE(reopened->close().ok());
 }
 
+// Four logs named PREFIX/0..3 in one store (so they share its group committer).
+std::vector<std::shared_ptr<Log>> four_logs(LogStore& store, const std::string& prefix) {
+  LogOptions o;
+  o.retention_ms = 0;
+  std::vector<std::shared_ptr<Log>> logs;
+  for (int i = 0; i < 4; ++i) {
+    logs.push_back(std::move(store.open_log(prefix + "/" + std::to_string(i), o).value()));
+  }
+  return logs;
+}
+
 TEST(DiskLogTest, GroupCommitSharesFsyncsAcrossAppendersAndLogs) {
   testing::TempDir dir;
   auto fs = std::make_shared<testing::FaultFileSystem>(posix_file_system());
   auto store = std::move(LogStore::open(dir.path(), fs).value());
-  LogOptions o;
-  o.retention_ms = 0;
-  std::vector<std::shared_ptr<Log>> logs;
-  for (int i = 0; i < 4; ++i) logs.push_back(std::move(store->open_log("s/" + std::to_string(i), o).value()));
+  std::vector<std::shared_ptr<Log>> logs = four_logs(*store, "s");
   const int before = fs->faults().syncs.load();
   constexpr int kThreads = 16;
   constexpr int kAppends = 50;
@@ -242,10 +250,7 @@ TEST(DiskLogTest, AsyncCompletionAnswersOnceDurableWithoutAThreadPerAppend) {
   testing::TempDir dir;
   auto fs = std::make_shared<testing::FaultFileSystem>(posix_file_system());
   auto store = std::move(LogStore::open(dir.path(), fs).value());
-  LogOptions o;
-  o.retention_ms = 0;
-  std::vector<std::shared_ptr<Log>> logs;
-  for (int i = 0; i < 4; ++i) logs.push_back(std::move(store->open_log("a/" + std::to_string(i), o).value()));
+  std::vector<std::shared_ptr<Log>> logs = four_logs(*store, "a");
   const int before = fs->faults().syncs.load();
   constexpr int kAppends = 400;
   std::mutex mu;

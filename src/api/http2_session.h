@@ -8,7 +8,8 @@
 // Threads and ownership:
 //  - An Http2Session is owned by shared_ptrs held by its pending asynchronous operations
 //    (socket read, socket write, timer) and by handler tasks in flight. Its socket and timer
-//    are bound to the connection's strand (the executor the socket was accepted on).
+//    are bound to the connection's executor (its io thread's io_context, which only that thread
+//    runs, so it serialises like a strand).
 //  - Every nghttp2 call and every member is used only on that strand. The one exception is
 //    an offloaded handler task: it reads its own copy of the request (Pending) and the
 //    thread-safe Http2Host, then posts the response back to the strand, where it is dropped

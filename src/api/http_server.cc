@@ -1,5 +1,6 @@
 #include "freshet/api/http_server.h"
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -104,22 +105,41 @@ class HttpServer::Impl : public Http2Host {
 
   bool stopped_ = false;
 
-  // Destroyed after acceptor_/threads_ but before everything above, so pending handlers
-  // (which hold Sessions that point back into this Impl) die while those members are alive.
-  asio::io_context ioc_;
-  std::optional<tcp::acceptor> acceptor_;  // used only from the acceptor strand
+  // One io_context per io thread, each run by that thread alone: a connection is accepted
+  // onto one of them (round robin) and stays there, so its state needs no strand. Destroyed
+  // after acceptor_/threads_ but before everything above, so pending handlers (which hold
+  // Sessions that point back into this Impl) die while those members are alive.
+  std::vector<std::unique_ptr<asio::io_context>> iocs_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::optional<tcp::acceptor> acceptor_;  // on iocs_[0]; used only from its thread
+  size_t next_ioc_ = 0;                    // acceptor's thread only
   std::vector<std::thread> threads_;
 };
 
-// One connection. All members are used only on the connection's strand (the stream's
-// executor), except that an offloaded handler task reads `server_` (thread-safe).
+// One HTTP/1.1 connection. It lives on one io thread's io_context (run by that thread alone),
+// so every member is used from that thread only and no strand is needed; an offloaded handler
+// task reads only `server_` (thread-safe), and answers come back through dispatch() onto the
+// connection's context.
+//
+// Reading: bytes are read into buffer_ and fed to Beast's parser directly (put), so a request
+// that arrives in one segment costs one read and no extra trip through the scheduler.
+// Writing: the response head is formatted into head_ and sent with the body in one writev.
+// Deadlines: one timer per connection, armed lazily: moving the deadline only stores it; the
+// timer re-arms itself for the stored deadline when it fires early.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server), rng_(std::random_device{}()) {
+  using Executor = asio::io_context::executor_type;
+  using Socket = asio::basic_stream_socket<tcp, Executor>;
+
+  Session(Socket socket, HttpServer::Impl& server)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        server_(server),
+        rng_(std::random_device{}()) {
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = socket_.remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    socket_.set_option(tcp::no_delay(true), ec);
     server_.conn_open_->inc();
   }
   ~Session() {
@@ -128,11 +148,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->detect(); });
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->detect(); });
   }
 
  private:
-  using Response = http::response<http::string_body>;
+  using Clock = std::chrono::steady_clock;
+  static constexpr size_t kReadSize = 16 * 1024;
 
   // First request only: reads until the bytes rule out the HTTP/2 client preface (HTTP/1.x:
   // "POST " differs at the second byte) or complete it (h2c with prior knowledge). Bytes
@@ -143,8 +164,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // do_read keeps the deadline set here: the request must still arrive within read_timeout.
     if (have.substr(0, n) != kHttp2Preface.substr(0, n)) return do_read(/*new_deadline=*/false);
     if (have.size() >= kHttp2Preface.size()) return start_http2();
-    if (have.empty()) stream_.expires_after(server_.options_.read_timeout);
-    stream_.async_read_some(buffer_.prepare(1024),
+    if (have.empty()) set_deadline(server_.options_.read_timeout);
+    socket_.async_read_some(buffer_.prepare(1024),
                             [self = shared_from_this()](beast::error_code ec, size_t got) {
                               if (ec) return self->on_read_error(ec);
                               self->buffer_.commit(got);
@@ -152,15 +173,16 @@ class Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
-  // Hands the socket to an Http2Session on the same strand. This Session stays alive (and
+  // Hands the socket to an Http2Session on the same io thread. This Session stays alive (and
   // the connection counted) until the Http2Session ends.
   void start_http2() {
-    stream_.expires_never();
+    clear_deadline();
+    timer_.cancel();
     server_.http2_total_->inc();
     std::string initial(static_cast<const char*>(buffer_.data().data()), buffer_.size());
     buffer_.clear();
-    std::make_shared<Http2Session>(stream_.release_socket(), server_, std::move(initial), remote_,
-                                   shared_from_this())
+    std::make_shared<Http2Session>(tcp::socket(std::move(socket_)), server_, std::move(initial),
+                                   remote_, shared_from_this())
         ->start();
   }
 
@@ -168,58 +190,67 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.options_.header_limit));
     parser_->body_limit(server_.options_.body_limit);
+    parser_->eager(true);
+    header_seen_ = false;
     // One deadline for the whole request, header and body: slow and half-open clients and
     // idle keep-alive connections are closed when it expires.
-    if (new_deadline) stream_.expires_after(server_.options_.read_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+    if (new_deadline) set_deadline(server_.options_.read_timeout);
+    parse();
   }
 
-  void on_header(beast::error_code ec) {
-    if (ec) return on_read_error(ec);
-    auto& req = parser_->get();
-    if (auto len = parser_->content_length(); len && *len > server_.options_.body_limit) {
-      return send_plain(413, "Request Entity Too Large\n", /*close=*/true);
+  // Feeds the buffered bytes to the parser; reads more while the request is incomplete.
+  void parse() {
+    while (buffer_.size() != 0 && !parser_->is_done()) {
+      beast::error_code ec;
+      size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) break;  // an incomplete header: read more
+      if (ec) return on_read_error(ec);
+      if (used == 0) break;
     }
-    auto expect = req[http::field::expect];
-    if (beast::iequals(expect, "100-continue")) {
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-      http::async_write(stream_, *cont,
-                        [self = shared_from_this(), cont](beast::error_code wec, size_t) {
-                          if (wec) return self->close();
-                          self->read_body();
-                        });
-      return;
+    if (parser_->is_done()) return on_request();
+    if (parser_->is_header_done() && !header_seen_) {
+      header_seen_ = true;
+      if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                          [self = shared_from_this()](beast::error_code ec, size_t) {
+                            if (ec) return self->close();
+                            self->read_more();
+                          });
+        return;
+      }
     }
-    read_body();
+    read_more();
   }
 
-  void read_body() {
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
+  void read_more() {
+    socket_.async_read_some(buffer_.prepare(kReadSize),
+                            [self = shared_from_this()](beast::error_code ec, size_t got) {
+                              if (ec) return self->on_read_error(ec);
+                              self->buffer_.commit(got);
+                              self->parse();
+                            });
   }
 
   void on_read_error(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+        ec == http::error::partial_message) {
       return close();
     }
     if (ec == http::error::header_limit) {
       return send_plain(431, "Request Header Fields Too Large\n", true);
     }
     if (ec == http::error::body_limit) return send_plain(413, "Request Entity Too Large\n", true);
-    if (ec == http::error::partial_message) return close();
     if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
       return send_plain(400, "Bad Request\n", true);  // malformed request line or headers
     }
     close();
   }
 
-  void on_body(beast::error_code ec) {
-    if (ec) return on_read_error(ec);
-    stream_.expires_never();
+  void on_request() {
+    clear_deadline();
     request_ = parser_->release();
     keep_alive_ = request_.keep_alive();
     request_id_ = make_uuid_v4(rng_);
@@ -241,9 +272,9 @@ class Session : public std::enable_shared_from_this<Session> {
     req->request_id = request_id_;
 
     // The string_views in *req point into request_, which stays untouched until the response
-    // is back on this strand.
+    // is back on this connection's thread.
     server_.run_request(*req, [self = shared_from_this(), req](AwsResponse r) {
-      asio::dispatch(self->stream_.get_executor(),
+      asio::dispatch(self->socket_.get_executor(),
                      [self, r = std::move(r)]() mutable { self->send_aws(std::move(r)); });
     });
   }
@@ -251,53 +282,102 @@ class Session : public std::enable_shared_from_this<Session> {
   void handle_get() {
     std::optional<HttpResponse> found = server_.get_route(request_.target());
     if (!found) return send_plain(404, "Not Found\n", false);
-    HttpResponse& r = *found;
-    auto res = std::make_shared<Response>(static_cast<http::status>(r.status), 11);
-    res->set(http::field::content_type, r.content_type);
-    res->body() = std::move(r.body);
-    write(std::move(res), false);
+    write(found->status, found->content_type, {}, std::move(found->body), false);
   }
 
   void send_aws(AwsResponse r) {
-    auto res = std::make_shared<Response>(static_cast<http::status>(r.status), 11);
-    res->set(http::field::content_type, r.content_type);
-    if (!r.error_type.empty()) res->set("x-amzn-ErrorType", r.error_type);
-    res->body() = std::move(r.body);
-    write(std::move(res), false);
+    write(r.status, r.content_type, r.error_type, std::move(r.body), false);
   }
 
   void send_plain(int status, std::string body, bool close) {
     server_.count_http_error(status);
     if (request_id_.empty()) request_id_ = make_uuid_v4(rng_);
-    auto res = std::make_shared<Response>(static_cast<http::status>(status), 11);
-    res->set(http::field::content_type, "text/plain");
-    res->body() = std::move(body);
-    write(std::move(res), close);
+    write(status, "text/plain", {}, std::move(body), close);
   }
 
-  void write(std::shared_ptr<Response> res, bool close) {
-    res->set("x-amzn-RequestId", request_id_);
-    res->set("x-amz-id-2", make_id2(rng_));
-    res->set(http::field::date, http_date(std::chrono::system_clock::now()));
+  // The status line and headers, as Beast would write them for these fields.
+  void format_head(int status, std::string_view content_type, std::string_view error_type,
+                   size_t body_size, bool keep) {
+    auto now = std::chrono::system_clock::now();
+    auto second = std::chrono::time_point_cast<std::chrono::seconds>(now);
+    if (second != date_second_) {
+      date_second_ = second;
+      date_ = http_date(now);
+    }
+    std::string& h = head_;
+    h.clear();
+    h.append("HTTP/1.1 ");
+    h.append(std::to_string(status));
+    h.push_back(' ');
+    std::string_view reason = http::obsolete_reason(static_cast<http::status>(status));
+    h.append(reason.data(), reason.size());
+    h.append("\r\nContent-Type: ");
+    h.append(content_type);
+    if (!error_type.empty()) {
+      h.append("\r\nx-amzn-ErrorType: ");
+      h.append(error_type);
+    }
+    h.append("\r\nx-amzn-RequestId: ");
+    h.append(request_id_);
+    h.append("\r\nx-amz-id-2: ");
+    h.append(make_id2(rng_));
+    h.append("\r\nDate: ");
+    h.append(date_);
+    h.append("\r\nContent-Length: ");
+    h.append(std::to_string(body_size));
+    if (!keep) h.append("\r\nConnection: close");
+    h.append("\r\n\r\n");
+  }
+
+  void write(int status, std::string_view content_type, std::string_view error_type,
+             std::string body, bool close) {
     bool keep = !close && keep_alive_;
-    res->keep_alive(keep);
-    res->prepare_payload();
-    stream_.expires_after(server_.options_.read_timeout);
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, keep](beast::error_code ec, size_t) {
+    format_head(status, content_type, error_type, body.size(), keep);
+    body_ = std::move(body);
+    set_deadline(server_.options_.read_timeout);
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(body_)};
+    asio::async_write(socket_, bufs,
+                      [self = shared_from_this(), keep](beast::error_code ec, size_t) {
                         if (ec || !keep) return self->close();
                         self->request_id_.clear();
                         self->do_read();
                       });
   }
 
-  void close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+  // Moves the deadline; arms the timer if it is not armed (an armed timer that fires before
+  // the deadline re-arms itself).
+  void set_deadline(std::chrono::milliseconds d) {
+    deadline_ = Clock::now() + d;
+    if (timer_armed_ || closed_) return;
+    timer_armed_ = true;
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->on_timer(ec); });
+  }
+  void clear_deadline() { deadline_ = Clock::time_point::max(); }
+
+  void on_timer(beast::error_code ec) {
+    timer_armed_ = false;
+    if (ec || closed_ || deadline_ == Clock::time_point::max()) return;
+    if (Clock::now() < deadline_) {
+      timer_armed_ = true;
+      timer_.expires_at(deadline_);
+      timer_.async_wait([self = shared_from_this()](beast::error_code e) { self->on_timer(e); });
+      return;
+    }
+    close();  // the request (or the write) took too long: pending operations are aborted
   }
 
-  beast::tcp_stream stream_;
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
+    timer_.cancel();
+  }
+
+  Socket socket_;
+  asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor> timer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::request<http::string_body> request_;
@@ -305,7 +385,15 @@ class Session : public std::enable_shared_from_this<Session> {
   std::mt19937_64 rng_;  // request ids; per connection, no shared state
   std::string remote_;
   std::string request_id_;
+  std::string head_;  // the response being written: head_ then body_
+  std::string body_;
+  std::string date_;  // Date header value, recomputed when the second changes
+  std::chrono::time_point<std::chrono::system_clock, std::chrono::seconds> date_second_{};
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool timer_armed_ = false;
+  bool header_seen_ = false;
   bool keep_alive_ = true;
+  bool closed_ = false;
 };
 
 Status HttpServer::Impl::start() {
@@ -314,7 +402,12 @@ Status HttpServer::Impl::start() {
   beast::error_code ec;
   auto addr = asio::ip::make_address(options_.host, ec);
   if (ec) return Error(ErrorCode::kInvalidArgument, "bad listen address " + options_.host);
-  acceptor_.emplace(asio::make_strand(ioc_));
+  for (int i = 0; i < options_.io_threads; ++i) {
+    // Concurrency hint 1: each context is run by one thread (posts from others stay safe).
+    iocs_.push_back(std::make_unique<asio::io_context>(1));
+    work_.push_back(asio::make_work_guard(*iocs_.back()));
+  }
+  acceptor_.emplace(*iocs_[0]);
   tcp::endpoint ep(addr, options_.port);
   acceptor_->open(ep.protocol(), ec);
   if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
@@ -328,14 +421,13 @@ Status HttpServer::Impl::start() {
   port_ = acceptor_->local_endpoint().port();
   running_ = true;
   do_accept();
-  for (int i = 0; i < options_.io_threads; ++i) {
-    threads_.emplace_back([this] { ioc_.run(); });
-  }
+  for (auto& ioc : iocs_) threads_.emplace_back([c = ioc.get()] { c->run(); });
   return Status();
 }
 
 void HttpServer::Impl::do_accept() {
-  acceptor_->async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+  asio::io_context& target = *iocs_[next_ioc_++ % iocs_.size()];
+  acceptor_->async_accept(target, [this](beast::error_code ec, Session::Socket s) {
     if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
     if (!ec) {
       size_t n = connections_.fetch_add(1, std::memory_order_relaxed);
@@ -367,7 +459,8 @@ void HttpServer::Impl::stop() {
          std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  ioc_.stop();
+  work_.clear();
+  for (auto& ioc : iocs_) ioc->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
   beast::error_code ec;

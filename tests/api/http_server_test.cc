@@ -305,6 +305,91 @@ TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosed) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(4000));
 }
 
+// The raw text of an Echo request with a JSON body, as a client would send it.
+std::string raw_echo(std::string_view body, std::string_view extra_headers = "") {
+  return "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
+         "X-Amz-Target: Kinesis_20131202.Echo\r\nX-Amz-Date: 20250101T000000Z\r\n"
+         "Authorization: " +
+         std::string(kAuth) + "\r\n" + std::string(extra_headers) +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  tcp::socket s = connect();
+  std::string both = raw_echo(R"({"N":1})") + raw_echo(R"({"N":2})");
+  asio::write(s, asio::buffer(both));
+  beast::flat_buffer buf;
+  for (int n : {1, 2}) {
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_NE(res.body().find("\"N\":" + std::to_string(n)), std::string::npos) << res.body();
+  }
+}
+
+TEST_F(HttpServerTest, RequestArrivingOneByteAtATimeIsParsed) {
+  tcp::socket s = connect();
+  s.set_option(tcp::no_delay(true));
+  std::string req = raw_echo(R"({"Data":"aGVsbG8="})");
+  for (char c : req) asio::write(s, asio::buffer(&c, 1));
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_NE(res.body().find("aGVsbG8="), std::string::npos) << res.body();
+  // The response carries the headers AWS clients look for.
+  EXPECT_EQ(res[http::field::content_type], "application/x-amz-json-1.1");
+  EXPECT_EQ(res["x-amzn-RequestId"].size(), 36u);
+  EXPECT_FALSE(res["x-amz-id-2"].empty());
+  EXPECT_FALSE(res[http::field::date].empty());
+  EXPECT_TRUE(res.keep_alive());
+}
+
+TEST_F(HttpServerTest, ExpectContinueGets100BeforeTheBody) {
+  tcp::socket s = connect();
+  std::string body = R"({"N":7})";
+  std::string req = raw_echo(body, "Expect: 100-continue\r\n");
+  std::string head = req.substr(0, req.size() - body.size());
+  asio::write(s, asio::buffer(head));
+  beast::flat_buffer buf;
+  http::response_parser<http::empty_body> cp;
+  http::read_header(s, buf, cp);
+  EXPECT_EQ(cp.get().result_int(), 100);
+  asio::write(s, asio::buffer(body));
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_NE(res.body().find("\"N\":7"), std::string::npos) << res.body();
+}
+
+TEST_F(HttpServerTest, ConnectionCloseIsHonoured) {
+  tcp::socket s = connect();
+  asio::write(s, asio::buffer(raw_echo("{}", "Connection: close\r\n")));
+  std::string got = read_until_close(s);
+  EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
+  EXPECT_NE(got.find("Connection: close\r\n"), std::string::npos) << got;
+}
+
+TEST_F(HttpServerTest, TricklingClientStillHitsTheRequestDeadline) {
+  tcp::socket s = connect();
+  s.set_option(tcp::no_delay(true));
+  // A byte every 100 ms keeps the connection busy but the request never completes: the 1 s
+  // deadline covers the whole request, not the gap between reads.
+  std::string part = "POST / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  auto start = std::chrono::steady_clock::now();
+  boost::system::error_code ec;
+  for (char c : part) {
+    asio::write(s, asio::buffer(&c, 1), ec);
+    if (ec) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(3)) break;
+  }
+  std::string got = read_until_close(s);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(got, "");
+  EXPECT_LT(elapsed, std::chrono::milliseconds(2500));
+}
+
 TEST_F(HttpServerTest, GetRoutesAndMetrics) {
   tcp::socket s = connect();
   (void)roundtrip(s, aws_request("Kinesis_20131202.Echo", "{}"));

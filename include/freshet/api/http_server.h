@@ -2,15 +2,17 @@
 // 1.1 / CBOR 1.1 protocols (Boost.Beast; libnghttp2 for HTTP/2, see http2_session.h).
 //
 // Threads and ownership:
-//  - start() opens the listener and runs `io_threads` threads on one io_context. Each
-//    connection is a Session bound to its own strand: all of a connection's state is touched
-//    only from that strand. The ServiceRegistry and GET routes are read-only after start().
+//  - start() opens the listener and runs `io_threads` threads, each on its own io_context.
+//    Each connection is accepted onto one of them (round robin) and stays there: all of a
+//    connection's state is touched only from that thread, with no strand. The
+//    ServiceRegistry and GET routes are read-only after start().
 //  - Handlers run on the io thread that read the request (they may block briefly; long
 //    blocking stalls the other connections of that thread). Set HttpServerOptions::offload
 //    to run synchronous handlers elsewhere: it receives a task to run on any thread; the
-//    response is posted back to the connection's strand. Asynchronous operations (see
+//    response is posted back to the connection's thread. Asynchronous operations (see
 //    AsyncHandler) always run their non-blocking part on the io thread and answer later from
-//    another thread (the group-commit thread for puts); the answer is posted to the strand.
+//    another thread (the group-commit thread for puts); the answer is posted to the connection's
+//    thread.
 //  - stop() closes the listener, stops the io_context and joins the threads. Handlers already
 //    running finish; their responses may not be sent.
 //

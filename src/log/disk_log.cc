@@ -66,21 +66,26 @@ struct RecordRef {
 }  // namespace
 
 DiskLog::DiskLog(std::string dir, const LogOptions& options, std::shared_ptr<FileSystem> fs,
-                 GroupCommitter* committer)
-    : dir_(std::move(dir)), fs_(std::move(fs)), committer_(committer), options_(options) {}
+                 GroupCommitter* committer, std::string wal_name)
+    : dir_(std::move(dir)),
+      fs_(std::move(fs)),
+      committer_(committer),
+      wal_name_(std::move(wal_name)),
+      options_(options) {}
 
 DiskLog::~DiskLog() { (void)close(); }
 
 Result<std::shared_ptr<DiskLog>> DiskLog::open(const std::string& dir, const LogOptions& options,
                                                std::shared_ptr<FileSystem> fs,
-                                               GroupCommitter* committer) {
+                                               GroupCommitter* committer, std::string wal_name) {
   if (options.segment_bytes < 4096 || options.segment_bytes > (3ull << 30)) {
     return Error(ErrorCode::kInvalidArgument, "segment_bytes must be in [4 KiB, 3 GiB]");
   }
   if (options.index_interval_bytes == 0) {
     return Error(ErrorCode::kInvalidArgument, "index_interval_bytes must be positive");
   }
-  std::shared_ptr<DiskLog> log(new DiskLog(dir, options, std::move(fs), committer));
+  std::shared_ptr<DiskLog> log(
+      new DiskLog(dir, options, std::move(fs), committer, std::move(wal_name)));
   FRESHET_RETURN_IF_ERROR(log->recover());
   return log;
 }
@@ -139,10 +144,11 @@ Status DiskLog::open_sealed(uint64_t base, uint64_t next_base) {
     // Damage inside a sealed segment. Keep what is good indexed; reads that reach the damaged
     // range fail with kCorruption. No index files are written, so every open reports it.
     count_corruption();
-    spdlog::error("log {}: segment {} is damaged at byte {} of {} ({}); records from offset {} "
-                  "to {} cannot be served",
-                  dir_, base, end, size, problem.ok() ? "offsets do not line up" : problem.to_string(),
-                  seg->summary().next_offset, next_base);
+    spdlog::error(
+        "log {}: segment {} is damaged at byte {} of {} ({}); records from offset {} "
+        "to {} cannot be served",
+        dir_, base, end, size, problem.ok() ? "offsets do not line up" : problem.to_string(),
+        seg->summary().next_offset, next_base);
     segments_.push_back(std::move(seg));
     return {};
   }
@@ -218,14 +224,12 @@ Status DiskLog::roll_locked() {
 
 void DiskLog::advance_tip(uint64_t end, int64_t max_ts) {
   uint64_t cur = committed_tip_.load(std::memory_order_relaxed);
-  while (cur < end &&
-         !committed_tip_.compare_exchange_weak(cur, end, std::memory_order_release,
-                                               std::memory_order_relaxed)) {
+  while (cur < end && !committed_tip_.compare_exchange_weak(cur, end, std::memory_order_release,
+                                                            std::memory_order_relaxed)) {
   }
   int64_t ts = last_ts_.load(std::memory_order_relaxed);
-  while (ts < max_ts &&
-         !last_ts_.compare_exchange_weak(ts, max_ts, std::memory_order_release,
-                                         std::memory_order_relaxed)) {
+  while (ts < max_ts && !last_ts_.compare_exchange_weak(ts, max_ts, std::memory_order_release,
+                                                        std::memory_order_relaxed)) {
   }
 }
 
@@ -239,17 +243,10 @@ Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
   std::lock_guard lock(mu_);
   if (closed_) return Error(ErrorCode::kClosed, "log " + dir_ + " is closed");
   if (!failed_.ok()) return failed_.error();
-  const Segment* active = segments_.back().get();
-  if (!active->empty()) {
-    const SegmentSummary& s = active->summary();
-    const bool full = s.size_bytes + batch.size() > options_.segment_bytes;
-    const bool old = options_.segment_ms > 0 &&
-                     h.first_timestamp_ms - s.first_timestamp_ms >= options_.segment_ms;
-    if (full || old) {
-      if (Status r = roll_locked(); !r.ok()) return fail_locked(r);
-      active = segments_.back().get();
-    }
+  if (Status r = roll_if_due_locked(batch.size(), h.first_timestamp_ms); !r.ok()) {
+    return fail_locked(r);
   }
+  const Segment* active = segments_.back().get();
   const uint64_t base = active->summary().next_offset;
   const uint64_t pos = active->summary().size_bytes;
   format::seal_header(batch.data(), base);
@@ -270,9 +267,62 @@ Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
   p.max_timestamp_ms = h.max_timestamp_ms;
   if (options_.durability == Durability::kFsync) {
     p.sync_target = active_target_;
-    if (committer_ != nullptr) p.ticket = committer_->enqueue(active_target_);
+    if (committer_ != nullptr) {
+      // Small batches go through the write-ahead log (one fdatasync per round for all logs);
+      // the others, or all when the WAL does not take them, sync this file.
+      uint64_t ticket =
+          wal_name_.empty() ? 0 : committer_->append_wal(wal_name_, batch, active_target_);
+      p.ticket = ticket != 0 ? ticket : committer_->enqueue(active_target_);
+    }
   }
   return p;
+}
+
+Status DiskLog::roll_if_due_locked(uint64_t batch_bytes, int64_t first_ts) {
+  const Segment* active = segments_.back().get();
+  if (active->empty()) return {};
+  const SegmentSummary& s = active->summary();
+  const bool full = s.size_bytes + batch_bytes > options_.segment_bytes;
+  const bool old =
+      options_.segment_ms > 0 && first_ts - s.first_timestamp_ms >= options_.segment_ms;
+  return full || old ? roll_locked() : Status();
+}
+
+Result<bool> DiskLog::restore_batch(std::string_view batch) {
+  if (batch.size() < format::kBatchHeaderSize) {
+    return Error(ErrorCode::kCorruption, "WAL batch shorter than a batch header");
+  }
+  const format::BatchHeader h = format::decode_header(batch.data());
+  FRESHET_RETURN_IF_ERROR(format::check_header(h, batch.data()));
+  if (format::batch_size(h) != batch.size()) {
+    return Error(ErrorCode::kCorruption, "WAL batch size does not match its header");
+  }
+  FRESHET_RETURN_IF_ERROR(format::check_payload(h, batch.data() + format::kBatchHeaderSize));
+  std::lock_guard lock(mu_);
+  if (closed_) return Error(ErrorCode::kClosed, "log " + dir_ + " is closed");
+  const uint64_t next = segments_.back()->summary().next_offset;
+  if (format::next_offset(h) <= next) return false;  // the log has it already
+  if (h.base_offset != next) {
+    return Error(ErrorCode::kCorruption, "log " + dir_ + " ends at offset " + std::to_string(next) +
+                                             " but the WAL batch starts at " +
+                                             std::to_string(h.base_offset));
+  }
+  FRESHET_RETURN_IF_ERROR(roll_if_due_locked(batch.size(), h.first_timestamp_ms));
+  const Segment* active = segments_.back().get();
+  const uint64_t pos = active->summary().size_bytes;
+  if (Status w = active->file()->write_at(batch.data(), batch.size(), pos); !w.ok()) {
+    (void)active->file()->truncate(pos);
+    return w;
+  }
+  segments_.back()->add_batch(h, pos, options_.index_interval_bytes);
+  advance_tip(format::next_offset(h), h.max_timestamp_ms);
+  return true;
+}
+
+Status DiskLog::sync() {
+  std::lock_guard lock(mu_);
+  if (!active_target_) return {};
+  return sync_locked(active_target_);
 }
 
 Result<uint64_t> DiskLog::complete_append(PendingAppend p) {
@@ -292,10 +342,9 @@ void DiskLog::complete_append_async(PendingAppend p, AppendCallback done) {
   }
   auto target = std::static_pointer_cast<GroupCommitter::Target>(p.sync_target);
   syncs_.fetch_add(1, std::memory_order_relaxed);
-  committer_->wait_async(p.ticket, target,
-                         [this, p, done = std::move(done)](Status synced) {
-                           done(finish_append(p, synced));
-                         });
+  committer_->wait_async(p.ticket, target, [this, p, done = std::move(done)](Status synced) {
+    done(finish_append(p, synced));
+  });
 }
 
 Result<uint64_t> DiskLog::finish_append(const PendingAppend& p, const Status& synced) {
@@ -360,7 +409,8 @@ Result<ReadResult> DiskLog::read(uint64_t from, size_t max_records, size_t max_b
       format::BatchHeader h = format::decode_header(buf->data() + at);
       Status hs = format::check_header(h, buf->data() + at);
       if (hs.ok() && h.base_offset != expected) {
-        hs = Error(ErrorCode::kCorruption, "unexpected base offset " + std::to_string(h.base_offset));
+        hs = Error(ErrorCode::kCorruption,
+                   "unexpected base offset " + std::to_string(h.base_offset));
       }
       if (hs.ok()) {
         FRESHET_ASSIGN_OR_RETURN(at, win.ensure(pos, format::batch_size(h), readahead));
@@ -478,9 +528,9 @@ Result<uint64_t> DiskLog::offset_for_timestamp(int64_t ts_ms) const {
     }
     if (!hs.ok()) {
       count_corruption();
-      return Error(ErrorCode::kCorruption,
-                   "log " + dir_ + ": batch at offset " + std::to_string(expected) + ": " +
-                       hs.error().message());
+      return Error(ErrorCode::kCorruption, "log " + dir_ + ": batch at offset " +
+                                               std::to_string(expected) + ": " +
+                                               hs.error().message());
     }
     expected = format::next_offset(h);
     pos += format::batch_size(h);
@@ -502,8 +552,7 @@ Result<size_t> DiskLog::enforce_retention(int64_t now_ms) {
     const bool by_age = options_.retention_ms > 0;
     const int64_t cutoff = now_ms - options_.retention_ms;
     const auto& active = segments_.back();
-    if (by_age && failed_.ok() && !active->empty() &&
-        active->summary().max_timestamp_ms < cutoff &&
+    if (by_age && failed_.ok() && !active->empty() && active->summary().max_timestamp_ms < cutoff &&
         active->summary().next_offset == committed_tip_.load()) {
       // Every record of the active segment expired: roll it so it can go as a whole.
       if (Status r = roll_locked(); !r.ok()) return fail_locked(r);
@@ -513,7 +562,8 @@ Result<size_t> DiskLog::enforce_retention(int64_t now_ms) {
     size_t n = 0;
     while (n + 1 < segments_.size()) {
       const SegmentSummary& s = segments_[n]->summary();
-      const bool expired = by_age && (s.next_offset == s.base_offset || s.max_timestamp_ms < cutoff);
+      const bool expired =
+          by_age && (s.next_offset == s.base_offset || s.max_timestamp_ms < cutoff);
       const bool over = options_.retention_bytes > 0 && total > options_.retention_bytes;
       if (!expired && !over) break;
       total -= s.size_bytes;

@@ -28,10 +28,12 @@ namespace freshet::log {
 
 class DiskLog final : public Log {
  public:
-  // committer may be null: syncs then run on the appending thread.
+  // committer may be null: syncs then run on the appending thread. wal_name: the log's name
+  // in the committer's write-ahead log; empty: never use the WAL.
   static Result<std::shared_ptr<DiskLog>> open(const std::string& dir, const LogOptions& options,
                                                std::shared_ptr<FileSystem> fs,
-                                               GroupCommitter* committer);
+                                               GroupCommitter* committer,
+                                               std::string wal_name = {});
   ~DiskLog() override;
 
   Result<PendingAppend> begin_append(std::span<const Record> records) override;
@@ -50,15 +52,25 @@ class DiskLog final : public Log {
 
   size_t segment_count() const;
 
+  // Recovery from the write-ahead log: appends `batch` (a whole encoded batch) unchanged if it
+  // is the next one, returns false if the log already has it, and kCorruption if it is
+  // damaged or would leave a gap. Nothing is synced; call sync() after the last one.
+  Result<bool> restore_batch(std::string_view batch);
+  // fdatasyncs the active segment.
+  Status sync();
+
  private:
   DiskLog(std::string dir, const LogOptions& options, std::shared_ptr<FileSystem> fs,
-          GroupCommitter* committer);
+          GroupCommitter* committer, std::string wal_name);
+  // Rolls the active segment if `batch_bytes` more (first record at first_ts) would overfill
+  // it or it is too old. REQUIRES: mu_ held.
+  Status roll_if_due_locked(uint64_t batch_bytes, int64_t first_ts);
   Status recover();
   Status open_sealed(uint64_t base, uint64_t next_base);
   Status open_tail(uint64_t base);
-  Status roll_locked();  // REQUIRES: mu_ held
+  Status roll_locked();                                                  // REQUIRES: mu_ held
   Status sync_locked(const std::shared_ptr<GroupCommitter::Target>& t);  // REQUIRES: mu_ held
-  Status fail_locked(const Status& cause);  // REQUIRES: mu_ held
+  Status fail_locked(const Status& cause);                               // REQUIRES: mu_ held
   void advance_tip(uint64_t end, int64_t max_ts);
   // The end of complete_append once the sync's outcome is known.
   Result<uint64_t> finish_append(const PendingAppend& p, const Status& synced);
@@ -67,13 +79,14 @@ class DiskLog final : public Log {
   const std::string dir_;
   const std::shared_ptr<FileSystem> fs_;
   GroupCommitter* const committer_;
+  const std::string wal_name_;
 
   mutable std::mutex mu_;
-  LogOptions options_;                                    // guarded by mu_
-  std::vector<std::shared_ptr<Segment>> segments_;        // guarded by mu_; back() is active
+  LogOptions options_;                                     // guarded by mu_
+  std::vector<std::shared_ptr<Segment>> segments_;         // guarded by mu_; back() is active
   std::shared_ptr<GroupCommitter::Target> active_target_;  // guarded by mu_
-  Status failed_;                                         // guarded by mu_
-  bool closed_ = false;                                   // guarded by mu_
+  Status failed_;                                          // guarded by mu_
+  bool closed_ = false;                                    // guarded by mu_
 
   std::atomic<uint64_t> committed_tip_{0};
   std::atomic<uint64_t> trim_horizon_{0};

@@ -17,8 +17,8 @@ Result<size_t> validate_records(std::span<const Record> records) {
   size_t total = 0;
   for (const Record& r : records) {
     if (r.data.size() > kMaxDataBytes) {
-      return Error(ErrorCode::kInvalidArgument, "record data over " +
-                                                    std::to_string(kMaxDataBytes) + " bytes");
+      return Error(ErrorCode::kInvalidArgument,
+                   "record data over " + std::to_string(kMaxDataBytes) + " bytes");
     }
     if (r.partition_key.size() > kMaxPartitionKeyBytes) {
       return Error(ErrorCode::kInvalidArgument, "partition key too long");
@@ -29,8 +29,8 @@ Result<size_t> validate_records(std::span<const Record> records) {
     total += encoded_record_size(r);
   }
   if (total > kMaxBatchPayloadBytes) {
-    return Error(ErrorCode::kInvalidArgument, "batch payload over " +
-                                                  std::to_string(kMaxBatchPayloadBytes) + " bytes");
+    return Error(ErrorCode::kInvalidArgument,
+                 "batch payload over " + std::to_string(kMaxBatchPayloadBytes) + " bytes");
   }
   return total;
 }

@@ -61,7 +61,8 @@ std::string escape(std::string_view s, size_t limit) {
   return out;
 }
 
-void verify_index(const Segment& seg, const std::map<uint64_t, std::pair<uint64_t, int64_t>>& batches,
+void verify_index(const Segment& seg,
+                  const std::map<uint64_t, std::pair<uint64_t, int64_t>>& batches,
                   std::vector<std::string>* problems) {
   const std::string name = seg.path("idx");
   for (const Position& p : seg.offset_entries()) {
@@ -114,10 +115,11 @@ Result<VerifyReport> verify_log(FileSystem& fs, const std::string& path, std::os
                                    }));
     if (batches.empty()) expected = std::max(expected, sf.base);
     if (!problem.ok() || end != size) {
-      r.problems.push_back(seg_path + ": " +
-                           (problem.ok() ? std::string("trailing bytes") : problem.error().message()) +
-                           " (valid up to byte " + std::to_string(end) + " of " +
-                           std::to_string(size) + (i + 1 == files.size() ? ", tail: recovery truncates it)" : ")"));
+      r.problems.push_back(
+          seg_path + ": " +
+          (problem.ok() ? std::string("trailing bytes") : problem.error().message()) +
+          " (valid up to byte " + std::to_string(end) + " of " + std::to_string(size) +
+          (i + 1 == files.size() ? ", tail: recovery truncates it)" : ")"));
     }
     const bool last = i + 1 == files.size();
     if (!last) {
@@ -140,8 +142,8 @@ Result<VerifyReport> verify_log(FileSystem& fs, const std::string& path, std::os
     r.bytes += size;
     if (progress != nullptr) {
       *progress << "[" << (i + 1) << "/" << files.size() << "] " << seg_path << ": "
-                << batches.size() << " batches, " << seg_records << " records, " << size
-                << " bytes" << std::endl;
+                << batches.size() << " batches, " << seg_records << " records, " << size << " bytes"
+                << std::endl;
     }
   }
   r.next_offset = expected;

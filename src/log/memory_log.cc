@@ -15,9 +15,7 @@ class MemoryLog final : public Log {
  public:
   explicit MemoryLog(const LogOptions& options) : options_(options) {}
 
-  Result<uint64_t> complete_append(PendingAppend pending) override {
-    return pending.first_offset;
-  }
+  Result<uint64_t> complete_append(PendingAppend pending) override { return pending.first_offset; }
 
   Result<PendingAppend> begin_append(std::span<const Record> records) override {
     FRESHET_ASSIGN_OR_RETURN(size_t payload, format::validate_records(records));
@@ -71,7 +69,8 @@ class MemoryLog final : public Log {
         if (off < from) continue;
         const Stored& s = b.records[i];
         const size_t size = s.pk + s.data;
-        if (out.records.size() >= max_records || (!out.records.empty() && bytes + size > max_bytes)) {
+        if (out.records.size() >= max_records ||
+            (!out.records.empty() && bytes + size > max_bytes)) {
           out.storage = keep;
           return out;
         }

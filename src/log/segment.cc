@@ -187,8 +187,8 @@ Status Segment::seal(FileSystem& fs, bool sync) {
     return fs.rename(tmp, final_path);
   };
 
-  std::string idx = encode_index_header(kKindOffset, static_cast<uint32_t>(offset_index_.size()),
-                                        summary_);
+  std::string idx =
+      encode_index_header(kKindOffset, static_cast<uint32_t>(offset_index_.size()), summary_);
   idx.reserve(idx.size() + offset_index_.size() * kOffsetEntrySize);  // one allocation
   for (const auto& [rel, pos] : offset_index_) {
     char e[kOffsetEntrySize];
@@ -223,8 +223,8 @@ Status Segment::load_sealed(FileSystem& fs, uint64_t file_size) {
   FRESHET_RETURN_IF_ERROR(check_index(*om, kKindOffset, kOffsetEntrySize, &a));
   FRESHET_RETURN_IF_ERROR(check_index(*tm, kKindTime, kTimeEntrySize, &b));
   if (a.base_offset != summary_.base_offset || b.base_offset != a.base_offset ||
-      a.next_offset != b.next_offset || a.size_bytes != b.size_bytes ||
-      a.size_bytes != file_size || a.next_offset < a.base_offset) {
+      a.next_offset != b.next_offset || a.size_bytes != b.size_bytes || a.size_bytes != file_size ||
+      a.next_offset < a.base_offset) {
     return Error(ErrorCode::kCorruption, "index does not match segment " + path("log"));
   }
   summary_ = a;
@@ -283,10 +283,10 @@ Result<bool> BatchScanner::next() {
     return false;
   }
   if (header_.base_offset != expected_offset_) {
-    problem_ = Error(ErrorCode::kCorruption,
-                     "batch at byte " + std::to_string(pos_) + " has base offset " +
-                         std::to_string(header_.base_offset) + ", expected " +
-                         std::to_string(expected_offset_));
+    problem_ = Error(ErrorCode::kCorruption, "batch at byte " + std::to_string(pos_) +
+                                                 " has base offset " +
+                                                 std::to_string(header_.base_offset) +
+                                                 ", expected " + std::to_string(expected_offset_));
     return false;
   }
   FRESHET_ASSIGN_OR_RETURN(raw, fetch(pos_, format::batch_size(header_)));

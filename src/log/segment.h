@@ -89,7 +89,7 @@ class Segment {
     uint32_t rel_offset;
     uint32_t pos;
   };
-  std::vector<TimeEntry> time_index_;  // active
+  std::vector<TimeEntry> time_index_;       // active
   std::unique_ptr<MappedFile> offset_map_;  // sealed
   std::unique_ptr<MappedFile> time_map_;    // sealed
 };
@@ -99,7 +99,8 @@ class Segment {
 // file or at the first invalid batch; returns the position after the last valid batch and,
 // through *problem, why it stopped early (ok when it reached the end cleanly).
 template <typename Fn>
-Result<uint64_t> scan_segment(const File& file, uint64_t base_offset, Status* problem, Fn&& on_batch);
+Result<uint64_t> scan_segment(const File& file, uint64_t base_offset, Status* problem,
+                              Fn&& on_batch);
 
 // Non-template core of scan_segment.
 class BatchScanner {
@@ -109,7 +110,7 @@ class BatchScanner {
   Result<bool> next();
   const format::BatchHeader& header() const { return header_; }
   const char* payload() const { return payload_; }
-  uint64_t pos() const { return pos_; }          // start of the current batch
+  uint64_t pos() const { return pos_; }           // start of the current batch
   uint64_t end_pos() const { return next_pos_; }  // after the last valid batch
   const Status& problem() const { return problem_; }
 
@@ -128,7 +129,8 @@ class BatchScanner {
 };
 
 template <typename Fn>
-Result<uint64_t> scan_segment(const File& file, uint64_t base_offset, Status* problem, Fn&& on_batch) {
+Result<uint64_t> scan_segment(const File& file, uint64_t base_offset, Status* problem,
+                              Fn&& on_batch) {
   BatchScanner s(file, base_offset);
   while (true) {
     auto more = s.next();

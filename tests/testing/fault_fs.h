@@ -44,6 +44,7 @@ class FaultFile final : public File {
     if (faults_->fail_sync.load()) return errno_error(EIO, "fdatasync " + inner_->path());
     return inner_->sync();
   }
+  Status start_writeback() override { return inner_->start_writeback(); }
   Status truncate(uint64_t size) override { return inner_->truncate(size); }
   Result<uint64_t> size() const override { return inner_->size(); }
   const std::string& path() const override { return inner_->path(); }

@@ -23,6 +23,9 @@ class File {
   virtual Result<size_t> read_at(void* data, size_t n, uint64_t offset) const = 0;
   // fdatasync: data and the metadata needed to read it back are durable.
   virtual Status sync() = 0;
+  // Starts writing the file's dirty pages back without waiting and without making anything
+  // durable (sync_file_range SYNC_FILE_RANGE_WRITE), so that a later sync() has less to do.
+  virtual Status start_writeback() { return {}; }
   virtual Status truncate(uint64_t size) = 0;
   virtual Result<uint64_t> size() const = 0;
   virtual const std::string& path() const = 0;

@@ -2,9 +2,9 @@
 
 #include <signal.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <thread>
@@ -40,8 +40,10 @@ void export_log_metrics(const stream::Engine& engine, metrics::Registry& registr
     if (value > c->value()) c->inc(value - c->value());
   };
   for (const auto& s : engine.shard_stats()) {
-    const metrics::Labels labels = {{"region", s.region}, {"stream", s.stream}, {"shard", s.shard_id}};
-    registry.gauge("freshet_shard_tip_offset", labels, "One past the shard's last committed record")
+    const metrics::Labels labels = {
+        {"region", s.region}, {"stream", s.stream}, {"shard", s.shard_id}};
+    registry
+        .gauge("freshet_shard_tip_offset", labels, "One past the shard's last committed record")
         ->set(static_cast<double>(s.tip));
     registry.gauge("freshet_shard_trim_horizon_offset", labels, "The shard's oldest stored offset")
         ->set(static_cast<double>(s.trim_horizon));
@@ -56,6 +58,16 @@ void export_log_metrics(const stream::Engine& engine, metrics::Registry& registr
                 s.log.recovery_truncated_bytes, "Torn tail bytes cut off at open");
     set_counter("freshet_log_segments_deleted_total", labels, s.log.segments_deleted,
                 "Segments deleted by retention");
+  }
+  if (auto w = engine.wal_stats()) {
+    registry.gauge("freshet_wal_bytes", {}, "Bytes in the write-ahead log now")
+        ->set(static_cast<double>(w->bytes));
+    set_counter("freshet_wal_checkpoints_total", {}, w->checkpoints,
+                "Write-ahead log checkpoints (logs synced, WAL emptied)");
+    set_counter("freshet_wal_recovered_batches_total", {}, w->recovered_batches,
+                "Batches the write-ahead log put back into logs at startup");
+    set_counter("freshet_wal_recovery_failures_total", {}, w->recovery_failures,
+                "Write-ahead log entries that could not be replayed at startup (logged)");
   }
 }
 
@@ -129,9 +141,8 @@ int serve(const ServeArgs& a) {
     return 1;
   }
   // Tests and scripts read this line to learn the port (with --listen ...:0).
-  std::printf("freshet: listening on http://%s:%u (data in %s, durability %s)\n",
-              http.host.c_str(), static_cast<unsigned>(server.port()), a.data_dir.c_str(),
-              a.durability.c_str());
+  std::printf("freshet: listening on http://%s:%u (data in %s, durability %s)\n", http.host.c_str(),
+              static_cast<unsigned>(server.port()), a.data_dir.c_str(), a.durability.c_str());
   std::fflush(stdout);
 
   int sig = 0;
@@ -156,8 +167,7 @@ void add_serve_command(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--account-id", a->account_id, "The 12-digit account ID in ARNs")
       ->capture_default_str();
-  cmd->add_option("--state-delay-ms", a->state_delay_ms,
-                  "How long CREATING/UPDATING/DELETING last")
+  cmd->add_option("--state-delay-ms", a->state_delay_ms, "How long CREATING/UPDATING/DELETING last")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
   cmd->add_option("--shard-limit", a->shard_limit, "Open shards allowed per account and region")

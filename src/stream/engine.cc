@@ -4,9 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <future>
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
@@ -23,10 +23,14 @@ namespace freshet::stream {
 
 const char* to_string(StreamStatus s) {
   switch (s) {
-    case StreamStatus::kCreating: return "CREATING";
-    case StreamStatus::kDeleting: return "DELETING";
-    case StreamStatus::kActive: return "ACTIVE";
-    case StreamStatus::kUpdating: return "UPDATING";
+    case StreamStatus::kCreating:
+      return "CREATING";
+    case StreamStatus::kDeleting:
+      return "DELETING";
+    case StreamStatus::kActive:
+      return "ACTIVE";
+    case StreamStatus::kUpdating:
+      return "UPDATING";
   }
   return "ACTIVE";
 }
@@ -37,9 +41,12 @@ const char* to_string(StreamMode m) {
 
 const char* to_string(ConsumerStatus s) {
   switch (s) {
-    case ConsumerStatus::kCreating: return "CREATING";
-    case ConsumerStatus::kDeleting: return "DELETING";
-    case ConsumerStatus::kActive: return "ACTIVE";
+    case ConsumerStatus::kCreating:
+      return "CREATING";
+    case ConsumerStatus::kDeleting:
+      return "DELETING";
+    case ConsumerStatus::kActive:
+      return "ACTIVE";
   }
   return "ACTIVE";
 }
@@ -57,10 +64,13 @@ constexpr size_t kMaxGetRecordsBytes = 10 << 20;
 constexpr int64_t kRetentionCheckMs = 10 * 1000;
 
 const std::vector<std::string>& all_shard_level_metrics() {
-  static const std::vector<std::string> kAll = {
-      "IncomingBytes",  "IncomingRecords",    "IteratorAgeMilliseconds",
-      "OutgoingBytes",  "OutgoingRecords",    "ReadProvisionedThroughputExceeded",
-      "WriteProvisionedThroughputExceeded"};
+  static const std::vector<std::string> kAll = {"IncomingBytes",
+                                                "IncomingRecords",
+                                                "IteratorAgeMilliseconds",
+                                                "OutgoingBytes",
+                                                "OutgoingRecords",
+                                                "ReadProvisionedThroughputExceeded",
+                                                "WriteProvisionedThroughputExceeded"};
   return kAll;
 }
 
@@ -88,7 +98,7 @@ struct ShardRt {
   Shard meta;
   std::shared_ptr<log::Log> log;
   SequenceNumberFormatter seqs{0, 0};  // set with meta.index; the stream's epoch never changes
-  std::mutex rate_mu;  // guards the two windows
+  std::mutex rate_mu;                  // guards the two windows
   RateWindow write_window;
   RateWindow read_window;
 };
@@ -111,7 +121,8 @@ std::string log_name(const StreamInfo& s, const std::string& shard_id) {
 }
 
 Error not_found(const std::string& name, const std::string& account) {
-  return Error(ErrorCode::kNotFound, "Stream " + name + " under account " + account + " not found.");
+  return Error(ErrorCode::kNotFound,
+               "Stream " + name + " under account " + account + " not found.");
 }
 
 }  // namespace
@@ -212,8 +223,8 @@ class Engine::Impl {
     sh->meta.range = range;
     sh->meta.created_ms = now_ms;
     sh->seqs = SequenceNumberFormatter(s.info.epoch, sh->meta.index);
-    FRESHET_ASSIGN_OR_RETURN(sh->log,
-                             logs_->open_log(log_name(s.info, sh->meta.shard_id), log_options(s.info)));
+    FRESHET_ASSIGN_OR_RETURN(
+        sh->log, logs_->open_log(log_name(s.info, sh->meta.shard_id), log_options(s.info)));
     s.shards.push_back(sh);
     return sh;
   }
@@ -290,7 +301,8 @@ class Engine::Impl {
         s.info.status = StreamStatus::kActive;
       }
       for (auto c = s.info.consumers.begin(); c != s.info.consumers.end();) {
-        if (c->status != ConsumerStatus::kActive && c->created_ms + options_.state_delay_ms <= now_ms) {
+        if (c->status != ConsumerStatus::kActive &&
+            c->created_ms + options_.state_delay_ms <= now_ms) {
           changed = true;
           if (c->status == ConsumerStatus::kDeleting) {
             policies_.erase(c->arn);
@@ -327,8 +339,9 @@ class Engine::Impl {
       // With no state delay, transitions complete inside the call that starts them and the
       // thread only enforces retention.
       const auto wait = std::chrono::milliseconds(
-          options_.state_delay_ms == 0 ? 1000
-                                       : std::clamp<int64_t>(options_.state_delay_ms / 4, 10, 1000));
+          options_.state_delay_ms == 0
+              ? 1000
+              : std::clamp<int64_t>(options_.state_delay_ms / 4, 10, 1000));
       bg_cv_.wait_for(lock, wait, [&] { return stopping_; });
       if (stopping_) break;
       lock.unlock();
@@ -377,9 +390,10 @@ Status Engine::Impl::open() {
     if (RAND_bytes(iterator_key_.data(), static_cast<int>(iterator_key_.size())) != 1) {
       return Error(ErrorCode::kFailed, "no randomness for the iterator key");
     }
-    FRESHET_RETURN_IF_ERROR(write_file_atomically(
-        *fs_, options_.data_dir, "iterator.key",
-        std::string_view(reinterpret_cast<const char*>(iterator_key_.data()), iterator_key_.size())));
+    FRESHET_RETURN_IF_ERROR(
+        write_file_atomically(*fs_, options_.data_dir, "iterator.key",
+                              std::string_view(reinterpret_cast<const char*>(iterator_key_.data()),
+                                               iterator_key_.size())));
   } else {
     return Error(ErrorCode::kCorruption, key_path + " is damaged");
   }
@@ -502,7 +516,8 @@ Status Engine::delete_stream(const std::string& region, const std::string& name,
   return m.settle();
 }
 
-Result<StreamInfo> Engine::describe_stream(const std::string& region, const std::string& name) const {
+Result<StreamInfo> Engine::describe_stream(const std::string& region,
+                                           const std::string& name) const {
   std::shared_lock lock(impl_->mu_);
   FRESHET_ASSIGN_OR_RETURN(auto s, impl_->find(region, name));
   return impl_->snapshot(*s);
@@ -532,8 +547,11 @@ Result<std::vector<Shard>> Engine::list_shards(const std::string& region, const 
   for (auto& sh : info.shards) {
     bool keep = true;
     switch (filter.type) {
-      case ListShardsFilter::Type::kNone: break;
-      case ListShardsFilter::Type::kAfterShardId: keep = sh.index > after_index; break;
+      case ListShardsFilter::Type::kNone:
+        break;
+      case ListShardsFilter::Type::kAfterShardId:
+        keep = sh.index > after_index;
+        break;
       case ListShardsFilter::Type::kAtTrimHorizon:
         keep = sh.created_ms <= std::max(horizon_ms, info.created_ms) &&
                (!sh.closed || sh.closed_ms >= horizon_ms);
@@ -541,7 +559,9 @@ Result<std::vector<Shard>> Engine::list_shards(const std::string& region, const 
       case ListShardsFilter::Type::kFromTrimHorizon:
         keep = !sh.closed || sh.closed_ms >= horizon_ms;
         break;
-      case ListShardsFilter::Type::kAtLatest: keep = !sh.closed; break;
+      case ListShardsFilter::Type::kAtLatest:
+        keep = !sh.closed;
+        break;
       case ListShardsFilter::Type::kAtTimestamp:
         keep = sh.created_ms <= std::max(filter.timestamp_ms, info.created_ms) &&
                (!sh.closed || sh.closed_ms >= filter.timestamp_ms);
@@ -563,16 +583,14 @@ Status set_retention(Engine::Impl& m, const std::string& region, const std::stri
   const int32_t current = s->info.retention_hours;
   if (increase && hours < current) {
     return Error(ErrorCode::kInvalidArgument,
-                 "Requested retention period (" + std::to_string(hours) +
-                     " hours) for stream " + name +
-                     " can not be shorter than existing retention period (" +
+                 "Requested retention period (" + std::to_string(hours) + " hours) for stream " +
+                     name + " can not be shorter than existing retention period (" +
                      std::to_string(current) + " hours). Use DecreaseRetentionPeriod API.");
   }
   if (!increase && hours > current) {
     return Error(ErrorCode::kInvalidArgument,
-                 "Requested retention period (" + std::to_string(hours) +
-                     " hours) for stream " + name +
-                     " can not be longer than existing retention period (" +
+                 "Requested retention period (" + std::to_string(hours) + " hours) for stream " +
+                     name + " can not be longer than existing retention period (" +
                      std::to_string(current) + " hours). Use IncreaseRetentionPeriod API.");
   }
   s->info.retention_hours = hours;
@@ -666,10 +684,10 @@ Status Engine::split_shard(const std::string& region, const std::string& name,
   FRESHET_ASSIGN_OR_RETURN(auto s, m.find_active(region, name));
   FRESHET_ASSIGN_OR_RETURN(auto parent, find_shard(m, *s, shard_id));
   if (parent->meta.closed) {
-    return Error(ErrorCode::kResourceInUse,
-                 "Shard " + parent->meta.shard_id + " in stream " + name + " under account " +
-                     m.options_.account_id + " has already been merged or split, and thus is " +
-                     "not eligible for merging or splitting.");
+    return Error(ErrorCode::kResourceInUse, "Shard " + parent->meta.shard_id + " in stream " +
+                                                name + " under account " + m.options_.account_id +
+                                                " has already been merged or split, and thus is " +
+                                                "not eligible for merging or splitting.");
   }
   auto ranges = split_hash_key_range(parent->meta.range, new_starting_hash_key);
   if (!ranges.ok()) {
@@ -685,8 +703,10 @@ Status Engine::split_shard(const std::string& region, const std::string& name,
   FRESHET_RETURN_IF_ERROR(m.check_shard_limit(region, 1));
   const int64_t now_ms = m.now();
   m.close_shard(*s, *parent, now_ms);
-  FRESHET_RETURN_IF_ERROR(m.add_shard(*s, ranges->lower, parent->meta.shard_id, "", now_ms).status());
-  FRESHET_RETURN_IF_ERROR(m.add_shard(*s, ranges->upper, parent->meta.shard_id, "", now_ms).status());
+  FRESHET_RETURN_IF_ERROR(
+      m.add_shard(*s, ranges->lower, parent->meta.shard_id, "", now_ms).status());
+  FRESHET_RETURN_IF_ERROR(
+      m.add_shard(*s, ranges->upper, parent->meta.shard_id, "", now_ms).status());
   m.begin_transition(*s, StreamStatus::kUpdating);
   return m.settle();
 }
@@ -732,7 +752,8 @@ Status Engine::add_tags(const std::string& region, const std::string& name,
   if (merged.size() > 50) {
     return Error(ErrorCode::kInvalidArgument,
                  "Failed to add tags to stream " + name + " under account " +
-                     m.options_.account_id + " because a given stream cannot have more than 50 tags.");
+                     m.options_.account_id +
+                     " because a given stream cannot have more than 50 tags.");
   }
   s->info.tags = std::move(merged);
   return m.persist();
@@ -850,9 +871,8 @@ Status Engine::deregister_consumer(const std::string& region, const std::string&
                                          " under account " + m.options_.account_id + " not found.");
 }
 
-Result<std::pair<StreamInfo, Consumer>> Engine::find_consumer(const std::string& region,
-                                                              const std::string& stream,
-                                                              const std::string& consumer_name) const {
+Result<std::pair<StreamInfo, Consumer>> Engine::find_consumer(
+    const std::string& region, const std::string& stream, const std::string& consumer_name) const {
   std::shared_lock lock(impl_->mu_);
   FRESHET_ASSIGN_OR_RETURN(auto s, impl_->find(region, stream));
   for (const auto& c : s->info.consumers) {
@@ -915,20 +935,25 @@ Status Engine::delete_policy(const std::string& arn) {
 
 std::string_view PutBatchResult::error_code(const Record& r) const {
   switch (r.status) {
-    case Status::kOk: return {};
-    case Status::kThrottled: return "ProvisionedThroughputExceededException";
-    case Status::kInternal: return "InternalFailure";
+    case Status::kOk:
+      return {};
+    case Status::kThrottled:
+      return "ProvisionedThroughputExceededException";
+    case Status::kInternal:
+      return "InternalFailure";
   }
   return "InternalFailure";
 }
 
 std::string PutBatchResult::error_message(const Record& r) const {
   switch (r.status) {
-    case Status::kOk: return {};
+    case Status::kOk:
+      return {};
     case Status::kThrottled:
       return "Rate exceeded for shard " + shards[r.shard].shard_id + " in stream " + stream +
              " under account " + account_id + ".";
-    case Status::kInternal: break;
+    case Status::kInternal:
+      break;
   }
   return "Internal service failure.";
 }
@@ -991,9 +1016,8 @@ void Engine::put_records_async(const std::string& region, const std::string& nam
   for (const auto& sh : s->shards) {
     if (!sh->meta.closed) open.push_back(sh);
   }
-  std::sort(open.begin(), open.end(), [](const auto& a, const auto& b) {
-    return a->meta.range.start < b->meta.range.start;
-  });
+  std::sort(open.begin(), open.end(),
+            [](const auto& a, const auto& b) { return a->meta.range.start < b->meta.range.start; });
   std::vector<HashKeyRange> ranges;
   ranges.reserve(open.size());
   for (const auto& sh : open) ranges.push_back(sh->meta.range);
@@ -1012,19 +1036,20 @@ void Engine::put_records_async(const std::string& region, const std::string& nam
     const PutEntry& e = entries[i];
     // The data blob and the partition key together count against the record size.
     if (e.data.size() + e.partition_key.size() > max_size) {
-      return reject(Error(ErrorCode::kInvalidArgument,
-                   "Record of " + std::to_string(e.data.size() + e.partition_key.size()) +
-                       " bytes (data and partition key) exceeds the maximum record size of " +
-                       std::to_string(max_size) +
-                       " bytes for stream " + name + " under account " + m.options_.account_id +
-                       ". Use UpdateMaxRecordSize to raise it."));
+      return reject(
+          Error(ErrorCode::kInvalidArgument,
+                "Record of " + std::to_string(e.data.size() + e.partition_key.size()) +
+                    " bytes (data and partition key) exceeds the maximum record size of " +
+                    std::to_string(max_size) + " bytes for stream " + name + " under account " +
+                    m.options_.account_id + ". Use UpdateMaxRecordSize to raise it."));
     }
     Result<HashKey> key = !e.explicit_hash_key.empty() ? parse_hash_key(e.explicit_hash_key)
                                                        : hasher.hash(e.partition_key);
     if (!key.ok()) return reject(key.error());
     auto at = route_hash_key(ranges, *key);
     if (!at) {
-      return reject(Error(ErrorCode::kFailed, "no open shard covers hash key " + format_hash_key(*key)));
+      return reject(
+          Error(ErrorCode::kFailed, "no open shard covers hash key " + format_hash_key(*key)));
     }
     if (slot_of[*at] == UINT32_MAX) {
       slot_of[*at] = static_cast<uint32_t>(res.shards.size());
@@ -1086,7 +1111,8 @@ void Engine::put_records_async(const std::string& region, const std::string& nam
     auto finish = [fl, shard = p.shard, accepted = std::move(p.accepted)](Result<uint64_t> first) {
       PutBatchResult& r = fl->result;
       if (!first.ok()) {
-        spdlog::error("put to {}/{}: {}", r.stream, shard->meta.shard_id, first.error().to_string());
+        spdlog::error("put to {}/{}: {}", r.stream, shard->meta.shard_id,
+                      first.error().to_string());
         for (size_t i : accepted) r.records[i].status = PutBatchResult::Status::kInternal;
       } else {
         for (size_t k = 0; k < accepted.size(); ++k) r.records[accepted[k]].offset = *first + k;
@@ -1118,18 +1144,24 @@ Result<std::string> Engine::get_shard_iterator(const std::string& region, const 
   const log::Log& lg = *sh->log;
   uint64_t position = 0;
   switch (type) {
-    case IteratorType::kTrimHorizon: position = lg.trim_horizon(); break;
-    case IteratorType::kLatest: position = sh->meta.closed ? sh->meta.end_offset : lg.committed_tip(); break;
+    case IteratorType::kTrimHorizon:
+      position = lg.trim_horizon();
+      break;
+    case IteratorType::kLatest:
+      position = sh->meta.closed ? sh->meta.end_offset : lg.committed_tip();
+      break;
     case IteratorType::kAtSequenceNumber:
     case IteratorType::kAfterSequenceNumber: {
-      auto offset = decode_sequence_number_for_shard(sequence_number, s->info.epoch, sh->meta.index);
+      auto offset =
+          decode_sequence_number_for_shard(sequence_number, s->info.epoch, sh->meta.index);
       if (!offset.ok()) {
-        return Error(ErrorCode::kInvalidArgument,
-                     "Invalid SequenceNumber for ShardIteratorType " +
-                         std::string(type == IteratorType::kAtSequenceNumber ? "AT_SEQUENCE_NUMBER"
-                                                                             : "AFTER_SEQUENCE_NUMBER") +
-                         " for shard " + sh->meta.shard_id + " in stream " + name +
-                         " under account " + m.options_.account_id + ".");
+        return Error(
+            ErrorCode::kInvalidArgument,
+            "Invalid SequenceNumber for ShardIteratorType " +
+                std::string(type == IteratorType::kAtSequenceNumber ? "AT_SEQUENCE_NUMBER"
+                                                                    : "AFTER_SEQUENCE_NUMBER") +
+                " for shard " + sh->meta.shard_id + " in stream " + name + " under account " +
+                m.options_.account_id + ".");
       }
       position = *offset + (type == IteratorType::kAfterSequenceNumber ? 1 : 0);
       break;
@@ -1174,8 +1206,8 @@ Result<GetRecordsResult> Engine::get_records(std::string_view iterator, uint32_t
     std::lock_guard rl(sh->rate_mu);
     if (!sh->read_window.try_add(now_ms, 0, 1, UINT64_MAX, 5)) {
       return Error(ErrorCode::kThrottled, "Rate exceeded for shard " + sh->meta.shard_id +
-                                              " in stream " + st->stream_name +
-                                              " under account " + m.options_.account_id + ".");
+                                              " in stream " + st->stream_name + " under account " +
+                                              m.options_.account_id + ".");
     }
   }
   const log::Log& lg = *sh->log;
@@ -1215,7 +1247,8 @@ Result<GetRecordsResult> Engine::get_records(std::string_view iterator, uint32_t
   if (next >= tip || out.records.empty()) {
     out.millis_behind_latest = 0;
   } else {
-    out.millis_behind_latest = std::max<int64_t>(0, lg.last_timestamp_ms() - out.records.back().arrival_ms);
+    out.millis_behind_latest =
+        std::max<int64_t>(0, lg.last_timestamp_ms() - out.records.back().arrival_ms);
   }
   if (sh->meta.closed && next >= end) {
     for (const auto& c : s.shards) {
@@ -1239,6 +1272,18 @@ Result<GetRecordsResult> Engine::get_records(std::string_view iterator, uint32_t
   FRESHET_ASSIGN_OR_RETURN(std::string token, encode_shard_iterator(ns, m.iterator_key_));
   out.next_iterator = std::move(token);
   return out;
+}
+
+std::optional<Engine::WalStats> Engine::wal_stats() const {
+  // logs_ is set in open() and never changes after, so no lock is needed.
+  if (!impl_->logs_) return std::nullopt;
+  const log::LogStore& store = *impl_->logs_;
+  WalStats w;
+  w.bytes = store.wal_bytes();
+  w.checkpoints = store.wal_checkpoints();
+  w.recovered_batches = store.wal_recovery().restored;
+  w.recovery_failures = store.wal_recovery().failed;
+  return w;
 }
 
 std::vector<Engine::ShardStats> Engine::shard_stats() const {

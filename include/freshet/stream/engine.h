@@ -54,14 +54,14 @@ const char* to_string(ConsumerStatus s);
 struct EngineOptions {
   std::string data_dir;
   std::string account_id = "000000000000";
-  int64_t state_delay_ms = 0;      // CREATING/UPDATING/DELETING last this long
-  uint32_t shard_limit = 500;      // open shards per account and region
-  uint32_t on_demand_shards = 4;   // shards an ON_DEMAND stream starts with
+  int64_t state_delay_ms = 0;     // CREATING/UPDATING/DELETING last this long
+  uint32_t shard_limit = 500;     // open shards per account and region
+  uint32_t on_demand_shards = 4;  // shards an ON_DEMAND stream starts with
   log::Durability durability = log::Durability::kFsync;
   uint64_t segment_bytes = 64ull << 20;
-  bool enforce_limits = false;     // per-shard throughput limits
+  bool enforce_limits = false;             // per-shard throughput limits
   int64_t iterator_lifetime_ms = 300'000;  // Kinesis' 5 minutes; tests may shorten it
-  const Clock* clock = nullptr;    // null: the system clock
+  const Clock* clock = nullptr;            // null: the system clock
 };
 
 struct Shard {
@@ -76,7 +76,7 @@ struct Shard {
   uint64_t end_offset = 0;  // closed shards: one past the last record
   // Sequence numbers of the range, as DescribeStream shows them.
   std::string starting_sequence_number;
-  std::string ending_sequence_number;    // "" while open
+  std::string ending_sequence_number;  // "" while open
 };
 
 struct Consumer {
@@ -96,16 +96,22 @@ struct StreamInfo {
   int64_t created_ms = 0;
   int32_t retention_hours = 24;
   int32_t max_record_size_kib = 1024;
-  std::string encryption_type = "NONE";  // "NONE" or "KMS"
-  std::string key_id;                     // "" unless KMS
+  std::string encryption_type = "NONE";          // "NONE" or "KMS"
+  std::string key_id;                            // "" unless KMS
   std::vector<std::string> shard_level_metrics;  // enhanced monitoring, sorted
-  std::vector<Shard> shards;                      // every shard, open and closed, by index
+  std::vector<Shard> shards;                     // every shard, open and closed, by index
   std::map<std::string, std::string> tags;
   std::vector<Consumer> consumers;
   uint32_t open_shard_count() const;
 };
 
-enum class IteratorType { kTrimHorizon, kLatest, kAtSequenceNumber, kAfterSequenceNumber, kAtTimestamp };
+enum class IteratorType {
+  kTrimHorizon,
+  kLatest,
+  kAtSequenceNumber,
+  kAfterSequenceNumber,
+  kAtTimestamp
+};
 
 struct PutEntry {
   std::string_view data;
@@ -166,16 +172,22 @@ struct GetRecordsResult {
   std::vector<GetRecordsRecord> records;
   std::optional<std::string> next_iterator;  // none once a closed shard is read to its end
   int64_t millis_behind_latest = 0;
-  std::vector<ChildShard> child_shards;      // set when next_iterator is none
+  std::vector<ChildShard> child_shards;  // set when next_iterator is none
   std::vector<std::shared_ptr<const void>> storage;
 };
 
 struct ListShardsFilter {
   enum class Type {
-    kNone, kAfterShardId, kAtTrimHorizon, kFromTrimHorizon, kAtLatest, kAtTimestamp, kFromTimestamp
+    kNone,
+    kAfterShardId,
+    kAtTrimHorizon,
+    kFromTrimHorizon,
+    kAtLatest,
+    kAtTimestamp,
+    kFromTimestamp
   };
   Type type = Type::kNone;
-  std::string shard_id;   // kAfterShardId
+  std::string shard_id;      // kAfterShardId
   int64_t timestamp_ms = 0;  // kAtTimestamp, kFromTimestamp
 };
 
@@ -274,6 +286,14 @@ class Engine {
     log::LogCounters log;
   };
   std::vector<ShardStats> shard_stats() const;
+  // The data directory's write-ahead log (absent in memory mode).
+  struct WalStats {
+    uint64_t bytes = 0;
+    uint64_t checkpoints = 0;
+    uint64_t recovered_batches = 0;  // restored at startup
+    uint64_t recovery_failures = 0;
+  };
+  std::optional<WalStats> wal_stats() const;
 
   // Applies due status transitions and retention now (also done by the background thread).
   void tick();

@@ -81,7 +81,7 @@ void GroupCommitter::helper() {
 }
 
 uint64_t GroupCommitter::sync_round(const std::vector<std::shared_ptr<Target>>& round) {
-  if (round.size() == 1 || helpers_.empty()) {
+  if (round.size() <= 1 || helpers_.empty()) {
     for (const auto& t : round) sync_one(t);
     return round.size();
   }

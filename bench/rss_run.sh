@@ -3,8 +3,10 @@
 # resident memory and the size of its data directory: memory must stay flat (and under
 # 300 MiB) while the log grows.
 #
-# Usage: bench/rss_run.sh [--minutes M] [--out FILE]
-#   --minutes M  load duration (default 10)
+# Usage: bench/rss_run.sh [--minutes M] [--concurrency C] [--out FILE]
+#   --minutes M      load duration (default 10)
+#   --concurrency C  PutRecords requests in flight (default 8; fewer writes less per minute,
+#                    for a disk that cannot hold M minutes at full speed)
 #   --out FILE   samples as TSV: seconds, rss_kib, data_dir_kib (default build/rss-run.tsv)
 #
 # Loopback only; the server runs on a free port with a temporary data directory and is
@@ -14,12 +16,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FRESHET="$ROOT/build/release/freshet"
 MINUTES=10
+CONCURRENCY=8
 OUT="$ROOT/build/rss-run.tsv"
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) MINUTES=$2; shift ;;
+    --concurrency) CONCURRENCY=$2; shift ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "rss_run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -49,7 +53,7 @@ done
 
 SECONDS_TOTAL=$((MINUTES * 60))
 "$FRESHET" bench put --endpoint "$URL" --stream rss --create --shards 4 --record-size 100 \
-  --batch 500 --concurrency 8 --duration "$SECONDS_TOTAL" --json >"$TMP/bench.json" 2>"$TMP/bench.err" &
+  --batch 500 --concurrency "$CONCURRENCY" --duration "$SECONDS_TOTAL" --json >"$TMP/bench.json" 2>"$TMP/bench.err" &
 BENCH_PID=$!
 
 printf 'seconds\trss_kib\tdata_dir_kib\n' >"$OUT"

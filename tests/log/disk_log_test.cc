@@ -28,18 +28,6 @@ LogOptions small_segments(Durability d = Durability::kFsync) {
   return o;
 }
 
-void expect_range(const Log& log, uint64_t from, uint64_t to) {
-  auto r = log.read(from, to - from, 1ull << 30);
-  ASSERT_TRUE(r.ok()) << r.error().to_string();
-  ASSERT_EQ(r->records.size(), to - from);
-  for (uint64_t i = from; i < to; ++i) {
-    const auto& rec = r->records[i - from];
-    ASSERT_EQ(rec.offset, i);
-    ASSERT_EQ(rec.partition_key, "k" + std::to_string(i));
-    ASSERT_EQ(rec.data, payload_for(i, 40));
-  }
-}
-
 TEST(DiskLogTest, SurvivesCloseAndReopenWithSealedIndexes) {
   testing::TempDir dir;
   auto fs = posix_file_system();

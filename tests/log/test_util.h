@@ -1,5 +1,7 @@
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -36,6 +38,20 @@ inline Status fill(Log& log, uint64_t first, int batches, int per_batch, size_t 
     i += per_batch;
   }
   return {};
+}
+
+// Reads [from, to) and checks that it holds exactly what fill() appended there.
+inline void expect_range(const Log& log, uint64_t from, uint64_t to) {
+  auto r = log.read(from, to - from, 1ull << 30);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  ASSERT_EQ(r->records.size(), to - from);
+  for (uint64_t i = from; i < to; ++i) {
+    const auto& rec = r->records[i - from];
+    ASSERT_EQ(rec.offset, i);
+    ASSERT_EQ(rec.partition_key, "k" + std::to_string(i));
+    ASSERT_EQ(rec.data, payload_for(i, 40));
+    ASSERT_EQ(rec.timestamp_ms, static_cast<int64_t>(1000 + i));
+  }
 }
 
 inline std::string read_file(const std::string& path) {

@@ -4,7 +4,7 @@
 // Layout: <root>/<log name>/<20-digit base offset>.{log,idx,tix}. A log name is one or more
 // path components of [A-Za-z0-9_.=-] (no "." or ".." components), e.g. "kinesis/us-east-1/s/0".
 // <root>/@wal is the write-ahead log of small fsync-mode batches (see group_committer.h and
-// docs/storage.md); open() replays it into the logs before it returns.
+// docs/format.md); open() replays it into the logs before it returns.
 #pragma once
 
 #include <memory>

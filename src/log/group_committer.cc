@@ -339,8 +339,13 @@ void GroupCommitter::checkpoint() {
 void GroupCommitter::checkpoint_now() {
   std::unique_lock lock(mu_);
   if (!wal_) return;
-  if (!running_ || stopping_) {
+  // While stopping, the committer may still run rounds (with the helpers); stop() runs a
+  // checkpoint after the last one, and until then replay skips the entries of a removed log
+  // because its directory is gone.
+  if (stopping_) return;
+  if (!running_) {
     lock.unlock();
+    std::lock_guard inline_only(inline_checkpoint_mu_);  // no committer thread: callers only
     checkpoint();
     return;
   }

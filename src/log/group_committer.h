@@ -143,7 +143,8 @@ class GroupCommitter {
   uint64_t next_writeback_at_ = 0;                    // committer thread only
   // Between checkpoints, the files to sync get start_writeback() this many times.
   static constexpr uint64_t kWritebackSteps = 16;
-  bool wal_failed_ = false;  // guarded by mu_
+  bool wal_failed_ = false;          // guarded by mu_
+  std::mutex inline_checkpoint_mu_;  // serialises checkpoint_now() callers when not running
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;

@@ -141,6 +141,23 @@ TEST(WalTest, DamagedHeaderMeansNothingToReplayAndANewGenerationStarts) {
   expect_range(*a3, 0, 8);
 }
 
+TEST(WalTest, RemovingALogAfterTheStoreClosedStillLeavesNoEntryOfIt) {
+  testing::TempDir dir;
+  testing::TempDir copy;
+  auto store = std::move(LogStore::open(dir.path(), posix_file_system()).value());
+  {
+    auto a = std::move(store->open_log("s/0", plain()).value());
+    ASSERT_TRUE(fill(*a, 0, 4, 1).ok());
+    ASSERT_TRUE(a->close().ok());
+  }
+  store->close();  // a clean stop checkpoints: nothing is left to replay
+  ASSERT_TRUE(store->remove_log("s/0").ok());
+  fs::copy(dir.path(), copy.path() + "/d", fs::copy_options::recursive);
+  auto reopened = std::move(LogStore::open(copy.path() + "/d", posix_file_system()).value());
+  EXPECT_EQ(reopened->wal_recovery().entries, 0u);
+  EXPECT_FALSE(reopened->log_exists("s/0"));
+}
+
 TEST(WalTest, CheckpointSyncsTheLogsAndEmptiesTheWal) {
   testing::TempDir dir;
   LogStoreOptions o;

@@ -73,13 +73,11 @@ Result<std::unique_ptr<LogStore>> LogStore::open(const std::string& root,
 // checkpoint wrote it, after every entry had been synced into its log, or a new file).
 Result<uint64_t> LogStore::replay_wal(const std::string& path) {
   FRESHET_ASSIGN_OR_RETURN(auto file, fs_->open(path, OpenMode::kReadOnly));
-  FRESHET_ASSIGN_OR_RETURN(uint64_t size, file->size());
-  std::string bytes(size, '\0');
-  FRESHET_ASSIGN_OR_RETURN(size_t got, file->read_at(bytes.data(), bytes.size(), 0));
-  bytes.resize(got);
-  std::optional<uint64_t> generation = wal::decode_header(bytes.data(), bytes.size());
+  std::string header(wal::kHeaderBytes, '\0');
+  FRESHET_ASSIGN_OR_RETURN(size_t got, file->read_at(header.data(), header.size(), 0));
+  std::optional<uint64_t> generation = wal::decode_header(header.data(), got);
   if (!generation) {
-    if (!bytes.empty()) {
+    if (got != 0) {
       spdlog::warn(
           "write-ahead log: header is not intact; nothing to replay (a checkpoint "
           "writes it only after every entry is in its log)");
@@ -88,12 +86,11 @@ Result<uint64_t> LogStore::replay_wal(const std::string& path) {
   }
   std::map<std::string, std::shared_ptr<DiskLog>, std::less<>> logs;
   std::set<std::string, std::less<>> broken;
-  size_t pos = wal::kHeaderBytes;
-  while (pos < bytes.size()) {
-    wal::Entry e;
-    const size_t n = wal::parse_entry(bytes.data() + pos, bytes.size() - pos, *generation, &e);
-    if (n == 0) break;
-    pos += n;
+  wal::Reader reader(*file, *generation);
+  while (true) {
+    FRESHET_ASSIGN_OR_RETURN(std::optional<wal::Entry> next, reader.next());
+    if (!next) break;
+    const wal::Entry& e = *next;
     ++recovery_.entries;
     const std::string name(e.name);
     if (broken.count(name) != 0) {
@@ -127,7 +124,7 @@ Result<uint64_t> LogStore::replay_wal(const std::string& path) {
       ++recovery_.already_present;
     }
   }
-  recovery_.end_offset = pos;
+  recovery_.end_offset = reader.end_offset();
   for (auto& [name, log] : logs) {
     FRESHET_RETURN_IF_ERROR(log->sync());
     FRESHET_RETURN_IF_ERROR(log->close());

@@ -15,6 +15,7 @@
 // Little-endian. Entries follow each other with no padding.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -22,6 +23,8 @@
 #include <string_view>
 
 #include "freshet/common/crc32c.h"
+#include "freshet/common/file.h"
+#include "freshet/common/result.h"
 
 namespace freshet::log::wal {
 
@@ -111,5 +114,63 @@ inline size_t parse_entry(const char* data, size_t avail, uint64_t generation, E
   out->batch = std::string_view(data + kEntryHeaderBytes + name_len, batch_len);
   return total;
 }
+
+// Reads one generation's entries from a WAL file in chunks. The file is recycled, so it is
+// usually much longer than the current generation: a store opens by reading only as far as
+// that generation's entries go, not the whole file.
+class Reader {
+ public:
+  Reader(File& file, uint64_t generation) : file_(file), generation_(generation) {}
+
+  // The next intact entry of the generation, or nothing at its end (a torn, damaged or stale
+  // entry, or the end of the file). The views stay valid until the next call.
+  Result<std::optional<Entry>> next() {
+    FRESHET_RETURN_IF_ERROR(fill(kEntryHeaderBytes));
+    const char* p = buf_.data() + at_;
+    size_t avail = buf_.size() - at_;
+    if (avail < kEntryHeaderBytes || get_u32(p) != kEntryMagic || get_u64(p + 8) != generation_) {
+      return std::optional<Entry>();
+    }
+    const uint64_t name_len = get_u32(p + 16);
+    const uint64_t batch_len = get_u32(p + 20);
+    if (name_len > kMaxNameBytes || batch_len > kMaxBatchBytes) return std::optional<Entry>();
+    FRESHET_RETURN_IF_ERROR(fill(kEntryHeaderBytes + name_len + batch_len));
+    p = buf_.data() + at_;
+    avail = buf_.size() - at_;
+    Entry e;
+    const size_t n = parse_entry(p, avail, generation_, &e);
+    if (n == 0) return std::optional<Entry>();
+    at_ += n;
+    offset_ += n;
+    return std::optional<Entry>(e);
+  }
+
+  // The file offset just after the last entry returned.
+  uint64_t end_offset() const { return offset_; }
+
+ private:
+  static constexpr size_t kChunk = 1 << 20;
+
+  // Makes buf_ hold at least `want` bytes from offset_ on, if the file has them.
+  Status fill(size_t want) {
+    if (buf_.size() - at_ >= want || eof_) return {};
+    buf_.erase(0, at_);
+    at_ = 0;
+    const size_t have = buf_.size();
+    const size_t read = std::max(want - have, kChunk);
+    buf_.resize(have + read);
+    FRESHET_ASSIGN_OR_RETURN(size_t got, file_.read_at(buf_.data() + have, read, offset_ + have));
+    buf_.resize(have + got);
+    if (got < read) eof_ = true;
+    return {};
+  }
+
+  File& file_;
+  const uint64_t generation_;
+  std::string buf_;  // bytes of the file from offset_ - at_ on
+  size_t at_ = 0;    // where offset_ is in buf_
+  uint64_t offset_ = kHeaderBytes;
+  bool eof_ = false;
+};
 
 }  // namespace freshet::log::wal

@@ -68,6 +68,22 @@ TEST(WalTest, RestoresAcknowledgedBatchesAnUnsyncedTailLost) {
   expect_range(*a2, 0, 92);
 }
 
+TEST(WalTest, ReplayReadsAWalLongerThanOneReadChunk) {
+  testing::TempDir dir;
+  testing::TempDir copy;
+  auto store = std::move(LogStore::open(dir.path(), posix_file_system()).value());
+  auto a = std::move(store->open_log("s/0", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 600, 40).ok());  // about 2.5 KB per batch: 1.5 MB of WAL
+  crash_copy(dir.path(), copy.path() + "/d", 0.0);
+  const auto wal_size = fs::file_size(copy.path() + "/d/@wal");
+  ASSERT_GT(wal_size, 1u << 20);  // more than the reader's 1 MiB chunk
+  auto reopened = std::move(LogStore::open(copy.path() + "/d", posix_file_system()).value());
+  EXPECT_EQ(reopened->wal_recovery().restored, 600u);
+  EXPECT_EQ(reopened->wal_recovery().end_offset, wal_size);
+  auto a2 = std::move(reopened->open_log("s/0", plain()).value());
+  expect_range(*a2, 0, 24000);
+}
+
 TEST(WalTest, TornWalTailEndsTheReplay) {
   testing::TempDir dir;
   testing::TempDir copy;

@@ -229,6 +229,12 @@ void GroupCommitter::run() {
   for (Waiter& w : left) w.done(sync_now(w.target));
 }
 
+void GroupCommitter::mark_dirty_locked(const std::shared_ptr<Target>& t) {
+  if (t->dirty_checkpoint == checkpoint_number_ + 1) return;  // listed already
+  t->dirty_checkpoint = checkpoint_number_ + 1;
+  wal_dirty_.push_back(t);
+}
+
 void GroupCommitter::enable_wal(std::shared_ptr<File> wal, uint64_t generation,
                                 uint64_t checkpoint_bytes, size_t max_entry_bytes) {
   std::lock_guard lock(mu_);
@@ -251,10 +257,7 @@ uint64_t GroupCommitter::append_wal(std::string_view log, std::string_view batch
     target->wal_round = next_round_;
     wal_targets_.push_back(target);
   }
-  if (target->dirty_checkpoint != checkpoint_number_ + 1) {
-    target->dirty_checkpoint = checkpoint_number_ + 1;
-    wal_dirty_.push_back(target);
-  }
+  mark_dirty_locked(target);
   work_cv_.notify_one();
   return next_round_;
 }
@@ -319,12 +322,7 @@ void GroupCommitter::checkpoint() {
   if (!all_ok || !s.ok()) {
     // The WAL keeps entries whose files are not known durable; try again later.
     if (!s.ok()) spdlog::error("write-ahead log checkpoint: {}", s.to_string());
-    for (auto& t : dirty) {
-      if (t->dirty_checkpoint != checkpoint_number_ + 1) {
-        t->dirty_checkpoint = checkpoint_number_ + 1;
-        wal_dirty_.push_back(std::move(t));
-      }
-    }
+    for (const auto& t : dirty) mark_dirty_locked(t);
     next_checkpoint_at_ = wal_size_ + wal_checkpoint_bytes_;
   } else {
     wal_size_ = 0;

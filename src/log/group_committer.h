@@ -122,11 +122,14 @@ class GroupCommitter {
   // Writes and syncs the WAL bytes of a round; on failure marks its targets failed.
   // Seals the entries in `bytes` with the current generation first.
   void write_wal(std::string& bytes, const std::vector<std::shared_ptr<Target>>& targets);
+  // Lists t among the files the next checkpoint syncs, once. REQUIRES: mu_.
+  void mark_dirty_locked(const std::shared_ptr<Target>& t);
   // Syncs every file with WAL-only data, then starts the next generation. Committer thread.
   void checkpoint();
 
-  // WAL state. The file, limits and wal_size_ are used by the committer thread only (and
-  // set before start()); the rest is guarded by mu_.
+  // WAL state. The file and limits are set before start() and read-only after. wal_size_,
+  // wal_generation_ and the next_* thresholds are used by the committer thread, and by
+  // stop()/checkpoint_now() only once that thread has ended; the rest is guarded by mu_.
   std::shared_ptr<File> wal_;
   uint64_t wal_checkpoint_bytes_ = 0;
   size_t wal_max_entry_bytes_ = 0;

@@ -90,6 +90,7 @@ class HttpServer::Impl : public Http2Host {
   const ServiceRegistry& services_;
   metrics::Registry& metrics_;
   std::map<std::string, GetRoute, std::less<>> routes_;  // read-only after start()
+  RestHandler rest_;                                     // read-only after start()
   std::unique_ptr<Dispatcher> dispatcher_;               // created in start()
   Http2Sessions http2_sessions_;                         // live HTTP/2 connections
   metrics::Counter* http2_total_;
@@ -189,7 +190,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_read(bool new_deadline = true) {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.options_.header_limit));
-    parser_->body_limit(server_.options_.body_limit);
+    parser_->body_limit(server_.rest_ ? std::max(server_.options_.body_limit,
+                                                 server_.options_.rest_body_limit)
+                                      : server_.options_.body_limit);
     parser_->eager(true);
     header_seen_ = false;
     // One deadline for the whole request, header and body: slow and half-open clients and
@@ -211,6 +214,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (parser_->is_done()) return on_request();
     if (parser_->is_header_done() && !header_seen_) {
       header_seen_ = true;
+      // The larger REST body limit is only for requests without X-Amz-Target.
+      if (server_.rest_ && parser_->get().count("X-Amz-Target") != 0) {
+        auto len = parser_->content_length();
+        if (len && *len > server_.options_.body_limit) {
+          return send_plain(413, "Request Entity Too Large\n", true);
+        }
+        parser_->body_limit(server_.options_.body_limit);
+      }
       if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
@@ -254,12 +265,19 @@ class Session : public std::enable_shared_from_this<Session> {
     request_ = parser_->release();
     keep_alive_ = request_.keep_alive();
     request_id_ = make_uuid_v4(rng_);
+    if (server_.rest_ && request_.count("X-Amz-Target") == 0 &&
+        (request_.method() != http::verb::get || !server_.get_route(request_.target()))) {
+      return handle_rest();
+    }
     if (request_.method() == http::verb::get) return handle_get();
     if (request_.method() != http::verb::post) {
       // As AWS: a non-POST request cannot name an operation.
       return send_aws(unknown_method_response());
     }
+    dispatch_post();
+  }
 
+  void dispatch_post() {
     auto req = std::make_shared<AwsRequest>();
     req->target = request_.target();
     req->content_type = request_[http::field::content_type];
@@ -277,6 +295,55 @@ class Session : public std::enable_shared_from_this<Session> {
       asio::dispatch(self->socket_.get_executor(),
                      [self, r = std::move(r)]() mutable { self->send_aws(std::move(r)); });
     });
+  }
+
+  // A request without X-Amz-Target while a RestHandler is set: it runs where synchronous
+  // handlers run; if it declines, the request takes the path it would take without one.
+  void handle_rest() {
+    auto req = std::make_shared<RestRequest>();
+    req->method = request_.method_string();
+    req->target = request_.target();
+    req->host = request_[http::field::host];
+    for (const auto& f : request_) req->headers.emplace_back(f.name_string(), f.value());
+    req->body = std::move(request_.body());
+    req->remote_address = remote_;
+    req->request_id = request_id_;
+    auto task = [self = shared_from_this(), req]() {
+      std::optional<RestResponse> r = self->server_.rest_(*req);
+      asio::dispatch(self->socket_.get_executor(), [self, req, r = std::move(r)]() mutable {
+        if (r) return self->send_rest(std::move(*r));
+        request_body_back(*self, *req);
+        self->decline_rest();
+      });
+    };
+    if (server_.options_.offload) return server_.options_.offload(std::move(task));
+    task();
+  }
+
+  static void request_body_back(Session& s, RestRequest& req) {
+    s.request_.body() = std::move(req.body);
+  }
+
+  // The answer without a RestHandler (GET routes were checked before).
+  void decline_rest() {
+    if (request_.method() == http::verb::get) return send_plain(404, "Not Found\n", false);
+    if (request_.method() != http::verb::post) return send_aws(unknown_method_response());
+    dispatch_post();
+  }
+
+  void send_rest(RestResponse r) {
+    std::string_view ct;
+    for (const auto& [k, v] : r.headers) {
+      if (beast::iequals(k, "Content-Type")) ct = v;
+    }
+    extra_headers_.clear();
+    for (const auto& [k, v] : r.headers) {
+      if (beast::iequals(k, "Content-Type")) continue;
+      extra_headers_.append(k).append(": ").append(v).append("\r\n");
+    }
+    head_length_ = r.head_length;
+    if (r.head_length) r.body.clear();
+    write(r.status, ct, {}, std::move(r.body), false);
   }
 
   void handle_get() {
@@ -311,8 +378,17 @@ class Session : public std::enable_shared_from_this<Session> {
     h.push_back(' ');
     std::string_view reason = http::obsolete_reason(static_cast<http::status>(status));
     h.append(reason.data(), reason.size());
-    h.append("\r\nContent-Type: ");
-    h.append(content_type);
+    h.append("\r\n");
+    // REST responses: their own headers (and a Content-Type only if they set one).
+    h.append(extra_headers_);
+    extra_headers_.clear();
+    if (!content_type.empty()) {
+      h.append("Content-Type: ");
+      h.append(content_type);
+      h.append("\r\n");
+    }
+    h.pop_back();
+    h.pop_back();
     if (!error_type.empty()) {
       h.append("\r\nx-amzn-ErrorType: ");
       h.append(error_type);
@@ -324,7 +400,8 @@ class Session : public std::enable_shared_from_this<Session> {
     h.append("\r\nDate: ");
     h.append(date_);
     h.append("\r\nContent-Length: ");
-    h.append(std::to_string(body_size));
+    h.append(std::to_string(head_length_ ? *head_length_ : body_size));
+    head_length_.reset();
     if (!keep) h.append("\r\nConnection: close");
     h.append("\r\n\r\n");
   }
@@ -386,6 +463,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string remote_;
   std::string request_id_;
   std::string head_;  // the response being written: head_ then body_
+  std::string extra_headers_;             // REST response headers for the next format_head
+  std::optional<uint64_t> head_length_;   // Content-Length of a HEAD response (no body)
   std::string body_;
   std::string date_;  // Date header value, recomputed when the second changes
   std::chrono::time_point<std::chrono::system_clock, std::chrono::seconds> date_second_{};
@@ -475,6 +554,22 @@ HttpServer::~HttpServer() = default;
 
 void HttpServer::add_get_route(std::string path, GetRoute route) {
   impl_->routes_[std::move(path)] = std::move(route);
+}
+
+void HttpServer::set_rest_handler(RestHandler handler) { impl_->rest_ = std::move(handler); }
+
+std::string_view RestRequest::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (beast::iequals(k, name)) return v;
+  }
+  return {};
+}
+
+bool RestRequest::has_header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (beast::iequals(k, name)) return true;
+  }
+  return false;
 }
 
 Status HttpServer::start() { return impl_->start(); }

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,7 +51,40 @@ struct HttpServerOptions {
   DecodeLimits decode_limits;  // max_input_bytes is clamped to body_limit
   // Optional: runs handler tasks off the io threads. Called on an io thread; must not block.
   std::function<void(std::function<void()>)> offload;
+  // Body limit of requests without X-Amz-Target while a RestHandler is set (S3 PutObject and
+  // UploadPart bodies); AWS JSON/CBOR requests keep body_limit.
+  size_t rest_body_limit = 64 * 1024 * 1024;
 };
+
+// A request that names no X-Amz-Target operation (a REST protocol such as S3's REST XML).
+// HTTP/1.1 only. Views point into the connection's request and stay valid for the call.
+struct RestRequest {
+  std::string_view method;  // "GET", "PUT", "HEAD", "DELETE", "POST", ...
+  std::string_view target;  // path?query, as sent
+  std::string_view host;    // Host header
+  std::vector<std::pair<std::string_view, std::string_view>> headers;  // as sent
+  std::string body;
+  std::string remote_address;
+  std::string request_id;
+  // First header with this name (case-insensitive), or empty.
+  std::string_view header(std::string_view name) const;
+  bool has_header(std::string_view name) const;
+};
+
+struct RestResponse {
+  int status = 200;
+  // Sent besides Content-Length, Date, x-amzn-RequestId and x-amz-id-2 (which the server
+  // writes); Content-Type included if wanted.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // Set for responses to HEAD: the Content-Length to announce; no body is sent.
+  std::optional<uint64_t> head_length;
+};
+
+// Takes a request without X-Amz-Target (any method, POST included, and GETs no GET route
+// matched), or declines it (nullopt: the server answers as it would without a RestHandler).
+// Runs where synchronous handlers run (HttpServerOptions::offload if set); may block.
+using RestHandler = std::function<std::optional<RestResponse>(RestRequest&)>;
 
 struct HttpResponse {
   int status = 200;
@@ -72,6 +106,9 @@ class HttpServer {
   // Registers GET <path> (exact match, query ignored). Before start() only. Built in:
   // GET /metrics (Prometheus text) and GET /health (200 "ok"); both can be replaced.
   void add_get_route(std::string path, GetRoute route);
+
+  // Sets the handler of requests without X-Amz-Target (see RestHandler). Before start() only.
+  void set_rest_handler(RestHandler handler);
 
   // Binds and starts the io threads. Once only: a stopped server cannot be restarted.
   Status start();

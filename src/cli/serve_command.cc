@@ -11,7 +11,9 @@
 
 #include "freshet/api/http_server.h"
 #include "freshet/api/kinesis.h"
+#include "freshet/api/s3.h"
 #include "freshet/metrics/registry.h"
+#include "freshet/objstore/local_store.h"
 #include "freshet/stream/engine.h"
 
 namespace freshet::cli {
@@ -127,7 +129,20 @@ int serve(const ServeArgs& a) {
     spdlog::error("cannot register the Kinesis API: {}", s.to_string());
     return 1;
   }
+  // S3 over the local buckets (<data-dir>/s3), for requests without X-Amz-Target.
+  objstore::LocalStoreOptions so;
+  so.root = a.data_dir + "/s3";
+  auto objects = objstore::LocalObjectStore::open(so);
+  if (!objects.ok()) {
+    spdlog::error("cannot open the object store {}: {}", so.root, objects.error().to_string());
+    return 1;
+  }
+  api::S3ApiOptions s3o;
+  s3o.region = a.region;
+  s3o.owner_id = a.account_id;
+  api::S3Api s3(**objects, registry, s3o);
   api::HttpServer server(http, services, registry);
+  server.set_rest_handler([&s3](api::RestRequest& r) { return s3.handle(r); });
   stream::Engine& eng = **engine;
   server.add_get_route("/metrics", [&eng, &registry](std::string_view) {
     export_log_metrics(eng, registry);

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <vector>
 
 #include "freshet/common/file.h"
 
@@ -156,6 +157,11 @@ class PosixFileSystem final : public FileSystem {
     return {};
   }
 
+  Status remove_dir(const std::string& path) override {
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return errno_error(errno, "rmdir " + path);
+    return {};
+  }
+
   Status rename(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) {
       return errno_error(errno, "rename " + from + " to " + to);
@@ -199,6 +205,25 @@ class PosixFileSystem final : public FileSystem {
 };
 
 }  // namespace
+
+Status create_dirs_durably(FileSystem& fs, const std::string& path) {
+  // Walk down from the first component, creating what is missing; each creation is made
+  // durable by syncing the parent before the next level is created under it.
+  std::vector<std::string> prefixes;
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') prefixes.push_back(path.substr(0, i));
+  }
+  std::string parent = path.empty() || path[0] != '/' ? "." : "/";
+  for (const std::string& dir : prefixes) {
+    if (dir.empty() || dir == "/" || dir.back() == '/') continue;
+    if (!fs.exists(dir)) {
+      FRESHET_RETURN_IF_ERROR(fs.create_dirs(dir));
+      FRESHET_RETURN_IF_ERROR(fs.sync_dir(parent));
+    }
+    parent = dir;
+  }
+  return {};
+}
 
 std::shared_ptr<FileSystem> posix_file_system() { return std::make_shared<PosixFileSystem>(); }
 

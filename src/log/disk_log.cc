@@ -91,7 +91,7 @@ Result<std::shared_ptr<DiskLog>> DiskLog::open(const std::string& dir, const Log
 }
 
 Status DiskLog::recover() {
-  FRESHET_RETURN_IF_ERROR(fs_->create_dirs(dir_));
+  FRESHET_RETURN_IF_ERROR(create_dirs_durably(*fs_, dir_));
   FRESHET_ASSIGN_OR_RETURN(auto names, fs_->list_dir(dir_));
   std::vector<uint64_t> bases;
   for (const std::string& n : names) {

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -12,6 +11,13 @@
 #include "wal_format.h"
 
 namespace freshet::log {
+
+namespace {
+std::string parent_dir(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash == 0 ? 1 : slash);
+}
+}  // namespace
 
 bool valid_log_name(const std::string& name) {
   if (name.empty() || name.size() > 512 || name.front() == '/' || name.back() == '/') return false;
@@ -39,7 +45,7 @@ LogStore::~LogStore() { close(); }
 Result<std::unique_ptr<LogStore>> LogStore::open(const std::string& root,
                                                  std::shared_ptr<FileSystem> fs,
                                                  const LogStoreOptions& options) {
-  FRESHET_RETURN_IF_ERROR(fs->create_dirs(root));
+  FRESHET_RETURN_IF_ERROR(create_dirs_durably(*fs, root));
   std::unique_ptr<LogStore> store(new LogStore(root, std::move(fs)));
   // '@' cannot appear in a log name, so no log directory can collide with the WAL.
   const std::string wal_path = root + "/@wal";
@@ -163,10 +169,8 @@ Status LogStore::remove_log(const std::string& name) {
   auto names = fs_->list_dir(dir);
   if (!names.ok()) return names.code() == ErrorCode::kNotFound ? Status() : names.status();
   for (const auto& n : *names) FRESHET_RETURN_IF_ERROR(fs_->remove(dir + "/" + n));
-  std::error_code ec;
-  std::filesystem::remove(dir, ec);
-  if (ec) return Error(ErrorCode::kIoError, "remove " + dir + ": " + ec.message());
-  return fs_->sync_dir(root_);
+  FRESHET_RETURN_IF_ERROR(fs_->remove_dir(dir));
+  return fs_->sync_dir(parent_dir(dir));
 }
 
 void LogStore::close() { committer_->stop(); }

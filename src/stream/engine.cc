@@ -131,6 +131,7 @@ class Engine::Impl {
  public:
   explicit Impl(const EngineOptions& o) : options_(o) {
     clock_ = o.clock != nullptr ? o.clock : &system_clock_;
+    fs_ = o.fs ? o.fs : posix_file_system();
   }
   ~Impl() { shutdown(); }
 
@@ -140,7 +141,7 @@ class Engine::Impl {
   EngineOptions options_;
   SystemClock system_clock_;
   const Clock* clock_;
-  std::shared_ptr<FileSystem> fs_ = posix_file_system();
+  std::shared_ptr<FileSystem> fs_;
   std::unique_ptr<log::LogStore> logs_;
   ShardIteratorKey iterator_key_{};
 
@@ -378,7 +379,7 @@ class Engine::Impl {
 };
 
 Status Engine::Impl::open() {
-  FRESHET_RETURN_IF_ERROR(fs_->create_dirs(options_.data_dir));
+  FRESHET_RETURN_IF_ERROR(create_dirs_durably(*fs_, options_.data_dir));
   FRESHET_ASSIGN_OR_RETURN(logs_, log::LogStore::open(options_.data_dir + "/logs", fs_));
 
   // The shard-iterator key: created once, so iterators outlive a restart.

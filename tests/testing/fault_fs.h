@@ -68,6 +68,7 @@ class FaultFileSystem final : public FileSystem {
     return inner_->map_readonly(path);
   }
   Status remove(const std::string& path) override { return inner_->remove(path); }
+  Status remove_dir(const std::string& path) override { return inner_->remove_dir(path); }
   Status rename(const std::string& a, const std::string& b) override { return inner_->rename(a, b); }
   Status create_dirs(const std::string& path) override { return inner_->create_dirs(path); }
   Status sync_dir(const std::string& path) override {

@@ -50,6 +50,8 @@ class FileSystem {
   virtual Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) = 0;
   virtual Result<std::unique_ptr<MappedFile>> map_readonly(const std::string& path) = 0;
   virtual Status remove(const std::string& path) = 0;
+  // Removes an empty directory (no error if it does not exist).
+  virtual Status remove_dir(const std::string& path) = 0;
   virtual Status rename(const std::string& from, const std::string& to) = 0;
   virtual Status create_dirs(const std::string& path) = 0;
   // fsyncs a directory so that entries created, renamed or removed in it are durable.
@@ -58,6 +60,11 @@ class FileSystem {
   virtual Result<std::vector<std::string>> list_dir(const std::string& path) = 0;
   virtual bool exists(const std::string& path) = 0;
 };
+
+// Creates `path` and any missing parents, and makes each new directory's entry durable by
+// fsyncing its parent (a directory created but not synced can vanish in a power loss with
+// everything later written into it). Existing directories are left as they are.
+Status create_dirs_durably(FileSystem& fs, const std::string& path);
 
 // The real file system. Stateless; one instance may be shared by everything in a process.
 std::shared_ptr<FileSystem> posix_file_system();

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "freshet/common/clock.h"
+#include "freshet/common/file.h"
 #include "freshet/common/result.h"
 #include "freshet/log/log.h"
 #include "freshet/stream/hash_key.h"
@@ -62,6 +63,7 @@ struct EngineOptions {
   bool enforce_limits = false;             // per-shard throughput limits
   int64_t iterator_lifetime_ms = 300'000;  // Kinesis' 5 minutes; tests may shorten it
   const Clock* clock = nullptr;            // null: the system clock
+  std::shared_ptr<FileSystem> fs;          // null: the real file system (tests inject faults)
 };
 
 struct Shard {

@@ -13,6 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang-format clang-tidy
   python3 python3-cbor2 python3-boto3
+  # tests/compat: decompress delivered Firehose objects (Snappy, ZSTD).
+  python3-snappy python3-zstandard
   curl
   # tests/compat: AWS CLI v2 (/usr/bin/aws), pytest for /usr/bin/python3, Node.js for the
   # AWS SDK for JavaScript v3 (npm comes with this machine's nodejs package).

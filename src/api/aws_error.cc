@@ -37,6 +37,7 @@ constexpr std::array<AwsErrorInfo, static_cast<size_t>(AwsError::kCount)> kTable
     {AwsError::kRequestEntityTooLarge, "RequestEntityTooLarge", 413, true, false},
     {AwsError::kInternalFailure, "InternalFailure", 500, false, true},
     {AwsError::kServiceUnavailable, "ServiceUnavailable", 503, false, true},
+    {AwsError::kConcurrentModification, "ConcurrentModificationException", 400, true, false},
 }};
 
 constexpr bool table_in_order() {

@@ -9,9 +9,11 @@
 #include <cstdio>
 #include <thread>
 
+#include "freshet/api/firehose.h"
 #include "freshet/api/http_server.h"
 #include "freshet/api/kinesis.h"
 #include "freshet/api/s3.h"
+#include "freshet/delivery/delivery.h"
 #include "freshet/metrics/registry.h"
 #include "freshet/objstore/local_store.h"
 #include "freshet/stream/engine.h"
@@ -141,6 +143,26 @@ int serve(const ServeArgs& a) {
   s3o.region = a.region;
   s3o.owner_id = a.account_id;
   api::S3Api s3(**objects, registry, s3o);
+  // Firehose: delivery streams buffered under <data-dir>/firehose, delivered to the buckets.
+  delivery::DeliveryOptions dopt;
+  dopt.root = a.data_dir + "/firehose";
+  dopt.store = objects->get();
+  dopt.engine = engine->get();
+  dopt.metrics = &registry;
+  dopt.region = a.region;
+  dopt.account_id = a.account_id;
+  dopt.fsync = a.durability != "os";
+  auto firehose = delivery::DeliveryService::open(dopt);
+  if (!firehose.ok()) {
+    spdlog::error("cannot open the delivery streams {}: {}", dopt.root,
+                  firehose.error().to_string());
+    return 1;
+  }
+  if (Status s = api::register_firehose(services, **firehose, registry, {}); !s.ok()) {
+    spdlog::error("cannot register the Firehose API: {}", s.to_string());
+    return 1;
+  }
+  (*firehose)->start();
   api::HttpServer server(http, services, registry);
   server.set_rest_handler([&s3](api::RestRequest& r) { return s3.handle(r); });
   stream::Engine& eng = **engine;
@@ -165,6 +187,7 @@ int serve(const ServeArgs& a) {
   spdlog::info("signal {}: stopping", sig);
   server.stop();
   handlers.join();
+  (*firehose)->stop();  // buffered records stay in their logs for the next start
   engine->reset();  // closes every log; all acknowledged writes are already durable
   return 0;
 }
@@ -173,7 +196,7 @@ int serve(const ServeArgs& a) {
 
 void add_serve_command(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<ServeArgs>();
-  CLI::App* cmd = app.add_subcommand("serve", "Serve the AWS APIs (Kinesis Data Streams)");
+  CLI::App* cmd = app.add_subcommand("serve", "Serve the AWS APIs (Kinesis Data Streams, Firehose, S3)");
   cmd->add_option("--listen", a->listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   cmd->add_option("--data-dir", a->data_dir, "Where streams and records live")

@@ -49,6 +49,8 @@ enum class AwsError : uint8_t {
   kRequestEntityTooLarge,
   kInternalFailure,
   kServiceUnavailable,
+  // Firehose model errors not in Kinesis's.
+  kConcurrentModification,
   kCount,  // not an error
 };
 

@@ -1,0 +1,235 @@
+// TableStore: DynamoDB-style tables on one RocksDB database, the in-process API that the
+// DynamoDB handlers (src/api/dynamodb) and in-server writers (processing) call.
+//
+// Durability: every write is one RocksDB WriteBatch (item, index entries and statistics
+// together) written with WriteOptions::sync, so a returned success means the WAL is fsynced.
+// RocksDB's write group commit makes concurrent writers share one WAL write and fsync.
+//
+// Concurrency and ownership (lock order: catalog_mu_ -> TableState::drop_mu -> key stripes
+// in ascending index -> RocksDB's own locks):
+//  - catalog_mu_ (shared_mutex) guards tables_ (name -> TableState). Item operations hold it
+//    only to copy a shared_ptr<TableState>.
+//  - TableState::drop_mu: item writes hold it shared for their whole write; DeleteTable and
+//    index backfills hold it exclusively, so no write lands after its table's key range was
+//    deleted.
+//  - TableState::desc is a shared_ptr<const TableDesc>, swapped under desc_mu; readers copy it.
+//  - stripes_: read-modify-write of one item (conditions, updates, index maintenance) holds
+//    the stripe of hash(table id, primary key); transactions lock all their stripes in
+//    ascending order.
+//  - The TTL thread (started by open() if ttl_interval_ms > 0) is stopped and joined by the
+//    destructor.
+// All methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "freshet/common/result.h"
+#include "freshet/table/expression.h"
+#include "freshet/table/value.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace freshet::table {
+
+struct KeyAttr {
+  std::string name;
+  Type type = Type::kS;  // S, N or B
+};
+
+struct KeySchema {
+  KeyAttr hash;
+  std::optional<KeyAttr> range;
+};
+
+enum class ProjectionType : uint8_t { kAll, kKeysOnly, kInclude };
+std::string_view projection_type_name(ProjectionType p);
+
+struct Projection {
+  ProjectionType type = ProjectionType::kAll;
+  std::vector<std::string> non_key_attributes;  // kInclude
+};
+
+struct Throughput {
+  int64_t read = 0;
+  int64_t write = 0;
+};
+
+struct IndexDesc {
+  std::string name;
+  bool global = false;
+  uint8_t id = 0;  // unique within the table, never reused
+  KeySchema key;
+  Projection projection;
+  Throughput throughput;
+  bool backfilling = false;
+};
+
+struct TableDesc {
+  std::string name;
+  uint32_t id = 0;  // assigned by create_table, never reused
+  KeySchema key;
+  std::vector<KeyAttr> attribute_definitions;
+  bool pay_per_request = false;
+  Throughput throughput;
+  int64_t created_ms = 0;
+  int64_t active_at_ms = 0;  // CREATING until then
+  std::vector<IndexDesc> indexes;
+  std::string ttl_attribute;  // empty: TTL disabled
+  std::map<std::string, std::string> tags;
+  bool stream_enabled = false;
+  std::string stream_view_type;
+  uint8_t next_index_id = 1;
+
+  const IndexDesc* find_index(std::string_view name) const;
+};
+
+struct TableStats {
+  int64_t item_count = 0;
+  int64_t size_bytes = 0;
+};
+
+struct StoreOptions {
+  std::string dir;
+  bool sync = true;              // fsync the WAL before acknowledging (tests may turn it off)
+  int64_t create_delay_ms = 0;   // CREATING -> ACTIVE
+  int64_t ttl_interval_ms = 0;   // how often expired items are deleted (0: never)
+  size_t block_cache_bytes = 64 << 20;
+  std::function<int64_t()> now_ms;  // default: the system clock
+};
+
+// What a write did. condition_failed: nothing was written.
+struct WriteOutcome {
+  bool condition_failed = false;
+  std::optional<Item> old_item;  // when the item existed before (always filled)
+  std::optional<Item> new_item;  // the item after the write (put/update)
+  size_t old_size = 0, new_size = 0;  // DynamoDB item sizes (capacity units)
+};
+
+struct KeyRange {
+  enum class Op : uint8_t { kNone, kEq, kLt, kLe, kGt, kGe, kBetween, kBeginsWith };
+  Op op = Op::kNone;
+  Value a, b;
+};
+
+struct QuerySpec {
+  std::string table;
+  std::string index;  // empty: the table
+  Value hash;
+  KeyRange range;
+  bool forward = true;
+  int64_t limit = 0;  // 0: none
+  std::optional<Item> exclusive_start_key;
+  const Condition* filter = nullptr;
+  size_t max_page_bytes = 1 << 20;
+};
+
+struct ScanSpec {
+  std::string table;
+  std::string index;
+  int64_t limit = 0;
+  std::optional<Item> exclusive_start_key;
+  const Condition* filter = nullptr;
+  int32_t segment = 0, total_segments = 1;
+  size_t max_page_bytes = 1 << 20;
+};
+
+struct Page {
+  std::vector<Item> items;  // after the filter
+  int64_t scanned_count = 0;
+  std::optional<Item> last_evaluated_key;
+  size_t bytes_read = 0;  // sum of the sizes of the items read (capacity units)
+};
+
+// One write of a batch or transaction.
+struct WriteOp {
+  enum class Kind : uint8_t { kPut, kDelete, kUpdate, kCheck };
+  Kind kind = Kind::kPut;
+  std::string table;
+  Item item;  // kPut: the item; others: the key
+  const UpdateExpr* update = nullptr;
+  const Condition* condition = nullptr;
+};
+
+struct TransactOutcome {
+  // Empty on success; else one entry per op: true where its condition failed.
+  std::vector<bool> failed;
+  std::vector<std::optional<Item>> old_items;  // per op, the item before
+  std::vector<size_t> sizes;                   // per op, the item size written or checked
+};
+
+class TableStore {
+ public:
+  static Result<std::unique_ptr<TableStore>> open(StoreOptions options);
+  ~TableStore();
+  TableStore(const TableStore&) = delete;
+  TableStore& operator=(const TableStore&) = delete;
+
+  // ---- tables ----
+  // Validates the schema (DynamoDB's messages), assigns ids, persists. kAlreadyExists if the
+  // name is taken: "Table already exists: <name>".
+  Result<TableDesc> create_table(TableDesc desc);
+  // kNotFound: "Requested resource not found: Table: <name> not found".
+  Result<TableDesc> describe_table(std::string_view name) const;
+  bool is_active(const TableDesc& d) const;
+  TableStats stats(std::string_view name) const;
+  TableStats index_stats(std::string_view name, uint8_t index_id) const;
+  std::vector<std::string> list_tables() const;  // sorted
+  Result<TableDesc> delete_table(std::string_view name);
+  // Applies a change to the descriptor (throughput, billing, stream, TTL, tags) and persists.
+  Result<TableDesc> alter_table(std::string_view name,
+                                const std::function<Status(TableDesc&)>& change);
+  // Adds a GSI and backfills it from the table's items before returning.
+  Result<TableDesc> add_global_index(std::string_view table, IndexDesc index);
+  Result<TableDesc> delete_global_index(std::string_view table, std::string_view index);
+
+  // ---- items ----
+  // DynamoDB's key and item checks with its messages (kInvalidArgument).
+  static Status validate_item_keys(const TableDesc& d, const Item& item);
+  static Status validate_key(const TableDesc& d, const Item& key);
+
+  Result<WriteOutcome> put_item(std::string_view table, Item item,
+                                const Condition* condition = nullptr);
+  Result<WriteOutcome> delete_item(std::string_view table, const Item& key,
+                                   const Condition* condition = nullptr);
+  Result<WriteOutcome> update_item(std::string_view table, const Item& key,
+                                   const UpdateExpr& update, const Condition* condition = nullptr);
+  Result<std::optional<Item>> get_item(std::string_view table, const Item& key) const;
+
+  Result<Page> query(const QuerySpec& spec) const;
+  Result<Page> scan(const ScanSpec& spec) const;
+
+  // Unconditional puts and deletes on one or more tables, written with one fsync. Each op is
+  // atomic; the batch as a whole is too (one WriteBatch).
+  Status batch_write(const std::vector<WriteOp>& ops);
+  // All-or-nothing: every condition holds and every write is applied, or nothing is.
+  Result<TransactOutcome> transact_write(const std::vector<WriteOp>& ops);
+  // A consistent snapshot of several items.
+  Result<std::vector<std::optional<Item>>> transact_get(
+      const std::vector<std::pair<std::string, Item>>& keys) const;
+
+  // Deletes items whose TTL attribute is a number of epoch seconds before now (what the TTL
+  // thread runs). Returns how many were deleted.
+  Result<int64_t> expire_now();
+
+ private:
+  struct TableState;
+  struct Impl;
+  explicit TableStore(StoreOptions options);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace freshet::table

@@ -1,0 +1,1282 @@
+#include "freshet/table/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <set>
+
+#include "catalog.h"
+#include "stats_merge.h"
+#include "freshet/common/crc32c.h"
+#include "freshet/table/codec.h"
+#include "freshet/table/number.h"
+
+namespace freshet::table {
+
+std::string_view projection_type_name(ProjectionType p) {
+  switch (p) {
+    case ProjectionType::kAll: return "ALL";
+    case ProjectionType::kKeysOnly: return "KEYS_ONLY";
+    case ProjectionType::kInclude: return "INCLUDE";
+  }
+  return "ALL";
+}
+
+const IndexDesc* TableDesc::find_index(std::string_view n) const {
+  for (const auto& i : indexes) {
+    if (i.name == n) return &i;
+  }
+  return nullptr;
+}
+
+namespace {
+
+constexpr size_t kStripes = 4096;
+
+Error io_error(const rocksdb::Status& s) { return Error(ErrorCode::kIoError, s.ToString()); }
+Error validation(std::string m) { return Error(ErrorCode::kInvalidArgument, std::move(m)); }
+Error table_gone() { return Error(ErrorCode::kNotFound, "Requested resource not found"); }
+
+std::string stats_delta(int64_t items, int64_t bytes) {
+  int64_t v[2] = {items, bytes};
+  return std::string(reinterpret_cast<const char*>(v), 16);
+}
+
+std::string successor(std::string s) {
+  while (!s.empty() && static_cast<uint8_t>(s.back()) == 0xFF) s.pop_back();
+  if (!s.empty()) s.back() = static_cast<char>(static_cast<uint8_t>(s.back()) + 1);
+  return s;
+}
+
+std::string type_letter(Type t) { return std::string(type_name(t)); }
+
+// Escaped bytes of an S/B prefix without the terminator (begins_with bounds).
+std::string escaped_prefix(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    out.push_back(c);
+    if (c == '\0') out.push_back(static_cast<char>(0xFF));
+  }
+  return out;
+}
+
+Status check_key_value(const KeyAttr& k, const Value& v, bool is_hash) {
+  if (v.type() != k.type) {
+    return validation("One or more parameter values were invalid: Type mismatch for key " +
+                      k.name + " expected: " + type_letter(k.type) +
+                      " actual: " + type_letter(v.type()));
+  }
+  if (k.type == Type::kS && v.str().empty()) {
+    return validation(
+        "One or more parameter values are not valid. The AttributeValue for a key attribute "
+        "cannot contain an empty string value. Key: " +
+        k.name);
+  }
+  if (k.type == Type::kB && v.str().empty()) {
+    return validation(
+        "One or more parameter values are not valid. The AttributeValue for a key attribute "
+        "cannot contain an empty binary value. Key: " +
+        k.name);
+  }
+  if (k.type != Type::kN) {
+    if (is_hash && v.str().size() > kMaxHashKeyBytes) {
+      return validation(
+          "One or more parameter values were invalid: Size of hashkey has exceeded the maximum "
+          "size limit of2048 bytes");
+    }
+    if (!is_hash && v.str().size() > kMaxRangeKeyBytes) {
+      return validation(
+          "One or more parameter values were invalid: Aggregated size of all range keys has "
+          "exceeded the size limit of 1024 bytes");
+    }
+  }
+  return Status();
+}
+
+}  // namespace
+
+struct TableStore::TableState {
+  mutable std::mutex desc_mu;
+  std::shared_ptr<const TableDesc> desc;  // GUARDED_BY(desc_mu)
+  std::shared_mutex drop_mu;
+  std::atomic<bool> dropped{false};
+  std::atomic<int64_t> items{0}, bytes{0};
+  std::map<uint8_t, std::pair<std::atomic<int64_t>, std::atomic<int64_t>>> index_stats;  // by id
+
+  std::shared_ptr<const TableDesc> snapshot() const {
+    std::lock_guard<std::mutex> l(desc_mu);
+    return desc;
+  }
+};
+
+struct TableStore::Impl {
+  StoreOptions opt;
+  std::unique_ptr<rocksdb::DB> db;
+  rocksdb::WriteOptions wopt;
+  mutable std::shared_mutex catalog_mu;
+  std::map<std::string, std::shared_ptr<TableState>, std::less<>> tables;  // GUARDED_BY(catalog_mu)
+  uint32_t next_table_id = 1;                                             // GUARDED_BY(catalog_mu)
+  std::array<std::mutex, kStripes> stripes;
+  // TTL thread.
+  std::mutex ttl_mu;
+  std::condition_variable ttl_cv;
+  bool stopping = false;  // GUARDED_BY(ttl_mu)
+  std::thread ttl_thread;
+
+  int64_t now() const {
+    if (opt.now_ms) return opt.now_ms();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  Result<std::shared_ptr<TableState>> find(std::string_view name) const {
+    std::shared_lock<std::shared_mutex> l(catalog_mu);
+    auto it = tables.find(name);
+    if (it == tables.end()) return table_gone();
+    return it->second;
+  }
+
+  // An ACTIVE (or UPDATING) table for item operations.
+  Result<std::pair<std::shared_ptr<TableState>, std::shared_ptr<const TableDesc>>> active(
+      std::string_view name) const {
+    auto t = find(name);
+    if (!t.ok()) return t.error();
+    auto d = (*t)->snapshot();
+    if (now() < d->active_at_ms) return table_gone();
+    return std::make_pair(*t, d);
+  }
+
+  // ---- keys ----
+  static std::string pk_bytes(const TableDesc& d, const Item& item) {
+    std::string pk;
+    encode_key_component(item.at(d.key.hash.name), pk);
+    return pk;
+  }
+
+  static std::string item_key(const TableDesc& d, const Item& item) {
+    std::string pk = pk_bytes(d, item);
+    std::string k;
+    k.reserve(8 + pk.size() + 16);
+    k.push_back(kItemPrefix);
+    append_u32_be(d.id, k);
+    append_u16_be(key_bucket(pk), k);
+    k += pk;
+    if (d.key.range) encode_key_component(item.at(d.key.range->name), k);
+    return k;
+  }
+
+  static std::string table_prefix(char p, uint32_t id) {
+    std::string k(1, p);
+    append_u32_be(id, k);
+    return k;
+  }
+
+  static std::string index_prefix(uint32_t table_id, uint8_t index_id) {
+    std::string k = table_prefix(kIndexPrefix, table_id);
+    k.push_back(static_cast<char>(index_id));
+    return k;
+  }
+
+  // The index entry's key, or nullopt when the item lacks an index key attribute (or has it
+  // with another type): such items are not in the index.
+  static std::optional<std::string> index_key(const TableDesc& d, const IndexDesc& x,
+                                              const Item& item) {
+    auto h = item.find(x.key.hash.name);
+    if (h == item.end() || h->second.type() != x.key.hash.type) return std::nullopt;
+    const Value* r = nullptr;
+    if (x.key.range) {
+      auto f = item.find(x.key.range->name);
+      if (f == item.end() || f->second.type() != x.key.range->type) return std::nullopt;
+      r = &f->second;
+    }
+    std::string ipk;
+    encode_key_component(h->second, ipk);
+    std::string k = index_prefix(d.id, x.id);
+    append_u16_be(key_bucket(ipk), k);
+    k += ipk;
+    if (r != nullptr) encode_key_component(*r, k);
+    encode_key_component(item.at(d.key.hash.name), k);
+    if (d.key.range) encode_key_component(item.at(d.key.range->name), k);
+    return k;
+  }
+
+  static Item index_projection(const TableDesc& d, const IndexDesc& x, const Item& item) {
+    if (x.projection.type == ProjectionType::kAll) return item;
+    Item out;
+    auto copy = [&](const std::string& n) {
+      auto f = item.find(n);
+      if (f != item.end()) out[n] = f->second;
+    };
+    copy(d.key.hash.name);
+    if (d.key.range) copy(d.key.range->name);
+    copy(x.key.hash.name);
+    if (x.key.range) copy(x.key.range->name);
+    if (x.projection.type == ProjectionType::kInclude) {
+      for (const auto& n : x.projection.non_key_attributes) copy(n);
+    }
+    return out;
+  }
+
+  size_t stripe_of(const TableDesc& d, std::string_view key) const {
+    return (crc32c::extend(d.id, key.data(), key.size())) % kStripes;
+  }
+
+  Result<std::optional<Item>> read(const std::string& key,
+                                   const rocksdb::Snapshot* snap = nullptr) const {
+    std::string v;
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snap;
+    rocksdb::Status s = db->Get(ro, key, &v);
+    if (s.IsNotFound()) return std::optional<Item>();
+    if (!s.ok()) return io_error(s);
+    auto item = decode_item(v);
+    if (!item.ok()) return item.error();
+    return std::optional<Item>(std::move(*item));
+  }
+
+  // Adds to batch the changes of replacing old by next (either may be null), and updates
+  // the in-memory statistics deltas (returned, applied after the write succeeds).
+  struct Deltas {
+    int64_t items = 0, bytes = 0;
+    std::vector<std::tuple<uint8_t, int64_t, int64_t>> index;
+  };
+  static void stage(const TableDesc& d, const std::string& key, const std::optional<Item>& old,
+                    const Item* next, rocksdb::WriteBatch& b, Deltas& deltas) {
+    int64_t old_size = old ? static_cast<int64_t>(item_size(*old)) : 0;
+    int64_t new_size = next ? static_cast<int64_t>(item_size(*next)) : 0;
+    if (next) {
+      b.Put(key, encode_item(*next));
+    } else {
+      b.Delete(key);
+    }
+    int64_t di = (next ? 1 : 0) - (old ? 1 : 0);
+    int64_t db_ = new_size - old_size;
+    if (di != 0 || db_ != 0) {
+      b.Merge(table_prefix(kStatsPrefix, d.id), stats_delta(di, db_));
+      deltas.items += di;
+      deltas.bytes += db_;
+    }
+    for (const IndexDesc& x : d.indexes) {
+      std::optional<std::string> ok = old ? index_key(d, x, *old) : std::nullopt;
+      std::optional<std::string> nk = next ? index_key(d, x, *next) : std::nullopt;
+      int64_t ii = 0, ib = 0;
+      if (ok && (!nk || *ok != *nk)) {
+        b.Delete(*ok);
+        ii -= 1;
+        ib -= old_size;
+      }
+      if (nk) {
+        b.Put(*nk, encode_item(index_projection(d, x, *next)));
+        if (!ok || *ok != *nk) ii += 1;
+        ib += new_size;
+        if (ok && *ok == *nk) ib -= old_size;
+      }
+      if (ii != 0 || ib != 0) {
+        std::string sk = table_prefix(kStatsPrefix, d.id);
+        sk.push_back(static_cast<char>(x.id));
+        b.Merge(sk, stats_delta(ii, ib));
+        deltas.index.emplace_back(x.id, ii, ib);
+      }
+    }
+  }
+
+  static void apply_deltas(TableState& t, const Deltas& d) {
+    t.items += d.items;
+    t.bytes += d.bytes;
+    for (const auto& [id, i, b] : d.index) {
+      auto f = t.index_stats.find(id);
+      if (f != t.index_stats.end()) {
+        f->second.first += i;
+        f->second.second += b;
+      }
+    }
+  }
+
+  Status write(rocksdb::WriteBatch& b) {
+    rocksdb::Status s = db->Write(wopt, &b);
+    if (!s.ok()) return io_error(s);
+    return Status();
+  }
+
+  Status persist_desc(const TableDesc& d, rocksdb::WriteBatch& b) {
+    b.Put(std::string(1, kCatalogPrefix) + d.name, encode_item(desc_to_item(d)));
+    return Status();
+  }
+
+  void ttl_loop();
+};
+
+TableStore::TableStore(StoreOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->opt = std::move(options);
+  impl_->wopt.sync = impl_->opt.sync;
+}
+
+TableStore::~TableStore() {
+  {
+    std::lock_guard<std::mutex> l(impl_->ttl_mu);
+    impl_->stopping = true;
+  }
+  impl_->ttl_cv.notify_all();
+  if (impl_->ttl_thread.joinable()) impl_->ttl_thread.join();
+  if (impl_->db) {
+    rocksdb::Status s = impl_->db->Close();
+    (void)s;  // every acknowledged write is already synced; nothing to report here
+  }
+}
+
+Result<std::unique_ptr<TableStore>> TableStore::open(StoreOptions options) {
+  std::unique_ptr<TableStore> store(new TableStore(std::move(options)));
+  Impl& m = *store->impl_;
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.merge_operator = std::make_shared<StatsAdd>();
+  o.max_successive_merges = 64;
+  o.IncreaseParallelism(2);
+  o.write_buffer_size = 32 << 20;
+  o.max_write_buffer_number = 3;
+  o.allow_concurrent_memtable_write = true;
+  o.enable_write_thread_adaptive_yield = true;
+  o.max_open_files = 256;
+  rocksdb::BlockBasedTableOptions bt;
+  bt.block_cache = rocksdb::NewLRUCache(m.opt.block_cache_bytes);
+  bt.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  bt.cache_index_and_filter_blocks = true;
+  bt.pin_l0_filter_and_index_blocks_in_cache = true;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bt));
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(o, m.opt.dir, &raw);
+  if (!s.ok()) return io_error(s);
+  m.db.reset(raw);
+
+  // Catalog and statistics.
+  std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(rocksdb::ReadOptions()));
+  const std::string cp(1, kCatalogPrefix);
+  for (it->Seek(cp); it->Valid() && it->key().starts_with(cp); it->Next()) {
+    auto item = decode_item(std::string_view(it->value().data(), it->value().size()));
+    if (!item.ok()) return item.error();
+    auto desc = item_to_desc(*item);
+    if (!desc.ok()) return desc.error();
+    auto st = std::make_shared<TableState>();
+    st->desc = std::make_shared<const TableDesc>(std::move(*desc));
+    m.tables[st->desc->name] = st;
+  }
+  if (!it->status().ok()) return io_error(it->status());
+  for (auto& [name, st] : m.tables) {
+    auto read_stats = [&](std::string key, int64_t& items, int64_t& bytes) -> Status {
+      std::string v;
+      rocksdb::Status g = m.db->Get(rocksdb::ReadOptions(), key, &v);
+      if (g.IsNotFound()) return Status();
+      if (!g.ok()) return io_error(g);
+      if (v.size() == 16) {
+        int64_t a[2];
+        std::memcpy(a, v.data(), 16);
+        items = a[0];
+        bytes = a[1];
+      }
+      return Status();
+    };
+    int64_t i = 0, b = 0;
+    FRESHET_RETURN_IF_ERROR(read_stats(Impl::table_prefix(kStatsPrefix, st->desc->id), i, b));
+    st->items = i;
+    st->bytes = b;
+    for (const IndexDesc& x : st->desc->indexes) {
+      std::string k = Impl::table_prefix(kStatsPrefix, st->desc->id);
+      k.push_back(static_cast<char>(x.id));
+      int64_t ii = 0, ib = 0;
+      FRESHET_RETURN_IF_ERROR(read_stats(k, ii, ib));
+      st->index_stats[x.id].first = ii;
+      st->index_stats[x.id].second = ib;
+    }
+  }
+  std::string next;
+  s = m.db->Get(rocksdb::ReadOptions(), std::string(1, kMetaPrefix) + "next_table_id", &next);
+  if (s.ok() && next.size() == 4) {
+    m.next_table_id = read_u32_be(next.data());
+  } else if (!s.IsNotFound() && !s.ok()) {
+    return io_error(s);
+  }
+  if (m.opt.ttl_interval_ms > 0) {
+    m.ttl_thread = std::thread([&m, self = store.get()] {
+      std::unique_lock<std::mutex> l(m.ttl_mu);
+      while (!m.stopping) {
+        m.ttl_cv.wait_for(l, std::chrono::milliseconds(m.opt.ttl_interval_ms));
+        if (m.stopping) break;
+        l.unlock();
+        auto r = self->expire_now();
+        (void)r;  // a failed pass is retried on the next interval
+        l.lock();
+      }
+    });
+  }
+  return store;
+}
+
+// ---- tables ----
+
+Result<TableDesc> TableStore::create_table(TableDesc desc) {
+  Impl& m = *impl_;
+  std::unique_lock<std::shared_mutex> l(m.catalog_mu);
+  if (m.tables.count(desc.name)) {
+    return Error(ErrorCode::kAlreadyExists, "Table already exists: " + desc.name);
+  }
+  desc.id = m.next_table_id;
+  desc.created_ms = m.now();
+  desc.active_at_ms = desc.created_ms + m.opt.create_delay_ms;
+  uint8_t next_index = 1;
+  for (IndexDesc& x : desc.indexes) x.id = next_index++;
+  desc.next_index_id = next_index;
+  rocksdb::WriteBatch b;
+  FRESHET_RETURN_IF_ERROR(m.persist_desc(desc, b));
+  std::string next;
+  append_u32_be(desc.id + 1, next);
+  b.Put(std::string(1, kMetaPrefix) + "next_table_id", next);
+  FRESHET_RETURN_IF_ERROR(m.write(b));
+  m.next_table_id = desc.id + 1;
+  auto st = std::make_shared<TableState>();
+  for (const IndexDesc& x : desc.indexes) {
+    st->index_stats[x.id].first = 0;
+    st->index_stats[x.id].second = 0;
+  }
+  st->desc = std::make_shared<const TableDesc>(desc);
+  m.tables[desc.name] = st;
+  return desc;
+}
+
+Result<TableDesc> TableStore::describe_table(std::string_view name) const {
+  auto t = impl_->find(name);
+  if (!t.ok()) {
+    return Error(ErrorCode::kNotFound,
+                 "Requested resource not found: Table: " + std::string(name) + " not found");
+  }
+  return *(*t)->snapshot();
+}
+
+bool TableStore::is_active(const TableDesc& d) const { return impl_->now() >= d.active_at_ms; }
+
+TableStats TableStore::stats(std::string_view name) const {
+  auto t = impl_->find(name);
+  if (!t.ok()) return {};
+  return TableStats{(*t)->items.load(), (*t)->bytes.load()};
+}
+
+TableStats TableStore::index_stats(std::string_view name, uint8_t index_id) const {
+  auto t = impl_->find(name);
+  if (!t.ok()) return {};
+  auto f = (*t)->index_stats.find(index_id);
+  if (f == (*t)->index_stats.end()) return {};
+  return TableStats{f->second.first.load(), f->second.second.load()};
+}
+
+std::vector<std::string> TableStore::list_tables() const {
+  std::shared_lock<std::shared_mutex> l(impl_->catalog_mu);
+  std::vector<std::string> names;
+  for (const auto& [n, t] : impl_->tables) names.push_back(n);
+  return names;
+}
+
+Result<TableDesc> TableStore::delete_table(std::string_view name) {
+  Impl& m = *impl_;
+  std::shared_ptr<TableState> st;
+  {
+    std::unique_lock<std::shared_mutex> l(m.catalog_mu);
+    auto it = m.tables.find(name);
+    if (it == m.tables.end()) {
+      return Error(ErrorCode::kNotFound,
+                   "Requested resource not found: Table: " + std::string(name) + " not found");
+    }
+    st = it->second;
+    auto d = st->snapshot();
+    if (m.now() < d->active_at_ms) {
+      return Error(ErrorCode::kResourceInUse,
+                   "Attempt to change a resource which is still in use: Table is being created: " +
+                       std::string(name));
+    }
+    m.tables.erase(it);
+  }
+  std::unique_lock<std::shared_mutex> drop(st->drop_mu);
+  st->dropped = true;
+  auto d = st->snapshot();
+  rocksdb::WriteBatch b;
+  const std::string items = Impl::table_prefix(kItemPrefix, d->id);
+  const std::string index = Impl::table_prefix(kIndexPrefix, d->id);
+  b.DeleteRange(items, successor(items));
+  b.DeleteRange(index, successor(index));
+  const std::string stats = Impl::table_prefix(kStatsPrefix, d->id);
+  b.DeleteRange(stats, successor(stats));
+  b.Delete(std::string(1, kCatalogPrefix) + d->name);
+  FRESHET_RETURN_IF_ERROR(m.write(b));
+  return *d;
+}
+
+Result<TableDesc> TableStore::alter_table(std::string_view name,
+                                          const std::function<Status(TableDesc&)>& change) {
+  Impl& m = *impl_;
+  auto t = m.find(name);
+  if (!t.ok()) {
+    return Error(ErrorCode::kNotFound,
+                 "Requested resource not found: Table: " + std::string(name) + " not found");
+  }
+  std::unique_lock<std::shared_mutex> drop((*t)->drop_mu);
+  if ((*t)->dropped) return table_gone();
+  TableDesc d = *(*t)->snapshot();
+  FRESHET_RETURN_IF_ERROR(change(d));
+  rocksdb::WriteBatch b;
+  FRESHET_RETURN_IF_ERROR(m.persist_desc(d, b));
+  FRESHET_RETURN_IF_ERROR(m.write(b));
+  std::lock_guard<std::mutex> l((*t)->desc_mu);
+  (*t)->desc = std::make_shared<const TableDesc>(d);
+  return d;
+}
+
+Result<TableDesc> TableStore::add_global_index(std::string_view table, IndexDesc index) {
+  Impl& m = *impl_;
+  auto t = m.find(table);
+  if (!t.ok()) {
+    return Error(ErrorCode::kNotFound,
+                 "Requested resource not found: Table: " + std::string(table) + " not found");
+  }
+  TableState& st = **t;
+  // Writers are held off for the backfill: each write then maintains the new index too.
+  std::unique_lock<std::shared_mutex> drop(st.drop_mu);
+  if (st.dropped) return table_gone();
+  TableDesc d = *st.snapshot();
+  if (d.find_index(index.name) != nullptr) {
+    return validation("One or more parameter values were invalid: Index with name: " +
+                      index.name + " already exists");
+  }
+  index.id = d.next_index_id++;
+  index.global = true;
+  index.backfilling = false;
+  d.indexes.push_back(index);
+  const IndexDesc& x = d.indexes.back();
+  // Backfill in batches.
+  int64_t count = 0, bytes = 0;
+  rocksdb::WriteBatch b;
+  const std::string lo = Impl::table_prefix(kItemPrefix, d.id);
+  const std::string hi = successor(lo);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(hi);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro));
+  for (it->Seek(lo); it->Valid(); it->Next()) {
+    auto item = decode_item(std::string_view(it->value().data(), it->value().size()));
+    if (!item.ok()) return item.error();
+    auto k = Impl::index_key(d, x, *item);
+    if (!k) continue;
+    b.Put(*k, encode_item(Impl::index_projection(d, x, *item)));
+    ++count;
+    bytes += static_cast<int64_t>(item_size(*item));
+    if (b.Count() >= 1000) {
+      FRESHET_RETURN_IF_ERROR(m.write(b));
+      b.Clear();
+    }
+  }
+  if (!it->status().ok()) return io_error(it->status());
+  std::string sk = Impl::table_prefix(kStatsPrefix, d.id);
+  sk.push_back(static_cast<char>(x.id));
+  b.Merge(sk, stats_delta(count, bytes));
+  FRESHET_RETURN_IF_ERROR(m.persist_desc(d, b));
+  FRESHET_RETURN_IF_ERROR(m.write(b));
+  st.index_stats[x.id].first = count;
+  st.index_stats[x.id].second = bytes;
+  std::lock_guard<std::mutex> l(st.desc_mu);
+  st.desc = std::make_shared<const TableDesc>(d);
+  return d;
+}
+
+Result<TableDesc> TableStore::delete_global_index(std::string_view table, std::string_view index) {
+  Impl& m = *impl_;
+  auto t = m.find(table);
+  if (!t.ok()) {
+    return Error(ErrorCode::kNotFound,
+                 "Requested resource not found: Table: " + std::string(table) + " not found");
+  }
+  TableState& st = **t;
+  std::unique_lock<std::shared_mutex> drop(st.drop_mu);
+  TableDesc d = *st.snapshot();
+  auto f = std::find_if(d.indexes.begin(), d.indexes.end(),
+                        [&](const IndexDesc& x) { return x.name == index && x.global; });
+  if (f == d.indexes.end()) {
+    return Error(ErrorCode::kNotFound,
+                 "Requested resource not found: Index: " + std::string(index) + " not found");
+  }
+  uint8_t id = f->id;
+  d.indexes.erase(f);
+  rocksdb::WriteBatch b;
+  std::string p = Impl::index_prefix(d.id, id);
+  b.DeleteRange(p, successor(p));
+  std::string sk = Impl::table_prefix(kStatsPrefix, d.id);
+  sk.push_back(static_cast<char>(id));
+  b.Delete(sk);
+  FRESHET_RETURN_IF_ERROR(m.persist_desc(d, b));
+  FRESHET_RETURN_IF_ERROR(m.write(b));
+  std::lock_guard<std::mutex> l(st.desc_mu);
+  st.desc = std::make_shared<const TableDesc>(d);
+  return d;
+}
+
+// ---- items ----
+
+Status TableStore::validate_item_keys(const TableDesc& d, const Item& item) {
+  auto check = [&](const KeyAttr& k, bool is_hash) -> Status {
+    auto f = item.find(k.name);
+    if (f == item.end()) {
+      return validation("One or more parameter values were invalid: Missing the key " + k.name +
+                        " in the item");
+    }
+    return check_key_value(k, f->second, is_hash);
+  };
+  FRESHET_RETURN_IF_ERROR(check(d.key.hash, true));
+  if (d.key.range) FRESHET_RETURN_IF_ERROR(check(*d.key.range, false));
+  for (const IndexDesc& x : d.indexes) {
+    for (const KeyAttr* k : {&x.key.hash, x.key.range ? &*x.key.range : nullptr}) {
+      if (k == nullptr) continue;
+      auto f = item.find(k->name);
+      if (f == item.end()) continue;
+      if (f->second.type() != k->type) {
+        return validation(
+            "One or more parameter values were invalid: Type mismatch for Index Key " + k->name +
+            " Expected: " + type_letter(k->type) + " Actual: " + type_letter(f->second.type()) +
+            " IndexName: " + x.name);
+      }
+      if ((k->type == Type::kS || k->type == Type::kB) && f->second.str().empty()) {
+        return validation(
+            "One or more parameter values are not valid. A value specified for a secondary "
+            "index key is not supported. The AttributeValue for a key attribute cannot contain "
+            "an empty string value. IndexName: " +
+            x.name + ", IndexKey: " + k->name);
+      }
+    }
+  }
+  if (item_size(item) > kMaxItemBytes) {
+    return validation("Item size has exceeded the maximum allowed size");
+  }
+  return Status();
+}
+
+Status TableStore::validate_key(const TableDesc& d, const Item& key) {
+  const size_t want = d.key.range ? 2 : 1;
+  if (key.size() != want) return validation("The provided key element does not match the schema");
+  auto h = key.find(d.key.hash.name);
+  if (h == key.end() || h->second.type() != d.key.hash.type) {
+    return validation("The provided key element does not match the schema");
+  }
+  FRESHET_RETURN_IF_ERROR(check_key_value(d.key.hash, h->second, true));
+  if (d.key.range) {
+    auto r = key.find(d.key.range->name);
+    if (r == key.end() || r->second.type() != d.key.range->type) {
+      return validation("The provided key element does not match the schema");
+    }
+    FRESHET_RETURN_IF_ERROR(check_key_value(*d.key.range, r->second, false));
+  }
+  return Status();
+}
+
+Result<WriteOutcome> TableStore::put_item(std::string_view table, Item item,
+                                          const Condition* condition) {
+  Impl& m = *impl_;
+  auto a = m.active(table);
+  if (!a.ok()) return a.error();
+  auto& [st, d] = *a;
+  FRESHET_RETURN_IF_ERROR(validate_item_keys(*d, item));
+  const std::string key = Impl::item_key(*d, item);
+  std::shared_lock<std::shared_mutex> drop(st->drop_mu);
+  if (st->dropped) return table_gone();
+  std::lock_guard<std::mutex> lock(m.stripes[m.stripe_of(*d, key)]);
+  auto old = m.read(key);
+  if (!old.ok()) return old.error();
+  WriteOutcome out;
+  out.old_item = std::move(*old);
+  out.old_size = out.old_item ? item_size(*out.old_item) : 0;
+  if (condition != nullptr && !evaluate(*condition, out.old_item ? *out.old_item : Item())) {
+    out.condition_failed = true;
+    return out;
+  }
+  rocksdb::WriteBatch b;
+  Impl::Deltas deltas;
+  Impl::stage(*d, key, out.old_item, &item, b, deltas);
+  FRESHET_RETURN_IF_ERROR(m.write(b));
+  Impl::apply_deltas(*st, deltas);
+  out.new_size = item_size(item);
+  out.new_item = std::move(item);
+  return out;
+}
+
+Result<WriteOutcome> TableStore::delete_item(std::string_view table, const Item& key,
+                                             const Condition* condition) {
+  Impl& m = *impl_;
+  auto a = m.active(table);
+  if (!a.ok()) return a.error();
+  auto& [st, d] = *a;
+  FRESHET_RETURN_IF_ERROR(validate_key(*d, key));
+  const std::string k = Impl::item_key(*d, key);
+  std::shared_lock<std::shared_mutex> drop(st->drop_mu);
+  if (st->dropped) return table_gone();
+  std::lock_guard<std::mutex> lock(m.stripes[m.stripe_of(*d, k)]);
+  auto old = m.read(k);
+  if (!old.ok()) return old.error();
+  WriteOutcome out;
+  out.old_item = std::move(*old);
+  out.old_size = out.old_item ? item_size(*out.old_item) : 0;
+  if (condition != nullptr && !evaluate(*condition, out.old_item ? *out.old_item : Item())) {
+    out.condition_failed = true;
+    return out;
+  }
+  if (!out.old_item) return out;  // nothing to delete; nothing to sync
+  rocksdb::WriteBatch b;
+  Impl::Deltas deltas;
+  Impl::stage(*d, k, out.old_item, nullptr, b, deltas);
+  FRESHET_RETURN_IF_ERROR(m.write(b));
+  Impl::apply_deltas(*st, deltas);
+  return out;
+}
+
+namespace {
+// DynamoDB refuses updates that touch a key attribute.
+Status check_update_keys(const TableDesc& d, const UpdateExpr& u) {
+  for (const UpdateAction& a : u.actions) {
+    const std::string& top = a.path[0].name;
+    if (top == d.key.hash.name || (d.key.range && top == d.key.range->name)) {
+      return validation("One or more parameter values were invalid: Cannot update attribute " +
+                        top + ". This attribute is part of the key");
+    }
+  }
+  return Status();
+}
+}  // namespace
+
+Result<WriteOutcome> TableStore::update_item(std::string_view table, const Item& key,
+                                             const UpdateExpr& update,
+                                             const Condition* condition) {
+  Impl& m = *impl_;
+  auto a = m.active(table);
+  if (!a.ok()) return a.error();
+  auto& [st, d] = *a;
+  FRESHET_RETURN_IF_ERROR(validate_key(*d, key));
+  FRESHET_RETURN_IF_ERROR(check_update_keys(*d, update));
+  const std::string k = Impl::item_key(*d, key);
+  std::shared_lock<std::shared_mutex> drop(st->drop_mu);
+  if (st->dropped) return table_gone();
+  std::lock_guard<std::mutex> lock(m.stripes[m.stripe_of(*d, k)]);
+  auto old = m.read(k);
+  if (!old.ok()) return old.error();
+  WriteOutcome out;
+  out.old_item = std::move(*old);
+  out.old_size = out.old_item ? item_size(*out.old_item) : 0;
+  if (condition != nullptr && !evaluate(*condition, out.old_item ? *out.old_item : Item())) {
+    out.condition_failed = true;
+    return out;
+  }
+  Item next = out.old_item ? *out.old_item : key;
+  FRESHET_RETURN_IF_ERROR(apply_update(update, next));
+  if (item_size(next) > kMaxItemBytes) {
+    return validation("Item size to update has exceeded the maximum allowed size");
+  }
+  FRESHET_RETURN_IF_ERROR(validate_item_keys(*d, next));
+  rocksdb::WriteBatch b;
+  Impl::Deltas deltas;
+  Impl::stage(*d, k, out.old_item, &next, b, deltas);
+  FRESHET_RETURN_IF_ERROR(m.write(b));
+  Impl::apply_deltas(*st, deltas);
+  out.new_size = item_size(next);
+  out.new_item = std::move(next);
+  return out;
+}
+
+Result<std::optional<Item>> TableStore::get_item(std::string_view table, const Item& key) const {
+  const Impl& m = *impl_;
+  auto a = m.active(table);
+  if (!a.ok()) return a.error();
+  const TableDesc& d = *a->second;
+  FRESHET_RETURN_IF_ERROR(validate_key(d, key));
+  return m.read(Impl::item_key(d, key));
+}
+
+// ---- query and scan ----
+
+namespace {
+
+struct Bounds {
+  std::string lo, hi;  // [lo, hi)
+};
+
+}  // namespace
+
+Result<Page> TableStore::query(const QuerySpec& spec) const {
+  const Impl& m = *impl_;
+  auto a = m.active(spec.table);
+  if (!a.ok()) return a.error();
+  const TableDesc& d = *a->second;
+  const IndexDesc* x = nullptr;
+  if (!spec.index.empty()) {
+    x = d.find_index(spec.index);
+    if (x == nullptr) {
+      return validation("The table does not have the specified index: " + spec.index);
+    }
+  }
+  const KeySchema& ks = x ? x->key : d.key;
+  if (spec.hash.type() != ks.hash.type) {
+    return validation("One or more parameter values were invalid: Condition parameter type does "
+                      "not match schema type");
+  }
+  std::string pk;
+  encode_key_component(spec.hash, pk);
+  std::string prefix = x ? Impl::index_prefix(d.id, x->id) : Impl::table_prefix(kItemPrefix, d.id);
+  append_u16_be(key_bucket(pk), prefix);
+  prefix += pk;
+  Bounds bnd{prefix, successor(prefix)};
+  auto enc = [&](const Value& v) {
+    std::string s = prefix;
+    encode_key_component(v, s);
+    return s;
+  };
+  using Op = KeyRange::Op;
+  if (spec.range.op != Op::kNone) {
+    if (!ks.range) return validation("Query key condition not supported");
+    const Type rt = ks.range->type;
+    if (spec.range.a.type() != rt ||
+        (spec.range.op == Op::kBetween && spec.range.b.type() != rt)) {
+      return validation("One or more parameter values were invalid: Condition parameter type "
+                        "does not match schema type");
+    }
+    switch (spec.range.op) {
+      case Op::kEq: bnd = {enc(spec.range.a), successor(enc(spec.range.a))}; break;
+      case Op::kLt: bnd.hi = enc(spec.range.a); break;
+      case Op::kLe: bnd.hi = successor(enc(spec.range.a)); break;
+      case Op::kGt: bnd.lo = successor(enc(spec.range.a)); break;
+      case Op::kGe: bnd.lo = enc(spec.range.a); break;
+      case Op::kBetween: {
+        int c = 0;
+        compare_scalars(spec.range.a, spec.range.b, c);
+        if (c > 0) {
+          return validation("Invalid KeyConditionExpression: The BETWEEN operator requires upper "
+                            "bound to be greater than or equal to lower bound; lower bound "
+                            "operand: AttributeValue: {" + std::string(type_name(rt)) + ":" +
+                            spec.range.a.str() + "}, upper bound operand: AttributeValue: {" +
+                            std::string(type_name(rt)) + ":" + spec.range.b.str() + "}");
+        }
+        bnd = {enc(spec.range.a), successor(enc(spec.range.b))};
+        break;
+      }
+      case Op::kBeginsWith: {
+        if (rt == Type::kN) {
+          return validation("Invalid KeyConditionExpression: Incorrect operand type for operator "
+                            "or function; operator or function: begins_with, operand type: N");
+        }
+        std::string p = prefix + escaped_prefix(spec.range.a.str());
+        bnd = {p, successor(p)};
+        break;
+      }
+      default: break;
+    }
+  }
+  if (spec.exclusive_start_key) {
+    const Item& esk = *spec.exclusive_start_key;
+    auto bad = [] {
+      return validation("The provided starting key is invalid: The provided key element does "
+                        "not match the schema");
+    };
+    Item tk;
+    for (const KeyAttr* k : {&d.key.hash, d.key.range ? &*d.key.range : nullptr}) {
+      if (k == nullptr) continue;
+      auto f = esk.find(k->name);
+      if (f == esk.end() || f->second.type() != k->type) return bad();
+      tk[k->name] = f->second;
+    }
+    std::string sk;
+    if (x != nullptr) {
+      Item full = esk;
+      auto k = Impl::index_key(d, *x, full);
+      if (!k) return bad();
+      sk = *k;
+    } else {
+      sk = Impl::item_key(d, tk);
+    }
+    if (sk.compare(0, prefix.size(), prefix) != 0) {
+      return validation("The provided starting key is invalid: The provided key element does "
+                        "not match the schema");
+    }
+    if (spec.forward) {
+      std::string after = sk + '\0';
+      if (after > bnd.lo) bnd.lo = after;
+    } else {
+      if (sk < bnd.hi) bnd.hi = sk;
+    }
+  }
+  Page page;
+  if (bnd.lo >= bnd.hi) return page;
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice lo(bnd.lo), hi(bnd.hi);
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &hi;
+  std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro));
+  if (spec.forward) {
+    it->Seek(lo);
+  } else {
+    it->SeekForPrev(bnd.hi);
+    if (it->Valid() && it->key().compare(hi) >= 0) it->Prev();
+  }
+  for (; it->Valid(); spec.forward ? it->Next() : it->Prev()) {
+    auto item = decode_item(std::string_view(it->value().data(), it->value().size()));
+    if (!item.ok()) return item.error();
+    const size_t sz = item_size(*item);
+    page.bytes_read += sz;
+    ++page.scanned_count;
+    Item key_attrs;
+    auto add_key = [&](const std::string& n) {
+      auto f = item->find(n);
+      if (f != item->end()) key_attrs[n] = f->second;
+    };
+    const bool stop = (spec.limit > 0 && page.scanned_count >= spec.limit) ||
+                      page.bytes_read >= spec.max_page_bytes;
+    if (stop) {
+      add_key(d.key.hash.name);
+      if (d.key.range) add_key(d.key.range->name);
+      if (x) {
+        add_key(x->key.hash.name);
+        if (x->key.range) add_key(x->key.range->name);
+      }
+    }
+    if (spec.filter == nullptr || evaluate(*spec.filter, *item)) {
+      page.items.push_back(std::move(*item));
+    }
+    if (stop) {
+      page.last_evaluated_key = std::move(key_attrs);
+      break;
+    }
+  }
+  if (!it->status().ok()) return io_error(it->status());
+  return page;
+}
+
+Result<Page> TableStore::scan(const ScanSpec& spec) const {
+  const Impl& m = *impl_;
+  auto a = m.active(spec.table);
+  if (!a.ok()) return a.error();
+  const TableDesc& d = *a->second;
+  const IndexDesc* x = nullptr;
+  if (!spec.index.empty()) {
+    x = d.find_index(spec.index);
+    if (x == nullptr) {
+      return validation("The table does not have the specified index: " + spec.index);
+    }
+  }
+  std::string prefix = x ? Impl::index_prefix(d.id, x->id) : Impl::table_prefix(kItemPrefix, d.id);
+  const int32_t n = std::max(1, spec.total_segments);
+  const uint32_t b0 = static_cast<uint32_t>(spec.segment) * 65536u / static_cast<uint32_t>(n);
+  const uint32_t b1 = static_cast<uint32_t>(spec.segment + 1) * 65536u / static_cast<uint32_t>(n);
+  Bounds bnd;
+  bnd.lo = prefix;
+  append_u16_be(static_cast<uint16_t>(b0), bnd.lo);
+  if (b1 >= 65536) {
+    bnd.hi = successor(prefix);
+  } else {
+    bnd.hi = prefix;
+    append_u16_be(static_cast<uint16_t>(b1), bnd.hi);
+  }
+  if (spec.exclusive_start_key) {
+    const Item& esk = *spec.exclusive_start_key;
+    auto bad = [] {
+      return validation("The provided starting key is invalid: The provided key element does "
+                        "not match the schema");
+    };
+    Item tk;
+    for (const KeyAttr* k : {&d.key.hash, d.key.range ? &*d.key.range : nullptr}) {
+      if (k == nullptr) continue;
+      auto f = esk.find(k->name);
+      if (f == esk.end() || f->second.type() != k->type) return bad();
+      tk[k->name] = f->second;
+    }
+    std::string sk;
+    if (x != nullptr) {
+      auto k = Impl::index_key(d, *x, esk);
+      if (!k) return bad();
+      sk = *k;
+    } else {
+      sk = Impl::item_key(d, tk);
+    }
+    std::string after = sk + '\0';
+    if (after > bnd.lo) bnd.lo = after;
+  }
+  Page page;
+  if (bnd.lo >= bnd.hi) return page;
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice lo(bnd.lo), hi(bnd.hi);
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &hi;
+  std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro));
+  for (it->Seek(lo); it->Valid(); it->Next()) {
+    auto item = decode_item(std::string_view(it->value().data(), it->value().size()));
+    if (!item.ok()) return item.error();
+    page.bytes_read += item_size(*item);
+    ++page.scanned_count;
+    const bool stop = (spec.limit > 0 && page.scanned_count >= spec.limit) ||
+                      page.bytes_read >= spec.max_page_bytes;
+    Item key_attrs;
+    if (stop) {
+      auto add_key = [&](const std::string& nm) {
+        auto f = item->find(nm);
+        if (f != item->end()) key_attrs[nm] = f->second;
+      };
+      add_key(d.key.hash.name);
+      if (d.key.range) add_key(d.key.range->name);
+      if (x) {
+        add_key(x->key.hash.name);
+        if (x->key.range) add_key(x->key.range->name);
+      }
+    }
+    if (spec.filter == nullptr || evaluate(*spec.filter, *item)) {
+      page.items.push_back(std::move(*item));
+    }
+    if (stop) {
+      page.last_evaluated_key = std::move(key_attrs);
+      break;
+    }
+  }
+  if (!it->status().ok()) return io_error(it->status());
+  return page;
+}
+
+// ---- batches and transactions ----
+
+Status TableStore::batch_write(const std::vector<WriteOp>& ops) {
+  Impl& m = *impl_;
+  struct Prepared {
+    std::shared_ptr<TableState> st;
+    std::shared_ptr<const TableDesc> d;
+    std::string key;
+    size_t stripe;
+  };
+  std::vector<Prepared> prep;
+  prep.reserve(ops.size());
+  for (const WriteOp& op : ops) {
+    auto a = m.active(op.table);
+    if (!a.ok()) return a.error();
+    if (op.kind == WriteOp::Kind::kPut) {
+      FRESHET_RETURN_IF_ERROR(validate_item_keys(*a->second, op.item));
+    } else {
+      FRESHET_RETURN_IF_ERROR(validate_key(*a->second, op.item));
+    }
+    std::string key = Impl::item_key(*a->second, op.item);
+    size_t stripe = m.stripe_of(*a->second, key);
+    prep.push_back({a->first, a->second, std::move(key), stripe});
+  }
+  for (size_t i = 0; i < prep.size(); ++i) {
+    for (size_t j = i + 1; j < prep.size(); ++j) {
+      if (prep[i].key == prep[j].key) {
+        return validation("Provided list of item keys contains duplicates");
+      }
+    }
+  }
+  // Lock order: drop locks by table pointer, then stripes ascending.
+  std::vector<TableState*> tables;
+  for (auto& p : prep) tables.push_back(p.st.get());
+  std::sort(tables.begin(), tables.end());
+  tables.erase(std::unique(tables.begin(), tables.end()), tables.end());
+  std::vector<std::shared_lock<std::shared_mutex>> drops;
+  for (TableState* t : tables) {
+    drops.emplace_back(t->drop_mu);
+    if (t->dropped) return table_gone();
+  }
+  std::vector<size_t> stripes;
+  for (auto& p : prep) stripes.push_back(p.stripe);
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (size_t s : stripes) locks.emplace_back(m.stripes[s]);
+  rocksdb::WriteBatch b;
+  std::vector<Impl::Deltas> deltas(prep.size());
+  for (size_t i = 0; i < prep.size(); ++i) {
+    auto old = m.read(prep[i].key);
+    if (!old.ok()) return old.error();
+    const WriteOp& op = ops[i];
+    if (op.kind == WriteOp::Kind::kPut) {
+      Impl::stage(*prep[i].d, prep[i].key, *old, &op.item, b, deltas[i]);
+    } else if (*old) {
+      Impl::stage(*prep[i].d, prep[i].key, *old, nullptr, b, deltas[i]);
+    }
+  }
+  if (b.Count() == 0) return Status();
+  FRESHET_RETURN_IF_ERROR(m.write(b));
+  for (size_t i = 0; i < prep.size(); ++i) Impl::apply_deltas(*prep[i].st, deltas[i]);
+  return Status();
+}
+
+Result<TransactOutcome> TableStore::transact_write(const std::vector<WriteOp>& ops) {
+  Impl& m = *impl_;
+  struct Prepared {
+    std::shared_ptr<TableState> st;
+    std::shared_ptr<const TableDesc> d;
+    std::string key;
+    size_t stripe;
+  };
+  std::vector<Prepared> prep;
+  for (const WriteOp& op : ops) {
+    auto a = m.active(op.table);
+    if (!a.ok()) return a.error();
+    const TableDesc& d = *a->second;
+    if (op.kind == WriteOp::Kind::kPut) {
+      FRESHET_RETURN_IF_ERROR(validate_item_keys(d, op.item));
+    } else {
+      FRESHET_RETURN_IF_ERROR(validate_key(d, op.item));
+    }
+    if (op.kind == WriteOp::Kind::kUpdate) FRESHET_RETURN_IF_ERROR(check_update_keys(d, *op.update));
+    std::string key = Impl::item_key(d, op.item);
+    size_t stripe = m.stripe_of(d, key);
+    prep.push_back({a->first, a->second, std::move(key), stripe});
+  }
+  for (size_t i = 0; i < prep.size(); ++i) {
+    for (size_t j = i + 1; j < prep.size(); ++j) {
+      if (prep[i].key == prep[j].key) {
+        return validation(
+            "Transaction request cannot include multiple operations on one item");
+      }
+    }
+  }
+  std::vector<TableState*> tables;
+  for (auto& p : prep) tables.push_back(p.st.get());
+  std::sort(tables.begin(), tables.end());
+  tables.erase(std::unique(tables.begin(), tables.end()), tables.end());
+  std::vector<std::shared_lock<std::shared_mutex>> drops;
+  for (TableState* t : tables) {
+    drops.emplace_back(t->drop_mu);
+    if (t->dropped) return table_gone();
+  }
+  std::vector<size_t> stripes;
+  for (auto& p : prep) stripes.push_back(p.stripe);
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (size_t s : stripes) locks.emplace_back(m.stripes[s]);
+
+  TransactOutcome out;
+  out.old_items.resize(ops.size());
+  out.sizes.resize(ops.size());
+  std::vector<bool> failed(ops.size(), false);
+  bool any_failed = false;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    auto old = m.read(prep[i].key);
+    if (!old.ok()) return old.error();
+    out.old_items[i] = std::move(*old);
+    const Condition* c = ops[i].condition;
+    if (c != nullptr && !evaluate(*c, out.old_items[i] ? *out.old_items[i] : Item())) {
+      failed[i] = true;
+      any_failed = true;
+    }
+  }
+  if (any_failed) {
+    out.failed = std::move(failed);
+    return out;
+  }
+  rocksdb::WriteBatch b;
+  std::vector<Impl::Deltas> deltas(ops.size());
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const WriteOp& op = ops[i];
+    const auto& old = out.old_items[i];
+    switch (op.kind) {
+      case WriteOp::Kind::kPut:
+        Impl::stage(*prep[i].d, prep[i].key, old, &op.item, b, deltas[i]);
+        out.sizes[i] = item_size(op.item);
+        break;
+      case WriteOp::Kind::kDelete:
+        if (old) Impl::stage(*prep[i].d, prep[i].key, old, nullptr, b, deltas[i]);
+        out.sizes[i] = old ? item_size(*old) : 0;
+        break;
+      case WriteOp::Kind::kUpdate: {
+        Item next = old ? *old : op.item;
+        FRESHET_RETURN_IF_ERROR(apply_update(*op.update, next));
+        FRESHET_RETURN_IF_ERROR(validate_item_keys(*prep[i].d, next));
+        Impl::stage(*prep[i].d, prep[i].key, old, &next, b, deltas[i]);
+        out.sizes[i] = item_size(next);
+        break;
+      }
+      case WriteOp::Kind::kCheck: out.sizes[i] = old ? item_size(*old) : 0; break;
+    }
+  }
+  if (b.Count() > 0) FRESHET_RETURN_IF_ERROR(m.write(b));
+  for (size_t i = 0; i < ops.size(); ++i) Impl::apply_deltas(*prep[i].st, deltas[i]);
+  return out;
+}
+
+Result<std::vector<std::optional<Item>>> TableStore::transact_get(
+    const std::vector<std::pair<std::string, Item>>& keys) const {
+  const Impl& m = *impl_;
+  std::vector<std::string> ks;
+  for (const auto& [table, key] : keys) {
+    auto a = m.active(table);
+    if (!a.ok()) return a.error();
+    FRESHET_RETURN_IF_ERROR(validate_key(*a->second, key));
+    ks.push_back(Impl::item_key(*a->second, key));
+  }
+  const rocksdb::Snapshot* snap = m.db->GetSnapshot();
+  std::vector<std::optional<Item>> out;
+  Status err;
+  for (const std::string& k : ks) {
+    auto r = m.read(k, snap);
+    if (!r.ok()) {
+      err = r.error();
+      break;
+    }
+    out.push_back(std::move(*r));
+  }
+  m.db->ReleaseSnapshot(snap);
+  if (!err.ok()) return err.error();
+  return out;
+}
+
+Result<int64_t> TableStore::expire_now() {
+  Impl& m = *impl_;
+  int64_t deleted = 0;
+  const int64_t now_s = m.now() / 1000;
+  const Decimal now_d = *Decimal::parse(std::to_string(now_s));
+  for (const std::string& name : list_tables()) {
+    auto t = m.find(name);
+    if (!t.ok()) continue;
+    auto d = (*t)->snapshot();
+    if (d->ttl_attribute.empty()) continue;
+    std::optional<Item> start;
+    while (true) {
+      ScanSpec s;
+      s.table = name;
+      s.limit = 1000;
+      s.exclusive_start_key = start;
+      auto page = scan(s);
+      if (!page.ok()) break;
+      for (const Item& item : page->items) {
+        auto f = item.find(d->ttl_attribute);
+        if (f == item.end() || !f->second.is(Type::kN)) continue;
+        auto when = Decimal::parse(f->second.str());
+        if (!when.ok() || when->compare(now_d) >= 0) continue;
+        // Delete only if the attribute is unchanged (a writer may have extended it).
+        Condition same;
+        same.kind = Condition::Kind::kCompare;
+        same.op = Condition::Op::kEq;
+        Operand p;
+        p.kind = Operand::Kind::kPath;
+        p.path = {PathElement{d->ttl_attribute, -1}};
+        Operand v;
+        v.kind = Operand::Kind::kValue;
+        v.value = f->second;
+        same.operands = {p, v};
+        Item key;
+        key[d->key.hash.name] = item.at(d->key.hash.name);
+        if (d->key.range) key[d->key.range->name] = item.at(d->key.range->name);
+        auto r = delete_item(name, key, &same);
+        if (r.ok() && !r->condition_failed && r->old_item) ++deleted;
+      }
+      if (!page->last_evaluated_key) break;
+      start = page->last_evaluated_key;
+    }
+  }
+  return deleted;
+}
+
+}  // namespace freshet::table

@@ -1,0 +1,272 @@
+#include "freshet/table/store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "freshet/table/inspect.h"
+
+namespace freshet::table {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("freshet_table_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void reopen() {
+    store_.reset();
+    StoreOptions o;
+    o.dir = dir_.string();
+    o.now_ms = [this] { return now_; };
+    auto s = TableStore::open(o);
+    ASSERT_TRUE(s.ok()) << s.error().message();
+    store_ = std::move(*s);
+  }
+  void create(const std::string& name, bool range = true) {
+    TableDesc d;
+    d.name = name;
+    d.key.hash = {"pk", Type::kS};
+    if (range) d.key.range = KeyAttr{"sk", Type::kN};
+    d.attribute_definitions = {{"pk", Type::kS}};
+    if (range) {
+      d.attribute_definitions.push_back({"sk", Type::kN});
+      IndexDesc gsi;
+      gsi.name = "by_owner";
+      gsi.global = true;
+      gsi.key.hash = {"owner", Type::kS};
+      gsi.key.range = KeyAttr{"sk", Type::kN};
+      gsi.projection.type = ProjectionType::kKeysOnly;
+      d.indexes.push_back(gsi);
+      d.attribute_definitions.push_back({"owner", Type::kS});
+    }
+    ASSERT_TRUE(store_->create_table(d).ok());
+  }
+  static Item row(const std::string& pk, int sk, const std::string& owner = "") {
+    Item i{{"pk", Value::s(pk)}, {"sk", Value::n(std::to_string(sk))}, {"v", Value::s("x")}};
+    if (!owner.empty()) i["owner"] = Value::s(owner);
+    return i;
+  }
+
+  std::filesystem::path dir_;
+  int64_t now_ = 1'700'000'000'000;
+  std::unique_ptr<TableStore> store_;
+};
+
+TEST_F(StoreTest, PutGetDeleteSurviveReopen) {
+  create("t");
+  ASSERT_TRUE(store_->put_item("t", row("a", 1)).ok());
+  ASSERT_TRUE(store_->put_item("t", row("a", 2)).ok());
+  auto d = store_->delete_item("t", {{"pk", Value::s("a")}, {"sk", Value::n("1")}});
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->old_item.has_value());
+  reopen();
+  auto g = store_->get_item("t", {{"pk", Value::s("a")}, {"sk", Value::n("2")}});
+  ASSERT_TRUE(g.ok());
+  ASSERT_TRUE(g->has_value());
+  EXPECT_EQ((**g).at("v"), Value::s("x"));
+  EXPECT_EQ(store_->stats("t").item_count, 1);
+}
+
+TEST_F(StoreTest, KeyErrors) {
+  create("t");
+  Item bad = row("a", 1);
+  bad.erase("sk");
+  EXPECT_EQ(store_->put_item("t", bad).error().message(),
+            "One or more parameter values were invalid: Missing the key sk in the item");
+  bad = row("a", 1);
+  bad["pk"] = Value::n("1");
+  EXPECT_EQ(store_->put_item("t", bad).error().message(),
+            "One or more parameter values were invalid: Type mismatch for key pk expected: S "
+            "actual: N");
+  EXPECT_EQ(store_->get_item("t", {{"pk", Value::s("a")}}).error().message(),
+            "The provided key element does not match the schema");
+  EXPECT_EQ(store_->get_item("nope", {{"pk", Value::s("a")}}).error().code(), ErrorCode::kNotFound);
+  bad = row("a", 1);
+  bad["big"] = Value::s(std::string(400 * 1024, 'x'));
+  EXPECT_EQ(store_->put_item("t", bad).error().message(),
+            "Item size has exceeded the maximum allowed size");
+}
+
+TEST_F(StoreTest, ConditionsAndUpdates) {
+  create("t");
+  std::map<std::string, std::string> names;
+  std::map<std::string, Value> values{{":one", Value::n("1")}};
+  ExpressionContext ctx(&names, &values);
+  auto cond = parse_condition("attribute_not_exists(pk)", "ConditionExpression", ctx);
+  ASSERT_TRUE(cond.ok());
+  auto p1 = store_->put_item("t", row("a", 1), &*cond);
+  ASSERT_TRUE(p1.ok());
+  EXPECT_FALSE(p1->condition_failed);
+  auto p2 = store_->put_item("t", row("a", 1), &*cond);
+  ASSERT_TRUE(p2.ok());
+  EXPECT_TRUE(p2->condition_failed);
+  auto u = parse_update("ADD counter :one", ctx);
+  ASSERT_TRUE(u.ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store_->update_item("t", {{"pk", Value::s("a")}, {"sk", Value::n("1")}}, *u).ok());
+  }
+  auto g = store_->get_item("t", {{"pk", Value::s("a")}, {"sk", Value::n("1")}});
+  EXPECT_EQ((**g).at("counter"), Value::n("3"));
+  auto bad = parse_update("SET pk = :one", ctx);
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(store_->update_item("t", {{"pk", Value::s("a")}, {"sk", Value::n("1")}}, *bad)
+                .error()
+                .message(),
+            "One or more parameter values were invalid: Cannot update attribute pk. This "
+            "attribute is part of the key");
+}
+
+TEST_F(StoreTest, QueryRangesOrderAndPages) {
+  create("t");
+  for (int i = -20; i < 30; ++i) ASSERT_TRUE(store_->put_item("t", row("p", i, i % 2 ? "odd" : "even")).ok());
+  ASSERT_TRUE(store_->put_item("t", row("other", 1)).ok());
+  QuerySpec q;
+  q.table = "t";
+  q.hash = Value::s("p");
+  auto all = store_->query(q);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->items.size(), 50u);
+  EXPECT_EQ(all->items.front().at("sk"), Value::n("-20"));
+  q.range = {KeyRange::Op::kBetween, Value::n("-2"), Value::n("3")};
+  q.forward = false;
+  auto between = store_->query(q);
+  ASSERT_EQ(between->items.size(), 6u);
+  EXPECT_EQ(between->items.front().at("sk"), Value::n("3"));
+  // Pagination with Limit.
+  q.range = {};
+  q.forward = true;
+  q.limit = 7;
+  size_t seen = 0;
+  int pages = 0;
+  std::optional<Item> start;
+  do {
+    q.exclusive_start_key = start;
+    auto p = store_->query(q);
+    ASSERT_TRUE(p.ok()) << p.error().message();
+    seen += p->items.size();
+    start = p->last_evaluated_key;
+    ++pages;
+  } while (start);
+  EXPECT_EQ(seen, 50u);
+  EXPECT_EQ(pages, 8);
+  // The index follows puts, updates and deletes.
+  QuerySpec qi;
+  qi.table = "t";
+  qi.index = "by_owner";
+  qi.hash = Value::s("odd");
+  EXPECT_EQ(store_->query(qi)->items.size(), 25u);
+  ASSERT_TRUE(store_->put_item("t", row("p", 1, "even")).ok());
+  ASSERT_TRUE(store_->delete_item("t", {{"pk", Value::s("p")}, {"sk", Value::n("3")}}).ok());
+  EXPECT_EQ(store_->query(qi)->items.size(), 23u);
+  EXPECT_EQ(store_->query(qi)->items[0].count("v"), 0u);  // KEYS_ONLY
+}
+
+TEST_F(StoreTest, ParallelScanCoversEverythingOnce) {
+  create("t", false);
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(store_->put_item("t", {{"pk", Value::s("k" + std::to_string(i))}}).ok());
+  }
+  std::set<std::string> seen;
+  for (int s = 0; s < 4; ++s) {
+    ScanSpec sp;
+    sp.table = "t";
+    sp.segment = s;
+    sp.total_segments = 4;
+    sp.limit = 50;
+    std::optional<Item> start;
+    do {
+      sp.exclusive_start_key = start;
+      auto p = store_->scan(sp);
+      ASSERT_TRUE(p.ok());
+      for (auto& it : p->items) EXPECT_TRUE(seen.insert(it.at("pk").str()).second);
+      start = p->last_evaluated_key;
+    } while (start);
+  }
+  EXPECT_EQ(seen.size(), 300u);
+}
+
+TEST_F(StoreTest, TransactionsAreAllOrNothing) {
+  create("t");
+  std::map<std::string, std::string> names;
+  std::map<std::string, Value> values;
+  ExpressionContext ctx(&names, &values);
+  auto not_exists = parse_condition("attribute_not_exists(pk)", "ConditionExpression", ctx);
+  ASSERT_TRUE(store_->put_item("t", row("a", 1)).ok());
+  std::vector<WriteOp> ops(2);
+  ops[0].table = "t";
+  ops[0].item = row("b", 1);
+  ops[1].table = "t";
+  ops[1].item = row("a", 1);
+  ops[1].condition = &*not_exists;
+  auto r = store_->transact_write(ops);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->failed.size(), 2u);
+  EXPECT_FALSE(r->failed[0]);
+  EXPECT_TRUE(r->failed[1]);
+  EXPECT_FALSE(store_->get_item("t", {{"pk", Value::s("b")}, {"sk", Value::n("1")}})->has_value());
+  ops[1].condition = nullptr;
+  r = store_->transact_write(ops);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->failed.empty());
+  EXPECT_TRUE(store_->get_item("t", {{"pk", Value::s("b")}, {"sk", Value::n("1")}})->has_value());
+}
+
+TEST_F(StoreTest, TtlExpiresOnlyPastItems) {
+  create("t", false);
+  ASSERT_TRUE(store_->alter_table("t", [](TableDesc& d) {
+    d.ttl_attribute = "exp";
+    return Status();
+  }).ok());
+  const int64_t now_s = now_ / 1000;
+  ASSERT_TRUE(store_->put_item("t", {{"pk", Value::s("old")}, {"exp", Value::n(std::to_string(now_s - 5))}}).ok());
+  ASSERT_TRUE(store_->put_item("t", {{"pk", Value::s("new")}, {"exp", Value::n(std::to_string(now_s + 50))}}).ok());
+  ASSERT_TRUE(store_->put_item("t", {{"pk", Value::s("none")}}).ok());
+  auto n = store_->expire_now();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(store_->stats("t").item_count, 2);
+}
+
+TEST_F(StoreTest, ConcurrentWritersAllLand) {
+  create("t", false);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < 50; ++i) {
+        auto r = store_->put_item("t", {{"pk", Value::s(std::to_string(t) + "-" + std::to_string(i))}});
+        EXPECT_TRUE(r.ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(store_->stats("t").item_count, 400);
+  reopen();
+  EXPECT_EQ(store_->stats("t").item_count, 400);
+}
+
+TEST_F(StoreTest, InspectVerifiesAClosedStore) {
+  create("t");
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(store_->put_item("t", row("p", i, "o")).ok());
+  store_.reset();
+  std::vector<std::string> lines;
+  auto r = inspect_tables(dir_.string(), true, [&](std::string_view l) { lines.emplace_back(l); });
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->tables, 1);
+  EXPECT_EQ(r->items, 10);
+  EXPECT_EQ(r->index_entries, 10);
+  EXPECT_TRUE(r->problems.empty());
+  EXPECT_EQ(lines.size(), 11u);
+}
+
+}  // namespace
+}  // namespace freshet::table

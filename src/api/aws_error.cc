@@ -38,6 +38,16 @@ constexpr std::array<AwsErrorInfo, static_cast<size_t>(AwsError::kCount)> kTable
     {AwsError::kInternalFailure, "InternalFailure", 500, false, true},
     {AwsError::kServiceUnavailable, "ServiceUnavailable", 503, false, true},
     {AwsError::kConcurrentModification, "ConcurrentModificationException", 400, true, false},
+    {AwsError::kConditionalCheckFailed, "ConditionalCheckFailedException", 400, true, false},
+    {AwsError::kTransactionCanceled, "TransactionCanceledException", 400, true, false},
+    {AwsError::kTransactionConflict, "TransactionConflictException", 400, true, false},
+    {AwsError::kTransactionInProgress, "TransactionInProgressException", 400, true, false},
+    {AwsError::kIdempotentParameterMismatch, "IdempotentParameterMismatchException", 400, true,
+     false},
+    {AwsError::kItemCollectionSizeLimitExceeded, "ItemCollectionSizeLimitExceededException", 400,
+     true, false},
+    {AwsError::kRequestLimitExceeded, "RequestLimitExceeded", 400, true, true},
+    {AwsError::kInternalServerError, "InternalServerError", 500, false, true},
 }};
 
 constexpr bool table_in_order() {
@@ -113,6 +123,9 @@ Document error_document(const ApiError& e) {
   Document d = Document::make_map();
   d.set("__type", std::string(e.info().type));
   if (!e.message.empty()) d.set("message", e.message);
+  if (e.extra.is_map()) {
+    for (const Member& m : e.extra.as_map()) d.set(m.key, m.value);
+  }
   return d;
 }
 

@@ -6,6 +6,7 @@
 #include "bench_command.h"
 #include "log_commands.h"
 #include "serve_command.h"
+#include "table_commands.h"
 
 int main(int argc, char** argv) {
   // Logs go to stderr; stdout carries results (and serve's "listening on" line).
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   freshet::cli::add_serve_command(app, &exit_code);
   freshet::cli::add_log_commands(app, &exit_code);
   freshet::cli::add_bench_command(app, &exit_code);
+  freshet::cli::add_table_commands(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "freshet/api/firehose.h"
+#include "freshet/api/dynamodb.h"
 #include "freshet/api/http_server.h"
 #include "freshet/api/kinesis.h"
 #include "freshet/api/s3.h"
@@ -17,6 +18,7 @@
 #include "freshet/metrics/registry.h"
 #include "freshet/objstore/local_store.h"
 #include "freshet/stream/engine.h"
+#include "freshet/table/store.h"
 
 namespace freshet::cli {
 namespace {
@@ -34,6 +36,7 @@ struct ServeArgs {
   int handler_threads = 16;
   int64_t read_timeout_ms = 60'000;
   int64_t iterator_lifetime_ms = 300'000;
+  int64_t table_ttl_interval_ms = 60'000;
 };
 
 // Copies the shard logs' counters into the registry (called on each scrape of /metrics).
@@ -163,6 +166,25 @@ int serve(const ServeArgs& a) {
     return 1;
   }
   (*firehose)->start();
+  // DynamoDB tables live in <data-dir>/tables (RocksDB), next to the shard logs.
+  table::StoreOptions to;
+  to.dir = a.data_dir + "/tables";
+  to.sync = a.durability != "os";
+  to.create_delay_ms = a.state_delay_ms;
+  to.ttl_interval_ms = a.table_ttl_interval_ms;
+  auto tables = table::TableStore::open(to);
+  if (!tables.ok()) {
+    spdlog::error("cannot open table store {}: {}", to.dir, tables.error().to_string());
+    return 1;
+  }
+  api::DynamoDbApiOptions ddb_opt;
+  ddb_opt.default_region = a.region;
+  ddb_opt.account_id = a.account_id;
+  ddb_opt.endpoint_address = a.listen;
+  if (Status s = api::register_dynamodb(services, **tables, registry, ddb_opt); !s.ok()) {
+    spdlog::error("cannot register the DynamoDB API: {}", s.to_string());
+    return 1;
+  }
   api::HttpServer server(http, services, registry);
   server.set_rest_handler([&s3](api::RestRequest& r) { return s3.handle(r); });
   stream::Engine& eng = **engine;
@@ -189,6 +211,7 @@ int serve(const ServeArgs& a) {
   handlers.join();
   (*firehose)->stop();  // buffered records stay in their logs for the next start
   engine->reset();  // closes every log; all acknowledged writes are already durable
+  tables->reset();  // stops TTL expiry and closes RocksDB
   return 0;
 }
 
@@ -232,6 +255,10 @@ void add_serve_command(CLI::App& app, int* exit_code) {
                   "How long shard iterators stay valid (Kinesis: 300000; shorter for tests)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1000}, int64_t{300'000}));
+  cmd->add_option("--table-ttl-interval-ms", a->table_ttl_interval_ms,
+                  "How often expired DynamoDB TTL items are deleted")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{100}, int64_t{86'400'000}));
   cmd->callback([a, exit_code] { *exit_code = serve(*a); });
 }
 

@@ -51,6 +51,15 @@ enum class AwsError : uint8_t {
   kServiceUnavailable,
   // Firehose model errors not in Kinesis's.
   kConcurrentModification,
+  // DynamoDB model errors (dynamodb-2012-08-10.json) not shared with Kinesis.
+  kConditionalCheckFailed,
+  kTransactionCanceled,
+  kTransactionConflict,
+  kTransactionInProgress,
+  kIdempotentParameterMismatch,
+  kItemCollectionSizeLimitExceeded,
+  kRequestLimitExceeded,
+  kInternalServerError,
   kCount,  // not an error
 };
 
@@ -71,6 +80,9 @@ const AwsErrorInfo* find_aws_error(std::string_view type);
 struct ApiError {
   AwsError type;
   std::string message;  // may be empty: rendered without a message member
+  // Extra members of the error body (a map, or null): DynamoDB's CancellationReasons of a
+  // TransactionCanceledException and Item of a ConditionalCheckFailedException.
+  Document extra = {};
 
   const AwsErrorInfo& info() const { return aws_error_info(type); }
 };

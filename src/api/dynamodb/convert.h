@@ -1,0 +1,32 @@
+// Internal: DynamoDB JSON (AttributeValue documents) <-> table::Value, with DynamoDB's
+// validation messages.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "freshet/api/aws_error.h"
+#include "freshet/api/document.h"
+#include "freshet/table/value.h"
+
+namespace freshet::api::dynamodb {
+
+// Result of a conversion: the value, or the ApiError DynamoDB answers.
+template <typename T>
+struct Converted {
+  std::optional<T> value;
+  std::optional<ApiError> error;
+  bool ok() const { return !error.has_value(); }
+};
+
+Converted<table::Value> to_value(const Document& av, int depth = 1);
+// A map of AttributeValues (Item, Key, ExpressionAttributeValues, ...).
+Converted<table::Item> to_item(const Document& map);
+
+Document from_value(const table::Value& v);
+Document from_item(const table::Item& item);
+
+ApiError validation(std::string message);
+
+}  // namespace freshet::api::dynamodb

@@ -1,0 +1,219 @@
+#include "service.h"
+
+#include <cmath>
+
+namespace freshet::api::dynamodb {
+
+Series& DynamoService::series(const std::string& table, std::string_view operation) {
+  std::string key = table + "\n" + std::string(operation);
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = series_.find(key);
+  if (it != series_.end()) return *it->second;
+  auto cw = [](std::string_view n) { return metrics::cloudwatch_metric_name("dynamodb", n); };
+  const metrics::Labels labels = {{"table", table}, {"operation", std::string(operation)}};
+  auto s = std::make_unique<Series>(Series{
+      metrics_.gauge(cw("ConsumedReadCapacityUnits"), labels,
+                     "Read capacity units consumed (running sum)"),
+      metrics_.gauge(cw("ConsumedWriteCapacityUnits"), labels,
+                     "Write capacity units consumed (running sum)"),
+      metrics_.histogram(cw("SuccessfulRequestLatency"), labels,
+                         "Latency of successful requests in milliseconds"),
+      metrics_.counter(cw("UserErrors"), labels, "Requests answered with a 400 error"),
+      metrics_.counter(cw("ConditionalCheckFailedRequests"), labels,
+                       "Writes whose condition failed"),
+      metrics_.counter(cw("ReturnedItemCount"), labels, "Items returned by Query and Scan"),
+      metrics_.counter(cw("ThrottledRequests"), labels, "Requests throttled"),
+  });
+  Series& ref = *s;
+  series_.emplace(std::move(key), std::move(s));
+  return ref;
+}
+
+std::optional<ApiResult> DynamoService::recall(const std::string& token, const std::string& fingerprint) {
+  std::lock_guard<std::mutex> l(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  const auto window = std::chrono::milliseconds(opt_.idempotency_window_ms);
+  for (auto it = tokens_.begin(); it != tokens_.end();) {
+    it = now - it->second.at > window ? tokens_.erase(it) : std::next(it);
+  }
+  auto it = tokens_.find(token);
+  if (it == tokens_.end()) return std::nullopt;
+  if (it->second.fingerprint != fingerprint) {
+    return ApiResult(ApiError{AwsError::kIdempotentParameterMismatch,
+                              "The request uses the same client token as a previous, but "
+                              "non-identical request. Do not reuse a client token with different "
+                              "requests, unless the requests are identical."});
+  }
+  return ApiResult(it->second.response);
+}
+
+void DynamoService::remember(const std::string& token, const std::string& fingerprint,
+                       const Document& response) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (tokens_.size() >= 100'000) tokens_.erase(tokens_.begin());  // bounded
+  tokens_[token] = Token{fingerprint, response, std::chrono::steady_clock::now()};
+}
+
+std::optional<ApiError> check_table_name(const Document& in, std::string_view member,
+                                         std::string& out) {
+  const Document* v = in.find(member);
+  const std::string path = ValidationErrors::lower_first(member);
+  if (v == nullptr || v->is_null()) {
+    ValidationErrors e;
+    e.add_null(path);
+    return e.to_error();
+  }
+  if (!v->is_string()) return serialization_error("class java.lang.Integer can not be converted to an String");
+  const std::string& n = v->as_string();
+  ValidationErrors e;
+  bool pattern_ok = !n.empty();
+  for (char c : n) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) {
+      pattern_ok = false;
+    }
+  }
+  if (!pattern_ok) e.add(path, n, ValidationErrors::pattern("[a-zA-Z0-9_.-]+"));
+  if (n.size() < 3) e.add(path, n, ValidationErrors::length_at_least(3));
+  if (n.size() > 255) e.add(path, n, ValidationErrors::length_at_most(255));
+  if (!e.empty()) return e.to_error();
+  out = n;
+  return std::nullopt;
+}
+
+std::optional<ApiError> read_expression_attributes(const Document& in, Expressions& out) {
+  if (const Document* n = in.find("ExpressionAttributeNames"); n != nullptr && !n->is_null()) {
+    if (!n->is_map()) return serialization_error("Expected map or null");
+    out.has_names = true;
+    if (n->as_map().empty()) return validation("ExpressionAttributeNames must not be empty");
+    for (const Member& m : n->as_map()) {
+      if (m.key.size() < 2 || m.key[0] != '#') {
+        return validation("ExpressionAttributeNames contains invalid key: Syntax error; key: \"" +
+                          m.key + "\"");
+      }
+      if (!m.value.is_string()) return serialization_error("Expected a string");
+      if (m.value.as_string().empty()) {
+        return validation("ExpressionAttributeNames contains invalid value: Empty attribute name; "
+                          "key: \"" + m.key + "\"");
+      }
+      out.names[m.key] = m.value.as_string();
+    }
+  }
+  if (const Document* v = in.find("ExpressionAttributeValues"); v != nullptr && !v->is_null()) {
+    if (!v->is_map()) return serialization_error("Expected map or null");
+    out.has_values = true;
+    if (v->as_map().empty()) return validation("ExpressionAttributeValues must not be empty");
+    for (const Member& m : v->as_map()) {
+      if (m.key.size() < 2 || m.key[0] != ':') {
+        return validation("ExpressionAttributeValues contains invalid key: Syntax error; key: \"" +
+                          m.key + "\"");
+      }
+      auto c = to_value(m.value);
+      if (!c.ok()) {
+        ApiError e = *c.error;
+        if (e.type == AwsError::kValidation) {
+          e.message = "ExpressionAttributeValues contains invalid value: " + e.message +
+                      " for key " + m.key;
+        }
+        return e;
+      }
+      out.values[m.key] = std::move(*c.value);
+    }
+  }
+  out.ctx = std::make_unique<table::ExpressionContext>(out.has_names ? &out.names : nullptr,
+                                                       out.has_values ? &out.values : nullptr);
+  return std::nullopt;
+}
+
+std::optional<ApiError> check_expression_attributes(const Expressions& e, bool any_expression) {
+  if (!any_expression) {
+    if (e.has_names) {
+      return validation("ExpressionAttributeNames can only be specified when using expressions");
+    }
+    if (e.has_values) {
+      return validation("ExpressionAttributeValues can only be specified when using expressions");
+    }
+    return std::nullopt;
+  }
+  Status s = e.ctx->check_all_used();
+  if (!s.ok()) return validation(s.error().message());
+  return std::nullopt;
+}
+
+std::optional<ApiError> parse_condition_member(const Document& in, const char* member,
+                                               Expressions& e,
+                                               std::optional<table::Condition>& out) {
+  const Document* v = in.find(member);
+  if (v == nullptr || v->is_null()) return std::nullopt;
+  if (!v->is_string()) return serialization_error("Expected a string");
+  auto c = table::parse_condition(v->as_string(), member, *e.ctx);
+  if (!c.ok()) return validation(c.error().message());
+  out = std::move(*c);
+  return std::nullopt;
+}
+
+std::optional<ApiError> parse_projection_member(const Document& in, Expressions& e,
+                                                std::optional<std::vector<table::Path>>& out) {
+  const Document* v = in.find("ProjectionExpression");
+  if (v == nullptr || v->is_null()) return std::nullopt;
+  if (!v->is_string()) return serialization_error("Expected a string");
+  auto p = table::parse_projection(v->as_string(), *e.ctx);
+  if (!p.ok()) return validation(p.error().message());
+  out = std::move(*p);
+  return std::nullopt;
+}
+
+std::optional<ApiError> check_mixed(const Document& in,
+                                    std::initializer_list<const char*> non_expression,
+                                    std::initializer_list<const char*> expression) {
+  std::string ne, ex;
+  for (const char* n : non_expression) {
+    const Document* v = in.find(n);
+    if (v != nullptr && !v->is_null()) ne += (ne.empty() ? "" : ", ") + std::string(n);
+  }
+  for (const char* n : expression) {
+    const Document* v = in.find(n);
+    if (v != nullptr && !v->is_null()) ex += (ex.empty() ? "" : ", ") + std::string(n);
+  }
+  if (!ne.empty() && !ex.empty()) {
+    return validation(
+        "Can not use both expression and non-expression parameters in the same request: "
+        "Non-expression parameters: {" + ne + "} Expression parameters: {" + ex + "}");
+  }
+  return std::nullopt;
+}
+
+ApiError to_dynamo_error(const Error& e) {
+  switch (e.code()) {
+    case ErrorCode::kInvalidArgument: return validation(e.message());
+    case ErrorCode::kNotFound: return ApiError{AwsError::kResourceNotFound, e.message()};
+    case ErrorCode::kAlreadyExists:
+    case ErrorCode::kResourceInUse: return ApiError{AwsError::kResourceInUse, e.message()};
+    case ErrorCode::kLimitExceeded: return ApiError{AwsError::kLimitExceeded, e.message()};
+    default: return ApiError{AwsError::kInternalServerError, "Internal server error"};
+  }
+}
+
+double write_units(size_t bytes) { return std::max(1.0, std::ceil(bytes / 1024.0)); }
+double read_units(size_t bytes, bool consistent) {
+  double u = std::max(1.0, std::ceil(bytes / 4096.0));
+  return consistent ? u : u / 2;
+}
+
+std::optional<Document> consumed_capacity(const Document& in, const std::string& table,
+                                          double units, bool read) {
+  const Document* r = in.find("ReturnConsumedCapacity");
+  if (r == nullptr || !r->is_string() || r->as_string() == "NONE") return std::nullopt;
+  Document c = Document::make_map();
+  c.set("TableName", table);
+  c.set("CapacityUnits", units);
+  c.set(read ? "ReadCapacityUnits" : "WriteCapacityUnits", units);
+  if (r->as_string() == "INDEXES") {
+    Document t = Document::make_map();
+    t.set("CapacityUnits", units);
+    t.set(read ? "ReadCapacityUnits" : "WriteCapacityUnits", units);
+    c.set("Table", std::move(t));
+  }
+  return c;
+}
+
+}  // namespace freshet::api::dynamodb

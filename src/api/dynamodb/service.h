@@ -1,0 +1,133 @@
+// Internal: the state the DynamoDB handlers share, and helpers they all use.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "convert.h"
+#include "freshet/api/dynamodb.h"
+#include "freshet/table/expression.h"
+
+namespace freshet::api::dynamodb {
+
+// Per (table, operation) CloudWatch series (namespace AWS/DynamoDB).
+struct Series {
+  metrics::Gauge* consumed_read;   // ConsumedReadCapacityUnits (a running sum)
+  metrics::Gauge* consumed_write;  // ConsumedWriteCapacityUnits (a running sum)
+  metrics::Histogram* latency;     // SuccessfulRequestLatency, milliseconds
+  metrics::Counter* user_errors;   // UserErrors
+  metrics::Counter* conditional_failed;  // ConditionalCheckFailedRequests
+  metrics::Counter* returned_items;      // ReturnedItemCount
+  metrics::Counter* throttled;           // ThrottledRequests (limits are not enforced yet)
+};
+
+// Thread-safe: mu_ guards series_ and tokens_; the store is thread-safe itself.
+class DynamoService {
+ public:
+  DynamoService(table::TableStore& store, metrics::Registry& metrics, DynamoDbApiOptions options)
+      : store_(store), metrics_(metrics), opt_(std::move(options)) {}
+
+  table::TableStore& store() { return store_; }
+  const DynamoDbApiOptions& options() const { return opt_; }
+  Series& series(const std::string& table, std::string_view operation);
+
+  std::string region(const RequestContext& ctx) const {
+    return ctx.region.empty() ? opt_.default_region : ctx.region;
+  }
+  std::string table_arn(const RequestContext& ctx, const std::string& table) const {
+    return "arn:aws:dynamodb:" + region(ctx) + ":" + opt_.account_id + ":table/" + table;
+  }
+
+  // Idempotency of TransactWriteItems: returns the earlier response for the same token and
+  // request, an IdempotentParameterMismatch error for the same token and another request, or
+  // nullopt (then remember() the answer).
+  std::optional<ApiResult> recall(const std::string& token, const std::string& fingerprint);
+  void remember(const std::string& token, const std::string& fingerprint, const Document& response);
+
+ private:
+  table::TableStore& store_;
+  metrics::Registry& metrics_;
+  DynamoDbApiOptions opt_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Series>, std::less<>> series_;  // GUARDED_BY(mu_)
+  struct Token {
+    std::string fingerprint;
+    Document response;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, Token> tokens_;  // GUARDED_BY(mu_)
+};
+
+// ---- request helpers ----
+
+// TableName (or another name member): required, 3..255 chars of [a-zA-Z0-9_.-].
+std::optional<ApiError> check_table_name(const Document& in, std::string_view member,
+                                         std::string& out);
+
+// ExpressionAttributeNames/Values of a request (or of one TransactItem), converted.
+struct Expressions {
+  std::map<std::string, std::string> names;
+  std::map<std::string, table::Value> values;
+  bool has_names = false, has_values = false;
+  std::unique_ptr<table::ExpressionContext> ctx;
+};
+std::optional<ApiError> read_expression_attributes(const Document& in, Expressions& out);
+// After parsing all expressions: the "unused" errors, and the "can only be specified when
+// using expressions" ones.
+std::optional<ApiError> check_expression_attributes(const Expressions& e, bool any_expression);
+
+std::optional<ApiError> parse_condition_member(const Document& in, const char* member,
+                                               Expressions& e,
+                                               std::optional<table::Condition>& out);
+std::optional<ApiError> parse_projection_member(const Document& in, Expressions& e,
+                                                std::optional<std::vector<table::Path>>& out);
+
+// Legacy (non-expression) parameters (legacy.cc).
+std::optional<ApiError> legacy_conditions(const Document& conditions, const Document* op,
+                                          bool allow_exists, std::optional<table::Condition>& out);
+std::optional<ApiError> legacy_updates(const Document& updates, table::UpdateExpr& out);
+std::optional<ApiError> legacy_attributes_to_get(const Document& list,
+                                                 std::optional<std::vector<table::Path>>& out);
+// "Can not use both expression and non-expression parameters in the same request: ..."
+std::optional<ApiError> check_mixed(const Document& in,
+                                    std::initializer_list<const char*> non_expression,
+                                    std::initializer_list<const char*> expression);
+
+ApiError to_dynamo_error(const Error& e);
+
+// ConsumedCapacity for ReturnConsumedCapacity TOTAL/INDEXES (nullopt for NONE).
+std::optional<Document> consumed_capacity(const Document& in, const std::string& table,
+                                          double units, bool read);
+double write_units(size_t bytes);
+double read_units(size_t bytes, bool consistent);
+
+// Handlers.
+ApiResult create_table(DynamoService& s, RequestContext& ctx);
+ApiResult describe_table(DynamoService& s, RequestContext& ctx);
+ApiResult list_tables(DynamoService& s, RequestContext& ctx);
+ApiResult delete_table(DynamoService& s, RequestContext& ctx);
+ApiResult update_table(DynamoService& s, RequestContext& ctx);
+ApiResult update_time_to_live(DynamoService& s, RequestContext& ctx);
+ApiResult describe_time_to_live(DynamoService& s, RequestContext& ctx);
+ApiResult tag_resource(DynamoService& s, RequestContext& ctx);
+ApiResult untag_resource(DynamoService& s, RequestContext& ctx);
+ApiResult list_tags_of_resource(DynamoService& s, RequestContext& ctx);
+ApiResult describe_limits(DynamoService& s, RequestContext& ctx);
+ApiResult describe_endpoints(DynamoService& s, RequestContext& ctx);
+ApiResult put_item(DynamoService& s, RequestContext& ctx);
+ApiResult get_item(DynamoService& s, RequestContext& ctx);
+ApiResult delete_item(DynamoService& s, RequestContext& ctx);
+ApiResult update_item(DynamoService& s, RequestContext& ctx);
+ApiResult batch_write_item(DynamoService& s, RequestContext& ctx);
+ApiResult batch_get_item(DynamoService& s, RequestContext& ctx);
+ApiResult transact_write_items(DynamoService& s, RequestContext& ctx);
+ApiResult transact_get_items(DynamoService& s, RequestContext& ctx);
+ApiResult query(DynamoService& s, RequestContext& ctx);
+ApiResult scan(DynamoService& s, RequestContext& ctx);
+
+}  // namespace freshet::api::dynamodb

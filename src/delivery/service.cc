@@ -12,6 +12,8 @@
 #include "freshet/common/base64.h"
 #include "freshet/delivery/delivery.h"
 #include "freshet/log/log_store.h"
+#include "freshet/stream/engine.h"
+#include "freshet/stream/names.h"
 
 namespace freshet::delivery {
 namespace {
@@ -120,6 +122,17 @@ struct Stream {
   metrics::Counter* delivery_success = nullptr;
   metrics::Counter* delivery_failures = nullptr;
   metrics::Gauge* freshness = nullptr;
+
+  // KinesisStreamAsSource (delivery thread only): per source shard, the last sequence number
+  // copied into the buffer, and whether the shard is finished (closed and read to its end).
+  struct SourceShard {
+    std::string sequence;
+    bool finished = false;
+  };
+  std::map<std::string, SourceShard> source;
+  metrics::Counter* read_records = nullptr;
+  metrics::Counter* read_bytes = nullptr;
+  metrics::Gauge* millis_behind = nullptr;
 };
 
 class DeliveryService::Impl {
@@ -138,6 +151,11 @@ class DeliveryService::Impl {
   // the records go as error lines under the error prefix ("delivery-failed").
   Status write_batch(Stream& s, const DeliveryStreamInfo& cfg, const std::string& failure);
   Status save_state(Stream& s);
+  // KinesisStreamAsSource: copies new records of the source stream's shards (parents before
+  // children) into the buffer, then saves the per-shard checkpoint. Delivery thread only.
+  void pull_source(Stream& s, const DeliveryStreamInfo& cfg);
+  Status save_source(Stream& s);
+  Status load_source(Stream& s);
   void finish_delete(const std::shared_ptr<Stream>& s);
   void add_metrics(Stream& s);
 
@@ -200,6 +218,12 @@ void DeliveryService::Impl::add_metrics(Stream& s) {
   s.delivery_success = r.counter(name("DeliveryToS3.Success"), l, "Successful object writes");
   s.delivery_failures =
       r.counter("freshet_firehose_delivery_failures_total", l, "Failed object writes (retried)");
+  s.read_records = r.counter(name("DataReadFromKinesisStream.Records"), l,
+                             "Records read from the source Kinesis stream");
+  s.read_bytes = r.counter(name("DataReadFromKinesisStream.Bytes"), l,
+                           "Bytes read from the source Kinesis stream");
+  s.millis_behind = r.gauge(name("KinesisMillisBehindLatest"), l,
+                            "How far the source reader is behind the stream's tip (ms)");
   s.freshness = r.gauge(name("DeliveryToS3.DataFreshness"), l,
                         "Age in seconds of the oldest record not yet delivered");
 }
@@ -226,6 +250,7 @@ Status DeliveryService::Impl::open_stream(DeliveryStreamInfo info, bool fresh) {
   }
   s->info = std::move(info);
   add_metrics(*s);
+  if (s->info.type == "KinesisStreamAsSource") FRESHET_RETURN_IF_ERROR(load_source(*s));
   std::lock_guard lock(mu_);
   streams_[s->info.name] = std::move(s);
   return {};
@@ -290,6 +315,10 @@ void DeliveryService::Impl::deliver_stream(const std::shared_ptr<Stream>& sp, in
     force = s.force_delete;
   }
   if (deleting && force) return finish_delete(sp);
+  if (cfg.type == "KinesisStreamAsSource" && !deleting) {
+    pull_source(s, cfg);
+    now = now_ms();  // the records just read arrived after the pass began
+  }
   // Records the log dropped (retention: the destination was down over 24 hours) are skipped.
   const uint64_t horizon = s.log->trim_horizon();
   if (s.state.delivered < horizon) {
@@ -477,6 +506,7 @@ void DeliveryService::Impl::finish_delete(const std::shared_ptr<Stream>& s) {
   (void)fs_->remove(opt_.root + "/streams/" + name + ".json");
   (void)fs_->sync_dir(opt_.root + "/streams");
   (void)fs_->remove(opt_.root + "/state/" + state_name);
+  (void)fs_->remove(opt_.root + "/state/" + state_name + ".source");
   (void)logs_->remove_log(s->log_name);
 }
 
@@ -489,6 +519,15 @@ Status DeliveryService::create(DeliveryStreamInfo info) {
       return Error(ErrorCode::kAlreadyExists,
                    "Firehose " + info.name + " under accountId " + impl_->opt_.account_id +
                        " already exists");
+    }
+  }
+  if (info.type == "KinesisStreamAsSource") {
+    Result<stream::StreamArn> arn = stream::parse_stream_arn(info.source_stream_arn);
+    if (!arn.ok()) return Error(ErrorCode::kInvalidArgument, arn.error().message());
+    if (impl_->opt_.engine == nullptr ||
+        !impl_->opt_.engine->describe_stream(arn->region, arn->stream_name).ok()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "Kinesis stream " + info.source_stream_arn + " does not exist.");
     }
   }
   if (info.create_ms == 0) info.create_ms = now_ms();
@@ -660,6 +699,167 @@ Result<std::vector<std::string>> DeliveryService::put(std::string_view name,
   ids.reserve(records.size());
   for (size_t i = 0; i < records.size(); ++i) ids.push_back(record_id(s->info.create_ms, first + i));
   return ids;
+}
+
+}  // namespace freshet::delivery
+
+namespace freshet::delivery {
+namespace {
+
+// Sequence numbers are decimal strings: longer is larger, else compare as text.
+bool seq_less(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return a.size() < b.size();
+  return a < b;
+}
+
+}  // namespace
+
+Status DeliveryService::Impl::save_source(Stream& s) {
+  std::string text = "freshet-kinesis-source 1\n";
+  for (const auto& [shard, st] : s.source) {
+    text += shard + " " + (st.sequence.empty() ? "-" : st.sequence) + " " +
+            (st.finished ? "1" : "0") + "\n";
+  }
+  return write_file_atomically(*fs_, opt_.root + "/state",
+                               s.info.name + "." + std::to_string(s.info.create_ms) + ".source",
+                               text);
+}
+
+Status DeliveryService::Impl::load_source(Stream& s) {
+  Result<std::string> text = read_file(
+      *fs_, opt_.root + "/state/" + s.info.name + "." + std::to_string(s.info.create_ms) + ".source");
+  if (text.ok()) {
+    std::string_view t = *text;
+    size_t nl = t.find('\n');
+    if (t.substr(0, nl) != "freshet-kinesis-source 1") {
+      return Error(ErrorCode::kCorruption, "bad Kinesis source checkpoint of " + s.info.name);
+    }
+    t.remove_prefix(nl + 1);
+    while (!t.empty()) {
+      nl = t.find('\n');
+      std::string_view line = t.substr(0, nl);
+      t.remove_prefix(nl == std::string_view::npos ? t.size() : nl + 1);
+      size_t a = line.find(' '), b = line.rfind(' ');
+      if (a == std::string_view::npos || a == b) {
+        return Error(ErrorCode::kCorruption, "bad Kinesis source checkpoint line");
+      }
+      Stream::SourceShard& st = s.source[std::string(line.substr(0, a))];
+      std::string_view seq = line.substr(a + 1, b - a - 1);
+      st.sequence = seq == "-" ? "" : std::string(seq);
+      st.finished = line.substr(b + 1) == "1";
+    }
+  } else if (text.code() != ErrorCode::kNotFound) {
+    return text.error();
+  }
+  // Records copied into the buffer after the last checkpoint (a crash in between) carry their
+  // source position in the partition key: resume after them, not before.
+  uint64_t at = s.state.delivered;
+  const uint64_t tip = s.log->committed_tip();
+  while (at < tip) {
+    FRESHET_ASSIGN_OR_RETURN(log::ReadResult r, s.log->read(at, kReadRecords, 64 * kMiB));
+    if (r.records.empty()) break;
+    for (const auto& rec : r.records) {
+      at = rec.offset + 1;
+      size_t sp = rec.partition_key.find(' ');
+      if (sp == std::string_view::npos) continue;
+      Stream::SourceShard& st = s.source[std::string(rec.partition_key.substr(0, sp))];
+      std::string_view seq = rec.partition_key.substr(sp + 1);
+      if (st.sequence.empty() || seq_less(st.sequence, seq)) st.sequence = std::string(seq);
+    }
+  }
+  return {};
+}
+
+void DeliveryService::Impl::pull_source(Stream& s, const DeliveryStreamInfo& cfg) {
+  stream::Engine* engine = opt_.engine;
+  if (engine == nullptr) return;
+  Result<stream::StreamArn> arn = stream::parse_stream_arn(cfg.source_stream_arn);
+  if (!arn.ok()) return;
+  Result<std::vector<stream::Shard>> shards =
+      engine->list_shards(arn->region, arn->stream_name, stream::ListShardsFilter{});
+  if (!shards.ok()) {  // the source stream is gone or not readable now
+    spdlog::warn("delivery stream {}: cannot list the source's shards: {}", cfg.name,
+                 shards.error().to_string());
+    return;
+  }
+  std::map<std::string, bool> present;
+  for (const auto& sh : *shards) present[sh.shard_id] = true;
+  // Read at most about one buffer's worth per pass, so delivery keeps up.
+  uint64_t budget = static_cast<uint64_t>(cfg.destination.size_mb) * kMiB;
+  int64_t behind = 0;
+  bool changed = false;
+  for (const auto& sh : *shards) {
+    Stream::SourceShard& st = s.source[sh.shard_id];
+    if (st.finished || budget == 0) continue;
+    // Parents before children: a child waits until its parents are read to their end.
+    bool parents_done = true;
+    for (const std::string& p : {sh.parent_shard_id, sh.adjacent_parent_shard_id}) {
+      if (!p.empty() && present.count(p) && !s.source[p].finished) parents_done = false;
+    }
+    if (!parents_done) continue;
+    Result<std::string> it =
+        st.sequence.empty()
+            ? engine->get_shard_iterator(arn->region, arn->stream_name, sh.shard_id,
+                                         stream::IteratorType::kTrimHorizon, "", 0)
+            : engine->get_shard_iterator(arn->region, arn->stream_name, sh.shard_id,
+                                         stream::IteratorType::kAfterSequenceNumber, st.sequence,
+                                         0);
+    if (!it.ok()) {
+      spdlog::warn("delivery stream {}: no iterator for {}: {}", cfg.name, sh.shard_id,
+                   it.error().to_string());
+      continue;
+    }
+    std::optional<std::string> iterator = std::move(*it);
+    while (iterator && budget > 0) {
+      Result<stream::GetRecordsResult> r = engine->get_records(*iterator, 10000);
+      if (!r.ok()) {
+        spdlog::warn("delivery stream {}: reading {}: {}", cfg.name, sh.shard_id,
+                     r.error().to_string());
+        break;
+      }
+      behind = std::max(behind, r->millis_behind_latest);
+      iterator = r->next_iterator;
+      if (!iterator) {
+        st.finished = true;
+        changed = true;
+      }
+      if (r->records.empty()) break;
+      std::vector<std::string> keys;
+      keys.reserve(r->records.size());
+      std::vector<log::Record> recs(r->records.size());
+      const int64_t now = now_ms();
+      uint64_t bytes = 0;
+      for (size_t i = 0; i < r->records.size(); ++i) {
+        const auto& in = r->records[i];
+        keys.push_back(sh.shard_id + " " + std::string(in.sequence_number()));
+        bytes += in.data.size();
+      }
+      for (size_t i = 0; i < r->records.size(); ++i) {
+        recs[i].partition_key = keys[i];
+        recs[i].data = r->records[i].data;
+        recs[i].timestamp_ms = now;
+      }
+      Result<uint64_t> appended = s.log->append(recs);
+      if (!appended.ok()) {
+        spdlog::error("delivery stream {}: cannot buffer source records: {}", cfg.name,
+                      appended.error().to_string());
+        st.finished = false;
+        break;
+      }
+      st.sequence = std::string(r->records.back().sequence_number());
+      changed = true;
+      s.read_records->inc(r->records.size());
+      s.read_bytes->inc(bytes);
+      budget = bytes >= budget ? 0 : budget - bytes;
+    }
+  }
+  s.millis_behind->set(static_cast<double>(behind));
+  if (changed) {
+    if (Status st = save_source(s); !st.ok()) {
+      spdlog::error("delivery stream {}: cannot save the source checkpoint: {}", cfg.name,
+                    st.to_string());
+    }
+  }
 }
 
 }  // namespace freshet::delivery

@@ -362,3 +362,70 @@ def test_destination_down_then_up(fh_server):
     objs = wait_objects(s3, "fh-late", timeout=30)
     assert len(objs) == 1
     assert s3.get_object(Bucket="fh-late", Key=objs[0]["Key"])["Body"].read() == b"waited"
+
+
+def test_kinesis_stream_as_source(tmp_path):
+    import botocore.exceptions as bex
+    s = harness.FreshetServer()
+    s.start()
+    try:
+        kin = s.boto3()
+        fh, s3 = clients(s.endpoint)
+        s3.create_bucket(Bucket="fh-from-kinesis")
+        kin.create_stream(StreamName="clicks", ShardCount=2)
+        harness.wait_active(kin, "clicks")
+        first = [f"click-{i:04d}".encode() for i in range(300)]
+        kin.put_records(StreamName="clicks", Records=[
+            {"Data": d, "PartitionKey": f"pk{i}"} for i, d in enumerate(first)])
+        fh.create_delivery_stream(
+            DeliveryStreamName="from-clicks", DeliveryStreamType="KinesisStreamAsSource",
+            KinesisStreamSourceConfiguration={
+                "KinesisStreamARN": harness.stream_arn("clicks"), "RoleARN": ROLE},
+            ExtendedS3DestinationConfiguration=dest(
+                "fh-from-kinesis", ProcessingConfiguration={"Enabled": True, "Processors": [
+                    {"Type": "AppendDelimiterToRecord", "Parameters": []}]}))
+        d = fh.describe_delivery_stream(DeliveryStreamName="from-clicks")
+        src = d["DeliveryStreamDescription"]["Source"]["KinesisStreamSourceDescription"]
+        assert src["KinesisStreamARN"] == harness.stream_arn("clicks")
+        with pytest.raises(bex.ClientError) as e:
+            fh.put_record(DeliveryStreamName="from-clicks", Record={"Data": b"x"})
+        assert e.value.response["Error"]["Code"] == "InvalidArgumentException"
+        with pytest.raises(bex.ClientError) as e:
+            fh.create_delivery_stream(
+                DeliveryStreamName="from-nothing", DeliveryStreamType="KinesisStreamAsSource",
+                KinesisStreamSourceConfiguration={
+                    "KinesisStreamARN": harness.stream_arn("nothing"), "RoleARN": ROLE},
+                ExtendedS3DestinationConfiguration=dest("fh-from-kinesis"))
+        assert e.value.response["Error"]["Code"] == "InvalidArgumentException"
+
+        def lines():
+            out = []
+            for o in s3.list_objects_v2(Bucket="fh-from-kinesis").get("Contents", []):
+                out += s3.get_object(Bucket="fh-from-kinesis", Key=o["Key"])["Body"].read() \
+                    .splitlines()
+            return out
+
+        deadline = time.monotonic() + 20
+        while len(lines()) < 300 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sorted(lines()) == sorted(first)
+        # Restart hard; the checkpoint keeps what was delivered from being delivered again.
+        s.kill9()
+        s.start()
+        kin = s.boto3()
+        fh, s3 = clients(s.endpoint)
+        second = [f"later-{i:04d}".encode() for i in range(100)]
+        kin.put_records(StreamName="clicks", Records=[
+            {"Data": d, "PartitionKey": f"q{i}"} for i, d in enumerate(second)])
+        deadline = time.monotonic() + 20
+        while len(lines()) < 400 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.5)
+        assert sorted(lines()) == sorted(first + second)
+        metrics = harness.http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        metrics.request("GET", "/metrics")
+        text = metrics.getresponse().read().decode()
+        assert "freshet_firehose_DataReadFromKinesisStream_Records" in text
+        assert "freshet_firehose_KinesisMillisBehindLatest" in text
+    finally:
+        s.cleanup()

@@ -402,12 +402,14 @@ ApiResult create(Ctx& c, RequestContext& ctx) {
       return invalid("KinesisStreamSourceConfiguration is required when DeliveryStreamType is "
                      "KinesisStreamAsSource.");
     }
-    return invalid("KinesisStreamAsSource is not supported by this server yet.");
-  }
-  if (info.type != "DirectPut") {
+    if (info.encryption.status == "ENABLED" || enc != nullptr) {
+      return invalid("Server-side encryption is not supported for delivery streams of type "
+                     "KinesisStreamAsSource.");
+    }
+  } else if (info.type != "DirectPut") {
     return invalid("DeliveryStreamType " + info.type + " is not supported by this server.");
   }
-  if (src != nullptr) {
+  if (info.type == "DirectPut" && src != nullptr) {
     return invalid("KinesisStreamSourceConfiguration is not allowed for DirectPut delivery "
                    "streams.");
   }

@@ -280,6 +280,11 @@ AwsResponse Dispatcher::finish(const Prepared& p, ApiResult result) const {
   AwsResponse resp;
   if (!result.ok()) {
     resp = error_response(result.error(), p.protocol, p.json_ct, p.svc->name, p.op->name);
+  } else if (result.streaming()) {
+    StreamingBody b = std::move(result).streaming_body();
+    resp.status = 200;
+    resp.content_type = std::move(b.content_type);
+    resp.stream = std::move(b.stream);
   } else if (result.encoded()) {
     resp.status = 200;
     resp.content_type = std::string(p.protocol == Protocol::kCbor ? kCbor11 : p.json_ct);

@@ -12,6 +12,7 @@
 
 #include "freshet/api/aws_error.h"
 #include "freshet/api/codec.h"
+#include "freshet/api/event_stream.h"
 #include "freshet/api/service.h"
 #include "freshet/metrics/registry.h"
 
@@ -34,6 +35,9 @@ struct AwsResponse {
   std::string content_type;
   std::string body;
   std::string_view error_type;  // empty on success; else x-amzn-ErrorType
+  // Set for a streaming answer (StreamingBody): body is empty and the server sends what the
+  // stream yields; it must cancel() the stream if the client goes away first.
+  std::shared_ptr<ResponseStream> stream;
 };
 
 // Thread-safe after construction: all state is read-only or atomics/metrics handles.

@@ -27,6 +27,10 @@ struct Http2Session::Stream {
   // Response (read by the data provider).
   std::string response_body;
   size_t sent = 0;
+  // A streaming response: response_body holds the chunk being sent, refilled from here.
+  std::shared_ptr<ResponseStream> body_stream;
+  bool body_ended = false;
+  bool deferred = false;  // the data provider answered NGHTTP2_ERR_DEFERRED
   // Request completion deadline while receiving, response deadline while sending.
   Clock::time_point deadline = Clock::time_point::max();
 };
@@ -162,6 +166,7 @@ struct Http2Session::Callbacks {
     auto it = h.streams_.find(id);
     if (it == h.streams_.end()) return 0;
     h.buffered_body_bytes_ -= it->second->counted;
+    if (it->second->body_stream) it->second->body_stream->cancel();  // no-op once ended
     h.streams_.erase(it);
     if (h.streams_.empty()) {
       h.idle_since_ = Clock::now();
@@ -173,10 +178,22 @@ struct Http2Session::Callbacks {
   static ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
                            nghttp2_data_source* source, void*) {
     auto* s = static_cast<Stream*>(source->ptr);
+    if (s->body_stream && s->sent == s->response_body.size() && !s->body_ended) {
+      ResponseStream::Taken t = s->body_stream->take(256 * 1024);
+      s->response_body = std::move(t.bytes);
+      s->sent = 0;
+      s->body_ended = t.ended;
+      if (s->response_body.empty() && !t.ended) {
+        s->deferred = true;
+        return NGHTTP2_ERR_DEFERRED;  // resumed by the stream's on_ready
+      }
+    }
     size_t n = std::min(len, s->response_body.size() - s->sent);
     if (n > 0) std::memcpy(buf, s->response_body.data() + s->sent, n);
     s->sent += n;
-    if (s->sent == s->response_body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (s->sent == s->response_body.size() && (!s->body_stream || s->body_ended)) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+    }
     return static_cast<ssize_t>(n);
   }
 };
@@ -300,6 +317,9 @@ void Http2Session::do_write() {
 void Http2Session::close() {
   if (closed_) return;
   closed_ = true;
+  for (auto& [id, st] : streams_) {
+    if (st->body_stream) st->body_stream->cancel();
+  }
   boost::system::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
@@ -397,10 +417,51 @@ void Http2Session::on_request_complete(Stream& s) {
 }
 
 void Http2Session::on_handler_done(int32_t stream_id, AwsResponse r) {
-  if (closed_) return;
   auto it = streams_.find(stream_id);
-  if (it == streams_.end()) return;  // reset by the client meanwhile
+  if (closed_ || it == streams_.end()) {  // reset by the client meanwhile
+    if (r.stream) r.stream->cancel();
+    return;
+  }
+  if (r.stream) return respond_stream(*it->second, std::move(r));
   respond(*it->second, r.status, r.content_type, std::move(r.body), r.error_type);
+}
+
+void Http2Session::respond_stream(Stream& s, AwsResponse r) {
+  if (s.responded) return r.stream->cancel();
+  s.responded = true;
+  s.body_stream = r.stream;
+  s.deadline = Clock::time_point::max();  // lives as long as its producer writes
+  std::string status_s = std::to_string(r.status);
+  std::string id2 = make_id2(rng_);
+  std::string date = http_date(std::chrono::system_clock::now());
+  nghttp2_nv nva[5];
+  size_t n = 0;
+  nva[n++] = make_nv(":status", status_s);
+  nva[n++] = make_nv("content-type", r.content_type);
+  nva[n++] = make_nv("x-amzn-requestid", s.request_id);
+  nva[n++] = make_nv("x-amz-id-2", id2);
+  nva[n++] = make_nv("date", date);
+  nghttp2_data_provider prd{};
+  prd.source.ptr = &s;
+  prd.read_callback = &Callbacks::read_body;
+  if (nghttp2_submit_response(session_, s.id, nva, n, &prd) != 0) {
+    r.stream->cancel();
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  // Bytes or the end became available: resume the deferred data provider on the strand.
+  std::weak_ptr<Http2Session> weak = shared_from_this();
+  r.stream->set_on_ready([weak, id = s.id, ex = socket_.get_executor()] {
+    asio::post(ex, [weak, id] {
+      auto self = weak.lock();
+      if (!self || self->closed_) return;
+      auto it = self->streams_.find(id);
+      if (it == self->streams_.end() || !it->second->deferred) return;
+      it->second->deferred = false;
+      nghttp2_session_resume_data(self->session_, id);
+      self->do_write();
+    });
+  });
 }
 
 void Http2Session::respond(Stream& s, int status, std::string_view content_type, std::string body,

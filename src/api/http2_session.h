@@ -105,6 +105,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   void respond(Stream& s, int status, std::string_view content_type, std::string body,
                std::string_view error_type);
   void respond_plain(Stream& s, int status, std::string body);
+  // A streaming answer (AwsResponse::stream): no content-length; DATA as the producer writes.
+  void respond_stream(Stream& s, AwsResponse r);
   void reject_body(Stream& s, int status, std::string body);
   void on_handler_done(int32_t stream_id, AwsResponse r);
 

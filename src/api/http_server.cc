@@ -1,6 +1,7 @@
 #include "freshet/api/http_server.h"
 
 #include <array>
+#include <cstdio>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -144,6 +145,7 @@ class Session : public std::enable_shared_from_this<Session> {
     server_.conn_open_->inc();
   }
   ~Session() {
+    if (stream_) stream_->cancel();
     server_.conn_open_->dec();
     server_.connections_.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -353,7 +355,72 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void send_aws(AwsResponse r) {
+    if (r.stream) return send_stream(std::move(r));
     write(r.status, r.content_type, r.error_type, std::move(r.body), false);
+  }
+
+  // A streaming answer: the head with Transfer-Encoding: chunked and Connection: close, then
+  // one chunk per take() of the producer's bytes, then the last chunk, then the connection
+  // closes (a client reconnects for its next call, as after any Connection: close).
+  // Meanwhile a read watches for the client closing the connection (it sends nothing while
+  // it waits for this response), so the producer learns at once that nobody listens.
+  void send_stream(AwsResponse r) {
+    if (closed_) return r.stream->cancel();
+    stream_ = std::move(r.stream);
+    keep_alive_ = false;
+    format_head(r.status, r.content_type, {}, 0, false, /*chunked=*/true);
+    body_.clear();
+    stream_writing_ = true;
+    set_deadline(server_.options_.read_timeout);
+    asio::async_write(socket_, asio::buffer(head_),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->stream_writing_ = false;
+                        if (ec) return self->close();
+                        self->clear_deadline();
+                        std::weak_ptr<Session> weak = self;
+                        self->stream_->set_on_ready([weak, ex = self->socket_.get_executor()] {
+                          asio::post(ex, [weak] {
+                            if (auto s = weak.lock()) s->pump_stream();
+                          });
+                        });
+                        self->watch_close();
+                        self->pump_stream();
+                      });
+  }
+
+  // Reads (and drops, bounded) whatever the client sends during a stream; EOF or an error
+  // means it went away.
+  void watch_close() {
+    if (closed_ || !stream_) return;
+    socket_.async_read_some(buffer_.prepare(1024),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->close();
+                              self->watch_close();
+                            });
+  }
+
+  void pump_stream() {
+    if (closed_ || !stream_ || stream_writing_) return;
+    ResponseStream::Taken t = stream_->take(1u << 20);
+    if (t.bytes.empty() && !t.ended) return;  // on_ready calls again
+    body_.clear();
+    if (!t.bytes.empty()) {
+      char size[24];
+      body_.append(size, static_cast<size_t>(std::snprintf(size, sizeof(size), "%zx\r\n",
+                                                           t.bytes.size())));
+      body_.append(t.bytes);
+      body_.append("\r\n");
+    }
+    if (t.ended) body_.append("0\r\n\r\n");
+    stream_writing_ = true;
+    set_deadline(server_.options_.read_timeout);  // a reader that stops reading is closed
+    asio::async_write(socket_, asio::buffer(body_),
+                      [self = shared_from_this(), ended = t.ended](beast::error_code ec, size_t) {
+                        self->stream_writing_ = false;
+                        if (ec || ended) return self->close();
+                        self->clear_deadline();
+                        self->pump_stream();
+                      });
   }
 
   void send_plain(int status, std::string body, bool close) {
@@ -364,7 +431,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The status line and headers, as Beast would write them for these fields.
   void format_head(int status, std::string_view content_type, std::string_view error_type,
-                   size_t body_size, bool keep) {
+                   size_t body_size, bool keep, bool chunked = false) {
     auto now = std::chrono::system_clock::now();
     auto second = std::chrono::time_point_cast<std::chrono::seconds>(now);
     if (second != date_second_) {
@@ -399,8 +466,12 @@ class Session : public std::enable_shared_from_this<Session> {
     h.append(make_id2(rng_));
     h.append("\r\nDate: ");
     h.append(date_);
-    h.append("\r\nContent-Length: ");
-    h.append(std::to_string(head_length_ ? *head_length_ : body_size));
+    if (chunked) {
+      h.append("\r\nTransfer-Encoding: chunked");
+    } else {
+      h.append("\r\nContent-Length: ");
+      h.append(std::to_string(head_length_ ? *head_length_ : body_size));
+    }
     head_length_.reset();
     if (!keep) h.append("\r\nConnection: close");
     h.append("\r\n\r\n");
@@ -447,6 +518,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void close() {
     if (closed_) return;
     closed_ = true;
+    if (stream_) {
+      stream_->cancel();  // no-op if it ended
+      stream_.reset();
+    }
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
     socket_.close(ec);
@@ -473,6 +548,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool header_seen_ = false;
   bool keep_alive_ = true;
   bool closed_ = false;
+  std::shared_ptr<ResponseStream> stream_;  // a streaming answer being sent
+  bool stream_writing_ = false;
 };
 
 Status HttpServer::Impl::start() {

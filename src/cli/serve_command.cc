@@ -37,6 +37,7 @@ struct ServeArgs {
   int64_t read_timeout_ms = 60'000;
   int64_t iterator_lifetime_ms = 300'000;
   int64_t table_ttl_interval_ms = 60'000;
+  int64_t subscription_lifetime_ms = 300'000;
 };
 
 // Copies the shard logs' counters into the registry (called on each scrape of /metrics).
@@ -130,6 +131,8 @@ int serve(const ServeArgs& a) {
   api::KinesisApiOptions ko;
   ko.default_region = a.region;
   ko.shard_limit = a.shard_limit;
+  ko.enforce_limits = a.enforce_limits;
+  ko.subscription_lifetime_ms = a.subscription_lifetime_ms;
   if (Status s = api::register_kinesis(services, **engine, registry, ko); !s.ok()) {
     spdlog::error("cannot register the Kinesis API: {}", s.to_string());
     return 1;
@@ -259,6 +262,11 @@ void add_serve_command(CLI::App& app, int* exit_code) {
                   "How often expired DynamoDB TTL items are deleted")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{100}, int64_t{86'400'000}));
+  cmd->add_option("--subscription-lifetime-ms", a->subscription_lifetime_ms,
+                  "How long a SubscribeToShard subscription lasts (Kinesis: 300000; shorter for "
+                  "tests)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1000}, int64_t{300'000}));
   cmd->callback([a, exit_code] { *exit_code = serve(*a); });
 }
 

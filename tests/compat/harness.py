@@ -294,6 +294,25 @@ def run_js(endpoint: str, calls: list[dict], timeout: float = CALL_TIMEOUT_S,
     return json.loads(proc.stdout)
 
 
+def run_js_subscribe(endpoint: str, input: dict, after: list[dict] | None = None,
+                     records: int = 1, until_end: bool = False, http: str = "default",
+                     timeout_ms: int = 20000) -> dict:
+    """SubscribeToShard through the JS SDK (js/subscribe.mjs; by default over its HTTP/2
+    handler): subscribes, makes the `after` calls, and collects events until `records`
+    records arrived (or, with until_end, until the server ends the stream)."""
+    ensure_js()
+    payload = json.dumps({"endpoint": endpoint, "region": REGION, "input": input,
+                          "after": after or [], "records": records, "untilEnd": until_end,
+                          "http": http, "timeoutMs": timeout_ms})
+    proc = subprocess.run([NODE, str(JS_DIR / "subscribe.mjs")], input=payload,
+                          env=client_env(), capture_output=True, text=True,
+                          timeout=timeout_ms / 1000 + 30, cwd=str(JS_DIR))
+    if proc.returncode != 0:
+        raise AssertionError(f"node subscribe.mjs failed rc={proc.returncode}:\n"
+                             f"{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout)
+
+
 def js_blob(v: dict) -> bytes:
     assert isinstance(v, dict) and "$b64" in v, f"not a blob: {v!r}"
     return base64.b64decode(v["$b64"])

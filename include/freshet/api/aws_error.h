@@ -9,6 +9,7 @@
 // Kinesis uses the lowercase "message" member (the model's error shapes all have `message`).
 #pragma once
 
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -122,14 +123,29 @@ struct EncodedBody {
   std::string bytes;
 };
 
-// Result type of API handlers: a response Document (or an EncodedBody), or an ApiError.
+class ResponseStream;  // event_stream.h
+
+// A success answer whose body is written over time (an AWS event stream): the server sends
+// status 200 with this content type, then whatever the producer writes to `stream`, until the
+// producer ends it (HTTP/1.1: chunked transfer coding; HTTP/2: DATA frames).
+struct StreamingBody {
+  std::string content_type;
+  std::shared_ptr<ResponseStream> stream;
+};
+
+// Result type of API handlers: a response Document (or an EncodedBody or StreamingBody), or
+// an ApiError.
 class [[nodiscard]] ApiResult {
  public:
   ApiResult(Document d) : v_(std::move(d)) {}         // NOLINT: implicit by design
   ApiResult(ApiError e) : v_(std::move(e)) {}         // NOLINT: implicit by design
   ApiResult(const Error& e) : v_(to_api_error(e)) {}  // NOLINT: implicit by design
   ApiResult(EncodedBody b) : v_(std::move(b)) {}      // NOLINT: implicit by design
+  ApiResult(StreamingBody b) : v_(std::move(b)) {}    // NOLINT: implicit by design
   bool ok() const { return v_.index() != 1; }
+  bool streaming() const { return v_.index() == 3; }
+  // REQUIRES: streaming().
+  StreamingBody&& streaming_body() && { return std::get<3>(std::move(v_)); }
   bool encoded() const { return v_.index() == 2; }
   // REQUIRES: ok() && !encoded().
   const Document& value() const& { return std::get<0>(v_); }
@@ -140,7 +156,7 @@ class [[nodiscard]] ApiResult {
   std::string&& encoded_body() && { return std::move(std::get<2>(v_).bytes); }
 
  private:
-  std::variant<Document, ApiError, EncodedBody> v_;
+  std::variant<Document, ApiError, EncodedBody, StreamingBody> v_;
 };
 
 // Builds AWS's ValidationException message:

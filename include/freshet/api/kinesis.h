@@ -8,8 +8,9 @@
 // member names. Handlers are thread-safe; the engine, the metrics registry and the service
 // registry must outlive the server that calls them.
 //
-// SubscribeToShard and UpdateStreamWarmThroughput are registered and validate their input,
-// but answer InvalidArgumentException ("... is not supported by this server yet") for now.
+// SubscribeToShard answers with an AWS event stream (see src/api/kinesis/subscriptions.h).
+// UpdateStreamWarmThroughput is registered and validates its input, but answers
+// InvalidArgumentException ("... is not supported by this server yet") for now.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +37,12 @@ struct KinesisApiOptions {
   int64_t next_token_lifetime_ms = 300'000;
   // PutRecord(s) with plain JSON bodies skip the Document (put_raw.cc). Off only to compare.
   bool raw_put_path = true;
+  // SubscribeToShard: 2 MiB/s per consumer and shard when set (as the engine's limits).
+  bool enforce_limits = false;
+  // SubscribeToShard: AWS ends a subscription after 5 minutes; tests may shorten it.
+  int64_t subscription_lifetime_ms = 300'000;
+  // SubscribeToShard: an empty event after this long without one.
+  int64_t subscription_heartbeat_ms = 5'000;
 };
 
 inline constexpr const char* kKinesisTargetPrefix = "Kinesis_20131202";

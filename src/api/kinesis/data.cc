@@ -1,5 +1,5 @@
-// Data-plane operations: PutRecord, PutRecords, GetShardIterator, GetRecords (and the
-// SubscribeToShard placeholder).
+// Data-plane operations: PutRecord, PutRecords, GetShardIterator, GetRecords (SubscribeToShard
+// is in subscribe.cc).
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -88,6 +88,7 @@ void count_put(KinesisService& k, const StreamRef& s, const StreamFacts* facts,
   const bool by_bytes = facts != nullptr && facts->monitors("IncomingBytes");
   for (size_t sh = 0; sh < r.shards.size(); ++sh) {
     if (recs[sh] == 0) continue;
+    k.subscriptions().notify(s.region, s.name, r.shards[sh].shard_id);  // durable now
     ss.incoming_records->inc(recs[sh]);
     ss.incoming_bytes->inc(bytes[sh]);
     if (!by_recs && !by_bytes) continue;
@@ -299,6 +300,91 @@ void submit_put_records(const std::shared_ptr<KinesisService>& service, RequestC
       });
 }
 
+std::optional<ApiError> open_iterator(KinesisService& k, const StreamRef& s,
+                                      const IteratorRequest& r, OpenedIterator* out) {
+  auto fail = [](ApiError e) { return std::optional<ApiError>(std::move(e)); };
+  auto index = stream::resolve_shard_id(r.shard_id);
+  if (!index.ok()) {
+    return fail(ApiError{AwsError::kResourceNotFound, "Could not find shard " + r.shard_id +
+                                                     " in stream " + s.name + " under account " +
+                                                     k.account() + "."});
+  }
+  const std::string canonical = stream::format_shard_id(*index);
+  auto info = k.engine().describe_stream(s.region, s.name);
+  if (!info.ok()) return fail(engine_error(info.error()));
+  bool exists = false;
+  for (const auto& sh : info->shards) exists = exists || sh.index == *index;
+  if (!exists) {
+    return fail(ApiError{AwsError::kResourceNotFound, "Shard " + canonical + " in stream " + s.name +
+                                                     " under account " + k.account() +
+                                                     " does not exist"});
+  }
+
+  stream::IteratorType it = stream::IteratorType::kLatest;
+  const bool by_seq = r.type == "AT_SEQUENCE_NUMBER" || r.type == "AFTER_SEQUENCE_NUMBER";
+  if (r.type == "TRIM_HORIZON") it = stream::IteratorType::kTrimHorizon;
+  if (r.type == "AT_SEQUENCE_NUMBER") it = stream::IteratorType::kAtSequenceNumber;
+  if (r.type == "AFTER_SEQUENCE_NUMBER") it = stream::IteratorType::kAfterSequenceNumber;
+  if (r.type == "AT_TIMESTAMP") it = stream::IteratorType::kAtTimestamp;
+  const std::string either =
+      "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and "
+      "StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
+      "Request specified " +
+      r.type;
+  if (by_seq && !r.seq) {
+    return fail(ApiError{AwsError::kInvalidArgument, either + " and no StartingSequenceNumber."});
+  }
+  if ((r.type == "TRIM_HORIZON" || r.type == "LATEST") && r.seq) {
+    return fail(ApiError{AwsError::kInvalidArgument, either + " and also a StartingSequenceNumber."});
+  }
+  int64_t timestamp = 0;
+  if (it == stream::IteratorType::kAtTimestamp) {
+    if (!r.ts) {
+      return fail(ApiError{AwsError::kInvalidArgument,
+                      "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. "
+                      "Current request has no timestamp parameter."});
+    }
+    const int64_t now = k.now_ms();
+    if (*r.ts > now) {
+      return fail(ApiError{AwsError::kInvalidArgument,
+                      "The timestampInMillis parameter cannot be greater than the "
+                      "currentTimestampInMillis. timestampInMillis: " +
+                          std::to_string(*r.ts) +
+                          ", currentTimestampInMillis: " + std::to_string(now)});
+    }
+    timestamp = *r.ts;
+  }
+  if (by_seq) {
+    auto parts = stream::decode_sequence_number(*r.seq);
+    if (!parts.ok()) {
+      return fail(ApiError{AwsError::kInvalidArgument,
+                      "StartingSequenceNumber " + *r.seq + " used in " + std::string(r.op) + " on shard " +
+                          canonical + " in stream " + s.name + " under account " + k.account() +
+                          " is invalid."});
+    }
+    if (parts->stream_epoch != info->epoch) {
+      return fail(ApiError{AwsError::kInvalidArgument,
+                      "StartingSequenceNumber " + *r.seq + " used in " + std::string(r.op) + " on shard " +
+                          canonical + " in stream " + s.name + " under account " + k.account() +
+                          " is invalid because it did not come from this stream."});
+    }
+    if (parts->shard_index != *index) {
+      return fail(ApiError{AwsError::kInvalidArgument,
+                      "Invalid StartingSequenceNumber. It encodes " +
+                          stream::format_shard_id(parts->shard_index) +
+                          ", while it was used in a call to a shard with " + canonical});
+    }
+  }
+  auto token = k.engine().get_shard_iterator(s.region, s.name, canonical, it, r.seq.value_or(""),
+                                             timestamp);
+  if (!token.ok()) return fail(engine_error(token.error()));
+  out->token = std::move(*token);
+  out->index = *index;
+  out->shard_id = canonical;
+  out->info = std::move(*info);
+  return std::nullopt;
+}
+
 ApiResult get_shard_iterator(KinesisService& k, RequestContext& ctx) {
   Input in;
   const Document& d = ctx.input;
@@ -313,83 +399,13 @@ ApiResult get_shard_iterator(KinesisService& k, RequestContext& ctx) {
   StreamRef s;
   if (auto e = k.resolve_stream(ctx, name, arn, &s)) return *e;
 
-  auto index = stream::resolve_shard_id(*shard_id);
-  if (!index.ok()) {
-    return ApiError{AwsError::kResourceNotFound, "Could not find shard " + *shard_id +
-                                                     " in stream " + s.name + " under account " +
-                                                     k.account() + "."};
+  OpenedIterator opened;
+  if (auto e = open_iterator(k, s, IteratorRequest{*shard_id, *type, seq, ts, "GetShardIterator"},
+                             &opened)) {
+    return *e;
   }
-  const std::string canonical = stream::format_shard_id(*index);
-  auto info = k.engine().describe_stream(s.region, s.name);
-  if (!info.ok()) return engine_error(info.error());
-  bool exists = false;
-  for (const auto& sh : info->shards) exists = exists || sh.index == *index;
-  if (!exists) {
-    return ApiError{AwsError::kResourceNotFound, "Shard " + canonical + " in stream " + s.name +
-                                                     " under account " + k.account() +
-                                                     " does not exist"};
-  }
-
-  stream::IteratorType it = stream::IteratorType::kLatest;
-  const bool by_seq = *type == "AT_SEQUENCE_NUMBER" || *type == "AFTER_SEQUENCE_NUMBER";
-  if (*type == "TRIM_HORIZON") it = stream::IteratorType::kTrimHorizon;
-  if (*type == "AT_SEQUENCE_NUMBER") it = stream::IteratorType::kAtSequenceNumber;
-  if (*type == "AFTER_SEQUENCE_NUMBER") it = stream::IteratorType::kAfterSequenceNumber;
-  if (*type == "AT_TIMESTAMP") it = stream::IteratorType::kAtTimestamp;
-  const std::string either =
-      "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and "
-      "StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
-      "Request specified " +
-      *type;
-  if (by_seq && !seq) {
-    return ApiError{AwsError::kInvalidArgument, either + " and no StartingSequenceNumber."};
-  }
-  if ((*type == "TRIM_HORIZON" || *type == "LATEST") && seq) {
-    return ApiError{AwsError::kInvalidArgument, either + " and also a StartingSequenceNumber."};
-  }
-  int64_t timestamp = 0;
-  if (it == stream::IteratorType::kAtTimestamp) {
-    if (!ts) {
-      return ApiError{AwsError::kInvalidArgument,
-                      "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. "
-                      "Current request has no timestamp parameter."};
-    }
-    const int64_t now = k.now_ms();
-    if (*ts > now) {
-      return ApiError{AwsError::kInvalidArgument,
-                      "The timestampInMillis parameter cannot be greater than the "
-                      "currentTimestampInMillis. timestampInMillis: " +
-                          std::to_string(*ts) +
-                          ", currentTimestampInMillis: " + std::to_string(now)};
-    }
-    timestamp = *ts;
-  }
-  if (by_seq) {
-    auto parts = stream::decode_sequence_number(*seq);
-    if (!parts.ok()) {
-      return ApiError{AwsError::kInvalidArgument,
-                      "StartingSequenceNumber " + *seq + " used in GetShardIterator on shard " +
-                          canonical + " in stream " + s.name + " under account " + k.account() +
-                          " is invalid."};
-    }
-    if (parts->stream_epoch != info->epoch) {
-      return ApiError{AwsError::kInvalidArgument,
-                      "StartingSequenceNumber " + *seq + " used in GetShardIterator on shard " +
-                          canonical + " in stream " + s.name + " under account " + k.account() +
-                          " is invalid because it did not come from this stream."};
-    }
-    if (parts->shard_index != *index) {
-      return ApiError{AwsError::kInvalidArgument,
-                      "Invalid StartingSequenceNumber. It encodes " +
-                          stream::format_shard_id(parts->shard_index) +
-                          ", while it was used in a call to a shard with " + canonical};
-    }
-  }
-  auto token = k.engine().get_shard_iterator(s.region, s.name, canonical, it, seq.value_or(""),
-                                             timestamp);
-  if (!token.ok()) return engine_error(token.error());
   Document out = Document::make_map();
-  out.set("ShardIterator", *token);
+  out.set("ShardIterator", opened.token);
   return out;
 }
 
@@ -524,33 +540,6 @@ ApiResult get_records(KinesisService& k, RequestContext& ctx) {
     ss.get_records_latency->observe(elapsed_ms(start));
   }
   return answer;
-}
-
-ApiResult subscribe_to_shard(KinesisService& k, RequestContext& ctx) {
-  Input in;
-  const Document& d = ctx.input;
-  auto consumer_arn = in.str(d, "", "ConsumerARN", kConsumerArnRule, true);
-  (void)in.str(d, "", "StreamId", kStreamIdRule);
-  (void)in.str(d, "", "ShardId", kShardIdRule, true);
-  if (const Document* p = in.structure(d, "", "StartingPosition", true)) {
-    (void)in.str(*p, "startingPosition", "Type", enum_rule(kShardIteratorTypes), true);
-    (void)in.str(*p, "startingPosition", "SequenceNumber", kSequenceNumberRule);
-    (void)in.timestamp_ms(*p, "startingPosition", "Timestamp");
-  }
-  if (auto e = in.error()) return *e;
-  auto parsed = stream::parse_consumer_arn(*consumer_arn);
-  if (!parsed.ok()) {
-    return ApiError{AwsError::kInvalidArgument, "ConsumerARN " + *consumer_arn + " is invalid."};
-  }
-  if (auto e = k.check_arn_scope(ctx, *consumer_arn, parsed->stream.region,
-                                 parsed->stream.account_id, parsed->stream.stream_name)) {
-    return *e;
-  }
-  auto found = k.engine().find_consumer_by_arn(*consumer_arn);
-  if (!found.ok()) return engine_error(found.error());
-  return ApiError{AwsError::kInvalidArgument,
-                  "SubscribeToShard is not supported by this server yet; read the shard with "
-                  "GetShardIterator and GetRecords."};
 }
 
 }  // namespace freshet::api::kinesis

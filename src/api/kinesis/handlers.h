@@ -67,6 +67,27 @@ bool put_records_raw(const std::shared_ptr<KinesisService>& k, RequestContext& c
                      std::string_view body, Responder& respond);
 ApiResult get_shard_iterator(KinesisService& k, RequestContext& ctx);
 ApiResult get_records(KinesisService& k, RequestContext& ctx);
+// GetShardIterator's checks and the engine call, shared with SubscribeToShard (whose
+// StartingPosition has the same members). `op` names the operation in messages.
+struct IteratorRequest {
+  const std::string& shard_id;
+  const std::string& type;
+  const std::optional<std::string>& seq;
+  const std::optional<int64_t>& ts;
+  std::string_view op;
+};
+struct OpenedIterator {
+  std::string token;
+  uint64_t index = 0;
+  std::string shard_id;  // canonical
+  stream::StreamInfo info;
+};
+
+std::optional<ApiError> open_iterator(KinesisService& k, const StreamRef& s,
+                                      const IteratorRequest& r, OpenedIterator* out);
+
+// subscribe.cc: answers with an event stream (StreamingBody) fed by KinesisService's
+// Subscriptions.
 ApiResult subscribe_to_shard(KinesisService& k, RequestContext& ctx);
 
 // consumers.cc

@@ -35,7 +35,13 @@ bool StreamFacts::monitors(std::string_view metric) const {
 
 KinesisService::KinesisService(stream::Engine& engine, metrics::Registry& metrics,
                                KinesisApiOptions options)
-    : engine_(engine), metrics_(metrics), options_(std::move(options)) {}
+    : engine_(engine), metrics_(metrics), options_(std::move(options)) {
+  SubscriptionOptions so;
+  so.lifetime_ms = options_.subscription_lifetime_ms;
+  so.heartbeat_ms = options_.subscription_heartbeat_ms;
+  so.enforce_limits = options_.enforce_limits;
+  subscriptions_ = std::make_unique<Subscriptions>(engine_, metrics_, so);
+}
 
 int64_t KinesisService::now_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -20,6 +20,7 @@
 #include "freshet/api/service.h"
 #include "freshet/metrics/registry.h"
 #include "freshet/stream/engine.h"
+#include "subscriptions.h"
 
 namespace freshet::api::kinesis {
 
@@ -101,6 +102,9 @@ class KinesisService {
   std::shared_ptr<const StreamFacts> facts(const std::string& region, const std::string& name);
   void forget_facts(const std::string& region, const std::string& name);
 
+  // SubscribeToShard's live subscriptions (thread-safe).
+  Subscriptions& subscriptions() { return *subscriptions_; }
+
   StreamSeries& stream_series(const std::string& stream);
   ShardSeries& shard_series(const std::string& stream, const std::string& shard_id);
 
@@ -117,6 +121,8 @@ class KinesisService {
   std::map<std::string, CachedFacts, std::less<>> facts_;                 // GUARDED_BY(mu_)
   std::map<std::string, std::unique_ptr<StreamSeries>, std::less<>> streams_;  // GUARDED_BY(mu_)
   std::map<std::string, std::unique_ptr<ShardSeries>, std::less<>> shards_;   // GUARDED_BY(mu_)
+  // Last member: its destructor ends the subscriptions and joins their workers first.
+  std::unique_ptr<Subscriptions> subscriptions_;
 };
 
 }  // namespace freshet::api::kinesis

@@ -345,6 +345,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     head_length_ = r.head_length;
     if (r.head_length) r.body.clear();
+    if (r.body_owner && !r.head_length) {
+      body_owner_ = std::move(r.body_owner);
+      body_view_ = r.body_view;
+      head_length_ = body_view_.size();
+    }
     write(r.status, ct, {}, std::move(r.body), false);
   }
 
@@ -483,9 +488,13 @@ class Session : public std::enable_shared_from_this<Session> {
     format_head(status, content_type, error_type, body.size(), keep);
     body_ = std::move(body);
     set_deadline(server_.options_.read_timeout);
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(body_)};
+    std::array<asio::const_buffer, 2> bufs{
+        asio::buffer(head_), body_owner_ ? asio::const_buffer(body_view_.data(), body_view_.size())
+                                         : asio::const_buffer(body_.data(), body_.size())};
     asio::async_write(socket_, bufs,
                       [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+                        self->body_owner_.reset();
+                        self->body_view_ = {};
                         if (ec || !keep) return self->close();
                         self->request_id_.clear();
                         self->do_read();
@@ -540,6 +549,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string head_;  // the response being written: head_ then body_
   std::string extra_headers_;             // REST response headers for the next format_head
   std::optional<uint64_t> head_length_;   // Content-Length of a HEAD response (no body)
+  std::shared_ptr<const void> body_owner_;  // keeps body_view_ alive while it is written
+  std::string_view body_view_;              // a REST body owned elsewhere (mapped file)
   std::string body_;
   std::string date_;  // Date header value, recomputed when the second changes
   std::chrono::time_point<std::chrono::system_clock, std::chrono::seconds> date_second_{};

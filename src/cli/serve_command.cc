@@ -140,6 +140,7 @@ int serve(const ServeArgs& a) {
   // S3 over the local buckets (<data-dir>/s3), for requests without X-Amz-Target.
   objstore::LocalStoreOptions so;
   so.root = a.data_dir + "/s3";
+  so.sync = a.durability != "os";
   auto objects = objstore::LocalObjectStore::open(so);
   if (!objects.ok()) {
     spdlog::error("cannot open the object store {}: {}", so.root, objects.error().to_string());

@@ -22,7 +22,7 @@ void put_be(std::string& out, uint64_t v, int bytes) {
 // windowBits 31: gzip wrapper; -15: raw deflate (ZIP).
 Result<std::string> deflate_with(std::string_view data, int window_bits) {
   z_stream zs{};
-  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) !=
+  if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) !=
       Z_OK) {
     return Error(ErrorCode::kFailed, "deflateInit2 failed");
   }

@@ -108,6 +108,12 @@ struct Stream {
 
   // Delivery thread only.
   DeliveryState state;
+  // What the buffer holds past state.delivered, counted incrementally so a pass reads only
+  // the records that arrived since the last one: records [delivered, scan_end) hold
+  // scan_bytes bytes, the oldest arrived at scan_oldest (-1: none).
+  uint64_t scan_end = 0;
+  uint64_t scan_bytes = 0;
+  int64_t scan_oldest = -1;
   int64_t first_failure_ms = 0;
   int64_t next_attempt_ms = 0;
   int64_t backoff_ms = 0;
@@ -326,6 +332,7 @@ void DeliveryService::Impl::deliver_stream(const std::shared_ptr<Stream>& sp, in
                  s.state.delivered, horizon);
     s.state.delivered = horizon;
     s.state.pending = false;
+    s.scan_end = 0;  // counted again from the new start
   }
   const uint64_t tip = s.log->committed_tip();
   if (!s.state.pending) {
@@ -336,18 +343,23 @@ void DeliveryService::Impl::deliver_stream(const std::shared_ptr<Stream>& sp, in
     }
     // Is the buffer full, or its oldest record old enough?
     const uint64_t limit = static_cast<uint64_t>(cfg.destination.size_mb) * kMiB;
-    uint64_t bytes = 0, end = s.state.delivered;
-    int64_t oldest = -1;
-    while (end < tip && bytes < limit) {
-      Result<log::ReadResult> r = s.log->read(end, kReadRecords, limit - bytes);
+    if (s.scan_end < s.state.delivered) {
+      s.scan_end = s.state.delivered;
+      s.scan_bytes = 0;
+      s.scan_oldest = -1;
+    }
+    while (s.scan_end < tip && s.scan_bytes < limit) {
+      Result<log::ReadResult> r = s.log->read(s.scan_end, kReadRecords, limit - s.scan_bytes);
       if (!r.ok() || r->records.empty()) break;
-      if (oldest < 0) oldest = r->records.front().timestamp_ms;
       for (const auto& rec : r->records) {
-        if (bytes >= limit) break;
-        bytes += rec.data.size();
-        end = rec.offset + 1;
+        if (s.scan_bytes >= limit) break;
+        if (s.scan_oldest < 0) s.scan_oldest = rec.timestamp_ms;
+        s.scan_bytes += rec.data.size();
+        s.scan_end = rec.offset + 1;
       }
     }
+    const uint64_t bytes = s.scan_bytes, end = s.scan_end;
+    const int64_t oldest = s.scan_oldest;
     if (oldest < 0) return;
     s.freshness->set(static_cast<double>(std::max<int64_t>(0, now - oldest)) / 1000.0);
     const bool full = bytes >= limit;
@@ -377,6 +389,9 @@ void DeliveryService::Impl::deliver_stream(const std::shared_ptr<Stream>& sp, in
   if (st.ok()) {
     s.state.delivered = s.state.pending_end;
     s.state.pending = false;
+    s.scan_end = s.state.delivered;
+    s.scan_bytes = 0;
+    s.scan_oldest = -1;
     s.first_failure_ms = 0;
     s.backoff_ms = 0;
     s.next_attempt_ms = 0;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <cstring>
 #include <random>
 
 #include "object_file.h"
@@ -47,6 +48,31 @@ int64_t now_ms() {
 }
 
 Error not_found(std::string what) { return Error(ErrorCode::kNotFound, std::move(what)); }
+
+constexpr uint64_t kMapThreshold = 1 << 20;  // reads this large are served from a map
+
+// A read-only File over a mapped object file (to parse its header with the same code).
+class MappedAsFile final : public File {
+ public:
+  explicit MappedAsFile(const MappedFile& m) : m_(m) {}
+  Status write_at(const void*, size_t, uint64_t) override {
+    return Error(ErrorCode::kInvalidArgument, "read-only");
+  }
+  Result<size_t> read_at(void* d, size_t n, uint64_t o) const override {
+    if (o >= m_.size()) return size_t{0};
+    n = std::min<uint64_t>(n, m_.size() - o);
+    std::memcpy(d, m_.data() + o, n);
+    return n;
+  }
+  Status sync() override { return {}; }
+  Status truncate(uint64_t) override { return Error(ErrorCode::kInvalidArgument, "read-only"); }
+  Result<uint64_t> size() const override { return uint64_t{m_.size()}; }
+  const std::string& path() const override { return path_; }
+
+ private:
+  const MappedFile& m_;
+  std::string path_ = "(mapped object)";
+};
 
 std::string unquote(std::string_view etag) {
   if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
@@ -96,8 +122,57 @@ std::string quoted_md5(std::string_view bytes) {
   return "\"" + hex(reinterpret_cast<const unsigned char*>(d.data()), d.size()) + "\"";
 }
 
+namespace {
+
+// --durability os: the same writes and renames, without waiting for the disk.
+class NoSyncFile final : public File {
+ public:
+  explicit NoSyncFile(std::unique_ptr<File> f) : f_(std::move(f)) {}
+  Status write_at(const void* d, size_t n, uint64_t o) override { return f_->write_at(d, n, o); }
+  Result<size_t> read_at(void* d, size_t n, uint64_t o) const override {
+    return f_->read_at(d, n, o);
+  }
+  Status sync() override { return {}; }
+  Status truncate(uint64_t size) override { return f_->truncate(size); }
+  Result<uint64_t> size() const override { return f_->size(); }
+  const std::string& path() const override { return f_->path(); }
+
+ private:
+  std::unique_ptr<File> f_;
+};
+
+class NoSyncFileSystem final : public FileSystem {
+ public:
+  explicit NoSyncFileSystem(std::shared_ptr<FileSystem> fs) : fs_(std::move(fs)) {}
+  Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override {
+    FRESHET_ASSIGN_OR_RETURN(std::unique_ptr<File> f, fs_->open(path, mode));
+    return std::unique_ptr<File>(new NoSyncFile(std::move(f)));
+  }
+  Result<std::unique_ptr<MappedFile>> map_readonly(const std::string& path) override {
+    return fs_->map_readonly(path);
+  }
+  Status remove(const std::string& path) override { return fs_->remove(path); }
+  Status remove_dir(const std::string& path) override { return fs_->remove_dir(path); }
+  Status rename(const std::string& from, const std::string& to) override {
+    return fs_->rename(from, to);
+  }
+  Status create_dirs(const std::string& path) override { return fs_->create_dirs(path); }
+  Status sync_dir(const std::string&) override { return {}; }
+  Result<std::vector<std::string>> list_dir(const std::string& path) override {
+    return fs_->list_dir(path);
+  }
+  bool exists(const std::string& path) override { return fs_->exists(path); }
+
+ private:
+  std::shared_ptr<FileSystem> fs_;
+};
+
+}  // namespace
+
 LocalObjectStore::LocalObjectStore(LocalStoreOptions options)
-    : options_(std::move(options)), fs_(options_.fs ? options_.fs : posix_file_system()) {}
+    : options_(std::move(options)), fs_(options_.fs ? options_.fs : posix_file_system()) {
+  if (!options_.sync) fs_ = std::make_shared<NoSyncFileSystem>(fs_);
+}
 
 Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::open(LocalStoreOptions options) {
   std::unique_ptr<LocalObjectStore> s(new LocalObjectStore(std::move(options)));
@@ -303,6 +378,26 @@ Result<ObjectData> LocalObjectStore::get_object(std::string_view bucket, std::st
     }
     first = range->first;
     n = range->last - range->first + 1;
+  }
+  if (n >= kMapThreshold) {
+    // Served from a map of the file: no copy. A replaced object is a new file (rename), so
+    // the mapped one never changes under the reader. The header is read again from the map,
+    // which may be a newer file than the one opened above.
+    Result<std::unique_ptr<MappedFile>> m = fs_->map_readonly(object_path(bucket, key));
+    if (m.ok()) {
+      std::shared_ptr<const MappedFile> map = std::move(*m);
+      MappedAsFile view(*map);
+      FRESHET_ASSIGN_OR_RETURN(ObjectHeader mh, read_object_header(view));
+      if (mh.info.key != key) return Error(ErrorCode::kCorruption, "object file holds another key");
+      if (range && range->last >= mh.info.size) {
+        return Error(ErrorCode::kOutOfRange, "The requested range is not satisfiable");
+      }
+      if (!range) n = mh.info.size;
+      out.view = std::string_view(reinterpret_cast<const char*>(map->data()) + mh.data_offset + first, n);
+      out.storage = map;
+      out.info = std::move(mh.info);
+      return out;
+    }
   }
   out.bytes.resize(n);
   FRESHET_ASSIGN_OR_RETURN(size_t got, (*f)->read_at(out.bytes.data(), n, h.data_offset + first));

@@ -60,7 +60,7 @@ class KinesisSourceTest : public ::testing::Test {
     std::vector<std::string> lines;
     auto listed = store_->list_objects("dest", {});
     for (auto& o : listed->objects) {
-      std::string body = store_->get_object("dest", o.key, std::nullopt)->bytes;
+      std::string body = std::string(store_->get_object("dest", o.key, std::nullopt)->data());
       size_t start = 0;
       while (start < body.size()) {
         size_t nl = body.find('\n', start);

@@ -146,7 +146,7 @@ TEST_F(DeliveryTest, PutDeliverAndNames) {
   EXPECT_EQ(key.rfind("p/", 0), 0u);
   EXPECT_NE(key.find("/s1-1-"), std::string::npos);
   EXPECT_EQ(key.size(), std::string("p/2026/11/30/07/s1-1-2026-11-30-07-05-09-").size() + 36);
-  EXPECT_EQ(local_->get_object("dest", key, std::nullopt)->bytes, "abc");
+  EXPECT_EQ(local_->get_object("dest", key, std::nullopt)->data(), "abc");
   svc_->deliver_now();
   EXPECT_EQ(objects().size(), 1u);  // nothing new
 }
@@ -177,10 +177,10 @@ TEST_F(DeliveryTest, RetriedObjectKeepsItsKeyAcrossRestart) {
   auto objs = objects();
   ASSERT_EQ(objs.size(), 2u);
   // The retried batch went to the same key with the same records; "three" is in a new object.
-  std::string a = local_->get_object("dest", first_key, std::nullopt)->bytes;
+  std::string a = std::string(local_->get_object("dest", first_key, std::nullopt)->data());
   EXPECT_EQ(a, "onetwo");
   std::string other = objs[0].key == first_key ? objs[1].key : objs[0].key;
-  EXPECT_EQ(local_->get_object("dest", other, std::nullopt)->bytes, "three");
+  EXPECT_EQ(local_->get_object("dest", other, std::nullopt)->data(), "three");
 }
 
 TEST_F(DeliveryTest, DestinationDownThenUp) {
@@ -204,7 +204,7 @@ TEST_F(DeliveryTest, RecordsSurviveRestartBeforeDelivery) {
   ASSERT_TRUE(svc_->remove("s5", false).ok());  // delete delivers what is buffered first
   svc_->deliver_now();
   ASSERT_EQ(objects().size(), 1u);
-  EXPECT_EQ(local_->get_object("dest", objects()[0].key, std::nullopt)->bytes, "kept");
+  EXPECT_EQ(local_->get_object("dest", objects()[0].key, std::nullopt)->data(), "kept");
   svc_->deliver_now();
   EXPECT_EQ(svc_->describe("s5").code(), ErrorCode::kNotFound);
 }
@@ -225,7 +225,7 @@ TEST_F(DeliveryTest, DynamicPartitioningAndErrorPrefix) {
   ASSERT_EQ(objs.size(), 3u);
   std::map<std::string, std::string> by_prefix;
   for (auto& o : objs) {
-    by_prefix[o.key.substr(0, o.key.find('/'))] = local_->get_object("dest", o.key, std::nullopt)->bytes;
+    by_prefix[o.key.substr(0, o.key.find('/'))] = std::string(local_->get_object("dest", o.key, std::nullopt)->data());
   }
   EXPECT_EQ(by_prefix["c=a"], "{\"customer\":\"a\"}\n{\"customer\":\"a\",\"n\":2}\n");
   EXPECT_EQ(by_prefix["c=b"], "{\"customer\":\"b\"}\n");
@@ -283,7 +283,7 @@ TEST_F(DeliveryTest, FailuresPastRetryDurationGoToErrorPrefix) {
   auto objs = objects();
   ASSERT_EQ(objs.size(), 1u);
   EXPECT_EQ(objs[0].key.rfind("failed/delivery-failed/", 0), 0u) << objs[0].key;
-  std::string body = local_->get_object("dest", objs[0].key, std::nullopt)->bytes;
+  std::string body = std::string(local_->get_object("dest", objs[0].key, std::nullopt)->data());
   EXPECT_NE(body.find("\"errorMessage\":\"injected: destination down\""), std::string::npos);
   EXPECT_NE(body.find("\"rawData\":\"cGF5bG9hZA==\""), std::string::npos);
 }

@@ -67,10 +67,14 @@ TEST(LocalStore, PutGetRangeAndReopen) {
   EXPECT_EQ(h->attributes.metadata[0].second, "blue");
   auto g = s->get_object("bk1", "dir/file.txt", ByteRange{6, 10});
   ASSERT_TRUE(g.ok());
-  EXPECT_EQ(g->bytes, "world");
+  EXPECT_EQ(g->data(), "world");
   auto whole = s->get_object("bk1", "big", std::nullopt);
   ASSERT_TRUE(whole.ok());
-  EXPECT_EQ(whole->bytes, big);
+  EXPECT_EQ(whole->data(), big);
+  EXPECT_TRUE(whole->storage != nullptr);  // large reads come from a map
+  auto part = s->get_object("bk1", "big", ByteRange{100, 100 + (2 << 20)});
+  ASSERT_TRUE(part.ok());
+  EXPECT_EQ(part->data(), std::string_view(big).substr(100, (2 << 20) + 1));
   EXPECT_EQ(s->get_object("bk1", "big", ByteRange{0, big.size()}).code(), ErrorCode::kOutOfRange);
   EXPECT_EQ(s->get_object("bk1", "missing", std::nullopt).code(), ErrorCode::kNotFound);
 }
@@ -152,7 +156,7 @@ TEST(LocalStore, MultipartUpload) {
   EXPECT_TRUE(info->etag.find("-2\"") != std::string::npos);
   auto g = s->get_object("bk1", "obj", std::nullopt);
   ASSERT_TRUE(g.ok());
-  EXPECT_EQ(g->bytes, p1 + p2);
+  EXPECT_EQ(g->data(), p1 + p2);
   EXPECT_EQ(s->list_parts("bk1", up->upload_id).code(), ErrorCode::kNotFound);
 
   auto up2 = s->create_upload("bk1", "other", {});

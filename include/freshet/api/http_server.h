@@ -79,6 +79,10 @@ struct RestResponse {
   std::string body;
   // Set for responses to HEAD: the Content-Length to announce; no body is sent.
   std::optional<uint64_t> head_length;
+  // Instead of body: bytes owned elsewhere (e.g. a mapped object file), kept alive by
+  // body_owner until they are written. Used when body_owner is set.
+  std::shared_ptr<const void> body_owner;
+  std::string_view body_view;
 };
 
 // Takes a request without X-Amz-Target (any method, POST included, and GETs no GET route

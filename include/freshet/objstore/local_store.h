@@ -31,6 +31,9 @@ struct LocalStoreOptions {
   std::string root;                  // created if missing
   std::shared_ptr<FileSystem> fs;    // null: the POSIX file system
   uint64_t max_object_bytes = 5ull << 30;  // S3's single-object limit for one PUT is 5 GiB
+  // false: acknowledge after write() and rename, without fsyncs (freshet serve
+  // --durability os); a machine crash may lose recent objects, never tear one.
+  bool sync = true;
 };
 
 class LocalObjectStore final : public ObjectStore {

@@ -59,7 +59,12 @@ struct ByteRange {
 
 struct ObjectData {
   ObjectInfo info;
-  std::string bytes;  // the whole object, or the requested range
+  std::string bytes;  // the whole object, or the requested range (unless mapped)
+  // Large reads may come from a read-only map of the object file instead: view points into
+  // it and storage keeps it alive.
+  std::shared_ptr<const void> storage;
+  std::string_view view;
+  std::string_view data() const { return storage ? view : std::string_view(bytes); }
 };
 
 struct ListOptions {

@@ -775,7 +775,7 @@ RestResponse S3Api::Impl::copy_object(Call& c) {
                      {}});
   }
   ObjectAttributes attrs = replace ? attributes_from(c.req) : data->info.attributes;
-  Result<ObjectInfo> info = store_.put_object(c.bucket, c.key, data->bytes, attrs);
+  Result<ObjectInfo> info = store_.put_object(c.bucket, c.key, data->data(), attrs);
   if (!info.ok()) return store_error(c, info.error());
   return xml(c, 200,
              "<CopyObjectResult xmlns=\"" + std::string(kXmlns) + "\"><LastModified>" +
@@ -835,7 +835,12 @@ RestResponse S3Api::Impl::get_object(Call& c, bool head) {
   }
   Result<objstore::ObjectData> data = store_.get_object(c.bucket, c.key, range);
   if (!data.ok()) return store_error(c, data.error());
-  r.body = std::move(data->bytes);
+  if (data->storage) {
+    r.body_owner = std::move(data->storage);
+    r.body_view = data->view;
+  } else {
+    r.body = std::move(data->bytes);
+  }
   return r;
 }
 

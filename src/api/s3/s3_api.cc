@@ -399,6 +399,10 @@ std::optional<std::string> S3Api::Impl::body(Call& c, std::optional<S3Error>& er
   std::vector<std::pair<std::string, std::string>> trailers;
   std::string bytes;
   if (sha.rfind("STREAMING-", 0) == 0 || encoding.find("aws-chunked") != std::string::npos) {
+    metrics_
+        .counter("freshet_s3_aws_chunked_bodies_total", {{"operation", c.operation}},
+                 "S3 request bodies sent with aws-chunked encoding (decoded and verified)")
+        ->inc();
     Result<s3::DecodedBody> d = s3::decode_aws_chunked(req.body);
     if (!d.ok()) {
       err = S3Error{"IncompleteBody", 400,
@@ -460,7 +464,13 @@ std::optional<std::string> S3Api::Impl::body(Call& c, std::optional<S3Error>& er
     return true;
   };
   for (const auto& [k, v] : trailers) {
-    if (k.rfind("x-amz-checksum-", 0) == 0 && !verify(k, v)) return std::nullopt;
+    if (k.rfind("x-amz-checksum-", 0) == 0) {
+      if (!verify(k, v)) return std::nullopt;
+      metrics_
+          .counter("freshet_s3_checksums_verified_total", {{"where", "trailer"}},
+                   "Flexible checksums of request bodies checked")
+          ->inc();
+    }
   }
   for (const auto& [k, v] : req.headers) {
     std::string lk = lower(k);

@@ -198,7 +198,7 @@ DeliveryService::~DeliveryService() {
 
 Status DeliveryService::Impl::open() {
   for (const char* d : {"/streams", "/state"}) {
-    FRESHET_RETURN_IF_ERROR(fs_->create_dirs(opt_.root + d));
+    FRESHET_RETURN_IF_ERROR(create_dirs_durably(*fs_, opt_.root + d));
   }
   FRESHET_ASSIGN_OR_RETURN(logs_, log::LogStore::open(opt_.root + "/buffer", fs_));
   FRESHET_ASSIGN_OR_RETURN(std::vector<std::string> files, fs_->list_dir(opt_.root + "/streams"));

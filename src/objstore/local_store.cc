@@ -95,11 +95,14 @@ bool valid_upload_id(std::string_view id) {
   });
 }
 
-Status remove_tree(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
-  if (ec) return Error(ErrorCode::kIoError, "remove " + path + ": " + ec.message());
-  return {};
+// Removes a directory tree through the FileSystem (so injected file systems see it too).
+// A missing path is not an error.
+Status remove_tree(FileSystem& fs, const std::string& path) {
+  if (!fs.exists(path)) return {};
+  Result<std::vector<std::string>> names = fs.list_dir(path);
+  if (!names.ok()) return fs.remove(path);  // a file
+  for (const std::string& n : *names) FRESHET_RETURN_IF_ERROR(remove_tree(fs, path + "/" + n));
+  return fs.remove_dir(path);
 }
 
 }  // namespace
@@ -176,13 +179,13 @@ LocalObjectStore::LocalObjectStore(LocalStoreOptions options)
 
 Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::open(LocalStoreOptions options) {
   std::unique_ptr<LocalObjectStore> s(new LocalObjectStore(std::move(options)));
-  FRESHET_RETURN_IF_ERROR(s->fs_->create_dirs(s->options_.root));
+  FRESHET_RETURN_IF_ERROR(create_dirs_durably(*s->fs_, s->options_.root));
   FRESHET_ASSIGN_OR_RETURN(std::vector<std::string> names, s->fs_->list_dir(s->options_.root));
   for (const std::string& name : names) {
     if (!valid_bucket_name(name)) {
       // Leftovers of an interrupted create_bucket or delete_bucket.
       if (name.rfind(".tmp-", 0) == 0 || name.rfind(".trash-", 0) == 0) {
-        FRESHET_RETURN_IF_ERROR(remove_tree(s->options_.root + "/" + name));
+        FRESHET_RETURN_IF_ERROR(remove_tree(*s->fs_, s->options_.root + "/" + name));
       }
       continue;
     }
@@ -199,7 +202,7 @@ Status LocalObjectStore::load_bucket(const std::string& name) {
                            fs_->open(dir + "/bucket.meta", OpenMode::kReadOnly));
   FRESHET_ASSIGN_OR_RETURN(ObjectHeader mh, read_object_header(*meta));
   b->creation_ms = mh.info.last_modified_ms;
-  FRESHET_RETURN_IF_ERROR(remove_tree(dir + "/tmp"));
+  FRESHET_RETURN_IF_ERROR(remove_tree(*fs_, dir + "/tmp"));
   FRESHET_RETURN_IF_ERROR(fs_->create_dirs(dir + "/tmp"));
   if (fs_->exists(dir + "/objects")) {
     FRESHET_ASSIGN_OR_RETURN(std::vector<std::string> fans, fs_->list_dir(dir + "/objects"));
@@ -257,7 +260,7 @@ Status LocalObjectStore::create_bucket(std::string_view bucket) {
   }
   // Built under a temporary name and renamed, so a crash never leaves half a bucket.
   const std::string tmp = options_.root + "/.tmp-" + std::string(bucket);
-  FRESHET_RETURN_IF_ERROR(remove_tree(tmp));
+  FRESHET_RETURN_IF_ERROR(remove_tree(*fs_, tmp));
   FRESHET_RETURN_IF_ERROR(fs_->create_dirs(tmp + "/tmp"));
   FRESHET_RETURN_IF_ERROR(fs_->create_dirs(tmp + "/objects"));
   auto b = std::make_shared<Bucket>();
@@ -286,11 +289,11 @@ Status LocalObjectStore::delete_bucket(std::string_view bucket) {
     b->deleted = true;
   }
   const std::string trash = options_.root + "/.trash-" + std::string(bucket);
-  FRESHET_RETURN_IF_ERROR(remove_tree(trash));
+  FRESHET_RETURN_IF_ERROR(remove_tree(*fs_, trash));
   FRESHET_RETURN_IF_ERROR(fs_->rename(bucket_dir(bucket), trash));
   FRESHET_RETURN_IF_ERROR(fs_->sync_dir(options_.root));
   buckets_.erase(it);
-  return remove_tree(trash);
+  return remove_tree(*fs_, trash);
 }
 
 Result<BucketInfo> LocalObjectStore::head_bucket(std::string_view bucket) {
@@ -492,7 +495,7 @@ Result<UploadInfo> LocalObjectStore::create_upload(std::string_view bucket, std:
   up.initiated_ms = now_ms();
   const std::string uploads = bucket_dir(bucket) + "/uploads";
   const std::string dir = uploads + "/" + up.upload_id;
-  FRESHET_RETURN_IF_ERROR(fs_->create_dirs(dir));
+  FRESHET_RETURN_IF_ERROR(create_dirs_durably(*fs_, dir));
   ObjectInfo meta;
   meta.key = up.key;
   meta.last_modified_ms = up.initiated_ms;
@@ -566,7 +569,7 @@ Status LocalObjectStore::abort_upload(std::string_view bucket, std::string_view 
   FRESHET_ASSIGN_OR_RETURN(std::string dir, upload_dir(bucket, upload_id));
   FRESHET_RETURN_IF_ERROR(fs_->remove(dir + "/upload.meta"));
   FRESHET_RETURN_IF_ERROR(fs_->sync_dir(dir));
-  return remove_tree(dir);
+  return remove_tree(*fs_, dir);
 }
 
 Result<ObjectInfo> LocalObjectStore::complete_upload(
@@ -669,7 +672,7 @@ Result<ObjectInfo> LocalObjectStore::complete_upload(
   }
   FRESHET_RETURN_IF_ERROR(fs_->sync_dir(odir));
   FRESHET_RETURN_IF_ERROR(fs_->remove(dir + "/upload.meta"));
-  (void)remove_tree(dir);
+  (void)remove_tree(*fs_, dir);
   return info;
 }
 

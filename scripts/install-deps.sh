@@ -10,6 +10,7 @@ PACKAGES=(
   libssl-dev zlib1g-dev libzstd-dev libsnappy-dev liblz4-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libnghttp2-dev
   libjemalloc-dev
+  libcurl4-openssl-dev
   librocksdb-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang-format clang-tidy

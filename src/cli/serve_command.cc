@@ -17,6 +17,7 @@
 #include "freshet/delivery/delivery.h"
 #include "freshet/metrics/registry.h"
 #include "freshet/objstore/local_store.h"
+#include "freshet/objstore/s3_store.h"
 #include "freshet/stream/engine.h"
 #include "freshet/table/store.h"
 
@@ -38,6 +39,11 @@ struct ServeArgs {
   int64_t iterator_lifetime_ms = 300'000;
   int64_t table_ttl_interval_ms = 60'000;
   int64_t subscription_lifetime_ms = 300'000;
+  // Firehose destination: an external S3-compatible endpoint instead of the local buckets.
+  std::string firehose_s3_endpoint;
+  std::string firehose_s3_region = "us-east-1";
+  std::string firehose_s3_access_key;
+  std::string firehose_s3_secret_key;
 };
 
 // Copies the shard logs' counters into the registry (called on each scrape of /metrics).
@@ -154,6 +160,21 @@ int serve(const ServeArgs& a) {
   delivery::DeliveryOptions dopt;
   dopt.root = a.data_dir + "/firehose";
   dopt.store = objects->get();
+  std::unique_ptr<objstore::ObjectStore> remote;
+  if (!a.firehose_s3_endpoint.empty()) {
+    objstore::S3StoreOptions ro;
+    ro.endpoint = a.firehose_s3_endpoint;
+    ro.region = a.firehose_s3_region;
+    ro.access_key = a.firehose_s3_access_key;
+    ro.secret_key = a.firehose_s3_secret_key;
+    auto opened = objstore::open_s3_store(ro);
+    if (!opened.ok()) {
+      spdlog::error("cannot use the S3 endpoint {}: {}", ro.endpoint, opened.error().to_string());
+      return 1;
+    }
+    remote = std::move(opened).value();
+    dopt.store = remote.get();
+  }
   dopt.engine = engine->get();
   dopt.metrics = &registry;
   dopt.region = a.region;
@@ -268,6 +289,13 @@ void add_serve_command(CLI::App& app, int* exit_code) {
                   "tests)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1000}, int64_t{300'000}));
+  cmd->add_option("--firehose-s3-endpoint", a->firehose_s3_endpoint,
+                  "Deliver Firehose objects to this S3-compatible endpoint (http://host:port) "
+                  "instead of the local buckets");
+  cmd->add_option("--firehose-s3-region", a->firehose_s3_region, "Its SigV4 region")
+      ->capture_default_str();
+  cmd->add_option("--firehose-s3-access-key", a->firehose_s3_access_key, "Its access key");
+  cmd->add_option("--firehose-s3-secret-key", a->firehose_s3_secret_key, "Its secret key");
   cmd->callback([a, exit_code] { *exit_code = serve(*a); });
 }
 

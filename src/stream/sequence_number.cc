@@ -1,5 +1,7 @@
 #include "freshet/stream/sequence_number.h"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 #include <cassert>
@@ -10,7 +12,7 @@
 namespace freshet::stream {
 namespace {
 
-// Field positions; see the table in the header.
+// ---- version 1 (Freshet's first layout; still decoded) ----
 constexpr size_t kEpochPos = 2;
 constexpr size_t kEpochDigits = 20;
 constexpr size_t kShardPos = kEpochPos + kEpochDigits;  // 22
@@ -62,14 +64,100 @@ Error malformed(std::string_view text) {
                "sequence number " + std::string(text.substr(0, 140)) + " is invalid");
 }
 
-}  // namespace
+Result<SequenceNumberParts> decode_v1(std::string_view text) {
+  if (mod97(text) != 1) {
+    return malformed(text);
+  }
+  SequenceNumberParts parts;
+  parts.version = 1;
+  if (!parse_field(text.substr(kEpochPos, kEpochDigits), &parts.stream_epoch) ||
+      !parse_field(text.substr(kShardPos, kShardDigits), &parts.shard_index) ||
+      !parse_field(text.substr(kOffsetPos, kOffsetDigits), &parts.offset)) {
+    return malformed(text);
+  }
+  return parts;
+}
 
-std::string encode_sequence_number(const SequenceNumberParts& parts) {
-  assert(parts.shard_index <= kMaxShardIndex);
+// ---- version 2 (AWS's layout): a 188-bit number in 32-bit limbs, least significant first ----
+using Wide = std::array<uint32_t, 6>;
+
+void put_bits(Wide& w, unsigned pos, uint64_t v, unsigned n) {
+  for (unsigned i = 0; i < n; ++i) {
+    if ((v >> i) & 1) w[(pos + i) / 32] |= uint32_t{1} << ((pos + i) % 32);
+  }
+}
+
+uint64_t get_bits(const Wide& w, unsigned pos, unsigned n) {
+  uint64_t v = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    v |= uint64_t{(w[(pos + i) / 32] >> ((pos + i) % 32)) & 1} << i;
+  }
+  return v;
+}
+
+// Base-10^9 limbs, least significant first (a 188-bit number has at most 57 digits: 7 limbs).
+using Decimal = std::array<uint64_t, 7>;
+constexpr uint64_t kBillion = 1'000'000'000;
+
+Decimal to_base_billion(Wide w) {
+  Decimal d{};
+  for (uint64_t& limb : d) {
+    uint64_t rem = 0;
+    for (size_t i = w.size(); i-- > 0;) {
+      const uint64_t cur = (rem << 32) | w[i];
+      w[i] = static_cast<uint32_t>(cur / kBillion);
+      rem = cur % kBillion;
+    }
+    limb = rem;
+  }
+  return d;
+}
+
+// Writes the 56 digits of d. REQUIRES: d has exactly 56 digits.
+void write_digits(const Decimal& d, char* out) {
+  // The top limb holds the two leading digits; the others nine digits each.
+  out[0] = static_cast<char>('0' + d[6] / 10);
+  out[1] = static_cast<char>('0' + d[6] % 10);
+  for (int limb = 5; limb >= 0; --limb) {
+    uint64_t v = d[static_cast<size_t>(limb)];
+    char* p = out + 2 + (5 - limb) * 9;
+    for (int i = 8; i >= 0; --i) {
+      p[i] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    }
+  }
+}
+
+// The number with every field but the sequence index (offset) set.
+Wide v2_base(uint64_t stream_epoch, uint64_t shard_index) {
+  Wide w{};
+  const uint64_t seconds = stream_epoch / 1000;
+  put_bits(w, 0, 2, 4);                              // version
+  put_bits(w, 4, shard_index, 32);                   // shard index
+  put_bits(w, 36, seconds, 36);                      // "arrival": the stream's creation second
+  put_bits(w, 72, stream_epoch % 256, 8);            // stream tag
+  put_bits(w, 144, shard_index & 0xF, 4);            // shard index, last hex digit
+  put_bits(w, 148, seconds, 36);                     // creation time, seconds
+  put_bits(w, 184, 2, 4);                            // leading 2
+  return w;
+}
+
+constexpr unsigned kSeqIxBit = 80;
+
+// Sequence numbers of shards whose index needs more than 32 bits keep version 1.
+constexpr uint64_t kMaxV2ShardIndex = 0xFFFFFFFF;
+// 2^36 seconds: the creation-time field's range (year 4147).
+constexpr uint64_t kMaxV2EpochMs = (uint64_t{1} << 36) * 1000 - 1;
+
+bool v2_encodable(uint64_t stream_epoch, uint64_t shard_index) {
+  return shard_index <= kMaxV2ShardIndex && stream_epoch <= kMaxV2EpochMs;
+}
+
+std::string encode_v1(const SequenceNumberParts& parts) {
   std::string out;
   out.reserve(kSequenceNumberDigits);
   out.push_back('4');
-  out.push_back(kSequenceNumberVersion);
+  out.push_back('1');
   append_padded(&out, parts.stream_epoch, kEpochDigits);
   append_padded(&out, parts.shard_index, kShardDigits);
   append_padded(&out, parts.offset, kOffsetDigits);
@@ -79,41 +167,91 @@ std::string encode_sequence_number(const SequenceNumberParts& parts) {
   return out;
 }
 
-SequenceNumberFormatter::SequenceNumberFormatter(uint64_t stream_epoch, uint64_t shard_index) {
-  const std::string full = encode_sequence_number({stream_epoch, shard_index, 0});
-  static_assert(sizeof(prefix_) == kOffsetPos);
-  std::memcpy(prefix_, full.data(), kOffsetPos);
-  prefix_mod_ = mod97(std::string_view(prefix_, kOffsetPos));
+Result<SequenceNumberParts> decode_v2(std::string_view text) {
+  // Decimal to binary: w = w * 10 + digit, checking that nothing passes 192 bits.
+  Wide w{};
+  for (const char c : text) {
+    uint64_t carry = static_cast<uint64_t>(c - '0');
+    for (uint32_t& limb : w) {
+      const uint64_t cur = uint64_t{limb} * 10 + carry;
+      limb = static_cast<uint32_t>(cur);
+      carry = cur >> 32;
+    }
+    if (carry != 0) return malformed(text);
+  }
+  if (get_bits(w, 188, 4) != 0 || get_bits(w, 184, 4) != 2 || get_bits(w, 0, 4) != 2) {
+    return malformed(text);
+  }
+  SequenceNumberParts parts;
+  parts.version = 2;
+  parts.shard_index = get_bits(w, 4, 32);
+  parts.offset = get_bits(w, kSeqIxBit, 64);
+  const uint64_t seconds = get_bits(w, 148, 36);
+  const uint64_t tag = get_bits(w, 72, 8);
+  // The redundant shard digit catches some mistyped numbers (the arrival field is not
+  // compared: AWS's own numbers carry real arrival times there, and they decode too).
+  if (get_bits(w, 144, 4) != (parts.shard_index & 0xF)) return malformed(text);
+  parts.stream_epoch = seconds * 1000;  // the epoch's second; see from_stream()
+  parts.epoch_tag = static_cast<uint8_t>(tag);
+  return parts;
 }
 
-// 10^20 mod 97: shifts the prefix's residue past the 20 offset digits.
-constexpr unsigned pow10_mod97(size_t n) {
-  unsigned r = 1;
-  for (size_t i = 0; i < n; ++i) r = r * 10 % 97;
-  return r;
+}  // namespace
+
+bool SequenceNumberParts::from_stream(uint64_t epoch) const {
+  if (version == 1) return stream_epoch == epoch;
+  return stream_epoch / 1000 == epoch / 1000 && epoch_tag == epoch % 256;
+}
+
+std::string encode_sequence_number(const SequenceNumberParts& parts) {
+  assert(parts.shard_index <= kMaxShardIndex);
+  if (!v2_encodable(parts.stream_epoch, parts.shard_index)) return encode_v1(parts);
+  Wide w = v2_base(parts.stream_epoch, parts.shard_index);
+  put_bits(w, kSeqIxBit, parts.offset, 64);
+  std::string out(kSequenceNumberDigits, '0');
+  write_digits(to_base_billion(w), out.data());
+  return out;
+}
+
+SequenceNumberFormatter::SequenceNumberFormatter(uint64_t stream_epoch, uint64_t shard_index)
+    : v1_(!v2_encodable(stream_epoch, shard_index)),
+      epoch_(stream_epoch),
+      shard_index_(shard_index) {
+  const Decimal base = to_base_billion(v2_base(stream_epoch, shard_index));
+  std::copy(base.begin(), base.end(), base_);
+  Wide unit{};
+  put_bits(unit, kSeqIxBit, 1, 1);  // 2^80: one step of the sequence index
+  const Decimal step = to_base_billion(unit);
+  std::copy(step.begin(), step.begin() + 3, step_);
 }
 
 void SequenceNumberFormatter::format(uint64_t offset, char* out) const {
-  static constexpr char kPairs[] =
-      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-      "8081828384858687888990919293949596979899";
-  // The whole number is prefix * 10^20 + offset (an offset has at most 20 digits), so its
-  // residue needs one division instead of one per digit.
-  const unsigned r = static_cast<unsigned>(
-      (uint64_t{prefix_mod_} * pow10_mod97(kOffsetDigits) + offset % 97) % 97);
-  std::memcpy(out, prefix_, kOffsetPos);
-  char* digits = out + kOffsetPos;
-  size_t i = kOffsetDigits;
-  while (i >= 2) {
-    std::memcpy(digits + i - 2, kPairs + 2 * (offset % 100), 2);
-    offset /= 100;
-    i -= 2;
+  if (v1_) {
+    const std::string s = encode_v1({epoch_, shard_index_, offset});
+    std::memcpy(out, s.data(), kSequenceNumberDigits);
+    return;
   }
-  static_assert(kOffsetDigits % 2 == 0);
-  const unsigned check = 98 - (r * 100) % 97;
-  out[kCheckPos] = static_cast<char>('0' + check / 10);
-  out[kCheckPos + 1] = static_cast<char>('0' + check % 10);
+  // base + offset * 2^80 in base 10^9: offset has at most 3 limbs and 2^80 has 3.
+  const uint64_t o[3] = {offset % kBillion, offset / kBillion % kBillion,
+                         offset / kBillion / kBillion};
+  uint64_t acc[7];
+  std::copy(base_, base_ + 7, acc);
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      // Each product is below 10^18; an accumulator takes at most a few before the carry pass.
+      const uint64_t p = o[i] * step_[j];
+      acc[i + j] += p % kBillion;
+      acc[i + j + 1] += p / kBillion;
+    }
+  }
+  Decimal d{};
+  uint64_t carry = 0;
+  for (size_t k = 0; k < 7; ++k) {
+    const uint64_t v = acc[k] + carry;
+    d[k] = v % kBillion;
+    carry = v / kBillion;
+  }
+  write_digits(d, out);
 }
 
 std::string SequenceNumberFormatter::format(uint64_t offset) const {
@@ -131,25 +269,16 @@ Result<SequenceNumberParts> decode_sequence_number(std::string_view text) {
       return malformed(text);
     }
   }
-  if (text[0] != '4' || text[1] != kSequenceNumberVersion) {
-    return malformed(text);
-  }
-  if (mod97(text) != 1) {
-    return malformed(text);
-  }
-  SequenceNumberParts parts;
-  if (!parse_field(text.substr(kEpochPos, kEpochDigits), &parts.stream_epoch) ||
-      !parse_field(text.substr(kShardPos, kShardDigits), &parts.shard_index) ||
-      !parse_field(text.substr(kOffsetPos, kOffsetDigits), &parts.offset)) {
-    return malformed(text);
-  }
-  return parts;
+  // Version 1 numbers start with "41" (below 4.2e55); version 2 numbers are at least
+  // 2 * 16^46 (4.9e55), so they start with "49" or higher.
+  if (text[0] == '4' && text[1] == '1') return decode_v1(text);
+  return decode_v2(text);
 }
 
 Result<uint64_t> decode_sequence_number_for_shard(std::string_view text, uint64_t stream_epoch,
                                                   uint64_t shard_index) {
   FRESHET_ASSIGN_OR_RETURN(const SequenceNumberParts parts, decode_sequence_number(text));
-  if (parts.stream_epoch != stream_epoch) {
+  if (!parts.from_stream(stream_epoch)) {
     return Error(kForeignSequenceNumber,
                  "Invalid StartingSequenceNumber. It belongs to another stream, while it was "
                  "used in a call to a shard with " +

@@ -27,25 +27,56 @@ int compare_as_integers(const std::string& a, const std::string& b) {
   return x.compare(y) < 0 ? -1 : (x.compare(y) > 0 ? 1 : 0);
 }
 
-// Vectors computed independently in Python:
-//   p = '41' + str(epoch).zfill(20) + str(shard).zfill(12) + str(offset).zfill(20)
-//   p + str(98 - int(p) * 100 % 97).zfill(2)
+// Vectors computed independently in Python (version 2, AWS's layout):
+//   ct = epoch // 1000
+//   str((2 << 184) | (ct << 148) | ((shard & 15) << 144) | (offset << 80) |
+//       ((epoch % 256) << 72) | (ct << 36) | ((shard & 0xffffffff) << 4) | 2)
 TEST(SequenceNumberTest, KnownEncodings) {
   EXPECT_EQ(encode_sequence_number({0, 0, 0}),
-            "41000000000000000000000000000000000000000000000000000041");
+            "49039857307708443467467104868809893875799651909875269634");
   EXPECT_EQ(encode_sequence_number({kEpoch, 7, 42}),
-            "41000000017000000001230000000000070000000000000000004288");
-  EXPECT_EQ(encode_sequence_number({UINT64_MAX, kMaxShardIndex, UINT64_MAX}),
-            "41184467440737095516159999999999991844674407370955161572");
+            "49646437577264581633306590767868035188995175598516076658");
+  EXPECT_EQ(encode_sequence_number({(uint64_t{1} << 36) * 1000 - 1, 0xFFFFFFFF, UINT64_MAX}),
+            "73559785961562665201200657303214840813699477864812904434");
 }
 
-TEST(SequenceNumberTest, ShapeIs56DigitsStartingWith4) {
+// Version 1 (Freshet's first layout) is still written for shard indexes above 32 bits:
+//   p = '41' + str(epoch).zfill(20) + str(shard).zfill(12) + str(offset).zfill(20)
+//   p + str(98 - int(p) * 100 % 97).zfill(2)
+TEST(SequenceNumberTest, KnownVersion1Encodings) {
+  EXPECT_EQ(encode_sequence_number({UINT64_MAX, kMaxShardIndex, UINT64_MAX}),
+            "41184467440737095516159999999999991844674407370955161572");
+  auto old = decode_sequence_number("41000000017000000001230000000000070000000000000000004288");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->version, 1);
+  EXPECT_EQ(old->stream_epoch, kEpoch);
+  EXPECT_EQ(old->shard_index, 7u);
+  EXPECT_EQ(old->offset, 42u);
+  // Old numbers keep working against their stream and shard.
+  auto off = decode_sequence_number_for_shard(
+      "41000000017000000001230000000000070000000000000000004288", kEpoch, 7);
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(*off, 42u);
+}
+
+TEST(SequenceNumberTest, DecodesAwsNumbers) {
+  // A number AWS handed out: its shard index (6) and version are where the layout says.
+  auto aws = decode_sequence_number("49590338271490256608559692538361571095921575989136588898");
+  ASSERT_TRUE(aws.ok());
+  EXPECT_EQ(aws->version, 2);
+  EXPECT_EQ(aws->shard_index, 6u);
+  EXPECT_FALSE(aws->from_stream(kEpoch));
+}
+
+TEST(SequenceNumberTest, ShapeIs56DigitsStartingWith4To7) {
   std::mt19937_64 rng(7);
   for (int i = 0; i < 1000; ++i) {
-    const SequenceNumberParts parts{rng(), rng() % (kMaxShardIndex + 1), rng()};
+    const SequenceNumberParts parts{rng() % 4'000'000'000'000, rng() % (kMaxShardIndex + 1),
+                                    rng()};
     const std::string s = encode_sequence_number(parts);
     ASSERT_EQ(s.size(), kSequenceNumberDigits);
-    EXPECT_EQ(s[0], '4');
+    EXPECT_GE(s[0], '4');
+    EXPECT_LE(s[0], '7');
     EXPECT_EQ(s.find_first_not_of("0123456789"), std::string::npos);
   }
 }
@@ -61,7 +92,9 @@ TEST(SequenceNumberTest, RoundTrips) {
     const std::string s = encode_sequence_number(parts);
     auto back = decode_sequence_number(s);
     ASSERT_TRUE(back.ok()) << s;
-    EXPECT_EQ(*back, parts) << s;
+    EXPECT_EQ(back->shard_index, parts.shard_index) << s;
+    EXPECT_EQ(back->offset, parts.offset) << s;
+    EXPECT_TRUE(back->from_stream(parts.stream_epoch)) << s;
     auto offset = decode_sequence_number_for_shard(s, parts.stream_epoch, parts.shard_index);
     ASSERT_TRUE(offset.ok());
     EXPECT_EQ(*offset, parts.offset);
@@ -134,44 +167,40 @@ TEST(SequenceNumberTest, DetectsOtherShardAndOtherStream) {
 
 TEST(SequenceNumberTest, RejectsMalformed) {
   const std::string good = encode_sequence_number({kEpoch, 7, 42});
+  const std::string v1 = "41000000017000000001230000000000070000000000000000004288";
   std::vector<std::string> bad = {
       "",
       "0",
       "4",
-      good.substr(0, 55),                                          // 55 digits
-      good + "0",                                                  // 57 digits
-      "0" + good.substr(1),                                        // leading zero
-      "5" + good.substr(1),                                        // wrong marker digit
-      "49590338271490256608559692538361571095921575989136588898",  // a real AWS number
-      good.substr(0, 10) + "a" + good.substr(11),                  // letter
-      good.substr(0, 10) + " " + good.substr(11),                  // space
-      "-" + good.substr(1),                                        // sign
-      "+" + good.substr(1),                                        // sign
-      good.substr(0, 55) + "\n",                                   // trailing newline
+      good.substr(0, 55),                          // 55 digits
+      good + "0",                                  // 57 digits
+      "0" + good.substr(1),                        // leading zero
+      "1" + good.substr(1),                        // below 2 * 16^46: leading hex digit not 2
+      "9" + good.substr(1),                        // 3 * 16^46 or more: leading hex digit not 2
+      good.substr(0, 10) + "a" + good.substr(11),  // letter
+      good.substr(0, 10) + " " + good.substr(11),  // space
+      "-" + good.substr(1),                        // sign
+      "+" + good.substr(1),                        // sign
+      good.substr(0, 55) + "\n",                   // trailing newline
+      good.substr(0, 55) + "5",                    // version nibble not 2
+      // Epoch field above 2^64 - 1, with valid check digits (computed with Python).
+      "41184467440737095516160000000000070000000000000000004223",
+      // Offset field above 2^64 - 1, with valid check digits.
+      "41000000017000000001230000000000071844674407370955161631",
   };
-  // Version digit other than '1'.
-  bad.push_back(good.substr(0, 1) + "2" + good.substr(2));
-  // Epoch field above 2^64 - 1, with valid check digits (computed with Python).
-  bad.push_back("41184467440737095516160000000000070000000000000000004223");
-  // Offset field above 2^64 - 1, with valid check digits.
-  bad.push_back("41000000017000000001230000000000071844674407370955161631");
-  // Every single-digit change is caught by the check digits (or a field check).
-  for (size_t i = 0; i < good.size(); ++i) {
+  // Version 1: every single-digit change is caught by the check digits (or a field check),
+  // and so is swapping two different neighbouring digits.
+  for (size_t i = 2; i < v1.size(); ++i) {
     for (char d = '0'; d <= '9'; ++d) {
-      if (d == good[i]) {
-        continue;
-      }
-      std::string t = good;
+      if (d == v1[i]) continue;
+      std::string t = v1;
       t[i] = d;
       bad.push_back(t);
     }
   }
-  // Swapping two different neighbouring digits is caught as well.
-  for (size_t i = 0; i + 1 < good.size(); ++i) {
-    if (good[i] == good[i + 1]) {
-      continue;
-    }
-    std::string t = good;
+  for (size_t i = 2; i + 1 < v1.size(); ++i) {
+    if (v1[i] == v1[i + 1]) continue;
+    std::string t = v1;
     std::swap(t[i], t[i + 1]);
     bad.push_back(t);
   }

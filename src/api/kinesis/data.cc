@@ -362,7 +362,7 @@ std::optional<ApiError> open_iterator(KinesisService& k, const StreamRef& s,
                           canonical + " in stream " + s.name + " under account " + k.account() +
                           " is invalid."});
     }
-    if (parts->stream_epoch != info->epoch) {
+    if (!parts->from_stream(info->epoch)) {
       return fail(ApiError{AwsError::kInvalidArgument,
                       "StartingSequenceNumber " + *r.seq + " used in " + std::string(r.op) + " on shard " +
                           canonical + " in stream " + s.name + " under account " + k.account() +

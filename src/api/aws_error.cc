@@ -28,10 +28,10 @@ constexpr std::array<AwsErrorInfo, static_cast<size_t>(AwsError::kCount)> kTable
     {AwsError::kValidation, "ValidationException", 400, true, false},
     {AwsError::kSerialization, "SerializationException", 400, true, false},
     {AwsError::kUnknownOperation, "UnknownOperationException", 400, true, false},
-    {AwsError::kMissingAuthenticationToken, "MissingAuthenticationTokenException", 403, true,
+    {AwsError::kMissingAuthenticationToken, "MissingAuthenticationTokenException", 400, true,
      false},
     {AwsError::kIncompleteSignature, "IncompleteSignatureException", 400, true, false},
-    {AwsError::kInvalidSignature, "InvalidSignatureException", 403, true, false},
+    {AwsError::kInvalidSignature, "InvalidSignatureException", 400, true, false},
     {AwsError::kUnrecognizedClient, "UnrecognizedClientException", 400, true, false},
     {AwsError::kThrottling, "ThrottlingException", 400, true, true},
     {AwsError::kRequestEntityTooLarge, "RequestEntityTooLarge", 413, true, false},
@@ -122,7 +122,9 @@ ApiError member_error(const Error& e, std::string_view member) {
 Document error_document(const ApiError& e) {
   Document d = Document::make_map();
   d.set("__type", std::string(e.info().type));
-  if (!e.message.empty()) d.set("message", e.message);
+  // AWS's Coral framework writes SerializationException's member as "Message"; the model's
+  // error shapes (and so every other error) use "message".
+  if (!e.message.empty()) d.set(e.type == AwsError::kSerialization ? "Message" : "message", e.message);
   if (e.extra.is_map()) {
     for (const Member& m : e.extra.as_map()) d.set(m.key, m.value);
   }

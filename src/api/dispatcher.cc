@@ -8,6 +8,7 @@
 
 #include "freshet/common/base64.h"
 #include "freshet/api/sigv4.h"
+#include "freshet/api/codec.h"
 
 namespace freshet::api {
 namespace {
@@ -23,12 +24,16 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+std::string trim_copy(std::string s) {
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+  return s;
+}
+
 // Returns the protocol for a Content-Type, or false if unsupported. json_ct receives the
 // media type to echo in JSON responses.
 bool protocol_for(std::string_view content_type, Protocol& p, std::string_view& json_ct) {
-  std::string ct = lower(content_type.substr(0, content_type.find(';')));
-  while (!ct.empty() && ct.back() == ' ') ct.pop_back();
-  while (!ct.empty() && ct.front() == ' ') ct.erase(0, 1);
+  std::string ct = trim_copy(lower(content_type.substr(0, content_type.find(';'))));
   if (ct == "application/x-amz-json-1.1") {
     p = Protocol::kJson, json_ct = "application/x-amz-json-1.1";
   } else if (ct == "application/x-amz-json-1.0") {
@@ -43,19 +48,40 @@ bool protocol_for(std::string_view content_type, Protocol& p, std::string_view& 
   return true;
 }
 
-// Value of a query parameter, or empty.
-std::string_view query_param(std::string_view target, std::string_view name) {
+// Value of a query parameter (nullopt when absent; "" for "?name" or "?name=").
+std::optional<std::string_view> find_query_param(std::string_view target, std::string_view name) {
   size_t q = target.find('?');
-  if (q == std::string_view::npos) return {};
+  if (q == std::string_view::npos) return std::nullopt;
   std::string_view rest = target.substr(q + 1);
   while (!rest.empty()) {
     size_t amp = rest.find('&');
     std::string_view kv = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     size_t eq = kv.find('=');
-    if (kv.substr(0, eq) == name) return eq == std::string_view::npos ? "" : kv.substr(eq + 1);
+    if (kv.substr(0, eq) == name) {
+      return eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1);
+    }
   }
-  return {};
+  return std::nullopt;
+}
+
+std::string_view query_param(std::string_view target, std::string_view name) {
+  return find_query_param(target, name).value_or(std::string_view());
+}
+
+bool is_json_ct(std::string_view ct) {
+  return ct == "application/x-amz-json-1.1" || ct == "application/x-amz-json-1.0";
+}
+
+// An AWS answer that is not in the request's protocol (XML documents, Coral envelopes).
+AwsResponse plain_response(int status, std::string_view content_type, std::string body,
+                           std::string_view error_type) {
+  AwsResponse r;
+  r.status = status;
+  r.content_type = std::string(content_type);
+  r.body = std::move(body);
+  r.error_type = error_type;
+  return r;
 }
 
 // Percent-decodes the few escapes a credential contains ('/' as %2F).
@@ -103,19 +129,32 @@ std::string make_uuid_v4(std::mt19937_64& rng) {
 }
 
 AwsResponse unknown_method_response() {
-  ApiError e{AwsError::kAccessDenied,
-             "Unable to determine service/operation name to be authorized"};
-  RenderedError re = render_error(e, Protocol::kJson);
-  AwsResponse r;
-  r.status = re.http_status;
-  r.content_type = std::string(kJson11);
-  r.body = std::move(re.body);
-  r.error_type = re.type;
-  return r;
+  // As AWS: an XML document, status 403, no Content-Type.
+  return plain_response(403, "",
+                        "<AccessDeniedException>\n"
+                        "  <Message>Unable to determine service/operation name to be "
+                        "authorized</Message>\n"
+                        "</AccessDeniedException>\n",
+                        "AccessDeniedException");
+}
+
+std::vector<std::pair<std::string_view, std::string_view>> cors_headers(const CorsRequest& c,
+                                                                        bool preflight) {
+  std::vector<std::pair<std::string_view, std::string_view>> h;
+  if (c.origin.empty()) return h;
+  h.emplace_back("Access-Control-Allow-Origin", "*");
+  if (!preflight) {
+    h.emplace_back("Access-Control-Expose-Headers", kCorsExposeHeaders);
+    return h;
+  }
+  if (!c.request_headers.empty()) h.emplace_back("Access-Control-Allow-Headers", c.request_headers);
+  if (!c.request_method.empty()) h.emplace_back("Access-Control-Allow-Methods", c.request_method);
+  h.emplace_back("Access-Control-Max-Age", "172800");
+  return h;
 }
 
 std::string make_id2(std::mt19937_64& rng) {
-  std::string bytes(48, '\0');
+  std::string bytes(72, '\0');  // AWS's x-amz-id-2: 72 random bytes, 96 base64 characters
   for (size_t i = 0; i < bytes.size(); i += 8) {
     uint64_t v = rng();
     for (size_t k = 0; k < 8; ++k) bytes[i + k] = static_cast<char>(v >> (8 * k));
@@ -151,19 +190,25 @@ Dispatcher::Dispatcher(const ServiceRegistry& services, metrics::Registry& metri
                                        "API requests by operation");
 }
 
-AwsResponse Dispatcher::error_response(const ApiError& e, Protocol p, std::string_view json_ct,
-                                       std::string_view service, std::string_view op) const {
-  RenderedError r = render_error(e, p);
-  const AwsErrorInfo& info = e.info();
+void Dispatcher::count_error(std::string_view service, std::string_view op,
+                             std::string_view type, bool client) const {
   // Error paths take the registry mutex to find the series; success paths never do.
   metrics_
       .counter("freshet_api_errors_total",
                {{"service", std::string(service)},
                 {"operation", std::string(op)},
-                {"error_type", std::string(info.type)},
-                {"fault", info.sender_fault ? "client" : "server"}},
+                {"error_type", std::string(type)},
+                {"fault", client ? "client" : "server"}},
                "API error responses by operation and AWS error type")
       ->inc();
+}
+
+AwsResponse Dispatcher::error_response(const ApiError& e, Protocol p, std::string_view json_ct,
+                                       std::string_view service, std::string_view op,
+                                       bool count) const {
+  RenderedError r = render_error(e, p);
+  const AwsErrorInfo& info = e.info();
+  if (count) count_error(service, op, info.type, info.sender_fault);
   AwsResponse resp;
   resp.status = r.http_status;
   resp.content_type = std::string(p == Protocol::kCbor ? kCbor11 : json_ct);
@@ -189,12 +234,49 @@ bool Dispatcher::runs_inline(const AwsRequest& req) const {
 
 std::optional<AwsResponse> Dispatcher::lookup(const AwsRequest& req, Prepared& pr) const {
   pr.start = std::chrono::steady_clock::now();
-  bool known_ct = protocol_for(req.content_type, pr.protocol, pr.json_ct);
-  // Before parsing: unknown targets never reach a decoder's shape.
+  const bool known_ct = protocol_for(req.content_type, pr.protocol, pr.json_ct);
+  const std::string ct = lower(req.content_type.substr(0, req.content_type.find(';')));
   ServiceRegistry::Lookup found = services_.find(req.amz_target);
-  if (found.operation == nullptr || !known_ct) {
+  auto unknown = [&](AwsResponse r) {
     unknown_requests_->inc();
-    return error_response(unknown_operation(), pr.protocol, pr.json_ct, "unknown", "unknown");
+    count_error("unknown", "unknown", r.error_type, true);
+    return r;
+  };
+  // The checks before the operation is known, in the order AWS answers them (recorded by
+  // kinesalite): an empty body, an unknown content type, application/json, the body's
+  // syntax, and only then an unknown target.
+  if (req.body.empty()) {
+    const ApiError e = found.operation != nullptr ? serialization_error("") : unknown_operation();
+    const bool json = is_json_ct(trim_copy(ct));
+    return unknown(error_response(e, json ? Protocol::kJson : Protocol::kCbor,
+                                  json ? pr.json_ct : kJson11, {}, {}, /*count=*/false));
+  }
+  if (!known_ct) {
+    const size_t dot = req.amz_target.find('.');
+    if (dot == std::string_view::npos || dot == 0 || dot + 1 == req.amz_target.size()) {
+      return unknown(unknown_method_response());
+    }
+    return unknown(plain_response(404, "", "<UnknownOperationException/>\n",
+                                  "UnknownOperationException"));
+  }
+  if (pr.json_ct == "application/json") {
+    // AWS answers the plain JSON content type with a Coral envelope, status 200.
+    DecodeLimits limits = limits_;
+    const bool syntax = decode_json(req.body, limits).ok();
+    return unknown(plain_response(
+        200, "application/json",
+        syntax ? R"({"Output":{"__type":"com.amazon.coral.service#UnknownOperationException",)"
+                 R"("message":null},"Version":"1.0"})"
+               : R"({"Output":{"__type":"com.amazon.coral.service#SerializationException",)"
+                 R"("Message":null},"Version":"1.0"})",
+        syntax ? "UnknownOperationException" : "SerializationException"));
+  }
+  if (found.operation == nullptr) {
+    DecodeLimits limits = limits_;
+    const bool syntax = pr.protocol == Protocol::kCbor ? decode_cbor(req.body, limits).ok()
+                                                       : decode_json(req.body, limits).ok();
+    return unknown(error_response(syntax ? unknown_operation() : serialization_error(""),
+                                  pr.protocol, pr.json_ct, {}, {}, /*count=*/false));
   }
   pr.svc = found.service;
   pr.op = found.operation;
@@ -212,24 +294,21 @@ std::optional<AwsResponse> Dispatcher::lookup(const AwsRequest& req, Prepared& p
 
 std::optional<ApiError> Dispatcher::authenticate(const AwsRequest& req, RequestContext& ctx) const {
   auto fail = [](ApiError e) { return std::optional<ApiError>(std::move(e)); };
-  std::string_view amz_algorithm = query_param(req.target, "X-Amz-Algorithm");
+  // As AWS: the structure of the authentication is checked before any signature would be.
+  const bool query_auth = find_query_param(req.target, "X-Amz-Algorithm").has_value();
   if (!req.authorization.empty()) {
-    if (!amz_algorithm.empty()) {
+    if (query_auth) {
       return fail(ApiError{AwsError::kInvalidSignature,
                            "Found both 'X-Amz-Algorithm' as a query-string param and "
                            "'Authorization' as HTTP header."});
     }
+    std::string problems = sigv4_header_problems(req.authorization, req.has_date);
+    if (!problems.empty()) return fail(ApiError{AwsError::kIncompleteSignature, problems});
     Result<SigV4Auth> auth = parse_sigv4_authorization(req.authorization);
     if (!auth.ok()) return fail(ApiError{AwsError::kIncompleteSignature, auth.error().message()});
-    if (!req.has_date) {
-      return fail(ApiError{AwsError::kIncompleteSignature,
-                           "Authorization header requires existence of either a 'X-Amz-Date' or "
-                           "a 'Date' header. Authorization=" +
-                               std::string(req.authorization)});
-    }
     ctx.region = std::move(auth->region);
     ctx.access_key_id = std::move(auth->access_key_id);
-  } else if (!amz_algorithm.empty()) {
+  } else if (query_auth) {
     std::string msg;
     for (std::string_view p : {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature",
                                "X-Amz-SignedHeaders", "X-Amz-Date"}) {
@@ -261,11 +340,13 @@ std::optional<AwsResponse> Dispatcher::decode(const AwsRequest& req, Prepared& p
   DecodeLimits limits = limits_;
   Result<Document> decoded = pr.protocol == Protocol::kCbor ? decode_cbor(req.body, limits)
                                                             : decode_json(req.body, limits);
-  if (!decoded.ok()) return fail(serialization_error(decoded.error().message()));
+  // As AWS: a body that does not parse, or a top-level value that is no structure, gets a
+  // SerializationException without a message; a top-level list names itself.
+  if (!decoded.ok()) return fail(serialization_error(""));
   Document input = std::move(decoded).value();
   if (!input.is_map()) {
     return fail(serialization_error(input.is_list() ? "Start of list found where not expected"
-                                                    : "Expected a structure at the top level"));
+                                                    : ""));
   }
   // 2. Authentication (parsed, not verified yet): after the syntax, as AWS answers.
   if (std::optional<ApiError> e = authenticate(req, pr.ctx)) return fail(*e);

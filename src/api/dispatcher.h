@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "freshet/api/aws_error.h"
 #include "freshet/api/codec.h"
@@ -77,7 +79,10 @@ class Dispatcher {
     metrics::Histogram* latency_ms;
   };
   AwsResponse error_response(const ApiError& e, Protocol p, std::string_view json_ct,
-                             std::string_view service, std::string_view op) const;
+                             std::string_view service, std::string_view op,
+                             bool count = true) const;
+  void count_error(std::string_view service, std::string_view op, std::string_view type,
+                   bool client) const;
 
   const ServiceRegistry& services_;
   metrics::Registry& metrics_;
@@ -86,9 +91,25 @@ class Dispatcher {
   metrics::Counter* unknown_requests_;
 };
 
-// The response to a request whose method is neither POST nor a GET route: as AWS, such a
-// request cannot name an operation (AccessDeniedException, JSON). Used by HTTP/1.1 and HTTP/2.
+// The response to a request whose method is neither POST nor a GET route (and that no REST
+// handler took): as AWS, such a request cannot name an operation: status 403, no Content-Type,
+// the XML document <AccessDeniedException><Message>Unable to determine service/operation
+// name to be authorized</Message></AccessDeniedException>. Used by HTTP/1.1 and HTTP/2.
 AwsResponse unknown_method_response();
+
+// CORS as AWS answers browsers (the AWS SDK for JavaScript in a web page). A request with an
+// Origin gets Access-Control-Allow-Origin: * and, unless it is a preflight, the exposed
+// headers below; a preflight (OPTIONS with Origin) gets status 200, an empty body, no
+// x-amz-id-2, and its Access-Control-Request-Headers/-Method echoed with Max-Age 172800.
+struct CorsRequest {
+  std::string_view origin;
+  std::string_view request_headers;  // Access-Control-Request-Headers
+  std::string_view request_method;   // Access-Control-Request-Method
+};
+inline constexpr std::string_view kCorsExposeHeaders =
+    "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date";
+std::vector<std::pair<std::string_view, std::string_view>> cors_headers(const CorsRequest& c,
+                                                                        bool preflight);
 
 // Helpers shared with the server.
 std::string make_uuid_v4(std::mt19937_64& rng);

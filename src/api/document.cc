@@ -68,7 +68,9 @@ std::string wrong_type_message(const Document& v, const char* target) {
     case Document::Type::kInt:
     case Document::Type::kDouble:
     case Document::Type::kTimestamp:
-      return std::string("class java.math.BigDecimal can not be converted to ") + target;
+      // AWS's Coral JSON reader holds every number as a TruncatingBigNumber.
+      return std::string("class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not "
+                         "be converted to ") + target;
     case Document::Type::kString:
     case Document::Type::kBlob:
       return std::string("class java.lang.String can not be converted to ") + target;

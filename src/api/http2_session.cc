@@ -1,6 +1,7 @@
 #include "http2_session.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 
@@ -13,6 +14,7 @@ struct Http2Session::Stream {
   int32_t id = 0;
   // Request (filled by the header callback).
   std::string method, path, content_type, amz_target, authorization;
+  std::string origin, cors_request_headers, cors_request_method;  // CORS
   bool has_date = false;  // x-amz-date or date
   bool has_security_token = false;
   std::optional<uint64_t> content_length;
@@ -96,6 +98,12 @@ struct Http2Session::Callbacks {
       first(s->amz_target);
     } else if (n == "authorization") {
       first(s->authorization);
+    } else if (n == "origin") {
+      first(s->origin);
+    } else if (n == "access-control-request-headers") {
+      first(s->cors_request_headers);
+    } else if (n == "access-control-request-method") {
+      first(s->cors_request_method);
     } else if (n == "x-amz-date" || n == "date") {
       s->has_date = true;
     } else if (n == "x-amz-security-token") {
@@ -382,10 +390,10 @@ void Http2Session::on_request_complete(Stream& s) {
   s.request_done = true;
   s.deadline = Clock::time_point::max();
   s.request_id = make_uuid_v4(rng_);
+  if (s.method == "OPTIONS" && !s.origin.empty()) return respond(s, 200, {}, {}, {}, true);
   if (s.method == "GET") {
     std::optional<HttpResponse> r = host_.get_route(s.path);
-    if (!r) return respond_plain(s, 404, "Not Found\n");
-    return respond(s, r->status, r->content_type, std::move(r->body), {});
+    if (r) return respond(s, r->status, r->content_type, std::move(r->body), {});
   }
   if (s.method != "POST") {
     AwsResponse r = unknown_method_response();
@@ -434,13 +442,16 @@ void Http2Session::respond_stream(Stream& s, AwsResponse r) {
   std::string status_s = std::to_string(r.status);
   std::string id2 = make_id2(rng_);
   std::string date = http_date(std::chrono::system_clock::now());
-  nghttp2_nv nva[5];
+  const bool cors = !s.origin.empty();
+  nghttp2_nv nva[7];
   size_t n = 0;
   nva[n++] = make_nv(":status", status_s);
   nva[n++] = make_nv("content-type", r.content_type);
   nva[n++] = make_nv("x-amzn-requestid", s.request_id);
   nva[n++] = make_nv("x-amz-id-2", id2);
   nva[n++] = make_nv("date", date);
+  if (cors) nva[n++] = make_nv("access-control-allow-origin", "*");
+  if (cors) nva[n++] = make_nv("access-control-expose-headers", kCorsExposeHeaders);
   nghttp2_data_provider prd{};
   prd.source.ptr = &s;
   prd.read_callback = &Callbacks::read_body;
@@ -465,7 +476,7 @@ void Http2Session::respond_stream(Stream& s, AwsResponse r) {
 }
 
 void Http2Session::respond(Stream& s, int status, std::string_view content_type, std::string body,
-                           std::string_view error_type) {
+                           std::string_view error_type, bool preflight) {
   if (s.responded) return;
   s.responded = true;
   if (s.request_id.empty()) s.request_id = make_uuid_v4(rng_);
@@ -478,15 +489,25 @@ void Http2Session::respond(Stream& s, int status, std::string_view content_type,
   std::string length_s = std::to_string(s.response_body.size());
   std::string id2 = make_id2(rng_);
   std::string date = http_date(std::chrono::system_clock::now());
-  nghttp2_nv nva[7];
+  // CORS (dispatcher.h): field names lowercase in HTTP/2.
+  const auto cors = cors_headers(
+      CorsRequest{s.origin, s.cors_request_headers, s.cors_request_method}, preflight);
+  std::vector<std::string> cors_names;
+  for (const auto& [k, v] : cors) {
+    std::string name(k);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    cors_names.push_back(std::move(name));
+  }
+  nghttp2_nv nva[7 + 4];
   size_t n = 0;
   nva[n++] = make_nv(":status", status_s);
-  nva[n++] = make_nv("content-type", content_type);
+  if (!content_type.empty()) nva[n++] = make_nv("content-type", content_type);
   nva[n++] = make_nv("content-length", length_s);
   nva[n++] = make_nv("x-amzn-requestid", s.request_id);
-  nva[n++] = make_nv("x-amz-id-2", id2);
+  if (!preflight) nva[n++] = make_nv("x-amz-id-2", id2);
   nva[n++] = make_nv("date", date);
   if (!error_type.empty()) nva[n++] = make_nv("x-amzn-errortype", error_type);
+  for (size_t i = 0; i < cors.size() && i < 4; ++i) nva[n++] = make_nv(cors_names[i], cors[i].second);
   nghttp2_data_provider prd{};
   prd.source.ptr = &s;
   prd.read_callback = &Callbacks::read_body;

@@ -102,8 +102,9 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   // Request handling (strand).
   void on_request_headers_done(Stream& s, bool end_stream);
   void on_request_complete(Stream& s);
+  // preflight: a CORS preflight answer (its Access-Control-* fields, no x-amz-id-2).
   void respond(Stream& s, int status, std::string_view content_type, std::string body,
-               std::string_view error_type);
+               std::string_view error_type, bool preflight = false);
   void respond_plain(Stream& s, int status, std::string body);
   // A streaming answer (AwsResponse::stream): no content-length; DATA as the producer writes.
   void respond_stream(Stream& s, AwsResponse r);

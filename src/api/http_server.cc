@@ -1,6 +1,7 @@
 #include "freshet/api/http_server.h"
 
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -267,6 +268,13 @@ class Session : public std::enable_shared_from_this<Session> {
     request_ = parser_->release();
     keep_alive_ = request_.keep_alive();
     request_id_ = make_uuid_v4(rng_);
+    origin_ = std::string(request_[http::field::origin]);
+    // A browser's preflight for an AWS JSON call (it names X-Amz-Target among the headers it
+    // will send) is answered here; other preflights go to the REST handler first, if any.
+    if (request_.method() == http::verb::options && !origin_.empty() &&
+        (!server_.rest_ || asks_for_amz_target())) {
+      return send_preflight();
+    }
     if (server_.rest_ && request_.count("X-Amz-Target") == 0 &&
         (request_.method() != http::verb::get || !server_.get_route(request_.target()))) {
       return handle_rest();
@@ -328,7 +336,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The answer without a RestHandler (GET routes were checked before).
   void decline_rest() {
-    if (request_.method() == http::verb::get) return send_plain(404, "Not Found\n", false);
+    if (request_.method() == http::verb::options && !origin_.empty()) return send_preflight();
+    if (request_.method() == http::verb::get) return send_aws(unknown_method_response());
     if (request_.method() != http::verb::post) return send_aws(unknown_method_response());
     dispatch_post();
   }
@@ -353,13 +362,39 @@ class Session : public std::enable_shared_from_this<Session> {
     write(r.status, ct, {}, std::move(r.body), false);
   }
 
+  bool asks_for_amz_target() const {
+    std::string h(request_[http::field::access_control_request_headers]);
+    for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return h.find("x-amz-target") != std::string::npos;
+  }
+
+  void send_preflight() {
+    const CorsRequest c{origin_, request_[http::field::access_control_request_headers],
+                        request_[http::field::access_control_request_method]};
+    extra_headers_.clear();
+    for (const auto& [k, v] : cors_headers(c, /*preflight=*/true)) {
+      extra_headers_.append(k).append(": ").append(v).append("\r\n");
+    }
+    omit_id2_ = true;
+    write(200, {}, {}, std::string(), false);
+  }
+
+  // As AWS, every answer to a request with an Origin allows it and exposes AWS's headers.
+  void add_cors() {
+    if (origin_.empty()) return;
+    for (const auto& [k, v] : cors_headers(CorsRequest{origin_, {}, {}}, false)) {
+      extra_headers_.append(k).append(": ").append(v).append("\r\n");
+    }
+  }
+
   void handle_get() {
     std::optional<HttpResponse> found = server_.get_route(request_.target());
-    if (!found) return send_plain(404, "Not Found\n", false);
+    if (!found) return send_aws(unknown_method_response());  // as AWS: no operation named
     write(found->status, found->content_type, {}, std::move(found->body), false);
   }
 
   void send_aws(AwsResponse r) {
+    add_cors();
     if (r.stream) return send_stream(std::move(r));
     write(r.status, r.content_type, r.error_type, std::move(r.body), false);
   }
@@ -467,8 +502,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     h.append("\r\nx-amzn-RequestId: ");
     h.append(request_id_);
-    h.append("\r\nx-amz-id-2: ");
-    h.append(make_id2(rng_));
+    if (!omit_id2_) {
+      h.append("\r\nx-amz-id-2: ");
+      h.append(make_id2(rng_));
+    }
+    omit_id2_ = false;
     h.append("\r\nDate: ");
     h.append(date_);
     if (chunked) {
@@ -547,6 +585,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string remote_;
   std::string request_id_;
   std::string head_;  // the response being written: head_ then body_
+  std::string origin_;        // the request's Origin header (CORS), "" if none
+  bool omit_id2_ = false;     // the next head has no x-amz-id-2 (CORS preflight answers)
   std::string extra_headers_;             // REST response headers for the next format_head
   std::optional<uint64_t> head_length_;   // Content-Length of a HEAD response (no body)
   std::shared_ptr<const void> body_owner_;  // keeps body_view_ alive while it is written

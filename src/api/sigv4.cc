@@ -15,6 +15,37 @@ Error incomplete(std::string msg) { return Error(ErrorCode::kInvalidArgument, st
 
 }  // namespace
 
+std::string sigv4_header_problems(std::string_view header, bool has_date) {
+  bool credential = false, signature = false, signed_headers = false;
+  std::string_view rest = header;
+  bool first = true;
+  while (!rest.empty()) {
+    const size_t cut = rest.find_first_of(", ");
+    std::string_view item = rest.substr(0, cut);
+    rest = cut == std::string_view::npos ? std::string_view() : rest.substr(cut + 1);
+    if (item.empty()) continue;
+    if (first) {  // the algorithm, whatever it is
+      first = false;
+      continue;
+    }
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos || eq + 1 == item.size()) continue;
+    const std::string_view key = item.substr(0, eq);
+    credential = credential || key == "Credential";
+    signature = signature || key == "Signature";
+    signed_headers = signed_headers || key == "SignedHeaders";
+  }
+  std::string msg;
+  if (!credential) msg += "Authorization header requires 'Credential' parameter. ";
+  if (!signature) msg += "Authorization header requires 'Signature' parameter. ";
+  if (!signed_headers) msg += "Authorization header requires 'SignedHeaders' parameter. ";
+  if (!has_date) {
+    msg += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ";
+  }
+  if (!msg.empty()) msg += "Authorization=" + std::string(header);
+  return msg;
+}
+
 Status parse_sigv4_credential(std::string_view credential, SigV4Auth& out) {
   std::array<std::string_view, 5> parts;
   size_t n = 0;

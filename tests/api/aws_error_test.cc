@@ -22,7 +22,7 @@ TEST(AwsErrorTest, TableHasTheExpectedEntries) {
                  {"ProvisionedThroughputExceededException", 400},
                  {"SerializationException", 400},
                  {"UnknownOperationException", 400},
-                 {"MissingAuthenticationTokenException", 403},
+                 {"MissingAuthenticationTokenException", 400},
                  {"AccessDeniedException", 400},
                  {"InternalFailure", 500},
                  {"KMSDisabledException", 400},
@@ -47,7 +47,7 @@ TEST(AwsErrorTest, TableHasTheExpectedEntries) {
 
 TEST(AwsErrorTest, RendersJson) {
   RenderedError r = render_error(missing_authentication_token(), Protocol::kJson);
-  EXPECT_EQ(r.http_status, 403);
+  EXPECT_EQ(r.http_status, 400);  // as AWS answers a JSON request without authentication
   EXPECT_EQ(r.type, "MissingAuthenticationTokenException");
   EXPECT_EQ(
       r.body,

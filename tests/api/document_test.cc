@@ -43,7 +43,8 @@ TEST(DocumentTest, MissingAndWrongTypeAreDistinct) {
   ASSERT_FALSE(wrong.ok());
   EXPECT_FALSE(is_missing_member(wrong.error()));
   EXPECT_EQ(wrong.error().message(),
-            "class java.math.BigDecimal can not be converted to an String");
+            "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted "
+            "to an String");
   EXPECT_EQ(get_int(d, "Ratio").code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(get_list(d, "StreamName").error().message(), "Expected list or null");
   EXPECT_EQ(get_string(d, "Items").error().message(), "Start of list found where not expected");

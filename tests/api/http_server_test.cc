@@ -204,7 +204,7 @@ TEST_F(HttpServerTest, AwsErrors) {
   auto req = aws_request("Kinesis_20131202.Echo", "{}");
   req.erase(http::field::authorization);
   res = roundtrip(s, req);
-  EXPECT_EQ(res.result_int(), 403);
+  EXPECT_EQ(res.result_int(), 400);
   EXPECT_EQ(
       res.body(),
       R"({"__type":"MissingAuthenticationTokenException","message":"Missing Authentication Token"})");
@@ -390,6 +390,46 @@ TEST_F(HttpServerTest, TricklingClientStillHitsTheRequestDeadline) {
   EXPECT_LT(elapsed, std::chrono::milliseconds(2500));
 }
 
+// CORS as AWS answers it (kinesalite's recorded connection tests): a preflight echoes what
+// the browser asks for; answers to requests with an Origin allow it and expose AWS's headers.
+TEST_F(HttpServerTest, CorsPreflightAndAnswers) {
+  tcp::socket s = connect();
+  http::request<http::string_body> pre(http::verb::options, "/", 11);
+  pre.set(http::field::host, "x");
+  pre.set(http::field::origin, "whatever");
+  auto res = roundtrip(s, pre);
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "");
+  EXPECT_EQ(res[http::field::access_control_allow_origin], "*");
+  EXPECT_EQ(res[http::field::access_control_max_age], "172800");
+  EXPECT_EQ(res[http::field::content_length], "0");
+  EXPECT_EQ(res.count(http::field::content_type), 0u);
+  EXPECT_EQ(res.count(http::field::access_control_allow_headers), 0u);
+  EXPECT_EQ(res.count("x-amz-id-2"), 0u);
+  EXPECT_FALSE(res["x-amzn-RequestId"].empty());
+  pre.set(http::field::access_control_request_headers, "a, b, c");
+  pre.set(http::field::access_control_request_method, "d");
+  res = roundtrip(s, pre);
+  EXPECT_EQ(res[http::field::access_control_allow_headers], "a, b, c");
+  EXPECT_EQ(res[http::field::access_control_allow_methods], "d");
+
+  auto req = aws_request("Kinesis_20131202.Echo", "{}");
+  req.set(http::field::origin, "whatever");
+  res = roundtrip(s, req);
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res[http::field::access_control_allow_origin], "*");
+  EXPECT_EQ(res[http::field::access_control_expose_headers],
+            "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,"
+            "Date");
+  EXPECT_EQ(res["x-amz-id-2"].size(), 96u);  // 72 random bytes in base64, as AWS's
+  // Without an OPTIONS Origin there is no preflight: AccessDeniedException as for any method.
+  http::request<http::string_body> opt(http::verb::options, "/", 11);
+  opt.set(http::field::host, "x");
+  res = roundtrip(s, opt);
+  EXPECT_EQ(res.result_int(), 403);
+  EXPECT_EQ(res.count(http::field::access_control_allow_origin), 0u);
+}
+
 TEST_F(HttpServerTest, GetRoutesAndMetrics) {
   tcp::socket s = connect();
   (void)roundtrip(s, aws_request("Kinesis_20131202.Echo", "{}"));
@@ -408,7 +448,7 @@ TEST_F(HttpServerTest, GetRoutesAndMetrics) {
 
   get.target("/nope");
   res = roundtrip(s, get);
-  EXPECT_EQ(res.result_int(), 404);
+  EXPECT_EQ(res.result_int(), 403);  // as AWS: AccessDeniedException, an XML document
 
   get.target("/metrics");
   res = roundtrip(s, get);

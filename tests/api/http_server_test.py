@@ -80,7 +80,7 @@ check(r.status == 400 and json.loads(r.read())["__type"] == "UnknownOperationExc
 conn.request("POST", "/", "{}", headers("Kinesis_20131202.Echo", "application/x-amz-json-1.1",
                                         auth=False))
 r = conn.getresponse()
-check(r.status == 403 and json.loads(r.read()) == {
+check(r.status == 400 and json.loads(r.read()) == {
     "__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"},
     "missing auth")
 

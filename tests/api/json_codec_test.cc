@@ -125,7 +125,8 @@ TEST(ShapeTest, WrongTypesAreLeftForTheTypedGetters) {
   hint.blob("Data").timestamp("Timestamp");
   ASSERT_TRUE(apply_shape(d, hint, true).ok());
   EXPECT_EQ(get_blob(d, "Data").error().message(),
-            "class java.math.BigDecimal can not be converted to a Blob");
+            "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted "
+            "to a Blob");
   EXPECT_FALSE(get_timestamp_ms(d, "Timestamp").ok());
 }
 

@@ -24,6 +24,14 @@ struct SigV4Auth {
 // text, e.g. "Authorization header requires 'Signature' parameter. Authorization=...".
 Result<SigV4Auth> parse_sigv4_authorization(std::string_view header);
 
+// AWS's first check of an Authorization header, before any parsing or verification: the
+// parameters after the first word (split at commas and spaces) must include non-empty
+// Credential, Signature and SignedHeaders, and the request must have X-Amz-Date or Date.
+// Returns "" if so, else AWS's IncompleteSignatureException message, all problems together:
+//   "Authorization header requires 'Credential' parameter. Authorization header requires
+//    existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=<header>"
+std::string sigv4_header_problems(std::string_view header, bool has_date);
+
 // Parses a credential scope "AKID/20250101/us-east-1/kinesis/aws4_request" into `out`.
 Status parse_sigv4_credential(std::string_view credential, SigV4Auth& out);
 

@@ -469,6 +469,14 @@ ApiResult update_shard_count(KinesisService& k, RequestContext& ctx) {
   if (auto e = in.error()) return *e;
   StreamRef s;
   if (auto e = k.resolve_stream(ctx, name, arn, &s)) return *e;
+  // As AWS: an on-demand stream scales itself; asking is a ValidationException.
+  auto info = k.engine().describe_stream(s.region, s.name);
+  if (!info.ok()) return engine_error(info.error());
+  if (info->mode == stream::StreamMode::kOnDemand) {
+    return ApiError{AwsError::kValidation, "Request is invalid. Stream " + s.name +
+                                               " under account " + k.account() +
+                                               " is in On-Demand mode."};
+  }
   const uint32_t t =
       static_cast<uint32_t>(std::min<int64_t>(*target, std::numeric_limits<uint32_t>::max()));
   auto before = k.engine().update_shard_count(s.region, s.name, t);

@@ -611,6 +611,12 @@ TEST_F(KinesisApiTest, OnDemandStreams) {
   EXPECT_EQ(s.find("StreamDescriptionSummary")->find("StreamModeDetails")->find("StreamMode")->as_string(),
             "ON_DEMAND");
   EXPECT_EQ(ok("DescribeLimits", Document::make_map()).find("OnDemandStreamCount")->as_int(), 1);
+  ApiError scale = err("UpdateShardCount", Document(Map{{"StreamName", "od"},
+                                                        {"TargetShardCount", 8},
+                                                        {"ScalingType", "UNIFORM_SCALING"}}));
+  EXPECT_EQ(scale.type, AwsError::kValidation);
+  EXPECT_EQ(scale.message,
+            "Request is invalid. Stream od under account 000000000000 is in On-Demand mode.");
   ApiError e = err("CreateStream", Document(Map{{"StreamName", "pv"},
                                                 {"StreamModeDetails", Document(Map{{"StreamMode", "PROVISIONED"}})}}));
   EXPECT_EQ(e.type, AwsError::kInvalidArgument);

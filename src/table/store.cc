@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <set>
 
 #include "catalog.h"
@@ -300,11 +301,76 @@ struct TableStore::Impl {
     }
   }
 
+  // Catalog changes and backfills: synced before they return.
   Status write(rocksdb::WriteBatch& b) {
     rocksdb::Status s = db->Write(wopt, &b);
     if (!s.ok()) return io_error(s);
     return Status();
   }
+
+  // Item writes: into the WAL and memtable without a sync; the caller then waits for the
+  // syncer (after_write), which fsyncs the WAL once for every write that came before.
+  Status write_nowait(rocksdb::WriteBatch& b) {
+    FRESHET_RETURN_IF_ERROR(syncer_status());
+    rocksdb::WriteOptions w;
+    w.sync = false;
+    rocksdb::Status s = db->Write(w, &b);
+    if (!s.ok()) return io_error(s);
+    return Status();
+  }
+
+  // ---- WAL group sync ----
+  // REQUIRES: the write this waits for has returned from db->Write. done runs on the syncer
+  // thread (or inline when sync is off or the store is closing).
+  void after_write(std::function<void(Status)> done) {
+    if (!opt.sync) return done(Status());
+    {
+      std::lock_guard<std::mutex> l(sync_mu);
+      if (!sync_stopping) {
+        sync_pending.push_back(std::move(done));
+        sync_cv.notify_one();
+        return;
+      }
+    }
+    // Closing: sync here so the answer is still a durable one.
+    rocksdb::Status s = db->SyncWAL();
+    done(s.ok() ? Status() : Status(io_error(s)));
+  }
+
+  Status syncer_status() {
+    std::lock_guard<std::mutex> l(sync_mu);
+    return sync_failed;
+  }
+
+  void sync_loop() {
+    std::unique_lock<std::mutex> l(sync_mu);
+    while (true) {
+      sync_cv.wait(l, [&] { return sync_stopping || !sync_pending.empty(); });
+      if (sync_pending.empty() && sync_stopping) break;
+      std::vector<std::function<void(Status)>> round;
+      round.swap(sync_pending);
+      Status st = sync_failed;
+      l.unlock();
+      if (st.ok()) {
+        rocksdb::Status s = db->SyncWAL();
+        if (!s.ok()) st = io_error(s);
+      }
+      for (auto& d : round) d(st);
+      l.lock();
+      // A failed fsync leaves the WAL's durability unknown: every later write fails too
+      // (sticky), as the shard log's group committer does.
+      if (!st.ok()) sync_failed = st;
+      ++sync_rounds;
+    }
+  }
+
+  std::mutex sync_mu;
+  std::condition_variable sync_cv;
+  std::vector<std::function<void(Status)>> sync_pending;  // GUARDED_BY(sync_mu)
+  bool sync_stopping = false;                            // GUARDED_BY(sync_mu)
+  Status sync_failed;                                    // GUARDED_BY(sync_mu)
+  uint64_t sync_rounds = 0;                              // GUARDED_BY(sync_mu)
+  std::thread sync_thread;
 
   Status persist_desc(const TableDesc& d, rocksdb::WriteBatch& b) {
     b.Put(std::string(1, kCatalogPrefix) + d.name, encode_item(desc_to_item(d)));
@@ -326,6 +392,12 @@ TableStore::~TableStore() {
   }
   impl_->ttl_cv.notify_all();
   if (impl_->ttl_thread.joinable()) impl_->ttl_thread.join();
+  {
+    std::lock_guard<std::mutex> l(impl_->sync_mu);
+    impl_->sync_stopping = true;
+  }
+  impl_->sync_cv.notify_all();
+  if (impl_->sync_thread.joinable()) impl_->sync_thread.join();
   if (impl_->db) {
     rocksdb::Status s = impl_->db->Close();
     (void)s;  // every acknowledged write is already synced; nothing to report here
@@ -403,6 +475,7 @@ Result<std::unique_ptr<TableStore>> TableStore::open(StoreOptions options) {
   } else if (!s.IsNotFound() && !s.ok()) {
     return io_error(s);
   }
+  if (m.opt.sync) m.sync_thread = std::thread([&m] { m.sync_loop(); });
   if (m.opt.ttl_interval_ms > 0) {
     m.ttl_thread = std::thread([&m, self = store.get()] {
       std::unique_lock<std::mutex> l(m.ttl_mu);
@@ -680,8 +753,8 @@ Status TableStore::validate_key(const TableDesc& d, const Item& key) {
   return Status();
 }
 
-Result<WriteOutcome> TableStore::put_item(std::string_view table, Item item,
-                                          const Condition* condition) {
+Result<WriteOutcome> TableStore::put_item_nowait(std::string_view table, Item item,
+                                                 const Condition* condition) {
   Impl& m = *impl_;
   auto a = m.active(table);
   if (!a.ok()) return a.error();
@@ -703,15 +776,16 @@ Result<WriteOutcome> TableStore::put_item(std::string_view table, Item item,
   rocksdb::WriteBatch b;
   Impl::Deltas deltas;
   Impl::stage(*d, key, out.old_item, &item, b, deltas);
-  FRESHET_RETURN_IF_ERROR(m.write(b));
+  FRESHET_RETURN_IF_ERROR(m.write_nowait(b));
   Impl::apply_deltas(*st, deltas);
+  out.wrote = true;
   out.new_size = item_size(item);
   out.new_item = std::move(item);
   return out;
 }
 
-Result<WriteOutcome> TableStore::delete_item(std::string_view table, const Item& key,
-                                             const Condition* condition) {
+Result<WriteOutcome> TableStore::delete_item_nowait(std::string_view table, const Item& key,
+                                                    const Condition* condition) {
   Impl& m = *impl_;
   auto a = m.active(table);
   if (!a.ok()) return a.error();
@@ -734,8 +808,9 @@ Result<WriteOutcome> TableStore::delete_item(std::string_view table, const Item&
   rocksdb::WriteBatch b;
   Impl::Deltas deltas;
   Impl::stage(*d, k, out.old_item, nullptr, b, deltas);
-  FRESHET_RETURN_IF_ERROR(m.write(b));
+  FRESHET_RETURN_IF_ERROR(m.write_nowait(b));
   Impl::apply_deltas(*st, deltas);
+  out.wrote = true;
   return out;
 }
 
@@ -753,9 +828,9 @@ Status check_update_keys(const TableDesc& d, const UpdateExpr& u) {
 }
 }  // namespace
 
-Result<WriteOutcome> TableStore::update_item(std::string_view table, const Item& key,
-                                             const UpdateExpr& update,
-                                             const Condition* condition) {
+Result<WriteOutcome> TableStore::update_item_nowait(std::string_view table, const Item& key,
+                                                    const UpdateExpr& update,
+                                                    const Condition* condition) {
   Impl& m = *impl_;
   auto a = m.active(table);
   if (!a.ok()) return a.error();
@@ -784,8 +859,9 @@ Result<WriteOutcome> TableStore::update_item(std::string_view table, const Item&
   rocksdb::WriteBatch b;
   Impl::Deltas deltas;
   Impl::stage(*d, k, out.old_item, &next, b, deltas);
-  FRESHET_RETURN_IF_ERROR(m.write(b));
+  FRESHET_RETURN_IF_ERROR(m.write_nowait(b));
   Impl::apply_deltas(*st, deltas);
+  out.wrote = true;
   out.new_size = item_size(next);
   out.new_item = std::move(next);
   return out;
@@ -1047,7 +1123,7 @@ Result<Page> TableStore::scan(const ScanSpec& spec) const {
 
 // ---- batches and transactions ----
 
-Status TableStore::batch_write(const std::vector<WriteOp>& ops) {
+Status TableStore::batch_write_nowait(const std::vector<WriteOp>& ops) {
   Impl& m = *impl_;
   struct Prepared {
     std::shared_ptr<TableState> st;
@@ -1105,12 +1181,12 @@ Status TableStore::batch_write(const std::vector<WriteOp>& ops) {
     }
   }
   if (b.Count() == 0) return Status();
-  FRESHET_RETURN_IF_ERROR(m.write(b));
+  FRESHET_RETURN_IF_ERROR(m.write_nowait(b));
   for (size_t i = 0; i < prep.size(); ++i) Impl::apply_deltas(*prep[i].st, deltas[i]);
   return Status();
 }
 
-Result<TransactOutcome> TableStore::transact_write(const std::vector<WriteOp>& ops) {
+Result<TransactOutcome> TableStore::transact_write_nowait(const std::vector<WriteOp>& ops) {
   Impl& m = *impl_;
   struct Prepared {
     std::shared_ptr<TableState> st;
@@ -1201,7 +1277,10 @@ Result<TransactOutcome> TableStore::transact_write(const std::vector<WriteOp>& o
       case WriteOp::Kind::kCheck: out.sizes[i] = old ? item_size(*old) : 0; break;
     }
   }
-  if (b.Count() > 0) FRESHET_RETURN_IF_ERROR(m.write(b));
+  if (b.Count() > 0) {
+    FRESHET_RETURN_IF_ERROR(m.write_nowait(b));
+    out.wrote = true;
+  }
   for (size_t i = 0; i < ops.size(); ++i) Impl::apply_deltas(*prep[i].st, deltas[i]);
   return out;
 }
@@ -1230,6 +1309,100 @@ Result<std::vector<std::optional<Item>>> TableStore::transact_get(
   m.db->ReleaseSnapshot(snap);
   if (!err.ok()) return err.error();
   return out;
+}
+
+// ---- durable writes: the *_nowait body, then a wait for the WAL group sync ----
+
+namespace {
+template <typename T>
+Result<T> wait_durable(std::function<void(std::function<void(Status)>)> after_write, Result<T> r,
+                       bool wrote) {
+  if (!r.ok() || !wrote) return r;
+  std::promise<Status> p;
+  std::future<Status> f = p.get_future();
+  after_write([&p](Status s) { p.set_value(std::move(s)); });
+  Status s = f.get();
+  if (!s.ok()) return s.error();
+  return r;
+}
+}  // namespace
+
+void TableStore::finish_async(Result<WriteOutcome> r, WriteDone done) {
+  if (!r.ok() || !r->wrote) return done(std::move(r));
+  auto shared = std::make_shared<Result<WriteOutcome>>(std::move(r));
+  impl_->after_write([shared, done = std::move(done)](Status s) {
+    if (!s.ok()) return done(s.error());
+    done(std::move(*shared));
+  });
+}
+
+Result<WriteOutcome> TableStore::put_item(std::string_view table, Item item,
+                                          const Condition* condition) {
+  auto r = put_item_nowait(table, std::move(item), condition);
+  const bool wrote = r.ok() && r->wrote;
+  return wait_durable<WriteOutcome>([this](auto d) { impl_->after_write(std::move(d)); },
+                                    std::move(r), wrote);
+}
+
+Result<WriteOutcome> TableStore::delete_item(std::string_view table, const Item& key,
+                                             const Condition* condition) {
+  auto r = delete_item_nowait(table, key, condition);
+  const bool wrote = r.ok() && r->wrote;
+  return wait_durable<WriteOutcome>([this](auto d) { impl_->after_write(std::move(d)); },
+                                    std::move(r), wrote);
+}
+
+Result<WriteOutcome> TableStore::update_item(std::string_view table, const Item& key,
+                                             const UpdateExpr& update,
+                                             const Condition* condition) {
+  auto r = update_item_nowait(table, key, update, condition);
+  const bool wrote = r.ok() && r->wrote;
+  return wait_durable<WriteOutcome>([this](auto d) { impl_->after_write(std::move(d)); },
+                                    std::move(r), wrote);
+}
+
+void TableStore::put_item_async(std::string_view table, Item item, const Condition* condition,
+                                WriteDone done) {
+  finish_async(put_item_nowait(table, std::move(item), condition), std::move(done));
+}
+
+void TableStore::delete_item_async(std::string_view table, const Item& key,
+                                   const Condition* condition, WriteDone done) {
+  finish_async(delete_item_nowait(table, key, condition), std::move(done));
+}
+
+void TableStore::update_item_async(std::string_view table, const Item& key,
+                                   const UpdateExpr& update, const Condition* condition,
+                                   WriteDone done) {
+  finish_async(update_item_nowait(table, key, update, condition), std::move(done));
+}
+
+Status TableStore::batch_write(const std::vector<WriteOp>& ops) {
+  Status s = batch_write_nowait(ops);
+  if (!s.ok()) return s;
+  std::promise<Status> p;
+  std::future<Status> f = p.get_future();
+  impl_->after_write([&p](Status st) { p.set_value(std::move(st)); });
+  return f.get();
+}
+
+void TableStore::batch_write_async(const std::vector<WriteOp>& ops,
+                                   std::function<void(Status)> done) {
+  Status s = batch_write_nowait(ops);
+  if (!s.ok()) return done(s);
+  impl_->after_write(std::move(done));
+}
+
+Result<TransactOutcome> TableStore::transact_write(const std::vector<WriteOp>& ops) {
+  auto r = transact_write_nowait(ops);
+  const bool wrote = r.ok() && r->wrote;
+  return wait_durable<TransactOutcome>([this](auto d) { impl_->after_write(std::move(d)); },
+                                       std::move(r), wrote);
+}
+
+uint64_t TableStore::wal_sync_rounds() const {
+  std::lock_guard<std::mutex> l(impl_->sync_mu);
+  return impl_->sync_rounds;
 }
 
 Result<int64_t> TableStore::expire_now() {

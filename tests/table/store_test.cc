@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "freshet/table/inspect.h"
@@ -252,6 +254,41 @@ TEST_F(StoreTest, ConcurrentWritersAllLand) {
   EXPECT_EQ(store_->stats("t").item_count, 400);
   reopen();
   EXPECT_EQ(store_->stats("t").item_count, 400);
+}
+
+TEST_F(StoreTest, AsyncWritersShareWalSyncs) {
+  create("t", false);
+  const uint64_t before = store_->wal_sync_rounds();
+  std::atomic<int> done{0}, failed{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  constexpr int kWrites = 64;
+  for (int i = 0; i < kWrites; ++i) {
+    store_->put_item_async("t", {{"pk", Value::s("a" + std::to_string(i))}}, nullptr,
+                           [&](Result<WriteOutcome> r) {
+                             if (!r.ok() || !r->wrote) failed.fetch_add(1);
+                             std::lock_guard<std::mutex> l(mu);
+                             done.fetch_add(1);
+                             cv.notify_all();
+                           });
+  }
+  std::unique_lock<std::mutex> l(mu);
+  ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(30), [&] { return done.load() == kWrites; }));
+  EXPECT_EQ(failed.load(), 0);
+  // Writes issued back to back are covered by a few fsyncs, not one each.
+  const uint64_t rounds = store_->wal_sync_rounds() - before;
+  EXPECT_GE(rounds, 1u);
+  EXPECT_LE(rounds, 32u);
+  // A failed condition or a delete of nothing answers at once, without a sync.
+  std::map<std::string, std::string> names;
+  std::map<std::string, Value> values;
+  ExpressionContext ctx(&names, &values);
+  auto cond = parse_condition("attribute_not_exists(pk)", "ConditionExpression", ctx);
+  bool answered = false;
+  store_->put_item_async("t", {{"pk", Value::s("a1")}}, &*cond, [&](Result<WriteOutcome> r) {
+    answered = r.ok() && r->condition_failed && !r->wrote;
+  });
+  EXPECT_TRUE(answered);
 }
 
 TEST_F(StoreTest, InspectVerifiesAClosedStore) {

@@ -2,8 +2,10 @@
 // DynamoDB handlers (src/api/dynamodb) and in-server writers (processing) call.
 //
 // Durability: every write is one RocksDB WriteBatch (item, index entries and statistics
-// together) written with WriteOptions::sync, so a returned success means the WAL is fsynced.
-// RocksDB's write group commit makes concurrent writers share one WAL write and fsync.
+// together). Item writes go into the WAL without a sync; a WAL sync thread then runs
+// DB::SyncWAL once for every write that completed before it (group commit: all writers that
+// arrive during one fsync share the next), and only then does a write return (or its async
+// callback run). Catalog changes are written with WriteOptions::sync directly.
 //
 // Concurrency and ownership (lock order: catalog_mu_ -> TableState::drop_mu -> key stripes
 // in ascending index -> RocksDB's own locks):
@@ -16,8 +18,9 @@
 //  - stripes_: read-modify-write of one item (conditions, updates, index maintenance) holds
 //    the stripe of hash(table id, primary key); transactions lock all their stripes in
 //    ascending order.
-//  - The TTL thread (started by open() if ttl_interval_ms > 0) is stopped and joined by the
-//    destructor.
+//  - The TTL thread (started by open() if ttl_interval_ms > 0) and the WAL sync thread (if
+//    sync) are stopped and joined by the destructor; the sync thread answers every waiter
+//    before it exits. sync_mu guards the sync queue, the sticky sync error and the round count.
 // All methods are thread-safe.
 #pragma once
 
@@ -114,6 +117,7 @@ struct StoreOptions {
 // What a write did. condition_failed: nothing was written.
 struct WriteOutcome {
   bool condition_failed = false;
+  bool wrote = false;  // something was written (a delete of a missing item writes nothing)
   std::optional<Item> old_item;  // when the item existed before (always filled)
   std::optional<Item> new_item;  // the item after the write (put/update)
   size_t old_size = 0, new_size = 0;  // DynamoDB item sizes (capacity units)
@@ -169,7 +173,10 @@ struct TransactOutcome {
   std::vector<bool> failed;
   std::vector<std::optional<Item>> old_items;  // per op, the item before
   std::vector<size_t> sizes;                   // per op, the item size written or checked
+  bool wrote = false;
 };
+
+using WriteDone = std::function<void(Result<WriteOutcome>)>;
 
 class TableStore {
  public:
@@ -209,6 +216,22 @@ class TableStore {
                                    const UpdateExpr& update, const Condition* condition = nullptr);
   Result<std::optional<Item>> get_item(std::string_view table, const Item& key) const;
 
+  // The same writes without holding the caller's thread during the WAL fsync: the work is
+  // done (and the condition evaluated) before these return; done runs once the write is
+  // durable, on the WAL sync thread, or inline for errors, failed conditions and writes of
+  // nothing. A concurrent reader may see the item before done runs (as with DB::SyncWAL).
+  // The Condition and UpdateExpr are not used after the call returns.
+  void put_item_async(std::string_view table, Item item, const Condition* condition,
+                      WriteDone done);
+  void delete_item_async(std::string_view table, const Item& key, const Condition* condition,
+                         WriteDone done);
+  void update_item_async(std::string_view table, const Item& key, const UpdateExpr& update,
+                         const Condition* condition, WriteDone done);
+  void batch_write_async(const std::vector<WriteOp>& ops, std::function<void(Status)> done);
+
+  // How many WAL fsync rounds the group sync has run (each covers every write before it).
+  uint64_t wal_sync_rounds() const;
+
   Result<Page> query(const QuerySpec& spec) const;
   Result<Page> scan(const ScanSpec& spec) const;
 
@@ -229,6 +252,15 @@ class TableStore {
   struct TableState;
   struct Impl;
   explicit TableStore(StoreOptions options);
+  // The bodies of the writes: they write without a sync and say whether they wrote.
+  Result<WriteOutcome> put_item_nowait(std::string_view table, Item item, const Condition* c);
+  Result<WriteOutcome> delete_item_nowait(std::string_view table, const Item& key,
+                                          const Condition* c);
+  Result<WriteOutcome> update_item_nowait(std::string_view table, const Item& key,
+                                          const UpdateExpr& update, const Condition* c);
+  Status batch_write_nowait(const std::vector<WriteOp>& ops);
+  Result<TransactOutcome> transact_write_nowait(const std::vector<WriteOp>& ops);
+  void finish_async(Result<WriteOutcome> r, WriteDone done);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -115,121 +115,141 @@ void add_item_collection_metrics(const Document& in, const table::TableDesc& d, 
 
 }  // namespace
 
-ApiResult put_item(DynamoService& s, RequestContext& ctx) {
+ApiResult batch_write_prepare(DynamoService& s, RequestContext& ctx, Responder& respond);
+
+void put_item(DynamoService& s, RequestContext& ctx, Responder respond) {
   const Document& in = ctx.input;
   std::string table;
-  if (auto e = check_table_name(in, "TableName", table)) return *e;
+  if (auto e = check_table_name(in, "TableName", table)) return respond(*e);
   Item item;
-  if (auto e = read_item(in, "Item", item)) return *e;
+  if (auto e = read_item(in, "Item", item)) return respond(*e);
   std::string rv;
-  if (auto e = return_values(in, false, rv)) return *e;
+  if (auto e = return_values(in, false, rv)) return respond(*e);
   Expressions ex;
-  if (auto e = read_expression_attributes(in, ex)) return *e;
+  if (auto e = read_expression_attributes(in, ex)) return respond(*e);
   std::optional<table::Condition> cond;
   bool expression = false;
-  if (auto e = write_condition(in, ex, cond, expression)) return *e;
-  if (auto e = check_expression_attributes(ex, expression)) return *e;
-  auto r = s.store().put_item(table, std::move(item), cond ? &*cond : nullptr);
-  if (!r.ok()) return to_dynamo_error(r.error());
-  Series& m = s.series(table, "PutItem");
-  const double units = write_units(std::max(r->old_size, r->new_size));
-  m.consumed_write->add(units);
-  if (r->condition_failed) {
-    m.conditional_failed->inc();
-    return condition_failed(in, r->old_item);
-  }
-  Document out = Document::make_map();
-  if (rv == "ALL_OLD" && r->old_item) out.set("Attributes", from_item(*r->old_item));
-  if (auto c = consumed_capacity(in, table, units, false)) out.set("ConsumedCapacity", std::move(*c));
-  if (auto d = s.store().describe_table(table); d.ok()) {
-    add_item_collection_metrics(in, *d, *r->new_item, out);
-  }
-  return out;
+  if (auto e = write_condition(in, ex, cond, expression)) return respond(*e);
+  if (auto e = check_expression_attributes(ex, expression)) return respond(*e);
+  s.store().put_item_async(
+      table, std::move(item), cond ? &*cond : nullptr,
+      [&s, &in, table, rv, respond = std::move(respond)](Result<table::WriteOutcome> r) {
+        if (!r.ok()) return respond(to_dynamo_error(r.error()));
+        Series& m = s.series(table, "PutItem");
+        const double units = write_units(std::max(r->old_size, r->new_size));
+        m.consumed_write->add(units);
+        if (r->condition_failed) {
+          m.conditional_failed->inc();
+          return respond(condition_failed(in, r->old_item));
+        }
+        Document out = Document::make_map();
+        if (rv == "ALL_OLD" && r->old_item) out.set("Attributes", from_item(*r->old_item));
+        if (auto c = consumed_capacity(in, table, units, false)) {
+          out.set("ConsumedCapacity", std::move(*c));
+        }
+        if (const Document* icm = in.find("ReturnItemCollectionMetrics");
+            icm != nullptr && icm->is_string() && icm->as_string() == "SIZE") {
+          if (auto d = s.store().describe_table(table); d.ok()) {
+            add_item_collection_metrics(in, *d, *r->new_item, out);
+          }
+        }
+        respond(std::move(out));
+      });
 }
 
-ApiResult delete_item(DynamoService& s, RequestContext& ctx) {
+void delete_item(DynamoService& s, RequestContext& ctx, Responder respond) {
   const Document& in = ctx.input;
   std::string table;
-  if (auto e = check_table_name(in, "TableName", table)) return *e;
+  if (auto e = check_table_name(in, "TableName", table)) return respond(*e);
   Item key;
-  if (auto e = read_item(in, "Key", key)) return *e;
+  if (auto e = read_item(in, "Key", key)) return respond(*e);
   std::string rv;
-  if (auto e = return_values(in, false, rv)) return *e;
+  if (auto e = return_values(in, false, rv)) return respond(*e);
   Expressions ex;
-  if (auto e = read_expression_attributes(in, ex)) return *e;
+  if (auto e = read_expression_attributes(in, ex)) return respond(*e);
   std::optional<table::Condition> cond;
   bool expression = false;
-  if (auto e = write_condition(in, ex, cond, expression)) return *e;
-  if (auto e = check_expression_attributes(ex, expression)) return *e;
-  auto r = s.store().delete_item(table, key, cond ? &*cond : nullptr);
-  if (!r.ok()) return to_dynamo_error(r.error());
-  Series& m = s.series(table, "DeleteItem");
-  const double units = write_units(r->old_size);
-  m.consumed_write->add(units);
-  if (r->condition_failed) {
-    m.conditional_failed->inc();
-    return condition_failed(in, r->old_item);
-  }
-  Document out = Document::make_map();
-  if (rv == "ALL_OLD" && r->old_item) out.set("Attributes", from_item(*r->old_item));
-  if (auto c = consumed_capacity(in, table, units, false)) out.set("ConsumedCapacity", std::move(*c));
-  return out;
+  if (auto e = write_condition(in, ex, cond, expression)) return respond(*e);
+  if (auto e = check_expression_attributes(ex, expression)) return respond(*e);
+  s.store().delete_item_async(
+      table, key, cond ? &*cond : nullptr,
+      [&s, &in, table, rv, respond = std::move(respond)](Result<table::WriteOutcome> r) {
+        if (!r.ok()) return respond(to_dynamo_error(r.error()));
+        Series& m = s.series(table, "DeleteItem");
+        const double units = write_units(r->old_size);
+        m.consumed_write->add(units);
+        if (r->condition_failed) {
+          m.conditional_failed->inc();
+          return respond(condition_failed(in, r->old_item));
+        }
+        Document out = Document::make_map();
+        if (rv == "ALL_OLD" && r->old_item) out.set("Attributes", from_item(*r->old_item));
+        if (auto c = consumed_capacity(in, table, units, false)) {
+          out.set("ConsumedCapacity", std::move(*c));
+        }
+        respond(std::move(out));
+      });
 }
 
-ApiResult update_item(DynamoService& s, RequestContext& ctx) {
+void update_item(DynamoService& s, RequestContext& ctx, Responder respond) {
   const Document& in = ctx.input;
   std::string table;
-  if (auto e = check_table_name(in, "TableName", table)) return *e;
+  if (auto e = check_table_name(in, "TableName", table)) return respond(*e);
   Item key;
-  if (auto e = read_item(in, "Key", key)) return *e;
+  if (auto e = read_item(in, "Key", key)) return respond(*e);
   std::string rv;
-  if (auto e = return_values(in, true, rv)) return *e;
+  if (auto e = return_values(in, true, rv)) return respond(*e);
   if (auto e = check_mixed(in, {"AttributeUpdates", "Expected", "ConditionalOperator"},
                            {"UpdateExpression", "ConditionExpression"})) {
-    return *e;
+    return respond(*e);
   }
   Expressions ex;
-  if (auto e = read_expression_attributes(in, ex)) return *e;
-  table::UpdateExpr update;
+  if (auto e = read_expression_attributes(in, ex)) return respond(*e);
+  auto update = std::make_shared<table::UpdateExpr>();
   bool expression = false;
   if (const Document* u = in.find("UpdateExpression"); u != nullptr && !u->is_null()) {
-    if (!u->is_string()) return serialization_error("Expected a string");
+    if (!u->is_string()) return respond(serialization_error("Expected a string"));
     expression = true;
     auto p = table::parse_update(u->as_string(), *ex.ctx);
-    if (!p.ok()) return validation(p.error().message());
-    update = std::move(*p);
+    if (!p.ok()) return respond(validation(p.error().message()));
+    *update = std::move(*p);
   } else if (const Document* au = in.find("AttributeUpdates"); au != nullptr && !au->is_null()) {
-    if (auto e = legacy_updates(*au, update)) return *e;
+    if (auto e = legacy_updates(*au, *update)) return respond(*e);
   }
   std::optional<table::Condition> cond;
   bool cond_expression = false;
-  if (auto e = write_condition(in, ex, cond, cond_expression)) return *e;
-  if (auto e = check_expression_attributes(ex, expression || cond_expression)) return *e;
-  auto r = s.store().update_item(table, key, update, cond ? &*cond : nullptr);
-  if (!r.ok()) return to_dynamo_error(r.error());
-  Series& m = s.series(table, "UpdateItem");
-  const double units = write_units(std::max(r->old_size, r->new_size));
-  m.consumed_write->add(units);
-  if (r->condition_failed) {
-    m.conditional_failed->inc();
-    return condition_failed(in, r->old_item);
-  }
-  Document out = Document::make_map();
-  std::vector<table::Path> touched;
-  for (const auto& a : update.actions) touched.push_back(a.path);
-  if (rv == "ALL_OLD" && r->old_item) {
-    out.set("Attributes", from_item(*r->old_item));
-  } else if (rv == "ALL_NEW" && r->new_item) {
-    out.set("Attributes", from_item(*r->new_item));
-  } else if (rv == "UPDATED_OLD" && r->old_item) {
-    Item p = table::project(*r->old_item, touched);
-    if (!p.empty()) out.set("Attributes", from_item(p));
-  } else if (rv == "UPDATED_NEW" && r->new_item) {
-    Item p = table::project(*r->new_item, touched);
-    if (!p.empty()) out.set("Attributes", from_item(p));
-  }
-  if (auto c = consumed_capacity(in, table, units, false)) out.set("ConsumedCapacity", std::move(*c));
-  return out;
+  if (auto e = write_condition(in, ex, cond, cond_expression)) return respond(*e);
+  if (auto e = check_expression_attributes(ex, expression || cond_expression)) return respond(*e);
+  s.store().update_item_async(
+      table, key, *update, cond ? &*cond : nullptr,
+      [&s, &in, table, rv, update, respond = std::move(respond)](Result<table::WriteOutcome> r) {
+        if (!r.ok()) return respond(to_dynamo_error(r.error()));
+        Series& m = s.series(table, "UpdateItem");
+        const double units = write_units(std::max(r->old_size, r->new_size));
+        m.consumed_write->add(units);
+        if (r->condition_failed) {
+          m.conditional_failed->inc();
+          return respond(condition_failed(in, r->old_item));
+        }
+        Document out = Document::make_map();
+        std::vector<table::Path> touched;
+        for (const auto& a : update->actions) touched.push_back(a.path);
+        if (rv == "ALL_OLD" && r->old_item) {
+          out.set("Attributes", from_item(*r->old_item));
+        } else if (rv == "ALL_NEW" && r->new_item) {
+          out.set("Attributes", from_item(*r->new_item));
+        } else if (rv == "UPDATED_OLD" && r->old_item) {
+          Item p = table::project(*r->old_item, touched);
+          if (!p.empty()) out.set("Attributes", from_item(p));
+        } else if (rv == "UPDATED_NEW" && r->new_item) {
+          Item p = table::project(*r->new_item, touched);
+          if (!p.empty()) out.set("Attributes", from_item(p));
+        }
+        if (auto c = consumed_capacity(in, table, units, false)) {
+          out.set("ConsumedCapacity", std::move(*c));
+        }
+        respond(std::move(out));
+      });
 }
 
 ApiResult get_item(DynamoService& s, RequestContext& ctx) {
@@ -262,7 +282,12 @@ ApiResult get_item(DynamoService& s, RequestContext& ctx) {
   return out;
 }
 
-ApiResult batch_write_item(DynamoService& s, RequestContext& ctx) {
+void batch_write_item(DynamoService& s, RequestContext& ctx, Responder respond) {
+  ApiResult early = batch_write_prepare(s, ctx, respond);
+  if (!early.ok()) respond(std::move(early));
+}
+
+ApiResult batch_write_prepare(DynamoService& s, RequestContext& ctx, Responder& respond) {
   const Document& in = ctx.input;
   const Document* req = nullptr;
   if (auto e = required_map(in, "RequestItems", req)) return *e;
@@ -302,16 +327,20 @@ ApiResult batch_write_item(DynamoService& s, RequestContext& ctx) {
       ops.push_back(std::move(op));
     }
   }
-  if (Status st = s.store().batch_write(ops); !st.ok()) return to_dynamo_error(st.error());
-  Document out = Document::make_map();
-  out.set("UnprocessedItems", Document::make_map());
-  Document caps = Document::make_list();
-  for (const auto& [t, u] : units) {
-    s.series(t, "BatchWriteItem").consumed_write->add(u);
-    if (auto c = consumed_capacity(in, t, u, false)) caps.push_back(std::move(*c));
-  }
-  if (!caps.as_list().empty()) out.set("ConsumedCapacity", std::move(caps));
-  return out;
+  s.store().batch_write_async(
+      ops, [&s, &in, units, respond = std::move(respond)](Status st) {
+        if (!st.ok()) return respond(to_dynamo_error(st.error()));
+        Document out = Document::make_map();
+        out.set("UnprocessedItems", Document::make_map());
+        Document caps = Document::make_list();
+        for (const auto& [t, u] : units) {
+          s.series(t, "BatchWriteItem").consumed_write->add(u);
+          if (auto c = consumed_capacity(in, t, u, false)) caps.push_back(std::move(*c));
+        }
+        if (!caps.as_list().empty()) out.set("ConsumedCapacity", std::move(caps));
+        respond(std::move(out));
+      });
+  return Document();  // answered by the callback
 }
 
 ApiResult batch_get_item(DynamoService& s, RequestContext& ctx) {

@@ -120,8 +120,8 @@ TEST(CborCodecTest, HugeDeclaredLengthsAreRejectedBeforeAllocating) {
 
 TEST(CborCodecTest, DepthIsBounded) {
   auto nested = [](size_t n) { return std::string(n, '\x81') + std::string(1, '\x00'); };
-  EXPECT_TRUE(decode_cbor(nested(64)).ok());
-  EXPECT_FALSE(decode_cbor(nested(65)).ok());
+  EXPECT_TRUE(decode_cbor(nested(100)).ok());
+  EXPECT_FALSE(decode_cbor(nested(101)).ok());
   EXPECT_FALSE(decode_cbor(std::string(100000, '\x9f')).ok());
   EXPECT_FALSE(decode_cbor(std::string(100000, '\xc6') + "\x00").ok());  // nested tags
 }

@@ -24,7 +24,9 @@
 namespace freshet::api {
 
 struct DecodeLimits {
-  size_t max_depth = 64;               // nesting of lists/maps (and CBOR tags)
+  // Nesting of lists/maps (and CBOR tags). DynamoDB allows 32 levels of nested attribute
+  // values, each two JSON levels ({"L":[...]}), below the request and the item: 72 and more.
+  size_t max_depth = 100;
   size_t max_input_bytes = 12 << 20;   // whole body
   size_t max_string_bytes = 12 << 20;  // one string or blob (before base64 decoding)
   size_t max_nodes = 250'000;          // values in the tree: bounds memory (~72 bytes per node)

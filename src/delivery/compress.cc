@@ -5,6 +5,8 @@
 #include <zstd.h>
 
 #include <ctime>
+#include <future>
+#include <vector>
 
 #include "freshet/common/crc32c.h"
 #include "freshet/delivery/delivery.h"
@@ -173,7 +175,25 @@ std::string_view default_extension(Compression c) {
 Result<std::string> compress(Compression c, std::string_view data, std::string_view entry_name) {
   switch (c) {
     case Compression::kUncompressed: return std::string(data);
-    case Compression::kGzip: return deflate_with(data, 31);
+    case Compression::kGzip: {
+      // Large objects: gzip members compressed on several threads and concatenated (a
+      // multi-member file is one valid gzip stream: RFC 1952, section 2.2).
+      constexpr size_t kMember = 8u << 20;
+      if (data.size() < 2 * kMember) return deflate_with(data, 31);
+      const size_t n = (data.size() + kMember - 1) / kMember;
+      std::vector<std::future<Result<std::string>>> parts;
+      for (size_t i = 0; i < n; ++i) {
+        std::string_view piece = data.substr(i * kMember, kMember);
+        parts.push_back(std::async(std::launch::async, [piece] { return deflate_with(piece, 31); }));
+      }
+      std::string out;
+      for (auto& p : parts) {
+        Result<std::string> r = p.get();
+        if (!r.ok()) return r.error();
+        out += *r;
+      }
+      return out;
+    }
     case Compression::kZip: return zip_one(data, entry_name);
     case Compression::kSnappy: return snappy_framed(data);
     case Compression::kHadoopSnappy: return hadoop_snappy(data);

@@ -112,3 +112,37 @@ TEST(Compress, NamesAndExtensions) {
 
 }  // namespace
 }  // namespace freshet::delivery
+
+namespace freshet::delivery {
+namespace {
+
+// Large objects are several gzip members (compressed in parallel); decompressing member
+// after member gives the input back.
+TEST(Compress, LargeGzipIsMultiMember) {
+  std::string s;
+  while (s.size() < (20u << 20)) s += "{\"member\":" + std::to_string(s.size()) + "}\n";
+  auto c = compress(Compression::kGzip, s, "x");
+  ASSERT_TRUE(c.ok());
+  std::string out;
+  size_t pos = 0;
+  int members = 0;
+  while (pos < c->size()) {
+    z_stream zs{};
+    ASSERT_EQ(inflateInit2(&zs, 31), Z_OK);
+    std::string buf(32u << 20, '\0');
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(c->data() + pos));
+    zs.avail_in = static_cast<uInt>(c->size() - pos);
+    zs.next_out = reinterpret_cast<Bytef*>(buf.data());
+    zs.avail_out = static_cast<uInt>(buf.size());
+    ASSERT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+    out.append(buf.data(), zs.total_out);
+    pos += zs.total_in;
+    inflateEnd(&zs);
+    ++members;
+  }
+  EXPECT_EQ(members, 3);
+  EXPECT_TRUE(out == s);
+}
+
+}  // namespace
+}  // namespace freshet::delivery

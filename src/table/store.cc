@@ -399,6 +399,9 @@ TableStore::~TableStore() {
   impl_->sync_cv.notify_all();
   if (impl_->sync_thread.joinable()) impl_->sync_thread.join();
   if (impl_->db) {
+    // A clean close flushes the memtables, so the next open replays no WAL (start-up time).
+    rocksdb::Status f = impl_->db->Flush(rocksdb::FlushOptions());
+    (void)f;  // the WAL still holds everything if the flush fails
     rocksdb::Status s = impl_->db->Close();
     (void)s;  // every acknowledged write is already synced; nothing to report here
   }
@@ -410,7 +413,10 @@ Result<std::unique_ptr<TableStore>> TableStore::open(StoreOptions options) {
   rocksdb::Options o;
   o.create_if_missing = true;
   o.merge_operator = std::make_shared<StatsAdd>();
-  o.max_successive_merges = 64;
+  // No max_successive_merges: collapsing merge operands at write time (a Get inside the
+  // write) miscounted the statistics of batches with many operands on one key (1,038,000
+  // items counted for 1,000,000 written); operands are folded on read and compaction.
+  o.max_successive_merges = 0;
   o.IncreaseParallelism(2);
   o.write_buffer_size = 32 << 20;
   o.max_write_buffer_number = 3;

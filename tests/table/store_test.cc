@@ -256,6 +256,23 @@ TEST_F(StoreTest, ConcurrentWritersAllLand) {
   EXPECT_EQ(store_->stats("t").item_count, 400);
 }
 
+TEST_F(StoreTest, StatisticsSurviveReopenAfterLargeBatches) {
+  create("t", false);
+  for (int b = 0; b < 5; ++b) {
+    std::vector<WriteOp> ops;
+    for (int i = 0; i < 1000; ++i) {
+      WriteOp op;
+      op.table = "t";
+      op.item = {{"pk", Value::s(std::to_string(b) + "-" + std::to_string(i))}};
+      ops.push_back(std::move(op));
+    }
+    ASSERT_TRUE(store_->batch_write(ops).ok());
+  }
+  EXPECT_EQ(store_->stats("t").item_count, 5000);
+  reopen();
+  EXPECT_EQ(store_->stats("t").item_count, 5000);
+}
+
 TEST_F(StoreTest, AsyncWritersShareWalSyncs) {
   create("t", false);
   const uint64_t before = store_->wal_sync_rounds();

@@ -207,14 +207,27 @@ Status DiskLog::fail_locked(const Status& cause) {
 Status DiskLog::roll_locked() {
   const auto& active = segments_.back();
   const bool fsync = options_.durability == Durability::kFsync;
-  if (fsync) FRESHET_RETURN_IF_ERROR(sync_locked(active_target_));
-  FRESHET_RETURN_IF_ERROR(active->seal(*fs_, fsync));
+  // A failed fdatasync is sticky (see group_committer.h); any other failure (a full disk
+  // while creating the next segment or writing the indexes) leaves the log as it was, with
+  // the same active segment, so the next append retries the roll.
+  if (fsync) {
+    if (Status s = sync_locked(active_target_); !s.ok()) return fail_locked(s);
+  }
   const uint64_t base = active->summary().next_offset;
   const std::string seg_path = dir_ + "/" + Segment::file_name(base, "log");
-  FRESHET_ASSIGN_OR_RETURN(auto file, fs_->open(seg_path, OpenMode::kCreate));
-  std::shared_ptr<File> shared(std::move(file));
-  FRESHET_RETURN_IF_ERROR(shared->truncate(0));
-  if (fsync) FRESHET_RETURN_IF_ERROR(fs_->sync_dir(dir_));
+  auto undo = [&](Status cause) {
+    (void)fs_->remove(seg_path);  // an empty next segment must not outlive a failed roll
+    return cause;
+  };
+  auto file = fs_->open(seg_path, OpenMode::kCreate);
+  if (!file.ok()) return undo(file.error());
+  std::shared_ptr<File> shared(std::move(file).value());
+  if (Status t = shared->truncate(0); !t.ok()) return undo(t);
+  if (Status s = active->seal(*fs_, fsync); !s.ok()) return undo(s);
+  if (fsync) {
+    // Makes the new segment and the sealed one's indexes durable names.
+    if (Status d = fs_->sync_dir(dir_); !d.ok()) return fail_locked(d);
+  }
   auto next = std::make_shared<Segment>(dir_, base, shared);
   active->hand_index_buffers_to(*next);
   segments_.push_back(std::move(next));
@@ -244,7 +257,8 @@ Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
   if (closed_) return Error(ErrorCode::kClosed, "log " + dir_ + " is closed");
   if (!failed_.ok()) return failed_.error();
   if (Status r = roll_if_due_locked(batch.size(), h.first_timestamp_ms); !r.ok()) {
-    return fail_locked(r);
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    return r;  // roll_locked made it sticky if it has to be
   }
   const Segment* active = segments_.back().get();
   const uint64_t base = active->summary().next_offset;
@@ -252,7 +266,10 @@ Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
   format::seal_header(batch.data(), base);
   if (Status w = active->file()->write_at(batch.data(), batch.size(), pos); !w.ok()) {
     write_errors_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::error("log {}: append failed: {}", dir_, w.to_string());
+    if (auto held = error_log_.allow()) {
+      spdlog::error("log {}: append failed: {} ({} more failed appends since the last report)",
+                    dir_, w.to_string(), *held);
+    }
     // Cut off whatever part of the batch reached the file so it can never be read back.
     if (Status t = active->file()->truncate(pos); !t.ok()) return fail_locked(t);
     return w;
@@ -302,8 +319,8 @@ Result<bool> DiskLog::restore_batch(std::string_view batch) {
   if (closed_) return Error(ErrorCode::kClosed, "log " + dir_ + " is closed");
   const uint64_t next = segments_.back()->summary().next_offset;
   if (format::next_offset(h) <= next) return false;  // the log has it already
-  if (h.base_offset != next) {
-    return Error(ErrorCode::kCorruption, "log " + dir_ + " ends at offset " + std::to_string(next) +
+  if (h.base_offset != next) {  // a gap: kOutOfRange, which replay tells from damage
+    return Error(ErrorCode::kOutOfRange, "log " + dir_ + " ends at offset " + std::to_string(next) +
                                              " but the WAL batch starts at " +
                                              std::to_string(h.base_offset));
   }
@@ -555,7 +572,7 @@ Result<size_t> DiskLog::enforce_retention(int64_t now_ms) {
     if (by_age && failed_.ok() && !active->empty() && active->summary().max_timestamp_ms < cutoff &&
         active->summary().next_offset == committed_tip_.load()) {
       // Every record of the active segment expired: roll it so it can go as a whole.
-      if (Status r = roll_locked(); !r.ok()) return fail_locked(r);
+      if (Status r = roll_locked(); !r.ok()) return r;
     }
     uint64_t total = 0;
     for (const auto& s : segments_) total += s->summary().size_bytes;
@@ -605,6 +622,11 @@ uint64_t DiskLog::next_offset() const {
 size_t DiskLog::segment_count() const {
   std::lock_guard lock(mu_);
   return segments_.size();
+}
+
+Status DiskLog::health() const {
+  std::lock_guard lock(mu_);
+  return failed_;
 }
 
 Status DiskLog::close() {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "freshet/common/file.h"
+#include "freshet/common/log_limiter.h"
 #include "freshet/log/log.h"
 #include "group_committer.h"
 #include "segment.h"
@@ -49,6 +50,7 @@ class DiskLog final : public Log {
   Result<size_t> enforce_retention(int64_t now_ms) override;
   LogCounters counters() const override;
   Status close() override;
+  Status health() const override;
 
   size_t segment_count() const;
 
@@ -101,6 +103,7 @@ class DiskLog final : public Log {
   std::atomic<uint64_t> write_errors_{0};
   std::atomic<uint64_t> sync_errors_{0};
   std::atomic<uint64_t> segments_deleted_{0};
+  LogLimiter error_log_;  // failed appends reach the log once a second
 };
 
 }  // namespace freshet::log

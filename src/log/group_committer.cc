@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "freshet/common/crc32c.h"
@@ -33,7 +34,7 @@ void GroupCommitter::stop() {
   work_cv_.notify_all();
   thread_.join();
   // Every queued round ran; leave no entry to replay behind on a clean stop.
-  if (wal_) checkpoint();
+  if (wal_) (void)checkpoint();  // failures are logged; replay covers what it left
   {
     std::lock_guard pool(pool_mu_);
     pool_stop_ = true;
@@ -45,8 +46,17 @@ void GroupCommitter::stop() {
   running_ = false;
 }
 
+Status GroupCommitter::timed_sync(File& f) {
+  if (!observer_.fsync_latency) return f.sync();
+  const auto start = std::chrono::steady_clock::now();
+  Status s = f.sync();
+  observer_.fsync_latency(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  return s;
+}
+
 void GroupCommitter::sync_one(const std::shared_ptr<Target>& t) {
-  Status s = t->file->sync();
+  Status s = timed_sync(*t->file);
   if (!s.ok()) {
     spdlog::error("group commit: {} (the log stops accepting writes until reopened)",
                   s.to_string());
@@ -106,6 +116,7 @@ uint64_t GroupCommitter::enqueue(const std::shared_ptr<Target>& target) {
     target->queued_round = next_round_;
     queued_.push_back(target);
   }
+  ++round_appends_;
   work_cv_.notify_one();
   return next_round_;
 }
@@ -146,7 +157,7 @@ void GroupCommitter::wait_async(uint64_t ticket, const std::shared_ptr<Target>& 
 }
 
 Status GroupCommitter::sync_now(const std::shared_ptr<Target>& target) {
-  Status s = target->file->sync();
+  Status s = timed_sync(*target->file);
   std::lock_guard lock(mu_);
   ++syncs_;
   if (!s.ok()) {
@@ -172,7 +183,7 @@ void GroupCommitter::run() {
     if (queued_.empty() && wal_pending_.empty()) {
       if (stopping_) break;
       lock.unlock();
-      checkpoint();  // requested by checkpoint_now()
+      (void)checkpoint();  // requested by checkpoint_now(), which reads the outcome
       lock.lock();
       continue;
     }
@@ -180,8 +191,16 @@ void GroupCommitter::run() {
     wal_bytes.swap(wal_pending_);
     wal_targets.swap(wal_targets_);
     const uint64_t number = next_round_++;
+    const size_t appends = round_appends_;
+    round_appends_ = 0;
     lock.unlock();
-    if (!wal_bytes.empty()) write_wal(wal_bytes, wal_targets);
+    if (!wal_bytes.empty() && !write_wal(wal_bytes)) {
+      // The entries are not durable in the WAL: make them durable in their files instead.
+      for (const auto& t : wal_targets) {
+        if (std::find(round.begin(), round.end(), t) == round.end()) round.push_back(t);
+      }
+    }
+    if (observer_.round_appends) observer_.round_appends(appends);
     wal_bytes.clear();
     wal_targets.clear();
     const uint64_t synced = sync_round(round);
@@ -204,7 +223,8 @@ void GroupCommitter::run() {
     }
     waiters_.erase(waiters_.begin() + static_cast<std::ptrdiff_t>(kept), waiters_.end());
     const bool due =
-        wal_ && (wal_size_ >= next_checkpoint_at_ || checkpoint_requested_ > checkpoint_number_);
+        wal_ && (wal_size_ >= next_checkpoint_at_ || checkpoint_requested_ > checkpoint_number_ ||
+                 (wal_stalled_ && std::chrono::steady_clock::now() >= next_retry_));
     if (wal_ && !due && wal_size_ >= next_writeback_at_) {
       // Start writing back the files the next checkpoint must sync, so that it finds little
       // left to write and holds up the rounds for less time.
@@ -219,7 +239,7 @@ void GroupCommitter::run() {
     for (size_t i = 0; i < ready.size(); ++i) ready[i].done(std::move(ready_status[i]));
     ready.clear();
     ready_status.clear();
-    if (due) checkpoint();
+    if (due) (void)checkpoint();  // a failure is recorded and reported by health()
     lock.lock();
   }
   // Stopping: every queued round ran, so no waiter can remain; guard anyway.
@@ -251,8 +271,9 @@ uint64_t GroupCommitter::append_wal(std::string_view log, std::string_view batch
                                     const std::shared_ptr<Target>& target) {
   if (batch.size() > wal_max_entry_bytes_ || log.size() > wal::kMaxNameBytes) return 0;
   std::lock_guard lock(mu_);
-  if (!wal_ || !running_ || stopping_ || wal_failed_) return 0;
+  if (!wal_ || !running_ || stopping_ || wal_failed_ || wal_stalled_) return 0;
   wal::append_entry(log, batch, &wal_pending_);
+  ++round_appends_;
   if (target->wal_round != next_round_) {
     target->wal_round = next_round_;
     wal_targets_.push_back(target);
@@ -262,34 +283,40 @@ uint64_t GroupCommitter::append_wal(std::string_view log, std::string_view batch
   return next_round_;
 }
 
-void GroupCommitter::write_wal(std::string& bytes,
-                               const std::vector<std::shared_ptr<Target>>& targets) {
-  Status s;
+bool GroupCommitter::write_wal(std::string& bytes) {
   {
     std::lock_guard lock(mu_);
-    if (wal_failed_) s = Error(ErrorCode::kFailed, "the write-ahead log failed earlier");
+    if (wal_failed_) return false;
   }
   wal::seal_entries(bytes.data(), bytes.size(), wal_generation_);
-  if (s.ok()) s = wal_->write_at(bytes.data(), bytes.size(), wal::kHeaderBytes + wal_size_);
-  if (s.ok()) s = wal_->sync();
+  // A failed pwrite leaves wal_size_ where it was: the next round overwrites the same bytes.
+  Status s = wal_->write_at(bytes.data(), bytes.size(), wal::kHeaderBytes + wal_size_);
+  const bool wrote = s.ok();
+  if (wrote) s = timed_sync(*wal_);
   if (s.ok()) {
     wal_size_ += bytes.size();
     wal_size_seen_.store(wal_size_, std::memory_order_relaxed);
-    return;
+    return true;
   }
-  spdlog::error(
-      "write-ahead log: {} (logs with entries in it stop accepting writes until "
-      "reopened; later appends sync their own files)",
-      s.to_string());
   std::lock_guard lock(mu_);
-  wal_failed_ = true;
-  for (const auto& t : targets) {
-    t->failed = true;
-    t->error = s.error().message();
+  ++wal_write_failures_;
+  if (!wrote) {
+    if (auto held = wal_log_limiter_.allow()) {
+      spdlog::error(
+          "write-ahead log: {} (this round syncs its logs' files instead; {} more such "
+          "failures since the last report)",
+          s.to_string(), *held);
+    }
+    return false;
   }
+  wal_failed_ = true;
+  wal_error_ = "write-ahead log fdatasync failed: " + s.error().message();
+  spdlog::error("{} (the WAL is not used again until restart; rounds sync the logs' files)",
+                wal_error_);
+  return false;
 }
 
-void GroupCommitter::checkpoint() {
+Status GroupCommitter::checkpoint() {
   std::vector<std::shared_ptr<Target>> dirty;
   uint64_t number = 0;
   {
@@ -300,57 +327,97 @@ void GroupCommitter::checkpoint() {
   // Every entry in the WAL was written to its file before it was queued, so syncing the
   // files queued so far covers all of them (and some still pending, which is harmless).
   const uint64_t synced = sync_round(dirty);
-  bool all_ok = true;
+  Status s;
   {
     std::lock_guard lock(mu_);
     syncs_ += synced;
     for (const auto& t : dirty) {
-      if (t->failed) all_ok = false;
+      if (t->failed) {
+        s = Error(ErrorCode::kFailed, "checkpoint cannot sync " + t->file->path() + ": " +
+                                          t->error);
+        break;
+      }
     }
-    if (wal_failed_) all_ok = false;
   }
-  Status s;
   // The WAL is recycled, not truncated (freeing 64 MiB of blocks took 26 ms here, with the
   // rounds held up): the next generation's header makes every entry in it stale.
-  if (all_ok) {
+  if (s.ok()) {
     const std::string header = wal::encode_header(wal_generation_ + 1);
     s = wal_->write_at(header.data(), header.size(), 0);
-    if (s.ok()) s = wal_->sync();
+    if (s.ok()) s = timed_sync(*wal_);
     if (s.ok()) ++wal_generation_;
   }
   std::lock_guard lock(mu_);
-  if (!all_ok || !s.ok()) {
-    // The WAL keeps entries whose files are not known durable; try again later.
-    if (!s.ok()) spdlog::error("write-ahead log checkpoint: {}", s.to_string());
+  if (!s.ok()) {
+    // The WAL keeps entries whose files are not known durable: stall it (batches sync their
+    // own files meanwhile) and try again later.
+    if (!wal_stalled_ || wal_error_ != s.error().message()) {
+      spdlog::error("write-ahead log checkpoint: {} (the WAL is stalled; retrying every second)",
+                    s.to_string());
+    }
+    wal_stalled_ = true;
+    wal_error_ = s.error().message();
+    ++checkpoint_failures_;
     for (const auto& t : dirty) mark_dirty_locked(t);
     next_checkpoint_at_ = wal_size_ + wal_checkpoint_bytes_;
+    next_retry_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   } else {
+    if (wal_stalled_) spdlog::info("write-ahead log: checkpoint succeeded; the WAL is used again");
+    wal_stalled_ = false;
+    if (!wal_failed_) wal_error_.clear();
     wal_size_ = 0;
     wal_size_seen_.store(0, std::memory_order_relaxed);
     next_checkpoint_at_ = wal_checkpoint_bytes_;
     next_writeback_at_ = wal_checkpoint_bytes_ / kWritebackSteps;
   }
   checkpoints_done_ = number;
+  last_checkpoint_ = s;
   done_cv_.notify_all();
+  return s;
 }
 
-void GroupCommitter::checkpoint_now() {
+Status GroupCommitter::checkpoint_now() {
   std::unique_lock lock(mu_);
-  if (!wal_) return;
+  if (!wal_) return {};
   // While stopping, the committer may still run rounds (with the helpers); stop() runs a
-  // checkpoint after the last one, and until then replay skips the entries of a removed log
-  // because its directory is gone.
-  if (stopping_) return;
+  // checkpoint after the last one.
   if (!running_) {
     lock.unlock();
     std::lock_guard inline_only(inline_checkpoint_mu_);  // no committer thread: callers only
-    checkpoint();
-    return;
+    return checkpoint();
   }
+  if (stopping_) return Error(ErrorCode::kClosed, "the log store is closing");
   const uint64_t want = checkpoint_number_ + 1;
   checkpoint_requested_ = std::max(checkpoint_requested_, want);
   work_cv_.notify_one();
   done_cv_.wait(lock, [&] { return checkpoints_done_ >= want || !running_; });
+  if (checkpoints_done_ < want) return Error(ErrorCode::kClosed, "the log store closed");
+  return last_checkpoint_;
+}
+
+void GroupCommitter::forget_files_under(const std::string& dir_prefix) {
+  std::lock_guard lock(mu_);
+  auto under = [&](const std::shared_ptr<Target>& t) {
+    return t->file->path().compare(0, dir_prefix.size(), dir_prefix) == 0;
+  };
+  wal_dirty_.erase(std::remove_if(wal_dirty_.begin(), wal_dirty_.end(), under), wal_dirty_.end());
+}
+
+Status GroupCommitter::health() const {
+  std::lock_guard lock(mu_);
+  if (wal_failed_) return Error(ErrorCode::kFailed, wal_error_);
+  if (wal_stalled_) return Error(ErrorCode::kUnavailable, "write-ahead log stalled: " + wal_error_);
+  return {};
+}
+
+uint64_t GroupCommitter::checkpoint_failures() const {
+  std::lock_guard lock(mu_);
+  return checkpoint_failures_;
+}
+
+uint64_t GroupCommitter::wal_write_failures() const {
+  std::lock_guard lock(mu_);
+  return wal_write_failures_;
 }
 
 uint64_t GroupCommitter::checkpoints() const {

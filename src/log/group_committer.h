@@ -10,6 +10,16 @@
 // dropped the dirty pages and a later fdatasync can succeed without them. So once a target
 // fails it stays failed, every waiter on it gets the error, and the owning log stops
 // accepting appends until it is reopened (recovery re-reads what is really on disk).
+// Only a failed fdatasync is sticky: when the WAL's pwrite fails (a full disk, say), the round
+// syncs the files of its WAL entries directly instead, and its waiters see the outcome of
+// those syncs; the WAL is used again from the next round. When the WAL's own fdatasync fails,
+// the round also falls back to the files, and the WAL is not used again (wal_failed_).
+//
+// A checkpoint that cannot complete (a file with WAL-only data failed its sync, or the header
+// could not be written) leaves the WAL as it is (its entries are the only durable copy of
+// those batches) and stalls it: append_wal() declines until a retry (at most once a second,
+// after a round) succeeds, so batches sync their own files and the WAL does not grow without
+// bound. health() reports both states; checkpoint_now() returns the checkpoint's outcome.
 //
 // A round with several files syncs them in parallel: the committer thread and up to
 // `sync_helpers` helper threads each take the next file of the round until none is left
@@ -34,6 +44,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -45,6 +56,7 @@
 #include <vector>
 
 #include "freshet/common/file.h"
+#include "freshet/common/log_limiter.h"
 #include "freshet/common/result.h"
 
 namespace freshet::log {
@@ -63,7 +75,15 @@ class GroupCommitter {
     std::string error;
   };
 
-  explicit GroupCommitter(int sync_helpers = 3) : sync_helpers_(sync_helpers) {}
+  // Hooks for metrics (called on the committer or helper threads; must be quick). Either may
+  // be empty.
+  struct Observer {
+    std::function<void(double ms)> fsync_latency;     // every fdatasync of a round or the WAL
+    std::function<void(size_t appends)> round_appends;  // appends made durable by each round
+  };
+
+  explicit GroupCommitter(int sync_helpers = 3, Observer observer = {})
+      : observer_(std::move(observer)), sync_helpers_(sync_helpers) {}
   ~GroupCommitter();
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
@@ -98,7 +118,14 @@ class GroupCommitter {
   // Syncs every file with WAL-only data and starts a new WAL generation (which makes every
   // entry in it stale), on the committer thread; returns once done. Used before a log is
   // removed, so that its entries cannot be replayed into a new log of the same name.
-  void checkpoint_now();
+  Status checkpoint_now();
+  // Drops the files under `dir_prefix` from those the next checkpoint must sync: their log
+  // was reopened, and what the WAL held for it is in its files again and synced.
+  void forget_files_under(const std::string& dir_prefix);
+  // OK, or why the WAL is failed (its fdatasync failed) or stalled (checkpoints failing).
+  Status health() const;
+  uint64_t checkpoint_failures() const;
+  uint64_t wal_write_failures() const;
   uint64_t wal_bytes() const { return wal_size_seen_.load(std::memory_order_relaxed); }
   uint64_t checkpoints() const;  // completed WAL checkpoints
 
@@ -119,13 +146,16 @@ class GroupCommitter {
   void take_files();
   void sync_one(const std::shared_ptr<Target>& t);
   static Status outcome(const Target& t);  // requires mu_
-  // Writes and syncs the WAL bytes of a round; on failure marks its targets failed.
-  // Seals the entries in `bytes` with the current generation first.
-  void write_wal(std::string& bytes, const std::vector<std::shared_ptr<Target>>& targets);
+  // Writes and syncs the WAL bytes of a round; returns false when they are not durable (the
+  // round must then sync the entries' files). Seals the entries in `bytes` with the current
+  // generation first. A failed fdatasync marks the WAL failed for good.
+  bool write_wal(std::string& bytes);
   // Lists t among the files the next checkpoint syncs, once. REQUIRES: mu_.
   void mark_dirty_locked(const std::shared_ptr<Target>& t);
   // Syncs every file with WAL-only data, then starts the next generation. Committer thread.
-  void checkpoint();
+  Status checkpoint();
+  // Times one fdatasync for the observer.
+  Status timed_sync(File& f);
 
   // WAL state. The file and limits are set before start() and read-only after. wal_size_,
   // wal_generation_ and the next_* thresholds are used by the committer thread, and by
@@ -142,11 +172,20 @@ class GroupCommitter {
   uint64_t checkpoint_number_ = 0;                    // guarded by mu_
   uint64_t checkpoint_requested_ = 0;                 // guarded by mu_; see checkpoint_now
   uint64_t checkpoints_done_ = 0;                     // guarded by mu_
+  Status last_checkpoint_;                            // guarded by mu_; outcome of the last
+  size_t round_appends_ = 0;                          // guarded by mu_; appends this round
+  LogLimiter wal_log_limiter_;                        // failed WAL pwrites reach the log 1/s
   uint64_t next_checkpoint_at_ = 0;                   // committer thread only
   uint64_t next_writeback_at_ = 0;                    // committer thread only
   // Between checkpoints, the files to sync get start_writeback() this many times.
   static constexpr uint64_t kWritebackSteps = 16;
   bool wal_failed_ = false;          // guarded by mu_
+  bool wal_stalled_ = false;         // guarded by mu_; a checkpoint failed, not yet retried OK
+  std::string wal_error_;            // guarded by mu_; why failed or stalled
+  uint64_t checkpoint_failures_ = 0;  // guarded by mu_
+  uint64_t wal_write_failures_ = 0;   // guarded by mu_
+  std::chrono::steady_clock::time_point next_retry_{};  // committer thread only
+  const Observer observer_;
   std::mutex inline_checkpoint_mu_;  // serialises checkpoint_now() callers when not running
 
   mutable std::mutex mu_;

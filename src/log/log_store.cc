@@ -37,8 +37,12 @@ bool valid_log_name(const std::string& name) {
   return true;
 }
 
-LogStore::LogStore(std::string root, std::shared_ptr<FileSystem> fs)
-    : root_(std::move(root)), fs_(std::move(fs)), committer_(std::make_unique<GroupCommitter>()) {}
+LogStore::LogStore(std::string root, std::shared_ptr<FileSystem> fs,
+                   const LogStoreOptions& options)
+    : root_(std::move(root)),
+      fs_(std::move(fs)),
+      committer_(std::make_unique<GroupCommitter>(
+          3, GroupCommitter::Observer{options.on_fsync, options.on_round})) {}
 
 LogStore::~LogStore() { close(); }
 
@@ -46,12 +50,13 @@ Result<std::unique_ptr<LogStore>> LogStore::open(const std::string& root,
                                                  std::shared_ptr<FileSystem> fs,
                                                  const LogStoreOptions& options) {
   FRESHET_RETURN_IF_ERROR(create_dirs_durably(*fs, root));
-  std::unique_ptr<LogStore> store(new LogStore(root, std::move(fs)));
+  std::unique_ptr<LogStore> store(new LogStore(root, std::move(fs), options));
   // '@' cannot appear in a log name, so no log directory can collide with the WAL.
   const std::string wal_path = root + "/@wal";
   const bool existed = store->fs_->exists(wal_path);
   uint64_t generation = 0;
   if (existed) {
+    // Any failure here returns before the WAL is touched: a later start can try again.
     FRESHET_ASSIGN_OR_RETURN(generation, store->replay_wal(wal_path));
   }
   if (options.wal) {
@@ -72,77 +77,119 @@ Result<std::unique_ptr<LogStore>> LogStore::open(const std::string& root,
   return store;
 }
 
-// Applies every intact entry of the WAL's current generation to its log: a batch the log
-// lacks (its tail was not synced before a crash) is written back byte for byte; one it has
-// is skipped. Then the logs that changed are synced. Entries of logs that were removed are
-// skipped. Returns the generation found (0 when the header is not intact: a crash while a
-// checkpoint wrote it, after every entry had been synced into its log, or a new file).
+// Finds the generation to replay. An intact header names it. A damaged one (damage, not a
+// crash: the header's bytes sit in one sector and are rewritten only by a checkpoint, after
+// every entry is in its log) is recovered from the first entry: each generation writes its
+// entries from byte 4096 on, so the entry there belongs to the newest generation that wrote
+// any, and replaying it again is harmless. A file no longer than the header block never held
+// an entry (a crash while the WAL was being created). Anything else fails loudly rather than
+// guess: a generation must never be reused over entries it could not read.
 Result<uint64_t> LogStore::replay_wal(const std::string& path) {
   FRESHET_ASSIGN_OR_RETURN(auto file, fs_->open(path, OpenMode::kReadOnly));
-  std::string header(wal::kHeaderBytes, '\0');
+  std::string header(wal::kHeaderBytes + wal::kEntryHeaderBytes, '\0');
   FRESHET_ASSIGN_OR_RETURN(size_t got, file->read_at(header.data(), header.size(), 0));
   std::optional<uint64_t> generation = wal::decode_header(header.data(), got);
   if (!generation) {
-    if (got != 0) {
-      spdlog::warn(
-          "write-ahead log: header is not intact; nothing to replay (a checkpoint "
-          "writes it only after every entry is in its log)");
+    FRESHET_ASSIGN_OR_RETURN(uint64_t size, file->size());
+    if (size <= wal::kHeaderBytes) {
+      if (got != 0) spdlog::warn("write-ahead log: header not intact in a file with no entries");
+      return uint64_t{0};
     }
-    return uint64_t{0};
+    const char* first = header.data() + wal::kHeaderBytes;
+    std::optional<uint64_t> found;
+    if (got >= header.size() && wal::get_u32(first) == wal::kEntryMagic) {
+      const uint64_t g = wal::get_u64(first + 8);
+      const uint64_t total = wal::kEntryHeaderBytes + uint64_t{wal::get_u32(first + 16)} +
+                             wal::get_u32(first + 20);
+      if (total <= wal::kMaxBatchBytes + wal::kMaxNameBytes + wal::kEntryHeaderBytes &&
+          wal::kHeaderBytes + total <= size) {
+        std::string entry(static_cast<size_t>(total), '\0');
+        FRESHET_ASSIGN_OR_RETURN(size_t n, file->read_at(entry.data(), entry.size(),
+                                                         wal::kHeaderBytes));
+        wal::Entry e;
+        if (wal::parse_entry(entry.data(), n, g, &e) != 0) found = g;
+      }
+    }
+    if (!found) {
+      return Error(ErrorCode::kCorruption,
+                   "write-ahead log " + path +
+                       ": the header is damaged and no intact entry follows it, so the "
+                       "generation to replay is unknown; refusing to start (move the file "
+                       "aside to start without it, after checking the logs)");
+    }
+    spdlog::error("write-ahead log: the header is damaged; recovered generation {} from the entries",
+                  *found);
+    recovery_.header_recovered = true;
+    generation = found;
   }
   std::map<std::string, std::shared_ptr<DiskLog>, std::less<>> logs;
-  std::set<std::string, std::less<>> broken;
-  wal::Reader reader(*file, *generation);
-  while (true) {
-    FRESHET_ASSIGN_OR_RETURN(std::optional<wal::Entry> next, reader.next());
-    if (!next) break;
-    const wal::Entry& e = *next;
-    ++recovery_.entries;
-    const std::string name(e.name);
-    if (broken.count(name) != 0) {
-      ++recovery_.failed;
-      continue;
-    }
-    if (!valid_log_name(name) || !fs_->exists(root_ + "/" + name)) {
-      ++recovery_.skipped;
-      continue;
-    }
-    auto it = logs.find(name);
-    if (it == logs.end()) {
-      auto log = DiskLog::open(root_ + "/" + name, LogOptions{}, fs_, nullptr);
-      if (!log.ok()) {
-        spdlog::error("write-ahead log: cannot open log {} to replay into it: {}", name,
-                      log.status().to_string());
-        broken.insert(name);
-        ++recovery_.failed;
-        continue;
-      }
-      it = logs.emplace(name, std::move(log).value()).first;
-    }
-    Result<bool> r = it->second->restore_batch(e.batch);
-    if (!r.ok()) {
-      spdlog::error("write-ahead log: cannot replay into log {}: {}", name, r.status().to_string());
-      broken.insert(name);
-      ++recovery_.failed;
-    } else if (*r) {
-      ++recovery_.restored;
-    } else {
-      ++recovery_.already_present;
-    }
-  }
-  recovery_.end_offset = reader.end_offset();
+  FRESHET_RETURN_IF_ERROR(apply_wal(*file, *generation, {}, &logs, &recovery_));
   for (auto& [name, log] : logs) {
     FRESHET_RETURN_IF_ERROR(log->sync());
     FRESHET_RETURN_IF_ERROR(log->close());
   }
-  if (recovery_.restored != 0 || recovery_.failed != 0) {
+  if (recovery_.restored != 0 || recovery_.gaps != 0) {
     spdlog::info(
         "write-ahead log: {} entries of generation {}, {} batches restored, {} already "
-        "present, {} of removed logs, {} failed",
+        "present, {} after a gap",
         recovery_.entries, *generation, recovery_.restored, recovery_.already_present,
-        recovery_.skipped, recovery_.failed);
+        recovery_.gaps);
   }
   return *generation;
+}
+
+Status LogStore::apply_wal(File& file, uint64_t generation, const std::string& only_log,
+                           std::map<std::string, std::shared_ptr<DiskLog>, std::less<>>* logs,
+                           WalRecovery* rec) {
+  std::set<std::string, std::less<>> gapped;
+  wal::Reader reader(file, generation);
+  while (true) {
+    FRESHET_ASSIGN_OR_RETURN(std::optional<wal::Entry> next, reader.next());
+    if (!next) break;
+    const wal::Entry& e = *next;
+    if (!only_log.empty() && e.name != only_log) continue;
+    ++rec->entries;
+    const std::string name(e.name);
+    if (gapped.count(name) != 0) {
+      ++rec->gaps;
+      continue;
+    }
+    if (!valid_log_name(name)) {
+      return Error(ErrorCode::kCorruption, "write-ahead log: an intact entry names no valid log");
+    }
+    auto it = logs->find(name);
+    if (it == logs->end()) {
+      if (!fs_->exists(root_ + "/" + name)) {
+        return Error(ErrorCode::kCorruption,
+                     "write-ahead log: an entry of the current generation names log " + name +
+                         ", which does not exist (logs are removed only after a checkpoint "
+                         "made their entries stale); refusing to start");
+      }
+      auto log = DiskLog::open(root_ + "/" + name, LogOptions{}, fs_, nullptr);
+      if (!log.ok()) {
+        return Error(log.code(), "write-ahead log: cannot open log " + name +
+                                     " to replay into it: " + log.error().message());
+      }
+      it = logs->emplace(name, std::move(log).value()).first;
+    }
+    Result<bool> r = it->second->restore_batch(e.batch);
+    if (!r.ok() && r.code() == ErrorCode::kOutOfRange) {
+      spdlog::warn("write-ahead log: {}; this entry and the later ones of the log were never "
+                   "acknowledged (their round also synced a batch that is gone) and are skipped",
+                   r.error().message());
+      gapped.insert(name);
+      ++rec->gaps;
+    } else if (!r.ok()) {
+      return Error(r.code(), "write-ahead log: cannot replay into log " + name + ": " +
+                                 r.error().message());
+    } else if (*r) {
+      ++rec->restored;
+    } else {
+      ++rec->already_present;
+    }
+  }
+  rec->end_offset = reader.end_offset();
+  return {};
 }
 
 Result<std::shared_ptr<Log>> LogStore::open_log(const std::string& name,
@@ -162,9 +209,11 @@ bool LogStore::log_exists(const std::string& name) {
 
 Status LogStore::remove_log(const std::string& name) {
   if (!valid_log_name(name)) return Error(ErrorCode::kInvalidArgument, "bad log name: " + name);
-  // The WAL may still hold entries of this log: empty it first, so that they can never be
-  // replayed into a new log of the same name.
-  committer_->checkpoint_now();
+  // The WAL may still hold entries of this log: make them stale first, so that they can
+  // never be replayed (replay treats an entry of a missing log as damage).
+  if (Status c = committer_->checkpoint_now(); !c.ok()) {
+    return Error(c.code(), "cannot remove log " + name + ": " + c.error().message());
+  }
   const std::string dir = root_ + "/" + name;
   auto names = fs_->list_dir(dir);
   if (!names.ok()) return names.code() == ErrorCode::kNotFound ? Status() : names.status();
@@ -172,6 +221,41 @@ Status LogStore::remove_log(const std::string& name) {
   FRESHET_RETURN_IF_ERROR(fs_->remove_dir(dir));
   return fs_->sync_dir(parent_dir(dir));
 }
+
+Result<std::shared_ptr<Log>> LogStore::reopen_log(const std::string& name,
+                                                  const LogOptions& options) {
+  if (!valid_log_name(name)) return Error(ErrorCode::kInvalidArgument, "bad log name: " + name);
+  const std::string dir = root_ + "/" + name;
+  {
+    // Recovery re-reads the files; the WAL's entries of this log go back in, then all is
+    // synced. Only then may the committer drop the failed files from its checkpoint list.
+    FRESHET_ASSIGN_OR_RETURN(auto log, DiskLog::open(dir, options, fs_, nullptr));
+    const std::string wal_path = root_ + "/@wal";
+    if (fs_->exists(wal_path)) {
+      FRESHET_ASSIGN_OR_RETURN(auto file, fs_->open(wal_path, OpenMode::kReadOnly));
+      std::string header(wal::kHeaderBytes, '\0');
+      FRESHET_ASSIGN_OR_RETURN(size_t got, file->read_at(header.data(), header.size(), 0));
+      if (auto generation = wal::decode_header(header.data(), got)) {
+        std::map<std::string, std::shared_ptr<DiskLog>, std::less<>> logs{{name, log}};
+        WalRecovery rec;
+        FRESHET_RETURN_IF_ERROR(apply_wal(*file, *generation, name, &logs, &rec));
+        if (rec.restored != 0) {
+          spdlog::info("log {} reopened: {} batches restored from the write-ahead log", name,
+                       rec.restored);
+        }
+      }
+    }
+    FRESHET_RETURN_IF_ERROR(log->sync());
+    FRESHET_RETURN_IF_ERROR(log->close());
+  }
+  committer_->forget_files_under(dir + "/");
+  return open_log(name, options);
+}
+
+Status LogStore::checkpoint_now() { return committer_->checkpoint_now(); }
+Status LogStore::health() const { return committer_->health(); }
+uint64_t LogStore::wal_checkpoint_failures() const { return committer_->checkpoint_failures(); }
+uint64_t LogStore::wal_write_failures() const { return committer_->wal_write_failures(); }
 
 void LogStore::close() { committer_->stop(); }
 

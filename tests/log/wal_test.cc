@@ -129,7 +129,7 @@ TEST(WalTest, RemovedLogIsNotReplayedIntoANewLogOfTheSameName) {
   expect_range(*again, 0, 3);
 }
 
-TEST(WalTest, DamagedHeaderMeansNothingToReplayAndANewGenerationStarts) {
+TEST(WalTest, DamagedHeaderIsRecoveredFromTheFirstEntry) {
   testing::TempDir dir;
   testing::TempDir copy;
   testing::TempDir copy2;
@@ -137,13 +137,15 @@ TEST(WalTest, DamagedHeaderMeansNothingToReplayAndANewGenerationStarts) {
   auto a = std::move(store->open_log("s/0", plain()).value());
   ASSERT_TRUE(fill(*a, 0, 5, 1).ok());
   crash_copy(dir.path(), copy.path() + "/d", 1.0);  // the segments kept everything
-  // A checkpoint writes the header only after every entry is in its log, so a torn header
-  // leaves nothing to replay.
+  // The entry at byte 4096 belongs to the newest generation that wrote any: replay it (again,
+  // harmlessly) and go on from the generation after it.
   std::string wal = read_file(copy.path() + "/d/@wal");
   wal.replace(0, 16, std::string(16, 'x'));
   write_file(copy.path() + "/d/@wal", wal);
   auto reopened = std::move(LogStore::open(copy.path() + "/d", posix_file_system()).value());
-  EXPECT_EQ(reopened->wal_recovery().entries, 0u);
+  EXPECT_TRUE(reopened->wal_recovery().header_recovered);
+  EXPECT_EQ(reopened->wal_recovery().entries, 5u);
+  EXPECT_EQ(reopened->wal_recovery().already_present, 5u);
   auto a2 = std::move(reopened->open_log("s/0", plain()).value());
   expect_range(*a2, 0, 5);
   // Opening the log synced its tail; what follows is durable through the WAL only.
@@ -155,6 +157,23 @@ TEST(WalTest, DamagedHeaderMeansNothingToReplayAndANewGenerationStarts) {
   EXPECT_EQ(again->wal_recovery().restored, 3u);
   auto a3 = std::move(again->open_log("s/0", plain()).value());
   expect_range(*a3, 0, 8);
+}
+
+TEST(WalTest, DamagedHeaderAndFirstEntryFailStartupAndLeaveTheWalAlone) {
+  testing::TempDir dir;
+  testing::TempDir copy;
+  auto store = std::move(LogStore::open(dir.path(), posix_file_system()).value());
+  auto a = std::move(store->open_log("s/0", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 5, 1).ok());
+  crash_copy(dir.path(), copy.path() + "/d", 0.0);
+  std::string wal = read_file(copy.path() + "/d/@wal");
+  wal.replace(0, 16, std::string(16, 'x'));
+  wal.replace(4096 + 30, 4, "oops");
+  write_file(copy.path() + "/d/@wal", wal);
+  auto reopened = LogStore::open(copy.path() + "/d", posix_file_system());
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.code(), ErrorCode::kCorruption);
+  EXPECT_EQ(read_file(copy.path() + "/d/@wal"), wal);  // untouched: a later start may retry
 }
 
 TEST(WalTest, RemovingALogAfterTheStoreClosedStillLeavesNoEntryOfIt) {

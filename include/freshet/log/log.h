@@ -141,6 +141,9 @@ class Log {
 
   // Flushes and closes. Further appends fail with kClosed. Idempotent.
   virtual Status close() = 0;
+  // OK, or why the log stopped accepting appends (a failed fdatasync; see group_committer.h).
+  // A failed log is reopened (LogStore::reopen_log) to serve writes again.
+  virtual Status health() const { return {}; }
 };
 
 // An in-memory log with the same semantics (retention by age and size included).

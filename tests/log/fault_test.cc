@@ -1,0 +1,198 @@
+// The log's failure paths on a PowerLossFileSystem (tests/testing/power_loss_fs.h): each test
+// injects one fault, checks what the store answers, then cuts the power and checks that
+// nothing acknowledged was lost.
+#include <gtest/gtest.h>
+
+#include "../testing/power_loss_fs.h"
+#include "freshet/log/log_store.h"
+#include "test_util.h"
+
+namespace freshet::log {
+namespace {
+
+using testing::PowerLossFileSystem;
+using Op = PowerLossFileSystem::Op;
+
+const std::string kRoot = "/data/logs";
+
+LogOptions plain() {
+  LogOptions o;
+  o.retention_ms = 0;
+  return o;
+}
+
+std::unique_ptr<LogStore> open_store(const std::shared_ptr<PowerLossFileSystem>& fs,
+                                     LogStoreOptions o = {}) {
+  auto s = LogStore::open(kRoot, fs, o);
+  EXPECT_TRUE(s.ok()) << s.error().to_string();
+  return s.ok() ? std::move(s).value() : nullptr;
+}
+
+// Cuts the power with `store` and its logs still open, then reopens the store.
+std::unique_ptr<LogStore> power_cycle(const std::shared_ptr<PowerLossFileSystem>& fs,
+                                      std::unique_ptr<LogStore> store,
+                                      std::vector<std::shared_ptr<Log>> logs = {}) {
+  fs->crash();
+  logs.clear();
+  store.reset();
+  fs->restart();
+  return open_store(fs);
+}
+
+TEST(LogFaultTest, NewLogDirectoriesSurviveAPowerLoss) {
+  auto fs = PowerLossFileSystem::make();
+  auto store = open_store(fs);
+  auto a = std::move(store->open_log("kinesis/r/s.1/shardId-000000000000", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 3, 2).ok());
+  store = power_cycle(fs, std::move(store), {a});
+  ASSERT_TRUE(store->log_exists("kinesis/r/s.1/shardId-000000000000"));
+  auto again = std::move(store->open_log("kinesis/r/s.1/shardId-000000000000", plain()).value());
+  expect_range(*again, 0, 6);
+}
+
+TEST(LogFaultTest, FailedWalWriteSyncsTheLogsInsteadAndIsNotSticky) {
+  auto fs = PowerLossFileSystem::make();
+  auto store = open_store(fs);
+  auto a = std::move(store->open_log("s/0", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 2, 1).ok());
+  const uint64_t before = store->wal_bytes();
+  fs->fail_nth(Op::kWrite, 1, ENOSPC, "@wal");
+  ASSERT_TRUE(fill(*a, 2, 1, 1).ok());  // its round synced the segment instead
+  EXPECT_EQ(store->wal_write_failures(), 1u);
+  EXPECT_EQ(store->wal_bytes(), before);
+  EXPECT_TRUE(a->health().ok());
+  EXPECT_TRUE(store->health().ok());
+  ASSERT_TRUE(fill(*a, 3, 2, 1).ok());
+  EXPECT_GT(store->wal_bytes(), before);  // the WAL is used again
+  store = power_cycle(fs, std::move(store), {a});
+  auto again = std::move(store->open_log("s/0", plain()).value());
+  expect_range(*again, 0, 5);
+}
+
+TEST(LogFaultTest, FailedWalSyncIsStickyForTheWalButNotForTheLogs) {
+  auto fs = PowerLossFileSystem::make();
+  auto store = open_store(fs);
+  auto a = std::move(store->open_log("s/0", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 2, 1).ok());
+  fs->fail_nth(Op::kSync, 1, EIO, "@wal");
+  ASSERT_TRUE(fill(*a, 2, 3, 1).ok());
+  EXPECT_TRUE(a->health().ok());
+  Status h = store->health();
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.error().message().find("fdatasync"), std::string::npos);
+  store = power_cycle(fs, std::move(store), {a});
+  auto again = std::move(store->open_log("s/0", plain()).value());
+  expect_range(*again, 0, 5);
+}
+
+TEST(LogFaultTest, CheckpointThatCannotCompleteStallsTheWalUntilTheLogIsReopened) {
+  auto fs = PowerLossFileSystem::make();
+  auto store = open_store(fs);
+  auto a = std::move(store->open_log("s/0", plain()).value());
+  auto b = std::move(store->open_log("s/1", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 4, 1).ok());  // WAL-only in a's file until a checkpoint
+  ASSERT_TRUE(fill(*b, 0, 2, 1).ok());
+  // a's segment fails its next fdatasync: the checkpoint cannot make a's entries durable.
+  fs->fail_nth(Op::kSync, 1, EIO, "/s/0/");
+  Status c = store->checkpoint_now();
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(store->wal_checkpoint_failures(), 1u);
+  ASSERT_FALSE(store->health().ok());
+  EXPECT_NE(store->health().error().message().find("stalled"), std::string::npos);
+  // Stalled: b's appends sync its file instead of growing the WAL.
+  const uint64_t wal = store->wal_bytes();
+  ASSERT_TRUE(fill(*b, 2, 3, 1).ok());
+  EXPECT_EQ(store->wal_bytes(), wal);
+  // Nothing a acknowledged is lost meanwhile: its entries are still in the WAL.
+  ASSERT_TRUE(a->close().ok());
+  auto reopened = store->reopen_log("s/0", plain());
+  ASSERT_TRUE(reopened.ok()) << reopened.error().to_string();
+  a = *reopened;
+  EXPECT_TRUE(a->health().ok());
+  EXPECT_TRUE(store->checkpoint_now().ok());
+  EXPECT_TRUE(store->health().ok());
+  ASSERT_TRUE(fill(*a, 4, 1, 1).ok());
+  store = power_cycle(fs, std::move(store), {a, b});
+  expect_range(*std::move(store->open_log("s/0", plain()).value()), 0, 5);
+  expect_range(*std::move(store->open_log("s/1", plain()).value()), 0, 5);
+}
+
+TEST(LogFaultTest, FailedSegmentSyncFailsTheLogUntilReopenedWithoutARestart) {
+  auto fs = PowerLossFileSystem::make();
+  LogStoreOptions o;
+  o.wal = false;  // every append syncs its segment
+  auto store = open_store(fs, o);
+  auto a = std::move(store->open_log("s/0", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 3, 1).ok());
+  fs->fail_nth(Op::kSync, 1, EIO, "/s/0/");
+  EXPECT_FALSE(fill(*a, 3, 1, 1).ok());
+  EXPECT_FALSE(a->health().ok());
+  EXPECT_FALSE(fill(*a, 3, 1, 1).ok());  // sticky
+  ASSERT_TRUE(a->close().ok());
+  auto reopened = store->reopen_log("s/0", plain());
+  ASSERT_TRUE(reopened.ok()) << reopened.error().to_string();
+  a = *reopened;
+  // The failed append may or may not be there (it was never acknowledged); the log goes on.
+  const uint64_t next = a->next_offset();
+  ASSERT_GE(next, 3u);
+  expect_range(*a, 0, 3);
+  ASSERT_TRUE(fill(*a, next, 2, 1).ok());
+}
+
+TEST(LogFaultTest, ReplayThatCannotOpenALogFailsStartupAndLeavesTheWal) {
+  auto fs = PowerLossFileSystem::make();
+  auto store = open_store(fs);
+  auto a = std::move(store->open_log("s/0", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 5, 1).ok());  // WAL-only: the segment was never synced
+  fs->crash();
+  a.reset();
+  store.reset();
+  fs->restart();
+  const std::string wal = fs->read_all(kRoot + "/@wal").value();
+  fs->fail_nth(Op::kOpen, 1, EIO, "/s/0/");
+  auto failed = LogStore::open(kRoot, fs);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.code(), ErrorCode::kIoError);
+  EXPECT_EQ(fs->read_all(kRoot + "/@wal").value(), wal);  // no new generation over it
+  // Once the fault is gone, the next start restores everything.
+  store = open_store(fs);
+  EXPECT_EQ(store->wal_recovery().restored, 5u);
+  expect_range(*std::move(store->open_log("s/0", plain()).value()), 0, 5);
+}
+
+TEST(LogFaultTest, RemoveFailsWhenTheCheckpointBeforeItFails) {
+  auto fs = PowerLossFileSystem::make();
+  auto store = open_store(fs);
+  auto a = std::move(store->open_log("s/0", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 2, 1).ok());
+  ASSERT_TRUE(a->close().ok());
+  fs->fail_nth(Op::kWrite, 1, EIO, "@wal");  // the checkpoint's header write
+  EXPECT_FALSE(store->remove_log("s/0").ok());
+  EXPECT_TRUE(store->log_exists("s/0"));
+  EXPECT_TRUE(store->remove_log("s/0").ok());
+  store = power_cycle(fs, std::move(store));
+  EXPECT_FALSE(store->log_exists("s/0"));
+  EXPECT_EQ(store->wal_recovery().entries, 0u);
+}
+
+TEST(LogFaultTest, FullDiskFailsAppendsRetryablyAndTheyWorkOnceSpaceIsFreed) {
+  auto fs = PowerLossFileSystem::make();
+  LogStoreOptions o;
+  o.wal = false;
+  auto store = open_store(fs, o);
+  auto a = std::move(store->open_log("s/0", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 3, 1).ok());
+  fs->set_space_limit(fs->used_bytes() + 50);
+  Status full = fill(*a, 3, 1, 4);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.code(), ErrorCode::kNoSpace);
+  EXPECT_TRUE(a->health().ok());  // a failed write is not a failed sync: nothing sticky
+  expect_range(*a, 0, 3);         // reads keep working
+  fs->set_space_limit(UINT64_MAX);
+  ASSERT_TRUE(fill(*a, 3, 2, 1).ok());
+  store = power_cycle(fs, std::move(store), {a});
+  expect_range(*std::move(store->open_log("s/0", plain()).value()), 0, 5);
+}
+
+}  // namespace
+}  // namespace freshet::log

@@ -255,6 +255,7 @@ Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
   PendingAppend p;
   std::lock_guard lock(mu_);
   if (closed_) return Error(ErrorCode::kClosed, "log " + dir_ + " is closed");
+  if (sealed_) return Error(ErrorCode::kResourceInUse, "log " + dir_ + " is sealed");
   if (!failed_.ok()) return failed_.error();
   if (Status r = roll_if_due_locked(batch.size(), h.first_timestamp_ms); !r.ok()) {
     write_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -622,6 +623,12 @@ uint64_t DiskLog::next_offset() const {
 size_t DiskLog::segment_count() const {
   std::lock_guard lock(mu_);
   return segments_.size();
+}
+
+Result<uint64_t> DiskLog::seal_appends() {
+  std::lock_guard lock(mu_);
+  sealed_ = true;
+  return segments_.back()->summary().next_offset;
 }
 
 Status DiskLog::health() const {

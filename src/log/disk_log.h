@@ -51,6 +51,7 @@ class DiskLog final : public Log {
   LogCounters counters() const override;
   Status close() override;
   Status health() const override;
+  Result<uint64_t> seal_appends() override;
 
   size_t segment_count() const;
 
@@ -89,6 +90,7 @@ class DiskLog final : public Log {
   std::shared_ptr<GroupCommitter::Target> active_target_;  // guarded by mu_
   Status failed_;                                          // guarded by mu_
   bool closed_ = false;                                    // guarded by mu_
+  bool sealed_ = false;                                    // guarded by mu_
 
   std::atomic<uint64_t> committed_tip_{0};
   std::atomic<uint64_t> trim_horizon_{0};

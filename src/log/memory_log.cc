@@ -31,6 +31,7 @@ class MemoryLog final : public Log {
     }
     std::lock_guard lock(mu_);
     if (closed_) return Error(ErrorCode::kClosed, "log is closed");
+    if (sealed_) return Error(ErrorCode::kResourceInUse, "log is sealed");
     batch->base = tip_;
     tip_ += records.size();
     bytes_ += batch->bytes.size();
@@ -141,6 +142,11 @@ class MemoryLog final : public Log {
     closed_ = true;
     return {};
   }
+  Result<uint64_t> seal_appends() override {
+    std::lock_guard lock(mu_);
+    sealed_ = true;
+    return tip_;
+  }
 
  private:
   struct Stored {
@@ -165,6 +171,7 @@ class MemoryLog final : public Log {
   uint64_t bytes_ = 0;
   int64_t last_ts_ = 0;
   bool closed_ = false;
+  bool sealed_ = false;
   LogCounters counters_;
 };
 

@@ -144,6 +144,9 @@ class Log {
   // OK, or why the log stopped accepting appends (a failed fdatasync; see group_committer.h).
   // A failed log is reopened (LogStore::reopen_log) to serve writes again.
   virtual Status health() const { return {}; }
+  // Stops taking appends (a shard closed by a reshard): later begin_append() calls fail with
+  // kResourceInUse. Returns next_offset() at that moment, the log's final end. Idempotent.
+  virtual Result<uint64_t> seal_appends() = 0;
 };
 
 // An in-memory log with the same semantics (retention by age and size included).

@@ -19,9 +19,11 @@
 // acknowledged; records live in <data-dir>/logs/kinesis/<region>/<stream>.<epoch>/<shardId>.
 // The shard-iterator key is <data-dir>/iterator.key (32 random bytes, created once).
 //
-// Threads: every method may be called from any thread. mu_ (a shared_mutex) guards the
-// catalog; data-plane calls hold it shared only to look up a shard's log, then append or read
-// without it. A background thread applies delayed status transitions and retention.
+// Threads: every method may be called from any thread. The catalog is an immutable value,
+// replaced by control-plane changes after it is persisted (copy, persist, publish); data-plane
+// calls read the published value without waiting for a change in progress. A background
+// thread applies delayed status transitions and retention, and reopens failed logs.
+// Internals: src/stream/engine_impl.h.
 #pragma once
 
 #include <array>
@@ -64,6 +66,9 @@ struct EngineOptions {
   int64_t iterator_lifetime_ms = 300'000;  // Kinesis' 5 minutes; tests may shorten it
   const Clock* clock = nullptr;            // null: the system clock
   std::shared_ptr<FileSystem> fs;          // null: the real file system (tests inject faults)
+  // Metrics hooks of the shard logs' group commit (see log::LogStoreOptions). May be empty.
+  std::function<void(double ms)> on_fsync;
+  std::function<void(size_t appends)> on_round;
 };
 
 struct Shard {
@@ -286,6 +291,7 @@ class Engine {
     uint64_t tip = 0;
     uint64_t trim_horizon = 0;
     log::LogCounters log;
+    bool failed = false;  // the log failed and waits to be reopened
   };
   std::vector<ShardStats> shard_stats() const;
   // The data directory's write-ahead log (absent in memory mode).
@@ -294,8 +300,21 @@ class Engine {
     uint64_t checkpoints = 0;
     uint64_t recovered_batches = 0;  // restored at startup
     uint64_t recovery_failures = 0;
+    uint64_t recovery_gaps = 0;        // entries skipped after a gap at startup (warned)
+    uint64_t checkpoint_failures = 0;  // checkpoints that could not complete
+    uint64_t write_failures = 0;       // rounds whose WAL write failed (synced the logs)
+    bool stalled = false;              // failed or stalled: batches sync their own files
   };
   std::optional<WalStats> wal_stats() const;
+  struct EngineStats {
+    uint64_t put_failures = 0;      // appends that failed (full disk, failed log)
+    uint64_t catalog_failures = 0;  // control-plane changes that could not be persisted
+    uint64_t reopened_logs = 0;     // failed logs brought back by the background thread
+  };
+  EngineStats engine_stats() const;
+  // OK, or why the engine cannot take every write: the catalog cannot be persisted, the WAL
+  // failed or stalled, or a shard's log failed (until it is reopened). For /health.
+  Status health() const;
 
   // Applies due status transitions and retention now (also done by the background thread).
   void tick();

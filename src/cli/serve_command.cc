@@ -82,7 +82,26 @@ void export_log_metrics(const stream::Engine& engine, metrics::Registry& registr
                 "Batches the write-ahead log put back into logs at startup");
     set_counter("freshet_wal_recovery_failures_total", {}, w->recovery_failures,
                 "Write-ahead log entries that could not be replayed at startup (logged)");
+    set_counter("freshet_wal_recovery_gaps_total", {}, w->recovery_gaps,
+                "WAL entries skipped at startup after a gap (never acknowledged; warned)");
+    set_counter("freshet_wal_checkpoint_failures_total", {}, w->checkpoint_failures,
+                "WAL checkpoints that could not complete (the WAL stalls until one does)");
+    set_counter("freshet_wal_write_failures_total", {}, w->write_failures,
+                "Group-commit rounds whose WAL write failed (their logs were synced instead)");
+    registry.gauge("freshet_wal_stalled", {}, "1 while the WAL is failed or stalled")
+        ->set(w->stalled ? 1.0 : 0.0);
   }
+  const stream::Engine::EngineStats es = engine.engine_stats();
+  set_counter("freshet_put_failures_total", {}, es.put_failures,
+              "Appends that failed (a full disk, a failed log): InternalFailure to the client");
+  set_counter("freshet_catalog_persist_failures_total", {}, es.catalog_failures,
+              "Control-plane changes that could not be persisted (not applied)");
+  set_counter("freshet_log_reopened_total", {}, es.reopened_logs,
+              "Failed shard logs reopened without a restart");
+  uint64_t failed = 0;
+  for (const auto& s : engine.shard_stats()) failed += s.failed ? 1 : 0;
+  registry.gauge("freshet_log_failed_logs", {}, "Shard logs failed and waiting to be reopened")
+      ->set(static_cast<double>(failed));
 }
 
 int serve(const ServeArgs& a) {
@@ -126,13 +145,19 @@ int serve(const ServeArgs& a) {
   eo.enforce_limits = a.enforce_limits;
   eo.iterator_lifetime_ms = a.iterator_lifetime_ms;
   eo.durability = a.durability == "os" ? log::Durability::kOs : log::Durability::kFsync;
+  metrics::Registry registry;
+  metrics::Histogram* fsync_ms = registry.histogram(
+      "freshet_log_fsync_duration_ms", {}, "Latency of each group-commit fdatasync (ms)");
+  metrics::Histogram* round_size = registry.histogram(
+      "freshet_log_group_commit_round_appends", {}, "Appends made durable by one group-commit round");
+  eo.on_fsync = [fsync_ms](double ms) { fsync_ms->observe(ms); };
+  eo.on_round = [round_size](size_t n) { round_size->observe(static_cast<double>(n)); };
   auto engine = stream::Engine::open(eo);
   if (!engine.ok()) {
     spdlog::error("cannot open data directory {}: {}", a.data_dir, engine.error().to_string());
     return 1;
   }
 
-  metrics::Registry registry;
   api::ServiceRegistry services;
   api::KinesisApiOptions ko;
   ko.default_region = a.region;
@@ -218,6 +243,19 @@ int serve(const ServeArgs& a) {
     api::HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = registry.render_prometheus();
+    return r;
+  });
+  // 503 with the reason while a log, the WAL or the catalog is failed (writes to some or all
+  // streams fail with a retryable error until it recovers).
+  server.add_get_route("/health", [&eng](std::string_view) {
+    api::HttpResponse r;
+    r.content_type = "text/plain; charset=utf-8";
+    if (Status h = eng.health(); !h.ok()) {
+      r.status = 503;
+      r.body = "unavailable: " + h.error().message() + "\n";
+    } else {
+      r.body = "ok\n";
+    }
     return r;
   });
   if (Status s = server.start(); !s.ok()) {

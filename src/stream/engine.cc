@@ -215,6 +215,9 @@ Status Engine::health() const {
     if (!m.catalog_error_.empty()) {
       return Error(ErrorCode::kUnavailable, "catalog cannot be persisted: " + m.catalog_error_);
     }
+    if (m.last_write_error_ms_.load() > m.last_write_ok_ms_.load()) {
+      return Error(ErrorCode::kUnavailable, "writes are failing: " + m.write_error_);
+    }
   }
   if (Status s = m.logs_->health(); !s.ok()) return s;
   for (const auto& [k, s] : m.current()->streams) {

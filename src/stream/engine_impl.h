@@ -165,6 +165,12 @@ class Engine::Impl {
   LogLimiter put_error_log_;
   mutable std::mutex health_mu_;
   std::string catalog_error_;  // guarded by health_mu_; the last failed persist, until one works
+  std::string write_error_;    // guarded by health_mu_; the last failed append's reason
+  // The last failed and the last successful append (ms): health() reports a failing disk
+  // while the most recent append failed.
+  std::atomic<int64_t> last_write_error_ms_{0};
+  std::atomic<int64_t> last_write_ok_ms_{0};
+  void note_write_error(const Error& e);
 
   int64_t now() const { return clock_->now_ms(); }
 

@@ -58,6 +58,13 @@ Result<std::vector<PutOutcome>> Engine::put_records(const std::string& region,
   return outcomes;
 }
 
+void Engine::Impl::note_write_error(const Error& e) {
+  put_failures_.fetch_add(1, std::memory_order_relaxed);
+  last_write_error_ms_.store(now(), std::memory_order_relaxed);
+  std::lock_guard h(health_mu_);
+  write_error_ = e.message();
+}
+
 namespace {
 
 // One put_records_async call between writing its batches and their syncs: the last shard to
@@ -195,7 +202,7 @@ void Engine::put_records_async(const std::string& region, const std::string& nam
         continue;
       }
       if (!begun.ok()) {
-        m.put_failures_.fetch_add(1, std::memory_order_relaxed);
+        m.note_write_error(begun.error());
         if (auto held = m.put_error_log_.allow()) {
           spdlog::error("put to {}/{}: {} ({} more failed puts since the last report)", name,
                         sh->shard_id, begun.error().to_string(), *held);
@@ -220,7 +227,7 @@ void Engine::put_records_async(const std::string& region, const std::string& nam
     auto finish = [fl, shard = p.shard, accepted = std::move(p.accepted)](Result<uint64_t> first) {
       PutBatchResult& r = fl->result;
       if (!first.ok()) {
-        fl->engine->put_failures_.fetch_add(1, std::memory_order_relaxed);
+        fl->engine->note_write_error(first.error());
         if (auto held = fl->engine->put_error_log_.allow()) {
           spdlog::error("put to {}/{}: {} ({} more failed puts since the last report)", r.stream,
                         shard->shard_id, first.error().to_string(), *held);
@@ -228,6 +235,7 @@ void Engine::put_records_async(const std::string& region, const std::string& nam
         for (size_t i : accepted) r.records[i].status = PutBatchResult::Status::kInternal;
       } else {
         for (size_t k = 0; k < accepted.size(); ++k) r.records[accepted[k]].offset = *first + k;
+        fl->engine->last_write_ok_ms_.store(fl->engine->now(), std::memory_order_relaxed);
       }
       // acq_rel: the last completion sees every other shard's writes to r.records.
       if (fl->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {

@@ -70,6 +70,8 @@ void export_log_metrics(const stream::Engine& engine, metrics::Registry& registr
     set_counter("freshet_log_sync_errors_total", labels, s.log.sync_errors, "Failed fdatasyncs");
     set_counter("freshet_log_recovery_truncated_bytes_total", labels,
                 s.log.recovery_truncated_bytes, "Torn tail bytes cut off at open");
+    set_counter("freshet_log_recovery_damaged_tails_total", labels, s.log.recovery_damaged_tails,
+                "Tail segments damaged before intact batches: the rest kept aside, then cut");
     set_counter("freshet_log_segments_deleted_total", labels, s.log.segments_deleted,
                 "Segments deleted by retention");
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <map>
 
 namespace freshet::log {
@@ -175,8 +176,28 @@ Status DiskLog::open_tail(uint64_t base) {
                                    seg->add_batch(h, pos, options_.index_interval_bytes);
                                  }));
   if (end < size) {
-    spdlog::warn("log {}: truncating tail segment {} from {} to {} bytes ({})", dir_, base, size,
-                 end, problem.ok() ? "trailing bytes" : problem.to_string());
+    FRESHET_ASSIGN_OR_RETURN(bool intact_after, has_batch_after(*shared, end, size));
+    if (intact_after) {
+      // An intact batch after the damage: either the middle of the segment was damaged, or a
+      // power loss kept a later unsynced page and dropped an earlier one. The two look the
+      // same on disk (no durable marker says how far the file was synced), and treating a
+      // torn tail as permanent damage would leave readers stuck before a hole of records that
+      // were never acknowledged. So the bytes are kept aside for inspection, reported and
+      // counted, and the tail is cut as a torn tail; the WAL restores what it acknowledged.
+      const std::string aside =
+          dir_ + "/" + Segment::file_name(base, "log") + ".damaged-" + std::to_string(end);
+      FRESHET_RETURN_IF_ERROR(keep_aside(*shared, end, size, aside));
+      count_corruption();
+      damaged_tails_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error(
+          "log {}: tail segment {} is damaged at byte {} with intact batches after it ({}); "
+          "bytes {}..{} kept in {}, the segment continues from byte {}",
+          dir_, base, end, problem.ok() ? "trailing bytes" : problem.to_string(), end, size,
+          aside, end);
+    } else {
+      spdlog::warn("log {}: truncating tail segment {} from {} to {} bytes ({})", dir_, base,
+                   size, end, problem.ok() ? "trailing bytes" : problem.to_string());
+    }
     FRESHET_RETURN_IF_ERROR(shared->truncate(end));
     recovery_truncated_bytes_.fetch_add(size - end);
   }
@@ -188,6 +209,45 @@ Status DiskLog::open_tail(uint64_t base) {
   segments_.push_back(seg);
   active_target_ = std::make_shared<GroupCommitter::Target>(shared);
   return {};
+}
+
+Result<bool> DiskLog::has_batch_after(const File& file, uint64_t from, uint64_t size) const {
+  // Look for a batch whose header and payload CRCs hold at any byte after `from`: reads the
+  // rest of the file in 1 MiB windows (only on open, and only when a tail is damaged).
+  constexpr uint64_t kWindow = 1 << 20;
+  std::string buf;
+  for (uint64_t start = from + 1; start + format::kBatchHeaderSize <= size; start += kWindow) {
+    const uint64_t want = std::min<uint64_t>(size - start, kWindow + format::kBatchHeaderSize);
+    buf.resize(static_cast<size_t>(want));
+    FRESHET_ASSIGN_OR_RETURN(size_t got, file.read_at(buf.data(), buf.size(), start));
+    for (size_t i = 0; i + format::kBatchHeaderSize <= got && i < kWindow; ++i) {
+      uint32_t magic;
+      std::memcpy(&magic, buf.data() + i, 4);
+      if (magic != format::kBatchMagic) continue;
+      const format::BatchHeader h = format::decode_header(buf.data() + i);
+      if (!format::check_header(h, buf.data() + i).ok()) continue;
+      const uint64_t total = format::batch_size(h);
+      if (start + i + total > size) continue;
+      std::string batch(static_cast<size_t>(total), '\0');
+      FRESHET_ASSIGN_OR_RETURN(size_t n, file.read_at(batch.data(), batch.size(), start + i));
+      if (n == total && format::check_payload(h, batch.data() + format::kBatchHeaderSize).ok()) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+Status DiskLog::keep_aside(const File& file, uint64_t from, uint64_t size,
+                           const std::string& path) {
+  std::string bytes(static_cast<size_t>(size - from), '\0');
+  FRESHET_ASSIGN_OR_RETURN(size_t n, file.read_at(bytes.data(), bytes.size(), from));
+  bytes.resize(n);
+  FRESHET_ASSIGN_OR_RETURN(auto out, fs_->open(path, OpenMode::kCreate));
+  FRESHET_RETURN_IF_ERROR(out->truncate(0));
+  FRESHET_RETURN_IF_ERROR(out->write_at(bytes.data(), bytes.size(), 0));
+  FRESHET_RETURN_IF_ERROR(out->sync());
+  return fs_->sync_dir(dir_);
 }
 
 Status DiskLog::sync_locked(const std::shared_ptr<GroupCommitter::Target>& t) {
@@ -612,6 +672,7 @@ LogCounters DiskLog::counters() const {
   c.write_errors = write_errors_.load(std::memory_order_relaxed);
   c.sync_errors = sync_errors_.load(std::memory_order_relaxed);
   c.segments_deleted = segments_deleted_.load(std::memory_order_relaxed);
+  c.recovery_damaged_tails = damaged_tails_.load(std::memory_order_relaxed);
   return c;
 }
 

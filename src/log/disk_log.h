@@ -71,6 +71,10 @@ class DiskLog final : public Log {
   Status recover();
   Status open_sealed(uint64_t base, uint64_t next_base);
   Status open_tail(uint64_t base);
+  // Whether an intact batch starts anywhere in (from, size) of a tail segment.
+  Result<bool> has_batch_after(const File& file, uint64_t from, uint64_t size) const;
+  // Copies bytes [from, size) of a damaged tail to `path`, durably, before they are cut.
+  Status keep_aside(const File& file, uint64_t from, uint64_t size, const std::string& path);
   Status roll_locked();                                                  // REQUIRES: mu_ held
   Status sync_locked(const std::shared_ptr<GroupCommitter::Target>& t);  // REQUIRES: mu_ held
   Status fail_locked(const Status& cause);                               // REQUIRES: mu_ held
@@ -105,6 +109,7 @@ class DiskLog final : public Log {
   std::atomic<uint64_t> write_errors_{0};
   std::atomic<uint64_t> sync_errors_{0};
   std::atomic<uint64_t> segments_deleted_{0};
+  std::atomic<uint64_t> damaged_tails_{0};
   LogLimiter error_log_;  // failed appends reach the log once a second
 };
 

@@ -194,5 +194,40 @@ TEST(LogFaultTest, FullDiskFailsAppendsRetryablyAndTheyWorkOnceSpaceIsFreed) {
   expect_range(*std::move(store->open_log("s/0", plain()).value()), 0, 5);
 }
 
+TEST(LogFaultTest, DamageBeforeIntactBatchesOfTheTailIsKeptAsideAndReported) {
+  auto fs = PowerLossFileSystem::make();
+  LogStoreOptions o;
+  o.wal = false;
+  auto store = open_store(fs, o);
+  auto a = std::move(store->open_log("s/0", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 3, 2).ok());
+  ASSERT_TRUE(a->close().ok());
+  a.reset();
+  store.reset();
+  const std::string seg = kRoot + "/s/0/00000000000000000000.log";
+  const std::string before = fs->read_all(seg).value();
+  ASSERT_TRUE(fs->corrupt(seg, 70, "XX").ok());  // inside the first batch's payload
+  store = open_store(fs, o);
+  a = std::move(store->open_log("s/0", plain()).value());
+  EXPECT_EQ(a->counters().recovery_damaged_tails, 1u);
+  EXPECT_GE(a->counters().corrupt_batches, 1u);
+  EXPECT_EQ(a->next_offset(), 0u);  // cut before the damage
+  auto aside = fs->read_all(seg + ".damaged-0");
+  ASSERT_TRUE(aside.ok());
+  EXPECT_EQ(aside->size(), before.size());
+  EXPECT_EQ(aside->substr(100), before.substr(100));  // every byte after the damage is kept
+  // A plain torn tail (nothing intact after it) is cut without keeping anything aside.
+  ASSERT_TRUE(fill(*a, 0, 2, 1).ok());
+  ASSERT_TRUE(a->close().ok());
+  a.reset();
+  store.reset();
+  const std::string now = fs->read_all(seg).value();
+  ASSERT_TRUE(fs->corrupt(seg, now.size() - 3, "ZZZ").ok());
+  store = open_store(fs, o);
+  a = std::move(store->open_log("s/0", plain()).value());
+  EXPECT_EQ(a->counters().recovery_damaged_tails, 0u);
+  EXPECT_EQ(a->next_offset(), 1u);
+}
+
 }  // namespace
 }  // namespace freshet::log

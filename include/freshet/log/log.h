@@ -73,6 +73,7 @@ struct LogCounters {
   uint64_t write_errors = 0;
   uint64_t sync_errors = 0;
   uint64_t segments_deleted = 0;
+  uint64_t recovery_damaged_tails = 0;  // tails cut with intact batches after the damage (kept aside)
 };
 
 // An append that has been written but is not yet acknowledged (see Log::begin_append).

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: once in the release build, once with
-# AddressSanitizer + UndefinedBehaviorSanitizer. Usage: scripts/test.sh [--release-only]
+# AddressSanitizer + UndefinedBehaviorSanitizer; then the log and stream tests with
+# ThreadSanitizer, and clang-tidy on the sources the last commits changed (scripts/tidy.sh).
+# Usage: scripts/test.sh [--release-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +19,15 @@ run_preset() {
 }
 
 run_preset release
+echo "== clang-tidy: sources changed by the last 3 commits"
+./scripts/tidy.sh HEAD~3
 if [ "${1:-}" != "--release-only" ]; then
   run_preset debug
+  # ThreadSanitizer on the modules with the most threads and locks (group commit, engine).
+  echo "== configure and build: tsan (common, log, metrics, stream)"
+  cmake --preset tsan >/dev/null
+  cmake --build --preset tsan -j "$jobs"
+  echo "== test: tsan"
+  ctest --preset tsan -j "$jobs" --timeout 600
 fi
 echo "== all tests passed"

@@ -282,11 +282,12 @@ int main(int argc, char** argv) {
       int created = 0;
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
       std::atomic<bool> crashed{false};
+      const uint64_t crash_seed = rng();  // drawn here: rng belongs to this thread
       std::thread killer([&] {
         while (acked.load() < target && std::chrono::steady_clock::now() < deadline) {
           std::this_thread::sleep_for(std::chrono::microseconds(100));
         }
-        fs->crash(static_cast<PowerLossFileSystem::Keep>(k % 3), rng());
+        fs->crash(static_cast<PowerLossFileSystem::Keep>(k % 3), crash_seed);
         crashed.store(true);
       });
       while (!crashed.load()) {

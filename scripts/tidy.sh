@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # clang-tidy on the C++ sources a change touched (default: the commits since BASE=HEAD~5, or
 # every source file with --all), with the checks in .clang-tidy. A finding of the checks
-# listed in GATE fails the run (these have no false positives in this tree); the rest are
-# printed as advice. Needs build/release/compile_commands.json (scripts/test.sh makes it).
+# listed in GATE in the storage core (src/common, src/log, src/stream: GATED_DIRS) fails the
+# run; findings elsewhere, and of the other checks, are printed as advice. Widen GATED_DIRS
+# as modules are checked clean. Needs build/release/compile_commands.json (scripts/test.sh makes it).
 #   scripts/tidy.sh [--all | BASE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,11 @@ printf '%s\n' "${known[@]}" |
     2>/dev/null | grep -E '(warning|error):' | sort -u > /tmp/freshet-tidy.$$ || true
 # Only the gate's checks count: clang's own parse errors on GCC-only code
 # ([clang-diagnostic-error]) are not findings.
-grep 'error:' /tmp/freshet-tidy.$$ | grep -v 'clang-diagnostic-error' > /tmp/freshet-tidy-errors.$$ || true
+GATED_DIRS=${GATED_DIRS:-'src/(common|log|stream)/|include/freshet/(common|log|stream)/'}
+grep 'error:' /tmp/freshet-tidy.$$ | grep -v 'clang-diagnostic-error' |
+  grep -E "$GATED_DIRS" > /tmp/freshet-tidy-errors.$$ || true
+grep 'error:' /tmp/freshet-tidy.$$ | grep -v 'clang-diagnostic-error' | grep -vE "$GATED_DIRS" |
+  sed 's/^/advice: /' || true
 errors=$(wc -l < /tmp/freshet-tidy-errors.$$)
 warnings=$(grep -c 'warning:' /tmp/freshet-tidy.$$ || true)
 cat /tmp/freshet-tidy-errors.$$

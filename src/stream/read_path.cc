@@ -79,7 +79,8 @@ Result<std::string> Engine::get_shard_iterator(const std::string& region, const 
   return encode_shard_iterator(st, m.iterator_key_);
 }
 
-Result<GetRecordsResult> Engine::get_records(std::string_view iterator, uint32_t limit) {
+Result<GetRecordsResult> Engine::get_records(std::string_view iterator, uint32_t limit,
+                                             bool shared_read_limits) {
   Impl& m = *impl_;
   const int64_t now_ms = m.now();
   auto st = open_shard_iterator(iterator, m.iterator_key_, now_ms, m.options_.iterator_lifetime_ms);
@@ -96,7 +97,7 @@ Result<GetRecordsResult> Engine::get_records(std::string_view iterator, uint32_t
   const StreamView& s = **found;
   std::shared_ptr<ShardRt> sh = s.runtime(st->shard_index);
   if (!sh) return Error(ErrorCode::kInvalidArgument, "Invalid ShardIterator.");
-  if (m.options_.enforce_limits) {
+  if (m.options_.enforce_limits && shared_read_limits) {
     std::lock_guard rl(sh->rate_mu);
     if (!sh->read_window.try_add(now_ms, 0, 1, UINT64_MAX, 5)) {
       return Error(ErrorCode::kThrottled, "Rate exceeded for shard " + sh->shard_id +
@@ -131,7 +132,7 @@ Result<GetRecordsResult> Engine::get_records(std::string_view iterator, uint32_t
     }
     if (out.records.empty()) next = std::min(r->next_offset, end);
     out.storage.push_back(r->storage);
-    if (m.options_.enforce_limits) {
+    if (m.options_.enforce_limits && shared_read_limits) {
       std::lock_guard rl(sh->rate_mu);
       sh->read_window.bytes += bytes;  // reads over 2 MiB/s throttle the next call
       if (sh->read_window.bytes > (2u << 20)) sh->read_window.count = 5;

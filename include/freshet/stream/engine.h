@@ -281,7 +281,11 @@ class Engine {
   Result<std::string> get_shard_iterator(const std::string& region, const std::string& name,
                                          const std::string& shard_id, IteratorType type,
                                          const std::string& sequence_number, int64_t timestamp_ms);
-  Result<GetRecordsResult> get_records(std::string_view iterator, uint32_t limit);
+  // shared_read_limits=false: the read does not count against (nor is throttled by) the
+  // shard's shared GetRecords limits (5 calls/s, 2 MiB/s with enforce_limits): enhanced
+  // fan-out (SubscribeToShard) has its own 2 MiB/s per consumer, enforced by the API layer.
+  Result<GetRecordsResult> get_records(std::string_view iterator, uint32_t limit,
+                                       bool shared_read_limits = true);
 
   // Metrics hooks: per-stream counters, read by the API layer's metrics.
   struct ShardStats {

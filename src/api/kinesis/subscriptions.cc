@@ -269,13 +269,12 @@ int64_t Subscriptions::step(Subscription& s) {
   if (options_.enforce_limits) records = std::min(records, s.tokens / s.record_data);
   const auto limit =
       static_cast<uint32_t>(std::clamp(records, 1.0, static_cast<double>(kRecordsPerRead)));
-  auto r = engine_.get_records(s.iterator, limit);
+  // Enhanced fan-out: not counted against the shard's shared GetRecords limits.
+  auto r = engine_.get_records(s.iterator, limit, /*shared_read_limits=*/false);
   if (!r.ok()) {
     switch (r.code()) {
       case ErrorCode::kNotFound:
         return fail(AwsError::kResourceNotFound, r.error().message());
-      case ErrorCode::kThrottled:  // the engine's shared GetRecords limits: try again soon
-        return options_.poll_ms;
       case ErrorCode::kExpired: {
         // Not read for longer than an iterator lives (a slow reader): continue where it was.
         auto it = engine_.get_shard_iterator(

@@ -51,6 +51,7 @@ class KinesisApiTest : public ::testing::Test {
     o.data_dir = dir_.path() + "/data";
     o.account_id = kAccount;
     o.durability = log::Durability::kOs;
+    o.enforce_limits = engine_limits_;
     auto e = stream::Engine::open(o);
     ASSERT_TRUE(e.ok()) << e.error().to_string();
     engine_ = std::move(*e);
@@ -112,6 +113,7 @@ class KinesisApiTest : public ::testing::Test {
   std::unique_ptr<stream::Engine> engine_;
   metrics::Registry metrics_;
   KinesisApiOptions options_;
+  bool engine_limits_ = false;  // EngineOptions::enforce_limits (set in configure())
   ServiceRegistry services_;
 };
 

@@ -306,6 +306,34 @@ class LimitedSubscribeTest : public SubscribeTest {
   }
 };
 
+// The engine's per-shard limits on too (freshet serve --enforce-limits sets both).
+class EngineLimitedSubscribeTest : public SubscribeTest {
+ protected:
+  void configure() override {
+    enforce_limits_ = true;
+    engine_limits_ = true;
+    SubscribeTest::configure();
+  }
+};
+
+TEST_F(EngineLimitedSubscribeTest, SubscriptionsDoNotUseTheSharedReadLimits) {
+  const std::string carn = consumer("s", 1);
+  for (int i = 0; i < 20; ++i) put("s", "r" + std::to_string(i), "k");
+  auto st = open(carn, "shardId-000000000000", position("TRIM_HORIZON"));
+  ASSERT_NE(st, nullptr);
+  EXPECT_EQ(read_records(*st, 20).size(), 20u);
+  // The subscription's reads left the shard's 5 GetRecords calls per second untouched.
+  Document it = ok("GetShardIterator", Document(Map{{"StreamName", "s"},
+                                                    {"ShardId", "shardId-000000000000"},
+                                                    {"ShardIteratorType", "TRIM_HORIZON"}}));
+  for (int i = 0; i < 5; ++i) {
+    Document r = ok("GetRecords", Document(Map{{"ShardIterator", *it.find("ShardIterator")},
+                                               {"Limit", 1}}));
+    ASSERT_NE(r.find("NextShardIterator"), nullptr) << i;
+    it = Document(Map{{"ShardIterator", *r.find("NextShardIterator")}});
+  }
+}
+
 TEST_F(ShortSubscribeTest, EndsAfterItsLifetime) {
   const std::string carn = consumer("s", 1);
   auto st = open(carn, "shardId-000000000000", position("LATEST"));

@@ -129,7 +129,7 @@ fi
 # ---------------------------------------------------------------- 2. build
 if [ ! -x "$FRESHET" ]; then
   log "building Freshet (build/release/freshet is missing)"
-  cmake --preset release -DFRESHET_MODULES="common;log;metrics;stream;api;api/kinesis;cli"
+  cmake --preset release -DFRESHET_MODULES="common;log;metrics;stream;table;objstore;delivery;api;api/kinesis;api/dynamodb;api/firehose;api/s3;node;cli"
   cmake --build --preset release
 fi
 

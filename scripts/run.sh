@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
-cmake --preset release -DFRESHET_MODULES="common;log;metrics;stream;api;api/kinesis;cli" >/dev/null
+cmake --preset release -DFRESHET_MODULES="common;log;metrics;stream;table;objstore;delivery;api;api/kinesis;api/dynamodb;api/firehose;api/s3;node;cli" >/dev/null
 cmake --build --preset release -j "$(nproc)"
 exec ./build/release/freshet serve --listen "${FRESHET_LISTEN:-127.0.0.1:4567}" --data-dir "${FRESHET_DATA_DIR:-data}" "$@"

@@ -5,6 +5,7 @@
 
 #include "bench_command.h"
 #include "log_commands.h"
+#include "produce_command.h"
 #include "serve_command.h"
 #include "table_commands.h"
 
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   freshet::cli::add_log_commands(app, &exit_code);
   freshet::cli::add_bench_command(app, &exit_code);
   freshet::cli::add_table_commands(app, &exit_code);
+  freshet::cli::add_produce_command(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -1,5 +1,8 @@
 #include "disk_log.h"
 
+#include "freshet/common/crc32c.h"
+#include "freshet/common/endian.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,6 +14,13 @@ namespace freshet::log {
 namespace {
 
 constexpr size_t kMinReadahead = 4096;
+// The kOs high-water mark file: two 24-byte slots written in turn, each
+//   0 u32 magic "FSHW" | 4 u32 crc32c of bytes [8, 24) | 8 u64 generation | 16 u64 mark
+// The valid slot with the higher generation holds the mark; a torn write of one slot leaves
+// the other. docs/format.md.
+constexpr uint32_t kHwmMagic = 0x57485346;
+constexpr size_t kHwmSlot = 24;
+const char* const kHwmName = "hwm";
 constexpr size_t kMaxReadahead = 4 << 20;
 
 bool parse_segment_name(const std::string& name, uint64_t* base) {
@@ -109,6 +119,11 @@ Status DiskLog::recover() {
     FRESHET_RETURN_IF_ERROR(open_sealed(bases[i], bases[i + 1]));
   }
   FRESHET_RETURN_IF_ERROR(open_tail(bases.empty() ? 0 : bases.back()));
+  if (options_.durability == Durability::kOs) {
+    FRESHET_ASSIGN_OR_RETURN(uint64_t hwm, read_hwm_locked());
+    const uint64_t end = segments_.back()->summary().next_offset;
+    if (hwm > end) FRESHET_RETURN_IF_ERROR(skip_to_locked(hwm));
+  }
   const SegmentSummary& tail = segments_.back()->summary();
   committed_tip_.store(tail.next_offset);
   trim_horizon_.store(segments_.front()->base_offset());
@@ -126,7 +141,8 @@ Status DiskLog::open_sealed(uint64_t base, uint64_t next_base) {
   FRESHET_ASSIGN_OR_RETURN(uint64_t size, file->size());
   auto seg = std::make_shared<Segment>(dir_, base, std::shared_ptr<File>(std::move(file)));
   Status loaded = seg->load_sealed(*fs_, size);
-  if (loaded.ok() && seg->summary().next_offset == next_base) {
+  // A segment may end below the next one's base: a gap a kOs log left after a power loss.
+  if (loaded.ok() && seg->summary().next_offset <= next_base) {
     segments_.push_back(std::move(seg));
     return {};
   }
@@ -141,7 +157,7 @@ Status DiskLog::open_sealed(uint64_t base, uint64_t next_base) {
                                  [&](const format::BatchHeader& h, uint64_t pos, const char*) {
                                    seg->add_batch(h, pos, options_.index_interval_bytes);
                                  }));
-  if (!problem.ok() || end != size || seg->summary().next_offset != next_base) {
+  if (!problem.ok() || end != size || seg->summary().next_offset > next_base) {
     // Damage inside a sealed segment. Keep what is good indexed; reads that reach the damaged
     // range fail with kCorruption. No index files are written, so every open reports it.
     count_corruption();
@@ -150,8 +166,15 @@ Status DiskLog::open_sealed(uint64_t base, uint64_t next_base) {
         "to {} cannot be served",
         dir_, base, end, size, problem.ok() ? "offsets do not line up" : problem.to_string(),
         seg->summary().next_offset, next_base);
+    seg->mark_damaged();
     segments_.push_back(std::move(seg));
     return {};
+  }
+  if (seg->summary().next_offset < next_base) {
+    // Intact up to its last batch, and the next segment starts higher: a kOs log lost this
+    // segment's unsynced tail, or skipped ahead after a power loss. Readers step over it.
+    spdlog::warn("log {}: offsets {} to {} are a gap (lost before a power loss, never reused)",
+                 dir_, seg->summary().next_offset, next_base);
   }
   Status sealed = seg->seal(*fs_, options_.durability == Durability::kFsync);
   if (!sealed.ok()) {
@@ -264,16 +287,19 @@ Status DiskLog::fail_locked(const Status& cause) {
   return cause;
 }
 
-Status DiskLog::roll_locked() {
+Status DiskLog::roll_locked() { return roll_locked(segments_.back()->summary().next_offset); }
+
+Status DiskLog::roll_locked(uint64_t next_base) {
   const auto& active = segments_.back();
   const bool fsync = options_.durability == Durability::kFsync;
   // A failed fdatasync is sticky (see group_committer.h); any other failure (a full disk
   // while creating the next segment or writing the indexes) leaves the log as it was, with
   // the same active segment, so the next append retries the roll.
-  if (fsync) {
-    if (Status s = sync_locked(active_target_); !s.ok()) return fail_locked(s);
-  }
-  const uint64_t base = active->summary().next_offset;
+  // Sealed segments are synced in kOs mode too (once per segment): a power loss then takes
+  // only the active segment's unsynced tail, and a sealed segment that fails its checks at
+  // open is damage, never the ordinary loss kOs allows.
+  if (Status s = sync_locked(active_target_); !s.ok()) return fail_locked(s);
+  const uint64_t base = next_base;
   const std::string seg_path = dir_ + "/" + Segment::file_name(base, "log");
   auto undo = [&](Status cause) {
     (void)fs_->remove(seg_path);  // an empty next segment must not outlive a failed roll
@@ -284,15 +310,94 @@ Status DiskLog::roll_locked() {
   std::shared_ptr<File> shared(std::move(file).value());
   if (Status t = shared->truncate(0); !t.ok()) return undo(t);
   if (Status s = active->seal(*fs_, fsync); !s.ok()) return undo(s);
-  if (fsync) {
-    // Makes the new segment and the sealed one's indexes durable names.
-    if (Status d = fs_->sync_dir(dir_); !d.ok()) return fail_locked(d);
-  }
+  // Makes the new segment and the sealed one's indexes durable names.
+  if (Status d = fs_->sync_dir(dir_); !d.ok()) return fail_locked(d);
   auto next = std::make_shared<Segment>(dir_, base, shared);
   active->hand_index_buffers_to(*next);
   segments_.push_back(std::move(next));
   active_target_ = std::make_shared<GroupCommitter::Target>(shared);
   return {};
+}
+
+Result<uint64_t> DiskLog::read_hwm_locked() {
+  const std::string path = dir_ + "/" + kHwmName;
+  if (!fs_->exists(path)) return uint64_t{0};
+  FRESHET_ASSIGN_OR_RETURN(auto file, fs_->open(path, OpenMode::kReadOnly));
+  char buf[2 * kHwmSlot] = {};
+  FRESHET_ASSIGN_OR_RETURN(size_t n, file->read_at(buf, sizeof buf, 0));
+  uint64_t best = 0;
+  uint64_t best_gen = 0;
+  bool any = false;
+  for (size_t slot = 0; (slot + 1) * kHwmSlot <= n; ++slot) {
+    const char* p = buf + slot * kHwmSlot;
+    if (le::load<uint32_t>(p) != kHwmMagic ||
+        le::load<uint32_t>(p + 4) != crc32c::value(p + 8, 16)) {
+      continue;
+    }
+    const uint64_t gen = le::load<uint64_t>(p + 8);
+    if (!any || gen > best_gen) {
+      best_gen = gen;
+      best = le::load<uint64_t>(p + 16);
+    }
+    any = true;
+  }
+  if (any) hwm_writes_ = best_gen + 1;  // the next write takes the other slot
+  if (!any && n != 0) {
+    // Written, never synced whole (a power loss during the first reservation): nothing past
+    // it was acknowledged before that reservation was durable.
+    spdlog::warn("log {}: high-water mark file has no valid slot; ignoring it", dir_);
+  }
+  return best;
+}
+
+Status DiskLog::reserve_offsets_locked(uint64_t end) {
+  if (end <= reserved_) return {};
+  return write_hwm_locked(end + std::max<uint64_t>(options_.os_offset_reserve, 1));
+}
+
+Status DiskLog::write_hwm_locked(uint64_t value) {
+  const bool first = !hwm_file_;
+  if (first) {
+    FRESHET_ASSIGN_OR_RETURN(hwm_file_, fs_->open(dir_ + "/" + kHwmName, OpenMode::kCreate));
+  }
+  char slot[kHwmSlot];
+  le::store<uint32_t>(slot, kHwmMagic);
+  le::store<uint64_t>(slot + 8, hwm_writes_);
+  le::store<uint64_t>(slot + 16, value);
+  le::store<uint32_t>(slot + 4, crc32c::value(slot + 8, 16));
+  Status s = hwm_file_->write_at(slot, kHwmSlot, (hwm_writes_ % 2) * kHwmSlot);
+  if (s.ok()) s = hwm_file_->sync();
+  if (s.ok() && first) s = fs_->sync_dir(dir_);
+  if (!s.ok()) {
+    hwm_file_.reset();  // reopened (and the directory synced) by the next try
+    return s;
+  }
+  ++hwm_writes_;
+  reserved_ = value;
+  return {};
+}
+
+Status DiskLog::skip_to_locked(uint64_t base) {
+  const auto& active = segments_.back();
+  const uint64_t from = active->summary().next_offset;
+  if (active->empty()) {
+    // Nothing in the tail segment: replace it with an empty one that starts at `base`.
+    const std::string old_path = active->path("log");
+    const std::string seg_path = dir_ + "/" + Segment::file_name(base, "log");
+    FRESHET_ASSIGN_OR_RETURN(auto file, fs_->open(seg_path, OpenMode::kCreate));
+    std::shared_ptr<File> shared(std::move(file));
+    FRESHET_RETURN_IF_ERROR(shared->truncate(0));
+    segments_.back() = std::make_shared<Segment>(dir_, base, shared);
+    active_target_ = std::make_shared<GroupCommitter::Target>(shared);
+    FRESHET_RETURN_IF_ERROR(fs_->remove(old_path));
+  } else {
+    FRESHET_RETURN_IF_ERROR(roll_locked(base));
+  }
+  skipped_offsets_.fetch_add(base - from, std::memory_order_relaxed);
+  spdlog::warn("log {}: continuing at offset {} after a power loss (offsets {} to {} may have "
+               "been handed out and lost; they are never reused)",
+               dir_, base, from, base);
+  return reserve_offsets_locked(base);
 }
 
 void DiskLog::advance_tip(uint64_t end, int64_t max_ts) {
@@ -324,6 +429,12 @@ Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
   const Segment* active = segments_.back().get();
   const uint64_t base = active->summary().next_offset;
   const uint64_t pos = active->summary().size_bytes;
+  if (options_.durability == Durability::kOs) {
+    if (Status r = reserve_offsets_locked(base + h.record_count); !r.ok()) {
+      write_errors_.fetch_add(1, std::memory_order_relaxed);
+      return r;
+    }
+  }
   format::seal_header(batch.data(), base);
   if (Status w = active->file()->write_at(batch.data(), batch.size(), pos); !w.ok()) {
     write_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -466,10 +577,18 @@ Result<ReadResult> DiskLog::read(uint64_t from, size_t max_records, size_t max_b
   refs.reserve(std::min<size_t>(max_records, 10000));
   size_t bytes = 0;
   uint64_t next = from;
+  uint64_t scanned_to = from;  // every offset below it was looked at (gaps included)
   bool done = false;
   for (size_t si = 0; si < segs.size() && !done; ++si) {
     const Segment& seg = *segs[si];
-    const uint64_t seg_end = si + 1 < segs.size() ? segs[si + 1]->base_offset() : tip;
+    // Segments before the last are sealed, so their summary is fixed. One that ends below the
+    // next one's base leaves a gap, which reads step over; a damaged one does not (reads that
+    // reach its damage fail).
+    const bool last_seg = si + 1 == segs.size();
+    const uint64_t seg_end =
+        last_seg ? tip
+                 : (seg.damaged() ? segs[si + 1]->base_offset() : seg.summary().next_offset);
+    scanned_to = std::min(seg_end, tip);
     uint64_t expected = si == 0 ? start.offset : seg.base_offset();
     uint64_t pos = si == 0 ? start.pos : 0;
     WindowReader win(buf.get(), *seg.file(), pos);
@@ -546,7 +665,7 @@ Result<ReadResult> DiskLog::read(uint64_t from, size_t max_records, size_t max_b
                                           std::string_view(base + r.ehk, r.ehk_len),
                                           std::string_view(base + r.data, r.data_len)});
   }
-  result.next_offset = refs.empty() ? from : next;
+  result.next_offset = refs.empty() ? std::max(from, scanned_to) : next;
   result.storage = std::move(buf);
   return result;
 }
@@ -563,7 +682,10 @@ Result<uint64_t> DiskLog::offset_for_timestamp(int64_t ts_ms) const {
       const auto& s = segments_[i];
       if (!s->empty() && s->summary().max_timestamp_ms >= ts_ms) {
         seg = s;
-        seg_end = i + 1 < segments_.size() ? segments_[i + 1]->base_offset() : tip;
+        const bool last_seg = i + 1 == segments_.size();
+        seg_end = last_seg ? tip
+                           : (s->damaged() ? segments_[i + 1]->base_offset()
+                                           : s->summary().next_offset);
         start = s->floor_by_time(ts_ms);
         break;
       }
@@ -673,6 +795,7 @@ LogCounters DiskLog::counters() const {
   c.sync_errors = sync_errors_.load(std::memory_order_relaxed);
   c.segments_deleted = segments_deleted_.load(std::memory_order_relaxed);
   c.recovery_damaged_tails = damaged_tails_.load(std::memory_order_relaxed);
+  c.recovery_skipped_offsets = skipped_offsets_.load(std::memory_order_relaxed);
   return c;
 }
 
@@ -702,8 +825,11 @@ Status DiskLog::close() {
   if (closed_) return {};
   closed_ = true;
   if (failed_.ok() && options_.durability == Durability::kOs && active_target_) {
-    // A clean shutdown in kOs mode still leaves the data on disk.
-    return sync_locked(active_target_);
+    // A clean shutdown in kOs mode still leaves the data on disk; with everything synced, the
+    // high-water mark comes down to the end, so the next open continues without a gap.
+    FRESHET_RETURN_IF_ERROR(sync_locked(active_target_));
+    const uint64_t end = segments_.back()->summary().next_offset;
+    if (hwm_file_ && reserved_ > end) return write_hwm_locked(end);
   }
   return {};
 }

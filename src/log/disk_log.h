@@ -75,7 +75,21 @@ class DiskLog final : public Log {
   Result<bool> has_batch_after(const File& file, uint64_t from, uint64_t size) const;
   // Copies bytes [from, size) of a damaged tail to `path`, durably, before they are cut.
   Status keep_aside(const File& file, uint64_t from, uint64_t size, const std::string& path);
+  // Seals the active segment and starts the next at next_base (its end, or above it to skip
+  // offsets after a kOs power loss). REQUIRES: mu_ held.
+  Status roll_locked(uint64_t next_base);
   Status roll_locked();                                                  // REQUIRES: mu_ held
+  // kOs high-water mark (<dir>/hwm, docs/format.md): the largest durable reservation, 0 if
+  // none. REQUIRES: mu_ held.
+  Result<uint64_t> read_hwm_locked();
+  // Makes offsets below `end` safe to hand out: persists a reservation reaching past it.
+  // REQUIRES: mu_ held.
+  Status reserve_offsets_locked(uint64_t end);
+  // Writes `value` as the high-water mark (the next slot, fdatasync). REQUIRES: mu_ held.
+  Status write_hwm_locked(uint64_t value);
+  // Recovery in kOs: continues the log at `base` (above the recovered end), so offsets that
+  // may have been handed out before a power loss are never reused. REQUIRES: mu_ held.
+  Status skip_to_locked(uint64_t base);
   Status sync_locked(const std::shared_ptr<GroupCommitter::Target>& t);  // REQUIRES: mu_ held
   Status fail_locked(const Status& cause);                               // REQUIRES: mu_ held
   void advance_tip(uint64_t end, int64_t max_ts);
@@ -95,6 +109,9 @@ class DiskLog final : public Log {
   Status failed_;                                          // guarded by mu_
   bool closed_ = false;                                    // guarded by mu_
   bool sealed_ = false;                                    // guarded by mu_
+  uint64_t reserved_ = 0;            // guarded by mu_; kOs: offsets below it may be handed out
+  std::unique_ptr<File> hwm_file_;   // guarded by mu_; kOs: <dir>/hwm, open once written
+  uint64_t hwm_writes_ = 0;          // guarded by mu_; the next write's generation (and slot)
 
   std::atomic<uint64_t> committed_tip_{0};
   std::atomic<uint64_t> trim_horizon_{0};
@@ -110,6 +127,7 @@ class DiskLog final : public Log {
   std::atomic<uint64_t> sync_errors_{0};
   std::atomic<uint64_t> segments_deleted_{0};
   std::atomic<uint64_t> damaged_tails_{0};
+  std::atomic<uint64_t> skipped_offsets_{0};
   LogLimiter error_log_;  // failed appends reach the log once a second
 };
 

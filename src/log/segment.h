@@ -49,6 +49,11 @@ class Segment {
   const SegmentSummary& summary() const { return summary_; }
   bool empty() const { return summary_.next_offset == summary_.base_offset; }
   bool sealed() const { return sealed_; }
+  // A sealed segment found damaged at open: offsets from summary().next_offset up to the next
+  // segment's base cannot be served, and reads that reach them fail (kCorruption) instead of
+  // skipping to the next segment as they do across a gap.
+  bool damaged() const { return damaged_; }
+  void mark_damaged() { damaged_ = true; }
   const std::shared_ptr<File>& file() const { return file_; }
 
   // Active segment only; REQUIRES: owning log's mu_ held.
@@ -82,6 +87,7 @@ class Segment {
   SegmentSummary summary_;
   std::shared_ptr<File> file_;
   bool sealed_ = false;
+  bool damaged_ = false;
   uint64_t last_index_pos_ = 0;
   std::vector<std::pair<uint32_t, uint32_t>> offset_index_;  // active: (rel offset, pos)
   struct TimeEntry {

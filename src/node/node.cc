@@ -49,6 +49,9 @@ void export_log_metrics(const stream::Engine& engine, metrics::Registry& registr
                 s.log.recovery_truncated_bytes, "Torn tail bytes cut off at open");
     set_counter("freshet_log_recovery_damaged_tails_total", labels, s.log.recovery_damaged_tails,
                 "Tail segments damaged before intact batches: the rest kept aside, then cut");
+    set_counter("freshet_log_recovery_skipped_offsets_total", labels,
+                s.log.recovery_skipped_offsets,
+                "os durability: offsets skipped after a power loss (never reused)");
     set_counter("freshet_log_segments_deleted_total", labels, s.log.segments_deleted,
                 "Segments deleted by retention");
   }

@@ -4,6 +4,11 @@
 #include <gtest/gtest.h>
 
 #include "../testing/power_loss_fs.h"
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "freshet/log/inspect.h"
 #include "freshet/log/log_store.h"
 #include "test_util.h"
 
@@ -227,6 +232,145 @@ TEST(LogFaultTest, DamageBeforeIntactBatchesOfTheTailIsKeptAsideAndReported) {
   a = std::move(store->open_log("s/0", plain()).value());
   EXPECT_EQ(a->counters().recovery_damaged_tails, 0u);
   EXPECT_EQ(a->next_offset(), 1u);
+}
+
+
+LogOptions os_mode(uint64_t reserve) {
+  LogOptions o = plain();
+  o.durability = Durability::kOs;
+  o.os_offset_reserve = reserve;
+  o.segment_bytes = 4096;
+  return o;
+}
+
+TEST(LogFaultTest, OsModeSkipsPastItsHighWaterMarkAfterAPowerLoss) {
+  auto fs = PowerLossFileSystem::make();
+  LogStoreOptions so;
+  so.wal = false;
+  auto store = open_store(fs, so);
+  auto a = std::move(store->open_log("s/0", os_mode(10)).value());
+  ASSERT_TRUE(fill(*a, 0, 3, 2).ok());  // offsets 0..5, acknowledged after write(), not synced
+  fs->crash();
+  a.reset();
+  store.reset();
+  fs->restart();
+  store = open_store(fs, so);
+  a = std::move(store->open_log("s/0", os_mode(10)).value());
+  // Every record was lost, but offsets 0..5 were handed out: the log continues above the
+  // reservation its first append made (2 + 10), never at 0.
+  EXPECT_EQ(a->next_offset(), 12u);
+  EXPECT_EQ(a->counters().recovery_skipped_offsets, 12u);
+  std::string k = "k", d = "d";
+  Record r{k, "", d, 5000};
+  auto off = a->append(std::span<const Record>(&r, 1));
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(*off, 12u);
+  // A clean close syncs and lowers the mark to the end: the next open continues without a gap.
+  ASSERT_TRUE(a->close().ok());
+  a.reset();
+  store.reset();
+  store = open_store(fs, so);
+  a = std::move(store->open_log("s/0", os_mode(10)).value());
+  EXPECT_EQ(a->next_offset(), 13u);
+  EXPECT_EQ(a->counters().recovery_skipped_offsets, 0u);
+}
+
+TEST(LogFaultTest, ReadsStepOverAGapBetweenSegments) {
+  auto fs = PowerLossFileSystem::make();
+  LogStoreOptions so;
+  so.wal = false;
+  auto store = open_store(fs, so);
+  auto a = std::move(store->open_log("s/0", os_mode(1000)).value());
+  ASSERT_TRUE(fill(*a, 0, 4, 2).ok());
+  ASSERT_TRUE(a->close().ok());  // a clean close syncs: offsets 0..7 survive, the mark is 8
+  a.reset();
+  store.reset();
+  store = open_store(fs, so);
+  a = std::move(store->open_log("s/0", os_mode(1000)).value());
+  ASSERT_EQ(a->next_offset(), 8u);
+  std::string lk = "lost", ld = "x";
+  Record lost{lk, "", ld, 7000};
+  ASSERT_EQ(a->append(std::span<const Record>(&lost, 1)).value(), 8u);  // reserves 9 + 1000
+  fs->crash();  // offset 8 was acknowledged, never synced: lost
+  a.reset();
+  store.reset();
+  fs->restart();
+  store = open_store(fs, so);
+  a = std::move(store->open_log("s/0", os_mode(1000)).value());
+  ASSERT_EQ(a->next_offset(), 1009u);
+  std::string k = "after", d = "gap";
+  Record r{k, "", d, 9000};
+  ASSERT_EQ(a->append(std::span<const Record>(&r, 1)).value(), 1009u);
+  auto all = a->read(0, 100, 1 << 20);
+  ASSERT_TRUE(all.ok()) << all.error().to_string();
+  ASSERT_EQ(all->records.size(), 9u);
+  EXPECT_EQ(all->records[7].offset, 7u);
+  EXPECT_EQ(all->records[8].offset, 1009u);
+  EXPECT_EQ(all->records[8].data, "gap");
+  // A read that starts inside the gap gets the first record after it.
+  auto inside = a->read(500, 10, 1 << 20);
+  ASSERT_TRUE(inside.ok());
+  ASSERT_EQ(inside->records.size(), 1u);
+  EXPECT_EQ(inside->records[0].offset, 1009u);
+  EXPECT_EQ(a->offset_for_timestamp(8000).value(), 1009u);
+  // The verify tool accepts the gap.
+  std::ostringstream progress;
+  auto report = verify_log(*fs, kRoot + "/s/0", &progress);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok()) << report->problems.front();
+  EXPECT_NE(progress.str().find("gap: offsets 8 to 1009"), std::string::npos) << progress.str();
+}
+
+// Random os-mode runs cut by power losses: an offset never names two different records, every
+// record read back is one that was acknowledged at that offset, and reads never fail.
+TEST(LogFaultTest, OsModeNeverReusesAnOffsetAcrossPowerLosses) {
+  auto fs = PowerLossFileSystem::make();
+  LogStoreOptions so;
+  so.wal = false;
+  std::mt19937_64 rng(20261130);
+  std::map<uint64_t, std::string> acked;  // offset -> data, across all rounds
+  uint64_t handed_out = 0;                // one past the largest offset ever acknowledged
+  for (int round = 0; round < 60; ++round) {
+    auto store = open_store(fs, so);
+    ASSERT_TRUE(store);
+    const uint64_t reserve = 1 + rng() % 40;
+    auto a = std::move(store->open_log("s/0", os_mode(reserve)).value());
+    ASSERT_GE(a->next_offset(), handed_out) << "round " << round;
+    // Everything stored is what was acknowledged at that offset.
+    uint64_t from = a->trim_horizon();
+    for (int guard = 0; guard < 10000 && from < a->committed_tip(); ++guard) {
+      auto r = a->read(from, 64, 1 << 20);
+      ASSERT_TRUE(r.ok()) << "round " << round << ": " << r.error().to_string();
+      for (const auto& rec : r->records) {
+        auto it = acked.find(rec.offset);
+        ASSERT_NE(it, acked.end()) << "offset " << rec.offset << " was never acknowledged";
+        ASSERT_EQ(rec.data, it->second) << "offset " << rec.offset;
+      }
+      ASSERT_GT(r->next_offset, from);
+      from = r->next_offset;
+    }
+    const int batches = static_cast<int>(rng() % 30);
+    for (int b = 0; b < batches; ++b) {
+      const size_t n = 1 + rng() % 5;
+      std::vector<std::string> data(n);
+      std::vector<Record> recs;
+      for (size_t i = 0; i < n; ++i) {
+        data[i] = "r" + std::to_string(round) + "-" + std::to_string(b) + "-" + std::to_string(i) +
+                  std::string(rng() % 300, 'x');
+      }
+      for (size_t i = 0; i < n; ++i) recs.push_back(Record{"pk", "", data[i], 1000 + round});
+      auto off = a->append(recs);
+      ASSERT_TRUE(off.ok()) << off.error().to_string();
+      ASSERT_GE(*off, handed_out);
+      for (size_t i = 0; i < n; ++i) acked[*off + i] = data[i];
+      handed_out = *off + n;
+    }
+    const auto keep = static_cast<PowerLossFileSystem::Keep>(rng() % 3);
+    fs->crash(keep, rng());
+    a.reset();
+    store.reset();
+    fs->restart();
+  }
 }
 
 }  // namespace

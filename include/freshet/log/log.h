@@ -1,4 +1,8 @@
-// The shard log: an append-only sequence of records numbered by dense 64-bit offsets.
+// The shard log: an append-only sequence of records numbered by increasing 64-bit offsets.
+// Offsets are dense except where a log in kOs durability lost its unsynced tail to a power
+// loss: it then skips ahead past every offset it may have handed out (see LogOptions::
+// os_offset_reserve), so an offset never names two different records. Readers step over
+// such a gap as if it were not there.
 //
 // Two implementations share this interface: DiskLog (segmented files, CRC-checked batches,
 // sparse indexes, group-committed fsync; see docs/format.md) and MemoryLog (for fast tests of
@@ -50,7 +54,8 @@ struct ReadResult {
 
 enum class Durability {
   kFsync,  // acknowledged once fdatasync returned (shared among appenders: group commit)
-  kOs,     // acknowledged once write() returned; a machine crash may lose recent records
+  kOs,     // acknowledged once write() returned; a machine crash may lose recent records,
+           // never reuses their offsets (see LogOptions::os_offset_reserve)
 };
 
 struct LogOptions {
@@ -60,6 +65,11 @@ struct LogOptions {
   int64_t retention_ms = 24ll * 60 * 60 * 1000;  // <= 0: keep forever
   uint64_t retention_bytes = 0;                // 0: no size limit
   uint32_t index_interval_bytes = 4096;        // one sparse index entry per this many bytes
+  // kOs only: offsets are reserved this many at a time in a durable high-water mark
+  // (<dir>/hwm, one fdatasync per reservation). After a power loss the log continues above
+  // the mark, so acknowledged-then-lost records never see their offsets (and sequence
+  // numbers) reused. Larger: fewer syncs, bigger gaps after a power loss.
+  uint64_t os_offset_reserve = 1u << 20;
 };
 
 // Monotonic counters, for metrics.
@@ -74,6 +84,7 @@ struct LogCounters {
   uint64_t sync_errors = 0;
   uint64_t segments_deleted = 0;
   uint64_t recovery_damaged_tails = 0;  // tails cut with intact batches after the damage (kept aside)
+  uint64_t recovery_skipped_offsets = 0;  // kOs: offsets skipped after a power loss
 };
 
 // An append that has been written but is not yet acknowledged (see Log::begin_append).
@@ -89,8 +100,8 @@ class Log {
  public:
   virtual ~Log() = default;
 
-  // Appends the records as one batch. Returns the offset of the first; the others follow
-  // densely. Returns only once the batch is durable per the log's Durability. On error no
+  // Appends the records as one batch. Returns the offset of the first; the others of the
+  // batch follow densely. Returns only once the batch is durable per the log's Durability. On error no
   // record of the batch is ever served.
   Result<uint64_t> append(std::span<const Record> records) {
     auto pending = begin_append(records);

@@ -20,6 +20,8 @@ constexpr size_t kMinReadahead = 4096;
 // the other. docs/format.md.
 constexpr uint32_t kHwmMagic = 0x57485346;
 constexpr size_t kHwmSlot = 24;
+// kOs: start the write-back of the active segment every this many appended bytes.
+constexpr uint64_t kOsWritebackBytes = 8 << 20;
 const char* const kHwmName = "hwm";
 constexpr size_t kMaxReadahead = 4 << 20;
 
@@ -448,6 +450,15 @@ Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
   }
   h.base_offset = base;
   segments_.back()->add_batch(h, pos, options_.index_interval_bytes);
+  if (options_.durability == Durability::kOs) {
+    // The roll fdatasyncs this segment (see roll_locked) under mu_; starting the write-back
+    // every few MiB leaves that sync little to do, so a roll is not a stall of the shard.
+    unflushed_bytes_ += batch.size();
+    if (unflushed_bytes_ >= kOsWritebackBytes) {
+      unflushed_bytes_ = 0;
+      (void)active->file()->start_writeback();  // a hint: failures surface at the roll's sync
+    }
+  }
   appended_batches_.fetch_add(1, std::memory_order_relaxed);
   appended_records_.fetch_add(h.record_count, std::memory_order_relaxed);
   appended_bytes_.fetch_add(batch.size(), std::memory_order_relaxed);

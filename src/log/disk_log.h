@@ -111,6 +111,7 @@ class DiskLog final : public Log {
   bool sealed_ = false;                                    // guarded by mu_
   uint64_t reserved_ = 0;            // guarded by mu_; kOs: offsets below it may be handed out
   std::unique_ptr<File> hwm_file_;   // guarded by mu_; kOs: <dir>/hwm, open once written
+  uint64_t unflushed_bytes_ = 0;     // guarded by mu_; kOs: appended since the last write-back
   uint64_t hwm_writes_ = 0;          // guarded by mu_; the next write's generation (and slot)
 
   std::atomic<uint64_t> committed_tip_{0};

@@ -193,6 +193,15 @@ std::string Registry::render_prometheus() const {
   return out;
 }
 
+void Registry::for_each_series(const std::function<void(const SeriesView&)>& fn) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [name, fam] : families_) {
+    for (const auto& [key, s] : fam.series) {
+      fn(SeriesView{name, fam.type, s.labels, s.counter.get(), s.gauge.get(), s.histogram.get()});
+    }
+  }
+}
+
 std::string sanitize_metric_name(std::string_view name) { return sanitize(name, true); }
 std::string sanitize_label_name(std::string_view name) { return sanitize(name, false); }
 

@@ -19,6 +19,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -92,6 +93,19 @@ class Registry {
   std::string render_prometheus() const;
 
   uint64_t type_conflicts() const { return type_conflicts_.load(std::memory_order_relaxed); }
+
+  // Calls fn for every exported series, under the registry mutex (fn must not call back into
+  // the registry). Exactly one of counter/gauge/histogram is set. Pointers stay valid for the
+  // Registry's life, so callers may key state on them.
+  struct SeriesView {
+    std::string_view family;  // the Prometheus name
+    MetricType type;
+    const Labels& labels;     // sorted by name
+    const Counter* counter;
+    const Gauge* gauge;
+    const Histogram* histogram;
+  };
+  void for_each_series(const std::function<void(const SeriesView&)>& fn) const;
 
  private:
   struct Series {

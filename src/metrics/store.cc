@@ -1,0 +1,920 @@
+#include "freshet/metrics/store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "store_format.h"
+
+namespace freshet::metrics {
+namespace {
+
+constexpr int64_t kMinute = 60;
+constexpr int64_t kHour = 3600;
+constexpr int64_t kDay = 86400;
+constexpr int64_t kGraceS = 1;      // a minute is written this long after it ends
+constexpr size_t kWriteBuffer = 1 << 20;
+
+struct TierSpec {
+  uint16_t res;
+  int64_t chunk_span;
+  int64_t file_span;
+  int64_t retention;
+  const char* dir;
+};
+constexpr std::array<TierSpec, 3> kTiers = {{
+    {1, kMinute, kHour, 3 * kHour, "t1"},
+    {60, kHour, kDay, 15 * kDay, "t60"},
+    {300, kHour, 7 * kDay, 63 * kDay, "t300"},
+}};
+
+int64_t floor_to(int64_t t, int64_t span) {
+  const int64_t q = t / span;
+  return (t % span != 0 && t < 0 ? q - 1 : q) * span;
+}
+
+constexpr double kGamma = 1.02;
+const double kLogGamma = std::log(kGamma);
+constexpr int kBucketLimit = 16000;
+constexpr int kBucketOffset = 16384;
+
+}  // namespace
+
+void Stat::merge(const Stat& o) {
+  if (o.count <= 0) return;
+  sum += o.sum;
+  count += o.count;
+  min = std::min(min, o.min);
+  max = std::max(max, o.max);
+}
+
+int16_t sketch_bucket(double v) {
+  if (v == 0 || std::isnan(v)) return 0;
+  const double a = std::fabs(v);
+  int i = static_cast<int>(std::ceil(std::log(a) / kLogGamma));
+  i = std::clamp(i, -kBucketLimit, kBucketLimit) + kBucketOffset;
+  return static_cast<int16_t>(v < 0 ? -i : i);
+}
+
+double sketch_value(int16_t bucket) {
+  if (bucket == 0) return 0;
+  const int i = std::abs(static_cast<int>(bucket)) - kBucketOffset;
+  const double v = std::exp((i - 0.5) * kLogGamma);
+  return bucket < 0 ? -v : v;
+}
+
+void sketch_add(Sketch& s, double v, uint32_t n) {
+  if (n == 0) return;
+  const int16_t b = sketch_bucket(v);
+  auto it = std::lower_bound(s.begin(), s.end(), b,
+                             [](const auto& e, int16_t k) { return e.first < k; });
+  if (it != s.end() && it->first == b) {
+    it->second += n;
+  } else {
+    s.insert(it, {b, n});
+  }
+}
+
+void sketch_merge(Sketch& into, const Sketch& from) {
+  if (from.empty()) return;
+  if (into.empty()) {
+    into = from;
+    return;
+  }
+  Sketch out;
+  out.reserve(into.size() + from.size());
+  size_t i = 0, j = 0;
+  while (i < into.size() || j < from.size()) {
+    if (j == from.size() || (i < into.size() && into[i].first < from[j].first)) {
+      out.push_back(into[i++]);
+    } else if (i == into.size() || from[j].first < into[i].first) {
+      out.push_back(from[j++]);
+    } else {
+      out.emplace_back(into[i].first, into[i].second + from[j].second);
+      ++i, ++j;
+    }
+  }
+  into = std::move(out);
+}
+
+std::string series_key_text(const SeriesKey& key) {
+  std::string out = key.ns;
+  out += '|';
+  out += key.name;
+  for (const Dimension& d : key.dims) {
+    out += '|';
+    out += d.name;
+    out += '=';
+    out += d.value;
+  }
+  return out;
+}
+
+class MetricStore::Impl {
+ public:
+  explicit Impl(MetricStoreOptions o) : opt_(std::move(o)) {}
+
+  Status open();
+  Result<uint32_t> intern(SeriesKey key, std::string_view unit);
+  std::optional<uint32_t> find(const SeriesKey& key) const;
+  Status record_locked(uint32_t series, int64_t t_s, const Stat& stat, const Sketch* sketch,
+                       int64_t now_s);
+  Status record_many(int64_t t_s, const std::vector<Sample>& samples);
+  Result<std::vector<Datapoint>> query(uint32_t series, int64_t start_s, int64_t end_s,
+                                       int64_t period_s, const std::vector<double>& pcts) const;
+  std::vector<SeriesInfo> list(std::string_view ns, std::string_view name,
+                               const std::vector<Dimension>& dims, int64_t active_since) const;
+  std::optional<SeriesInfo> info(uint32_t id) const;
+  Status tick(bool all);
+  StoreStats stats() const;
+
+  int64_t now_s() const { return opt_.clock->now_ms() / 1000; }
+  mutable std::mutex mu_;
+
+ private:
+  struct Head {
+    uint64_t present = 0;
+    std::unique_ptr<double[]> simple;  // one value per second while every point is one sample
+    std::unique_ptr<Stat[]> full;      // otherwise
+    std::vector<std::pair<uint8_t, Sketch>> sketches;
+  };
+  struct Window {
+    std::unordered_map<uint32_t, Head> heads;
+  };
+  struct BatchDesc {
+    uint64_t offset;
+    uint64_t index_offset;
+    uint32_t entries;
+    uint16_t flags;
+    int64_t min_t;
+    int64_t max_t;
+  };
+  struct TierFile {
+    int64_t start = 0;
+    std::unique_ptr<File> file;
+    uint64_t size = 0;
+    std::vector<BatchDesc> batches;
+  };
+  using Slots = std::array<format::Slot, format::kMaxSlots>;
+
+  class BatchWriter;
+
+  static void head_add(Head& h, size_t slot, const Stat& s, const Sketch* sk);
+  static void head_slots(const Head& h, Slots& out);
+  std::string tier_path(size_t tier, int64_t start) const {
+    return opt_.dir + "/" + kTiers[tier].dir + "/" + std::to_string(start) + ".fmb";
+  }
+  Status open_tier(size_t tier);
+  Status scan_file(size_t tier, TierFile& f);
+  Result<TierFile*> file_for(size_t tier, int64_t chunk_start);
+  Status write_catalog_locked();
+  Status flush_window_locked(int64_t w, Window& win, int64_t now);
+  Status rollup_locked(int64_t hour);
+  void retention_locked(int64_t now);
+  template <typename Fn>
+  void read_tier_locked(size_t tier, uint32_t series, int64_t a, int64_t b, Fn&& fn) const;
+  template <typename Fn>
+  void read_heads_locked(uint32_t series, int64_t a, int64_t b, Fn&& fn) const;
+  Status read_exact(const File& f, uint64_t off, size_t n, std::string& out) const;
+
+  MetricStoreOptions opt_;
+  // All below: GUARDED_BY(mu_).
+  std::vector<SeriesInfo> series_;
+  std::unordered_map<std::string, uint32_t> by_key_;
+  std::unique_ptr<File> catalog_;
+  uint64_t catalog_size_ = 0;
+  std::string catalog_pending_;  // records of series created since the last batch
+  std::map<int64_t, Window> windows_;
+  size_t head_points_ = 0;
+  std::array<std::map<int64_t, TierFile>, 3> files_;
+  int64_t cursor_ = 0;  // t1 hours before this are rolled up into t60 and t300
+  int64_t last_retention_ = 0;
+  mutable StoreStats counters_;
+};
+
+// Appends one batch to a tier file: chunks (added sorted by series, then start) are written
+// as they come, through a 1 MiB buffer; header and index at finish(), then fsync.
+// REQUIRES: mu_ held for the writer's whole life.
+class MetricStore::Impl::BatchWriter {
+ public:
+  BatchWriter(Impl& impl, TierFile& f, uint16_t res) : impl_(impl), f_(f), base_(f.size) {
+    h_.res = res;
+  }
+  void add(uint32_t series, int64_t start, int64_t span, std::string bytes) {
+    format::append_index_entry(
+        {series, static_cast<uint32_t>(bytes.size()),
+         base_ + format::kBatchHeaderSize + h_.body_bytes + buf_.size(), start},
+        index_);
+    buf_ += bytes;
+    ++h_.entries;
+    h_.min_t = std::min(h_.min_t, start);
+    h_.max_t = std::max(h_.max_t, start + span);
+    if (buf_.size() >= kWriteBuffer) drain();
+  }
+  Status finish(uint16_t flags, int64_t min_t = 0, int64_t max_t = 0) {
+    drain();
+    h_.flags = flags;
+    if (h_.entries == 0) h_.min_t = min_t, h_.max_t = max_t;
+    if (flags & format::kFlagRollup) h_.min_t = min_t, h_.max_t = max_t;
+    const std::string header = format::encode_batch_header(h_, index_);
+    const uint64_t index_off = base_ + format::kBatchHeaderSize + h_.body_bytes;
+    if (st_.ok()) st_ = f_.file->write_at(index_.data(), index_.size(), index_off);
+    if (st_.ok()) st_ = f_.file->write_at(header.data(), header.size(), base_);
+    if (st_.ok() && impl_.opt_.fsync) st_ = f_.file->sync();
+    if (!st_.ok()) {
+      ++impl_.counters_.write_errors;
+      (void)f_.file->truncate(base_);
+      return st_;
+    }
+    f_.size = index_off + index_.size();
+    f_.batches.push_back({base_, index_off, h_.entries, flags, h_.min_t, h_.max_t});
+    ++impl_.counters_.batches_written;
+    impl_.counters_.bytes_written += f_.size - base_;
+    return {};
+  }
+
+ private:
+  void drain() {
+    if (buf_.empty()) return;
+    if (st_.ok()) {
+      st_ = f_.file->write_at(buf_.data(), buf_.size(),
+                             base_ + format::kBatchHeaderSize + h_.body_bytes);
+    }
+    h_.body_bytes += buf_.size();
+    buf_.clear();
+  }
+  Impl& impl_;
+  TierFile& f_;
+  uint64_t base_;
+  format::BatchHeader h_{0, 0, 0, INT64_MAX, INT64_MIN, 0};
+  std::string buf_;
+  std::string index_;
+  Status st_;
+};
+
+Status MetricStore::Impl::read_exact(const File& f, uint64_t off, size_t n,
+                                     std::string& out) const {
+  out.resize(n);
+  FRESHET_ASSIGN_OR_RETURN(size_t got, f.read_at(out.data(), n, off));
+  if (got != n) return Error(ErrorCode::kCorruption, "short read in " + f.path());
+  return {};
+}
+
+Status MetricStore::Impl::open() {
+  if (!opt_.fs) opt_.fs = posix_file_system();
+  if (!opt_.clock) opt_.clock = std::make_shared<SystemClock>();
+  FRESHET_RETURN_IF_ERROR(create_dirs_durably(*opt_.fs, opt_.dir));
+  // The series catalog.
+  const std::string cpath = opt_.dir + "/series.fmc";
+  const bool existed = opt_.fs->exists(cpath);
+  FRESHET_ASSIGN_OR_RETURN(catalog_, opt_.fs->open(cpath, OpenMode::kCreate));
+  if (!existed) FRESHET_RETURN_IF_ERROR(opt_.fs->sync_dir(opt_.dir));
+  FRESHET_ASSIGN_OR_RETURN(uint64_t csize, catalog_->size());
+  std::string bytes;
+  FRESHET_RETURN_IF_ERROR(read_exact(*catalog_, 0, csize, bytes));
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    size_t used = 0;
+    Result<SeriesInfo> s = format::decode_series_record(std::string_view(bytes).substr(pos), used);
+    if (!s.ok() || s->id != series_.size()) break;
+    by_key_.emplace(series_key_text(s->key), s->id);
+    series_.push_back(std::move(s).value());
+    pos += used;
+  }
+  if (pos < bytes.size()) {
+    spdlog::warn("metric store: series catalog {} cut at byte {} of {} (torn tail)", cpath, pos,
+                 bytes.size());
+    FRESHET_RETURN_IF_ERROR(catalog_->truncate(pos));
+  }
+  catalog_size_ = pos;
+  for (size_t t = 0; t < kTiers.size(); ++t) FRESHET_RETURN_IF_ERROR(open_tier(t));
+  // The rollup cursor: the end of the newest hourly rollup, else the oldest t1 hour.
+  const int64_t now = now_s();
+  cursor_ = 0;
+  for (const auto& [start, f] : files_[1]) {
+    for (const BatchDesc& b : f.batches) {
+      if (b.flags & format::kFlagRollup) cursor_ = std::max(cursor_, b.max_t);
+    }
+  }
+  if (cursor_ == 0) {
+    cursor_ = files_[0].empty() ? floor_to(now, kHour) : files_[0].begin()->first;
+  }
+  // Hours with no t1 file left (expired while down) have nothing to roll up.
+  if (!files_[0].empty() && files_[0].begin()->first > cursor_) cursor_ = files_[0].begin()->first;
+  if (files_[0].empty() && cursor_ < floor_to(now, kHour)) cursor_ = floor_to(now, kHour);
+  return {};
+}
+
+Status MetricStore::Impl::open_tier(size_t tier) {
+  const std::string dir = opt_.dir + "/" + kTiers[tier].dir;
+  FRESHET_RETURN_IF_ERROR(create_dirs_durably(*opt_.fs, dir));
+  FRESHET_ASSIGN_OR_RETURN(std::vector<std::string> names, opt_.fs->list_dir(dir));
+  for (const std::string& n : names) {
+    if (n.size() < 5 || n.substr(n.size() - 4) != ".fmb") continue;
+    int64_t start = 0;
+    try {
+      start = std::stoll(n.substr(0, n.size() - 4));
+    } catch (const std::exception&) {
+      continue;
+    }
+    TierFile f;
+    f.start = start;
+    FRESHET_ASSIGN_OR_RETURN(f.file, opt_.fs->open(dir + "/" + n, OpenMode::kReadWrite));
+    FRESHET_RETURN_IF_ERROR(scan_file(tier, f));
+    files_[tier].emplace(start, std::move(f));
+  }
+  return {};
+}
+
+Status MetricStore::Impl::scan_file(size_t tier, TierFile& f) {
+  FRESHET_ASSIGN_OR_RETURN(uint64_t size, f.file->size());
+  uint64_t off = 0;
+  std::string header, index;
+  while (off + format::kBatchHeaderSize <= size) {
+    FRESHET_RETURN_IF_ERROR(read_exact(*f.file, off, format::kBatchHeaderSize, header));
+    Result<format::BatchHeader> h = format::decode_batch_header(header);
+    if (!h.ok()) break;
+    const uint64_t index_off = off + format::kBatchHeaderSize + h->body_bytes;
+    const uint64_t index_len = uint64_t{h->entries} * format::kIndexEntrySize;
+    if (h->body_bytes > size || index_off + index_len > size) break;
+    FRESHET_RETURN_IF_ERROR(read_exact(*f.file, index_off, index_len, index));
+    if (!format::verify_batch_crc(header, index)) break;
+    if (tier == 0) {
+      for (uint32_t i = 0; i < h->entries; ++i) {
+        const format::IndexEntry e =
+            format::decode_index_entry(index.data() + i * format::kIndexEntrySize);
+        if (e.series < series_.size()) {
+          SeriesInfo& s = series_[e.series];
+          s.last_write_s = std::max(s.last_write_s, e.start + kMinute - 1);
+        }
+      }
+    }
+    f.batches.push_back({off, index_off, h->entries, h->flags, h->min_t, h->max_t});
+    off = index_off + index_len;
+  }
+  if (off < size) {
+    spdlog::warn("metric store: {} cut at byte {} of {} (a batch torn by a crash)",
+                 f.file->path(), off, size);
+    FRESHET_RETURN_IF_ERROR(f.file->truncate(off));
+  }
+  f.size = off;
+  return {};
+}
+
+Result<MetricStore::Impl::TierFile*> MetricStore::Impl::file_for(size_t tier,
+                                                                  int64_t chunk_start) {
+  const int64_t start = floor_to(chunk_start, kTiers[tier].file_span);
+  auto it = files_[tier].find(start);
+  if (it != files_[tier].end()) return &it->second;
+  TierFile f;
+  f.start = start;
+  FRESHET_ASSIGN_OR_RETURN(f.file, opt_.fs->open(tier_path(tier, start), OpenMode::kCreate));
+  FRESHET_RETURN_IF_ERROR(opt_.fs->sync_dir(opt_.dir + "/" + kTiers[tier].dir));
+  return &files_[tier].emplace(start, std::move(f)).first->second;
+}
+
+Result<uint32_t> MetricStore::Impl::intern(SeriesKey key, std::string_view unit) {
+  if (key.ns.empty() || key.name.empty()) {
+    return Error(ErrorCode::kInvalidArgument, "namespace and metric name must not be empty");
+  }
+  if (key.dims.size() > 30) return Error(ErrorCode::kInvalidArgument, "over 30 dimensions");
+  std::sort(key.dims.begin(), key.dims.end());
+  std::string text = series_key_text(key);
+  std::lock_guard lock(mu_);
+  auto it = by_key_.find(text);
+  if (it != by_key_.end()) return it->second;
+  if (series_.size() >= opt_.max_series) {
+    return Error(ErrorCode::kLimitExceeded,
+                 "the metric store holds " + std::to_string(series_.size()) + " series already");
+  }
+  SeriesInfo s;
+  s.id = static_cast<uint32_t>(series_.size());
+  s.key = std::move(key);
+  s.unit = unit.empty() ? "None" : std::string(unit);
+  catalog_pending_ += format::encode_series_record(s);
+  by_key_.emplace(std::move(text), s.id);
+  series_.push_back(std::move(s));
+  return series_.back().id;
+}
+
+std::optional<uint32_t> MetricStore::Impl::find(const SeriesKey& key) const {
+  SeriesKey k = key;
+  std::sort(k.dims.begin(), k.dims.end());
+  std::lock_guard lock(mu_);
+  auto it = by_key_.find(series_key_text(k));
+  if (it == by_key_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MetricStore::Impl::head_add(Head& h, size_t slot, const Stat& s, const Sketch* sk) {
+  const uint64_t bit = uint64_t{1} << slot;
+  const bool single = s.count == 1 && s.min == s.sum && s.max == s.sum;
+  if (!h.full && (!single || (h.present & bit))) {
+    h.full = std::make_unique<Stat[]>(kMinute);
+    for (size_t i = 0; i < kMinute; ++i) {
+      if (h.present >> i & 1) h.full[i] = Stat::of(h.simple[i]);
+    }
+    h.simple.reset();
+  }
+  if (h.full) {
+    if (h.present & bit) {
+      h.full[slot].merge(s);
+    } else {
+      h.full[slot] = s;
+    }
+  } else {
+    if (!h.simple) h.simple = std::make_unique<double[]>(kMinute);
+    h.simple[slot] = s.sum;
+  }
+  h.present |= bit;
+  if (sk != nullptr && !sk->empty()) {
+    for (auto& [i, k] : h.sketches) {
+      if (i == slot) {
+        sketch_merge(k, *sk);
+        return;
+      }
+    }
+    h.sketches.emplace_back(static_cast<uint8_t>(slot), *sk);
+  }
+}
+
+void MetricStore::Impl::head_slots(const Head& h, Slots& out) {
+  for (size_t i = 0; i < kMinute; ++i) {
+    out[i].sketch.clear();
+    if (!(h.present >> i & 1)) continue;
+    out[i].stat = h.full ? h.full[i] : Stat::of(h.simple[i]);
+  }
+  for (const auto& [i, k] : h.sketches) out[i].sketch = k;
+}
+
+Status MetricStore::Impl::record_locked(uint32_t series, int64_t t_s, const Stat& stat,
+                                        const Sketch* sketch, int64_t now) {
+  if (series >= series_.size()) return Error(ErrorCode::kNotFound, "unknown series");
+  if (stat.empty()) return {};
+  if (t_s < now - kTiers[2].retention || t_s > now + 2 * kHour) {
+    return Error(ErrorCode::kInvalidArgument, "timestamp outside the store's range");
+  }
+  const int64_t w = floor_to(t_s, kMinute);
+  Head& h = windows_[w].heads[series];
+  const uint64_t before = h.present;
+  head_add(h, static_cast<size_t>(t_s - w), stat, sketch);
+  if (h.present != before) ++head_points_;
+  SeriesInfo& s = series_[series];
+  s.last_write_s = std::max(s.last_write_s, t_s);
+  return {};
+}
+
+Status MetricStore::Impl::record_many(int64_t t_s, const std::vector<Sample>& samples) {
+  std::lock_guard lock(mu_);
+  const int64_t now = now_s();
+  Status first;
+  for (const Sample& s : samples) {
+    Status st = record_locked(s.series, t_s, s.stat, s.sketch, now);
+    if (!st.ok() && first.ok()) first = st;
+  }
+  return first;
+}
+
+Status MetricStore::Impl::write_catalog_locked() {
+  if (catalog_pending_.empty()) return {};
+  FRESHET_RETURN_IF_ERROR(
+      catalog_->write_at(catalog_pending_.data(), catalog_pending_.size(), catalog_size_));
+  if (opt_.fsync) FRESHET_RETURN_IF_ERROR(catalog_->sync());
+  catalog_size_ += catalog_pending_.size();
+  catalog_pending_.clear();
+  return {};
+}
+
+Status MetricStore::Impl::flush_window_locked(int64_t w, Window& win, int64_t now) {
+  // Series must be durable before a batch names them.
+  FRESHET_RETURN_IF_ERROR(write_catalog_locked());
+  std::vector<uint32_t> ids;
+  ids.reserve(win.heads.size());
+  for (const auto& [id, h] : win.heads) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  Slots slots;
+  if (w + kMinute > now - kTiers[0].retention) {
+    FRESHET_ASSIGN_OR_RETURN(TierFile * f, file_for(0, w));
+    BatchWriter bw(*this, *f, 1);
+    for (uint32_t id : ids) {
+      const Head& h = win.heads.at(id);
+      head_slots(h, slots);
+      bw.add(id, w, kMinute, format::encode_chunk(id, w, 1, h.present, slots.data(), kMinute));
+    }
+    FRESHET_RETURN_IF_ERROR(bw.finish(0, w, w + kMinute));
+  }
+  if (w < cursor_) {
+    // A late minute whose hour is already rolled up: add it to the coarse tiers as well.
+    const int64_t hour = floor_to(w, kHour);
+    for (size_t tier = 1; tier < kTiers.size(); ++tier) {
+      FRESHET_ASSIGN_OR_RETURN(TierFile * f, file_for(tier, hour));
+      BatchWriter bw(*this, *f, kTiers[tier].res);
+      const size_t slot = static_cast<size_t>((w - hour) / kTiers[tier].res);
+      for (uint32_t id : ids) {
+        head_slots(win.heads.at(id), slots);
+        format::Slot agg;
+        for (size_t i = 0; i < kMinute; ++i) {
+          if (!(win.heads.at(id).present >> i & 1)) continue;
+          agg.stat.merge(slots[i].stat);
+          sketch_merge(agg.sketch, slots[i].sketch);
+        }
+        std::array<format::Slot, format::kMaxSlots> out;
+        out[slot] = std::move(agg);
+        bw.add(id, hour, kHour,
+               format::encode_chunk(id, hour, kTiers[tier].res, uint64_t{1} << slot, out.data(),
+                                    static_cast<size_t>(kHour / kTiers[tier].res)));
+      }
+      FRESHET_RETURN_IF_ERROR(bw.finish(0));
+    }
+  }
+  return {};
+}
+
+// Reads index entries of one batch sequentially, 1024 at a time.
+namespace {
+struct IndexCursor {
+  const File* file;
+  uint64_t off;  // next entry to load
+  uint32_t left;
+  std::string buf;
+  size_t pos = 0;
+  bool load() {
+    if (pos < buf.size()) return true;
+    if (left == 0) return false;
+    const uint32_t n = std::min<uint32_t>(left, 1024);
+    buf.resize(size_t{n} * format::kIndexEntrySize);
+    Result<size_t> got = file->read_at(buf.data(), buf.size(), off);
+    if (!got.ok() || *got != buf.size()) {
+      left = 0;
+      buf.clear();
+      return false;
+    }
+    off += buf.size();
+    left -= n;
+    pos = 0;
+    return true;
+  }
+  bool peek(format::IndexEntry& e) {
+    if (!load()) return false;
+    e = format::decode_index_entry(buf.data() + pos);
+    return true;
+  }
+  void next() { pos += format::kIndexEntrySize; }
+};
+}  // namespace
+
+Status MetricStore::Impl::rollup_locked(int64_t hour) {
+  std::vector<IndexCursor> cursors;
+  auto fit = files_[0].find(hour);
+  if (fit != files_[0].end()) {
+    for (const BatchDesc& b : fit->second.batches) {
+      cursors.push_back(IndexCursor{fit->second.file.get(), b.index_offset, b.entries, {}});
+    }
+  }
+  FRESHET_ASSIGN_OR_RETURN(TierFile * f60, file_for(1, hour));
+  FRESHET_ASSIGN_OR_RETURN(TierFile * f300, file_for(2, hour));
+  BatchWriter w60(*this, *f60, 60), w300(*this, *f300, 300);
+  Slots m1, m5;
+  std::string bytes;
+  while (true) {
+    uint32_t series = UINT32_MAX;
+    format::IndexEntry e;
+    for (IndexCursor& c : cursors) {
+      if (c.peek(e)) series = std::min(series, e.series);
+    }
+    if (series == UINT32_MAX) break;
+    for (auto& s : m1) s = format::Slot{};
+    uint64_t p1 = 0;
+    for (IndexCursor& c : cursors) {
+      while (c.peek(e) && e.series == series) {
+        c.next();
+        if (!read_exact(*fit->second.file, e.offset, e.length, bytes).ok()) continue;
+        Result<format::DecodedChunk> d = format::decode_chunk(bytes);
+        if (!d.ok() || d->start < hour || d->start >= hour + kHour) {
+          ++counters_.corrupt_chunks;
+          continue;
+        }
+        for (size_t i = 0; i < format::kMaxSlots; ++i) {
+          if (!(d->present >> i & 1)) continue;
+          const int64_t t = d->start + static_cast<int64_t>(i) * d->res;
+          const size_t m = static_cast<size_t>((t - hour) / kMinute);
+          if (m >= 60) continue;
+          m1[m].stat.merge(d->slots[i].stat);
+          sketch_merge(m1[m].sketch, d->slots[i].sketch);
+          p1 |= uint64_t{1} << m;
+        }
+      }
+    }
+    if (p1 == 0) continue;
+    uint64_t p5 = 0;
+    for (size_t k = 0; k < 12; ++k) {
+      m5[k] = format::Slot{};
+      for (size_t m = 5 * k; m < 5 * k + 5; ++m) {
+        if (!(p1 >> m & 1)) continue;
+        m5[k].stat.merge(m1[m].stat);
+        sketch_merge(m5[k].sketch, m1[m].sketch);
+        p5 |= uint64_t{1} << k;
+      }
+    }
+    w60.add(series, hour, kHour, format::encode_chunk(series, hour, 60, p1, m1.data(), 60));
+    w300.add(series, hour, kHour, format::encode_chunk(series, hour, 300, p5, m5.data(), 12));
+  }
+  FRESHET_RETURN_IF_ERROR(w60.finish(format::kFlagRollup, hour, hour + kHour));
+  FRESHET_RETURN_IF_ERROR(w300.finish(format::kFlagRollup, hour, hour + kHour));
+  ++counters_.rollups;
+  return {};
+}
+
+void MetricStore::Impl::retention_locked(int64_t now) {
+  for (size_t tier = 0; tier < kTiers.size(); ++tier) {
+    const TierSpec& spec = kTiers[tier];
+    auto& files = files_[tier];
+    for (auto it = files.begin(); it != files.end();) {
+      const int64_t end = it->first + spec.file_span + spec.chunk_span;
+      const bool expired = end <= now - spec.retention;
+      const bool rolled = tier != 0 || it->first + spec.file_span <= cursor_;
+      if (!expired || !rolled) break;
+      const std::string path = it->second.file->path();
+      it->second.file.reset();
+      if (Status s = opt_.fs->remove(path); !s.ok()) {
+        spdlog::warn("metric store: cannot remove {}: {}", path, s.to_string());
+      }
+      it = files.erase(it);
+    }
+  }
+}
+
+Status MetricStore::Impl::tick(bool all) {
+  std::lock_guard lock(mu_);
+  const int64_t now = now_s();
+  Status first;
+  for (auto it = windows_.begin(); it != windows_.end();) {
+    if (!all && it->first + kMinute + kGraceS > now) break;
+    Status s = flush_window_locked(it->first, it->second, now);
+    if (!s.ok()) {
+      if (first.ok()) first = s;
+      // Keep the minute for the next tick unless it has failed for ten minutes.
+      if (it->first + 10 * kMinute > now) {
+        ++it;
+        continue;
+      }
+      spdlog::error("metric store: dropping minute {} after write failures: {}", it->first,
+                    s.to_string());
+    }
+    for (const auto& [id, h] : it->second.heads) head_points_ -= std::popcount(h.present);
+    it = windows_.erase(it);
+  }
+  if (all) {
+    if (Status s = write_catalog_locked(); !s.ok() && first.ok()) first = s;
+    return first;
+  }
+  while (cursor_ + kHour + kMinute + 2 * kGraceS <= now) {
+    if (Status s = rollup_locked(cursor_); !s.ok()) {
+      if (first.ok()) first = s;
+      break;
+    }
+    cursor_ += kHour;
+  }
+  if (now - last_retention_ >= kMinute) {
+    retention_locked(now);
+    last_retention_ = now;
+  }
+  return first;
+}
+
+template <typename Fn>
+void MetricStore::Impl::read_tier_locked(size_t tier, uint32_t series, int64_t a, int64_t b,
+                                         Fn&& fn) const {
+  if (a >= b) return;
+  const TierSpec& spec = kTiers[tier];
+  std::string entry(format::kIndexEntrySize, '\0');
+  std::string bytes;
+  for (const auto& [start, f] : files_[tier]) {
+    if (start >= b) break;
+    if (start + spec.file_span + spec.chunk_span <= a) continue;
+    for (const BatchDesc& bd : f.batches) {
+      if (bd.min_t >= b || bd.max_t <= a || bd.entries == 0) continue;
+      // Lower bound of `series` in the batch's index.
+      uint32_t lo = 0, hi = bd.entries;
+      while (lo < hi) {
+        const uint32_t mid = lo + (hi - lo) / 2;
+        if (!read_exact(*f.file, bd.index_offset + uint64_t{mid} * format::kIndexEntrySize,
+                        format::kIndexEntrySize, entry)
+                 .ok()) {
+          lo = hi = bd.entries;
+          break;
+        }
+        if (format::decode_index_entry(entry.data()).series < series) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      for (uint32_t i = lo; i < bd.entries; ++i) {
+        if (!read_exact(*f.file, bd.index_offset + uint64_t{i} * format::kIndexEntrySize,
+                        format::kIndexEntrySize, entry)
+                 .ok()) {
+          break;
+        }
+        const format::IndexEntry e = format::decode_index_entry(entry.data());
+        if (e.series != series) break;
+        if (e.start >= b || e.start + spec.chunk_span <= a) continue;
+        if (!read_exact(*f.file, e.offset, e.length, bytes).ok()) continue;
+        Result<format::DecodedChunk> d = format::decode_chunk(bytes);
+        if (!d.ok() || d->series != series) {
+          ++counters_.corrupt_chunks;
+          continue;
+        }
+        for (size_t k = 0; k < format::kMaxSlots; ++k) {
+          if (!(d->present >> k & 1)) continue;
+          const int64_t t = d->start + static_cast<int64_t>(k) * d->res;
+          if (t >= a && t < b) fn(t, d->slots[k].stat, d->slots[k].sketch);
+        }
+      }
+    }
+  }
+}
+
+template <typename Fn>
+void MetricStore::Impl::read_heads_locked(uint32_t series, int64_t a, int64_t b, Fn&& fn) const {
+  static const Sketch kEmpty;
+  for (const auto& [w, win] : windows_) {
+    if (w >= b || w + kMinute <= a) continue;
+    auto it = win.heads.find(series);
+    if (it == win.heads.end()) continue;
+    const Head& h = it->second;
+    for (size_t i = 0; i < kMinute; ++i) {
+      if (!(h.present >> i & 1)) continue;
+      const int64_t t = w + static_cast<int64_t>(i);
+      if (t < a || t >= b) continue;
+      const Sketch* sk = &kEmpty;
+      for (const auto& [slot, k] : h.sketches) {
+        if (slot == i) sk = &k;
+      }
+      fn(t, h.full ? h.full[i] : Stat::of(h.simple[i]), *sk);
+    }
+  }
+}
+
+Result<std::vector<Datapoint>> MetricStore::Impl::query(uint32_t series, int64_t start,
+                                                        int64_t end, int64_t period,
+                                                        const std::vector<double>& pcts) const {
+  if (period <= 0) return Error(ErrorCode::kInvalidArgument, "the period must be positive");
+  if (end <= start) return std::vector<Datapoint>{};
+  const int64_t n = (end - start + period - 1) / period;
+  if (n > 1'000'000) return Error(ErrorCode::kInvalidArgument, "too many datapoints");
+  std::lock_guard lock(mu_);
+  if (series >= series_.size()) return Error(ErrorCode::kNotFound, "unknown series");
+  const int64_t now = now_s();
+  // The finest tier whose resolution divides the period and that still holds `start`.
+  size_t tier = kTiers.size();
+  for (size_t t = 0; t < kTiers.size(); ++t) {
+    if (period % kTiers[t].res != 0) continue;
+    tier = t;
+    if (start >= now - kTiers[t].retention) break;
+  }
+  if (tier == kTiers.size()) tier = 0;
+
+  std::vector<Stat> stats(static_cast<size_t>(n));
+  std::vector<std::vector<std::pair<double, double>>> samples;
+  if (!pcts.empty()) samples.resize(static_cast<size_t>(n));
+  auto add = [&](int64_t t, const Stat& s, const Sketch& sk) {
+    const size_t k = static_cast<size_t>((t - start) / period);
+    stats[k].merge(s);
+    if (pcts.empty()) return;
+    if (!sk.empty()) {
+      for (const auto& [b, c] : sk) samples[k].emplace_back(sketch_value(b), c);
+    } else if (s.count > 0) {
+      samples[k].emplace_back(s.sum / s.count, s.count);
+    }
+  };
+  if (tier == 0) {
+    read_tier_locked(0, series, start, end, add);
+  } else {
+    read_tier_locked(tier, series, start, std::min(end, cursor_), add);
+    read_tier_locked(0, series, std::max(start, cursor_), end, add);
+  }
+  read_heads_locked(series, tier == 0 ? start : std::max(start, cursor_), end, add);
+
+  std::vector<Datapoint> out;
+  for (size_t k = 0; k < stats.size(); ++k) {
+    if (stats[k].empty()) continue;
+    Datapoint d;
+    d.t = start + static_cast<int64_t>(k) * period;
+    d.stat = stats[k];
+    if (!pcts.empty()) {
+      auto& v = samples[k];
+      std::sort(v.begin(), v.end());
+      double total = 0;
+      for (const auto& [x, c] : v) total += c;
+      for (double p : pcts) {
+        const double rank = p / 100.0 * total;
+        double acc = 0, value = v.empty() ? 0 : v.back().first;
+        for (const auto& [x, c] : v) {
+          acc += c;
+          if (acc >= rank) {
+            value = x;
+            break;
+          }
+        }
+        // Sketch buckets are approximate: keep answers inside the exact range.
+        value = std::clamp(value, d.stat.min, d.stat.max);
+        d.percentiles.emplace_back(p, value);
+      }
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<SeriesInfo> MetricStore::Impl::list(std::string_view ns, std::string_view name,
+                                                const std::vector<Dimension>& dims,
+                                                int64_t active_since) const {
+  std::lock_guard lock(mu_);
+  std::vector<SeriesInfo> out;
+  for (const SeriesInfo& s : series_) {
+    if (!ns.empty() && s.key.ns != ns) continue;
+    if (!name.empty() && s.key.name != name) continue;
+    if (active_since > 0 && s.last_write_s < active_since) continue;
+    bool ok = true;
+    for (const Dimension& want : dims) {
+      bool found = false;
+      for (const Dimension& d : s.key.dims) {
+        if (d.name == want.name && (want.value.empty() || d.value == want.value)) found = true;
+      }
+      if (!found) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) out.push_back(s);
+  }
+  return out;
+}
+
+std::optional<SeriesInfo> MetricStore::Impl::info(uint32_t id) const {
+  std::lock_guard lock(mu_);
+  if (id >= series_.size()) return std::nullopt;
+  return series_[id];
+}
+
+StoreStats MetricStore::Impl::stats() const {
+  std::lock_guard lock(mu_);
+  StoreStats s = counters_;
+  s.series = series_.size();
+  s.head_points = head_points_;
+  s.rolled_up_to = cursor_;
+  return s;
+}
+
+// ---- MetricStore ----
+
+MetricStore::MetricStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+MetricStore::~MetricStore() {
+  if (Status s = flush(); !s.ok()) spdlog::error("metric store: final flush: {}", s.to_string());
+}
+
+Result<std::unique_ptr<MetricStore>> MetricStore::open(MetricStoreOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  FRESHET_RETURN_IF_ERROR(impl->open());
+  return std::unique_ptr<MetricStore>(new MetricStore(std::move(impl)));
+}
+
+Result<uint32_t> MetricStore::intern(SeriesKey key, std::string_view unit) {
+  return impl_->intern(std::move(key), unit);
+}
+std::optional<uint32_t> MetricStore::find(const SeriesKey& key) const { return impl_->find(key); }
+
+Status MetricStore::record(uint32_t series, int64_t t_s, const Stat& stat, const Sketch* sketch) {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->record_locked(series, t_s, stat, sketch, impl_->now_s());
+}
+
+Status MetricStore::record_many(int64_t t_s, const std::vector<Sample>& samples) {
+  return impl_->record_many(t_s, samples);
+}
+
+Result<std::vector<Datapoint>> MetricStore::query(uint32_t series, int64_t start_s, int64_t end_s,
+                                                  int64_t period_s,
+                                                  const std::vector<double>& percentiles) const {
+  return impl_->query(series, start_s, end_s, period_s, percentiles);
+}
+
+std::vector<SeriesInfo> MetricStore::list(std::string_view ns, std::string_view name,
+                                          const std::vector<Dimension>& dims,
+                                          int64_t active_since_s) const {
+  return impl_->list(ns, name, dims, active_since_s);
+}
+
+std::optional<SeriesInfo> MetricStore::info(uint32_t series) const { return impl_->info(series); }
+Status MetricStore::tick() { return impl_->tick(false); }
+Status MetricStore::flush() { return impl_->tick(true); }
+StoreStats MetricStore::stats() const { return impl_->stats(); }
+
+}  // namespace freshet::metrics

@@ -1,0 +1,230 @@
+#include "freshet/metrics/store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "../testing/temp_dir.h"
+#include "freshet/metrics/registry.h"
+#include "freshet/metrics/sampler.h"
+
+namespace freshet::metrics {
+namespace {
+
+constexpr int64_t kT0 = 1'800'000'000;  // a whole hour (divisible by 3600)
+
+struct Fixture {
+  testing::TempDir dir;
+  std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>(kT0 * 1000);
+  std::unique_ptr<MetricStore> open() {
+    MetricStoreOptions o;
+    o.dir = dir.path() + "/metrics";
+    o.clock = clock;
+    o.fsync = false;
+    auto s = MetricStore::open(o);
+    EXPECT_TRUE(s.ok()) << s.error().to_string();
+    return std::move(s).value();
+  }
+  void advance_to(MetricStore& s, int64_t t) {
+    while (clock->now_ms() / 1000 < t) {
+      clock->advance(1000);
+      ASSERT_TRUE(s.tick().ok());
+    }
+  }
+};
+
+SeriesKey key(std::string stream) {
+  return SeriesKey{"AWS/Kinesis", "IncomingRecords", {{"StreamName", std::move(stream)}}};
+}
+
+TEST(MetricStoreTest, SumsPeriodsAcrossHeadsAndFlushedMinutes) {
+  Fixture f;
+  auto s = f.open();
+  auto id = s->intern(key("a"), "Count");
+  ASSERT_TRUE(id.ok());
+  for (int64_t t = kT0; t < kT0 + 180; ++t) {
+    ASSERT_TRUE(s->record(*id, t, Stat::of(static_cast<double>(t - kT0))).ok());
+    if (t % 10 == 0) f.advance_to(*s, t);
+  }
+  f.advance_to(*s, kT0 + 150);  // two minutes flushed, one in the head
+  auto dp = s->query(*id, kT0, kT0 + 180, 60);
+  ASSERT_TRUE(dp.ok());
+  ASSERT_EQ(dp->size(), 3u);
+  for (int m = 0; m < 3; ++m) {
+    double want = 0;
+    for (int i = 60 * m; i < 60 * m + 60; ++i) want += i;
+    EXPECT_EQ((*dp)[m].t, kT0 + 60 * m);
+    EXPECT_DOUBLE_EQ((*dp)[m].stat.sum, want);
+    EXPECT_DOUBLE_EQ((*dp)[m].stat.count, 60);
+    EXPECT_DOUBLE_EQ((*dp)[m].stat.min, 60 * m);
+    EXPECT_DOUBLE_EQ((*dp)[m].stat.max, 60 * m + 59);
+  }
+  // One-second periods, percentiles.
+  auto one = s->query(*id, kT0 + 5, kT0 + 8, 1);
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 3u);
+  EXPECT_DOUBLE_EQ((*one)[2].stat.sum, 7);
+  auto p = s->query(*id, kT0, kT0 + 100, 100, {50, 99});
+  ASSERT_TRUE(p.ok());
+  ASSERT_EQ(p->size(), 1u);
+  EXPECT_NEAR((*p)[0].percentiles[0].second, 49, 1);
+  EXPECT_NEAR((*p)[0].percentiles[1].second, 98, 1);
+}
+
+TEST(MetricStoreTest, SurvivesReopenAndCutsATornTail) {
+  Fixture f;
+  uint32_t id = 0;
+  {
+    auto s = f.open();
+    id = *s->intern(key("a"), "Count");
+    for (int64_t t = kT0; t < kT0 + 120; ++t) ASSERT_TRUE(s->record(id, t, Stat::of(2)).ok());
+    f.advance_to(*s, kT0 + 125);
+    ASSERT_TRUE(s->record(id, kT0 + 124, Stat::of(5)).ok());
+  }  // the destructor flushes the open minute
+  // A torn batch at the end of the t1 file (a crash in the middle of a write).
+  const std::string file = f.dir.path() + "/metrics/t1/" + std::to_string(kT0) + ".fmb";
+  const auto size = std::filesystem::file_size(file);
+  {
+    std::ofstream out(file, std::ios::app | std::ios::binary);
+    out << std::string(100, 'x');
+  }
+  auto s = f.open();
+  EXPECT_EQ(std::filesystem::file_size(file), size);
+  ASSERT_EQ(s->find(key("a")), std::optional<uint32_t>(id));
+  auto dp = s->query(id, kT0, kT0 + 180, 180);
+  ASSERT_TRUE(dp.ok());
+  ASSERT_EQ(dp->size(), 1u);
+  EXPECT_DOUBLE_EQ((*dp)[0].stat.sum, 2 * 120 + 5);
+  EXPECT_EQ(s->info(id)->unit, "Count");
+}
+
+TEST(MetricStoreTest, RollsUpHoursIntoMinuteAndFiveMinuteTiers) {
+  Fixture f;
+  auto s = f.open();
+  const uint32_t id = *s->intern(key("a"), "Count");
+  const uint32_t other = *s->intern(key("b"), "Count");
+  for (int64_t t = kT0; t < kT0 + 3600; ++t) {
+    ASSERT_TRUE(s->record(id, t, Stat::of(1)).ok());
+    if (t % 7 == 0) {
+      ASSERT_TRUE(s->record(other, t, Stat::of(3)).ok());
+    }
+    if (t % 30 == 0) f.advance_to(*s, t);
+  }
+  f.advance_to(*s, kT0 + 3600 + 70);
+  EXPECT_EQ(s->stats().rolled_up_to, kT0 + 3600);
+  // Four hours later the t1 hour is gone; the 1-minute and 5-minute tiers answer.
+  f.advance_to(*s, kT0 + 4 * 3600 + 200);
+  EXPECT_FALSE(std::filesystem::exists(f.dir.path() + "/metrics/t1/" + std::to_string(kT0) +
+                                       ".fmb"));
+  auto m = s->query(id, kT0, kT0 + 3600, 60);
+  ASSERT_TRUE(m.ok());
+  ASSERT_EQ(m->size(), 60u);
+  for (const Datapoint& d : *m) EXPECT_DOUBLE_EQ(d.stat.sum, 60);
+  auto h = s->query(id, kT0, kT0 + 3600, 3600);
+  ASSERT_EQ(h->size(), 1u);
+  EXPECT_DOUBLE_EQ((*h)[0].stat.sum, 3600);
+  EXPECT_DOUBLE_EQ((*h)[0].stat.count, 3600);
+  auto five = s->query(other, kT0, kT0 + 3600, 300);
+  ASSERT_EQ(five->size(), 12u);
+  double total = 0;
+  for (const Datapoint& d : *five) total += d.stat.sum;
+  double want = 0;
+  for (int64_t t = kT0; t < kT0 + 3600; ++t) want += t % 7 == 0 ? 3 : 0;
+  EXPECT_DOUBLE_EQ(total, want);
+  // And after a restart.
+  s.reset();
+  s = f.open();
+  auto again = s->query(id, kT0, kT0 + 3600, 3600);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_DOUBLE_EQ((*again)[0].stat.sum, 3600);
+}
+
+TEST(MetricStoreTest, LateWritesAndListFilters) {
+  Fixture f;
+  auto s = f.open();
+  const uint32_t a = *s->intern(key("a"), "Count");
+  const uint32_t b = *s->intern(
+      SeriesKey{"Custom", "Latency", {{"Host", "h1"}, {"Az", "x"}}}, "Milliseconds");
+  f.advance_to(*s, kT0 + 600);
+  ASSERT_TRUE(s->record(a, kT0 + 10, Stat::of(4)).ok());  // a minute already written
+  Stat st{10, 4, 1, 4};
+  Sketch sk;
+  for (double v : {1.0, 2.0, 3.0, 4.0}) sketch_add(sk, v);
+  ASSERT_TRUE(s->record(b, kT0 + 590, st, &sk).ok());
+  f.advance_to(*s, kT0 + 700);
+  auto dp = s->query(a, kT0, kT0 + 60, 60);
+  ASSERT_EQ(dp->size(), 1u);
+  EXPECT_DOUBLE_EQ((*dp)[0].stat.sum, 4);
+  auto p = s->query(b, kT0 + 540, kT0 + 600, 60, {50, 100});
+  ASSERT_EQ(p->size(), 1u);
+  EXPECT_DOUBLE_EQ((*p)[0].stat.count, 4);
+  EXPECT_NEAR((*p)[0].percentiles[0].second, 2, 0.05);
+  EXPECT_NEAR((*p)[0].percentiles[1].second, 4, 0.05);
+  EXPECT_EQ(s->list("Custom", "", {}).size(), 1u);
+  EXPECT_EQ(s->list("", "", {{"Host", ""}}).size(), 1u);
+  EXPECT_EQ(s->list("", "", {{"Host", "h2"}}).size(), 0u);
+  EXPECT_EQ(s->list("", "IncomingRecords", {}).size(), 1u);
+  EXPECT_EQ(s->list("", "", {}, kT0 + 100).size(), 1u);  // only b is recent
+  EXPECT_FALSE(s->record(a, kT0 + 700 + 3 * 3600, Stat::of(1)).ok());  // too far ahead
+}
+
+TEST(MetricStoreTest, LimitsTheNumberOfSeries) {
+  Fixture f;
+  MetricStoreOptions o;
+  o.dir = f.dir.path() + "/m";
+  o.clock = f.clock;
+  o.max_series = 2;
+  auto s = MetricStore::open(o);
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE((*s)->intern(key("a")).ok());
+  EXPECT_TRUE((*s)->intern(key("b")).ok());
+  EXPECT_TRUE((*s)->intern(key("a")).ok());
+  EXPECT_EQ((*s)->intern(key("c")).code(), ErrorCode::kLimitExceeded);
+}
+
+TEST(RegistrySamplerTest, MapsRegistrySeriesToCloudWatch) {
+  Fixture f;
+  auto s = f.open();
+  Registry r;
+  Counter* in = r.counter(cloudwatch_metric_name("kinesis", "IncomingRecords"), {{"stream", "s1"}});
+  Histogram* lat =
+      r.histogram(cloudwatch_metric_name("kinesis", "PutRecords.Latency"), {{"stream", "s1"}});
+  Gauge* rcu = r.gauge(cloudwatch_metric_name("dynamodb", "ConsumedReadCapacityUnits"),
+                       {{"table", "t"}, {"operation", "GetItem"}});
+  r.counter("freshet_firehose_delivery_failures_total", {{"DeliveryStreamName", "d"}});
+  RegistrySampler sampler(r, *s);
+  in->inc(10);
+  lat->observe(3);
+  lat->observe(7);
+  rcu->add(2.5);
+  sampler.sample(kT0);
+  in->inc(5);
+  rcu->add(1);
+  sampler.sample(kT0 + 1);
+  sampler.sample(kT0 + 2);  // idle: 0 once
+  sampler.sample(kT0 + 3);  // then nothing
+  auto id = s->find(SeriesKey{"AWS/Kinesis", "IncomingRecords", {{"StreamName", "s1"}}});
+  ASSERT_TRUE(id.has_value());
+  auto dp = s->query(*id, kT0, kT0 + 4, 1);
+  ASSERT_EQ(dp->size(), 3u);
+  EXPECT_DOUBLE_EQ((*dp)[0].stat.sum, 10);
+  EXPECT_DOUBLE_EQ((*dp)[1].stat.sum, 5);
+  EXPECT_DOUBLE_EQ((*dp)[2].stat.sum, 0);
+  auto lid = s->find(SeriesKey{"AWS/Kinesis", "PutRecords.Latency", {{"StreamName", "s1"}}});
+  ASSERT_TRUE(lid.has_value());
+  EXPECT_EQ(s->info(*lid)->unit, "Milliseconds");
+  auto l = s->query(*lid, kT0, kT0 + 4, 4);
+  ASSERT_EQ(l->size(), 1u);
+  EXPECT_DOUBLE_EQ(l->front().stat.count, 2);
+  EXPECT_DOUBLE_EQ(l->front().stat.sum, 10);
+  auto rid = s->find(SeriesKey{
+      "AWS/DynamoDB", "ConsumedReadCapacityUnits", {{"Operation", "GetItem"}, {"TableName", "t"}}});
+  ASSERT_TRUE(rid.has_value());
+  auto rc = s->query(*rid, kT0, kT0 + 4, 4);
+  EXPECT_DOUBLE_EQ(rc->front().stat.sum, 3.5);
+  EXPECT_EQ(s->list("AWS/Firehose", "", {}).size(), 0u);
+}
+
+}  // namespace
+}  // namespace freshet::metrics

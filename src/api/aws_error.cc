@@ -48,6 +48,14 @@ constexpr std::array<AwsErrorInfo, static_cast<size_t>(AwsError::kCount)> kTable
      true, false},
     {AwsError::kRequestLimitExceeded, "RequestLimitExceeded", 400, true, true},
     {AwsError::kInternalServerError, "InternalServerError", 500, false, true},
+    {AwsError::kCwInvalidParameterValue, "InvalidParameterValueException", 400, true, false},
+    {AwsError::kCwMissingParameter, "MissingRequiredParameterException", 400, true, false},
+    {AwsError::kCwInvalidParameterCombination, "InvalidParameterCombinationException", 400, true,
+     false},
+    {AwsError::kCwResourceNotFound, "ResourceNotFound", 404, true, false},
+    {AwsError::kCwLimitExceeded, "LimitExceededFault", 400, true, false},
+    {AwsError::kCwInvalidNextToken, "InvalidNextToken", 400, true, false},
+    {AwsError::kCwInternalServiceFault, "InternalServiceFault", 500, false, true},
 }};
 
 constexpr bool table_in_order() {

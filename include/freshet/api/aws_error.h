@@ -61,6 +61,14 @@ enum class AwsError : uint8_t {
   kItemCollectionSizeLimitExceeded,
   kRequestLimitExceeded,
   kInternalServerError,
+  // CloudWatch model errors (cloudwatch-2010-08-01.json; the JSON 1.0 protocol's __type).
+  kCwInvalidParameterValue,
+  kCwMissingParameter,
+  kCwInvalidParameterCombination,
+  kCwResourceNotFound,
+  kCwLimitExceeded,
+  kCwInvalidNextToken,
+  kCwInternalServiceFault,
   kCount,  // not an error
 };
 

@@ -1,0 +1,669 @@
+#include "alarms.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "cloudwatch_internal.h"
+#include "freshet/api/codec.h"
+#include "freshet/common/file.h"
+
+namespace freshet::api::cloudwatch {
+namespace {
+
+constexpr size_t kMaxAlarms = 5000;
+constexpr size_t kMaxHistory = 10'000;
+
+const std::vector<std::string_view> kComparisons = {
+    "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold",
+    "LessThanOrEqualToThreshold"};
+const std::vector<std::string_view> kMissing = {"breaching", "notBreaching", "ignore", "missing"};
+const std::vector<std::string_view> kStates = {"OK", "ALARM", "INSUFFICIENT_DATA"};
+const std::vector<std::string_view> kStats = {"SampleCount", "Average", "Sum", "Minimum",
+                                              "Maximum"};
+
+bool breaches(const std::string& cmp, double v, double threshold) {
+  if (cmp == "GreaterThanOrEqualToThreshold") return v >= threshold;
+  if (cmp == "GreaterThanThreshold") return v > threshold;
+  if (cmp == "LessThanThreshold") return v < threshold;
+  return v <= threshold;
+}
+
+std::string comparison_words(const std::string& cmp) {
+  if (cmp == "GreaterThanOrEqualToThreshold") return "greater than or equal to";
+  if (cmp == "GreaterThanThreshold") return "greater than";
+  if (cmp == "LessThanThreshold") return "less than";
+  return "less than or equal to";
+}
+
+Document string_list(const std::vector<std::string>& v) {
+  Document l = Document::make_list();
+  for (const auto& s : v) l.push_back(s);
+  return l;
+}
+
+#define CW_ASSIGN(lhs, expr)                                                    \
+  auto FRESHET_CONCAT(cw_r_, __LINE__) = (expr);                                \
+  if (!FRESHET_CONCAT(cw_r_, __LINE__).ok()) {                                  \
+    return invalid_value(FRESHET_CONCAT(cw_r_, __LINE__).error().message());    \
+  }                                                                             \
+  lhs = std::move(FRESHET_CONCAT(cw_r_, __LINE__)).value()
+
+Result<std::vector<std::string>> strings(const Document& in, std::string_view key) {
+  FRESHET_ASSIGN_OR_RETURN(const List* l, get_items(in, key));
+  std::vector<std::string> out;
+  if (l == nullptr) return out;
+  for (const Document& d : *l) {
+    if (!d.is_string()) {
+      return Error(ErrorCode::kInvalidArgument, "The parameter " + std::string(key) +
+                                                    " must hold strings.");
+    }
+    out.push_back(d.as_string());
+  }
+  return out;
+}
+
+}  // namespace
+
+AlarmBook::AlarmBook(metrics::MetricStore& store, std::string file, std::string region,
+                     std::string account, std::shared_ptr<const Clock> clock)
+    : store_(store),
+      file_(std::move(file)),
+      region_(std::move(region)),
+      account_(std::move(account)),
+      clock_(std::move(clock)) {}
+
+Result<std::unique_ptr<AlarmBook>> AlarmBook::open(metrics::MetricStore& store, std::string file,
+                                                   std::string region, std::string account,
+                                                   std::shared_ptr<const Clock> clock) {
+  if (!clock) clock = std::make_shared<SystemClock>();
+  std::unique_ptr<AlarmBook> b(
+      new AlarmBook(store, std::move(file), std::move(region), std::move(account), clock));
+  FRESHET_RETURN_IF_ERROR(b->load());
+  return b;
+}
+
+const std::vector<std::string_view>& AlarmBook::operations() {
+  static const std::vector<std::string_view> kOps = {
+      "PutMetricAlarm", "DescribeAlarms",      "DescribeAlarmsForMetric", "DeleteAlarms",
+      "SetAlarmState",  "DescribeAlarmHistory", "EnableAlarmActions",     "DisableAlarmActions"};
+  return kOps;
+}
+
+bool AlarmBook::handles(std::string_view op) const {
+  const auto& ops = operations();
+  return std::find(ops.begin(), ops.end(), op) != ops.end();
+}
+
+CloudWatchApi::Outcome AlarmBook::call(std::string_view op, const Document& in) {
+  if (op == "PutMetricAlarm") return put(in);
+  if (op == "DescribeAlarms") return describe(in);
+  if (op == "DescribeAlarmsForMetric") return describe_for_metric(in);
+  if (op == "DeleteAlarms") return remove(in);
+  if (op == "SetAlarmState") return set_state(in);
+  if (op == "DescribeAlarmHistory") return history(in);
+  if (op == "EnableAlarmActions") return enable_actions(in, true);
+  return enable_actions(in, false);
+}
+
+Document AlarmBook::alarm_document(const Alarm& a) const {
+  Document d = Document::make_map();
+  d.set("AlarmName", a.name);
+  d.set("AlarmArn", "arn:aws:cloudwatch:" + region_ + ":" + account_ + ":alarm:" + a.name);
+  if (!a.description.empty()) d.set("AlarmDescription", a.description);
+  d.set("AlarmConfigurationUpdatedTimestamp", Document::timestamp_ms(a.config_updated_ms));
+  d.set("ActionsEnabled", a.actions_enabled);
+  d.set("OKActions", string_list(a.ok_actions));
+  d.set("AlarmActions", string_list(a.alarm_actions));
+  d.set("InsufficientDataActions", string_list(a.insufficient_actions));
+  d.set("StateValue", a.state);
+  d.set("StateReason", a.state_reason);
+  if (!a.state_reason_data.empty()) d.set("StateReasonData", a.state_reason_data);
+  d.set("StateUpdatedTimestamp", Document::timestamp_ms(a.state_updated_ms));
+  d.set("MetricName", a.metric.name);
+  d.set("Namespace", a.metric.ns);
+  if (!a.statistic.empty()) d.set("Statistic", a.statistic);
+  if (!a.extended_statistic.empty()) d.set("ExtendedStatistic", a.extended_statistic);
+  Document dims = Document::make_list();
+  for (const auto& x : a.metric.dims) dims.push_back(Document(Map{{"Name", x.name}, {"Value", x.value}}));
+  d.set("Dimensions", std::move(dims));
+  d.set("Period", a.period);
+  if (!a.unit.empty()) d.set("Unit", a.unit);
+  d.set("EvaluationPeriods", a.evaluation_periods);
+  d.set("DatapointsToAlarm", a.datapoints_to_alarm);
+  d.set("Threshold", a.threshold);
+  d.set("ComparisonOperator", a.comparison);
+  d.set("TreatMissingData", a.treat_missing);
+  d.set("StateTransitionedTimestamp", Document::timestamp_ms(a.state_updated_ms));
+  return d;
+}
+
+// ---- persistence ----
+
+Status AlarmBook::load() {
+  if (file_.empty()) return {};
+  auto fs = posix_file_system();
+  if (!fs->exists(file_)) return {};
+  FRESHET_ASSIGN_OR_RETURN(auto f, fs->open(file_, OpenMode::kReadOnly));
+  FRESHET_ASSIGN_OR_RETURN(uint64_t size, f->size());
+  std::string text(size, '\0');
+  FRESHET_ASSIGN_OR_RETURN(size_t got, f->read_at(text.data(), size, 0));
+  text.resize(got);
+  DecodeLimits limits;
+  limits.max_nodes = 5'000'000;
+  limits.max_input_bytes = 256 << 20;
+  FRESHET_ASSIGN_OR_RETURN(Document doc, decode_json(text, limits));
+  auto num = [](const Document& d, std::string_view k) {
+    auto v = get_num(d, k);
+    return v.ok() && *v ? **v : 0.0;
+  };
+  auto str = [](const Document& d, std::string_view k) {
+    auto v = get_str(d, k);
+    return v.ok() && *v ? **v : std::string();
+  };
+  auto strs = [](const Document& d, std::string_view k) {
+    auto v = strings(d, k);
+    return v.ok() ? *v : std::vector<std::string>{};
+  };
+  if (const Document* l = doc.find("alarms"); l && l->is_list()) {
+    for (const Document& d : l->as_list()) {
+      Alarm a;
+      a.name = str(d, "AlarmName");
+      a.description = str(d, "AlarmDescription");
+      a.metric.ns = str(d, "Namespace");
+      a.metric.name = str(d, "MetricName");
+      if (const Document* dims = d.find("Dimensions"); dims && dims->is_list()) {
+        for (const Document& x : dims->as_list()) a.metric.dims.push_back({str(x, "Name"), str(x, "Value")});
+      }
+      a.statistic = str(d, "Statistic");
+      a.extended_statistic = str(d, "ExtendedStatistic");
+      a.unit = str(d, "Unit");
+      a.period = static_cast<int64_t>(num(d, "Period"));
+      a.evaluation_periods = static_cast<int64_t>(num(d, "EvaluationPeriods"));
+      a.datapoints_to_alarm = static_cast<int64_t>(num(d, "DatapointsToAlarm"));
+      a.threshold = num(d, "Threshold");
+      a.comparison = str(d, "ComparisonOperator");
+      a.treat_missing = str(d, "TreatMissingData");
+      auto enabled = get_flag(d, "ActionsEnabled");
+      a.actions_enabled = enabled.ok() && *enabled ? **enabled : true;
+      a.ok_actions = strs(d, "OKActions");
+      a.alarm_actions = strs(d, "AlarmActions");
+      a.insufficient_actions = strs(d, "InsufficientDataActions");
+      a.state = str(d, "StateValue");
+      a.state_reason = str(d, "StateReason");
+      a.state_reason_data = str(d, "StateReasonData");
+      a.state_updated_ms = static_cast<int64_t>(num(d, "StateUpdatedMs"));
+      a.config_updated_ms = static_cast<int64_t>(num(d, "ConfigUpdatedMs"));
+      if (a.name.empty() || a.period <= 0 || a.evaluation_periods <= 0) continue;
+      alarms_[a.name] = std::move(a);
+    }
+  }
+  if (const Document* l = doc.find("history"); l && l->is_list()) {
+    for (const Document& d : l->as_list()) {
+      history_.push_back(HistoryItem{str(d, "AlarmName"), static_cast<int64_t>(num(d, "T")),
+                                     str(d, "Type"), str(d, "Summary"), str(d, "Data")});
+    }
+  }
+  return {};
+}
+
+Status AlarmBook::save_locked() {
+  if (file_.empty()) return {};
+  Document doc = Document::make_map();
+  Document list = Document::make_list();
+  for (const auto& [name, a] : alarms_) {
+    Document d = alarm_document(a);
+    d.set("StateUpdatedMs", a.state_updated_ms);
+    d.set("ConfigUpdatedMs", a.config_updated_ms);
+    list.push_back(std::move(d));
+  }
+  doc.set("alarms", std::move(list));
+  Document hist = Document::make_list();
+  for (const HistoryItem& h : history_) {
+    hist.push_back(Document(Map{{"AlarmName", h.alarm}, {"T", h.t_ms}, {"Type", h.type},
+                                {"Summary", h.summary}, {"Data", h.data}}));
+  }
+  doc.set("history", std::move(hist));
+  const std::string text = encode_json(doc);
+  auto fs = posix_file_system();
+  const std::string tmp = file_ + ".tmp";
+  FRESHET_ASSIGN_OR_RETURN(auto f, fs->open(tmp, OpenMode::kCreate));
+  FRESHET_RETURN_IF_ERROR(f->truncate(0));
+  FRESHET_RETURN_IF_ERROR(f->write_at(text.data(), text.size(), 0));
+  FRESHET_RETURN_IF_ERROR(f->sync());
+  f.reset();
+  FRESHET_RETURN_IF_ERROR(fs->rename(tmp, file_));
+  const size_t slash = file_.rfind('/');
+  return fs->sync_dir(slash == std::string::npos ? "." : file_.substr(0, slash));
+}
+
+void AlarmBook::set_state_locked(Alarm& a, std::string state, std::string reason,
+                                 std::string data) {
+  const int64_t now = clock_->now_ms();
+  const std::string old = a.state;
+  a.state = std::move(state);
+  a.state_reason = std::move(reason);
+  a.state_reason_data = std::move(data);
+  a.state_updated_ms = now;
+  Document hd = Document(Map{{"version", "1.0"},
+                             {"oldState", Document(Map{{"stateValue", old}})},
+                             {"newState", Document(Map{{"stateValue", a.state},
+                                                       {"stateReason", a.state_reason}})}});
+  history_.push_back(HistoryItem{a.name, now, "StateUpdate",
+                                 "Alarm updated from " + old + " to " + a.state,
+                                 encode_json(hd)});
+  while (history_.size() > kMaxHistory) history_.pop_front();
+}
+
+// ---- evaluation ----
+
+void AlarmBook::evaluate_locked(Alarm& a, int64_t now_s) {
+  const int64_t end = now_s / a.period * a.period;
+  if (end <= a.evaluated_to) return;
+  a.evaluated_to = end;
+  const int64_t n = a.evaluation_periods;
+  const int64_t start = end - n * a.period;
+  std::vector<std::optional<double>> values(static_cast<size_t>(n));
+  std::vector<double> pcts;
+  double pct = 0;
+  if (!a.extended_statistic.empty()) {
+    double v = 0;
+    std::from_chars(a.extended_statistic.data() + 1,
+                    a.extended_statistic.data() + a.extended_statistic.size(), v);
+    pct = v;
+    pcts.push_back(v);
+  }
+  if (auto id = store_.find(a.metric)) {
+    auto info = store_.info(*id);
+    if (a.unit.empty() || (info && info->unit == a.unit)) {
+      auto dps = store_.query(*id, start, end, a.period, pcts);
+      if (dps.ok()) {
+        for (const metrics::Datapoint& d : *dps) {
+          const size_t k = static_cast<size_t>((d.t - start) / a.period);
+          if (k >= values.size()) continue;
+          double v = 0;
+          const std::string& s = a.statistic;
+          if (!pcts.empty()) {
+            v = d.percentiles.empty() ? 0 : d.percentiles[0].second;
+          } else if (s == "Sum") {
+            v = d.stat.sum;
+          } else if (s == "SampleCount") {
+            v = d.stat.count;
+          } else if (s == "Average") {
+            v = d.stat.sum / d.stat.count;
+          } else if (s == "Minimum") {
+            v = d.stat.min;
+          } else {
+            v = d.stat.max;
+          }
+          values[k] = v;
+        }
+      }
+    }
+  }
+  (void)pct;
+  int64_t present = 0, breaching = 0;
+  std::string points;
+  for (size_t k = 0; k < values.size(); ++k) {
+    if (values[k]) {
+      ++present;
+      if (breaches(a.comparison, *values[k], a.threshold)) ++breaching;
+      if (!points.empty()) points += ", ";
+      points += format_double(*values[k]) + " (" + iso8601((start + static_cast<int64_t>(k) * a.period) * 1000) + ")";
+    } else if (a.treat_missing == "breaching") {
+      ++breaching;
+    }
+  }
+  const int64_t m = a.datapoints_to_alarm;
+  std::string next;
+  if (breaching >= m) {
+    next = "ALARM";
+  } else if (present == 0) {
+    if (a.treat_missing == "ignore") return;
+    if (a.treat_missing == "notBreaching" || a.treat_missing == "breaching") {
+      next = "OK";
+    } else {
+      next = "INSUFFICIENT_DATA";
+    }
+  } else {
+    next = "OK";
+  }
+  if (next == a.state) return;
+  std::string reason;
+  if (next == "INSUFFICIENT_DATA") {
+    reason = "Insufficient Data: " + std::to_string(n) + " datapoint" + (n == 1 ? " was" : "s were") +
+             " unknown.";
+  } else {
+    reason = "Threshold Crossed: " + std::to_string(present) + " out of the last " +
+             std::to_string(n) + " datapoints [" + points + "] " +
+             (next == "ALARM" ? "were " : "were not ") + comparison_words(a.comparison) +
+             " the threshold (" + format_double(a.threshold) + ") (minimum " + std::to_string(m) +
+             " datapoint" + (m == 1 ? "" : "s") + " for " + a.state + " -> " + next +
+             " transition).";
+  }
+  Document data = Document(Map{{"version", "1.0"},
+                               {"queryDate", iso8601(clock_->now_ms())},
+                               {"startDate", iso8601(start * 1000)},
+                               {"period", a.period},
+                               {"threshold", a.threshold}});
+  set_state_locked(a, next, reason, encode_json(data));
+}
+
+void AlarmBook::evaluate() {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_->now_ms() / 1000;
+  bool changed = false;
+  for (auto& [name, a] : alarms_) {
+    const std::string before = a.state;
+    evaluate_locked(a, now);
+    changed = changed || a.state != before;
+  }
+  if (changed) {
+    if (Status s = save_locked(); !s.ok()) spdlog::warn("alarms: cannot save: {}", s.to_string());
+  }
+}
+
+// ---- operations ----
+
+CloudWatchApi::Outcome AlarmBook::put(const Document& in) {
+  Alarm a;
+  CW_ASSIGN(auto name, get_str(in, "AlarmName"));
+  if (!name) return missing("AlarmName");
+  if (name->empty() || name->size() > 255) {
+    return invalid_value("The parameter AlarmName must be 1 to 255 characters.");
+  }
+  a.name = *name;
+  CW_ASSIGN(auto desc, get_str(in, "AlarmDescription"));
+  a.description = desc.value_or("");
+  if (member(in, "Metrics") != nullptr) {
+    return invalid_value("Alarms on metric math (Metrics) are not supported by Freshet yet.");
+  }
+  CW_ASSIGN(auto ns, get_str(in, "Namespace"));
+  CW_ASSIGN(auto metric, get_str(in, "MetricName"));
+  if (!metric) return missing("MetricName");
+  if (!ns) return missing("Namespace");
+  a.metric.ns = *ns;
+  a.metric.name = *metric;
+  CW_ASSIGN(const List* dims, get_items(in, "Dimensions"));
+  if (dims != nullptr) {
+    for (const Document& d : *dims) {
+      CW_ASSIGN(auto dn, get_str(d, "Name"));
+      CW_ASSIGN(auto dv, get_str(d, "Value"));
+      if (!dn || !dv) return missing("Dimensions.member.Name and Value");
+      a.metric.dims.push_back({*dn, *dv});
+    }
+    std::sort(a.metric.dims.begin(), a.metric.dims.end());
+  }
+  CW_ASSIGN(auto stat, get_str(in, "Statistic"));
+  CW_ASSIGN(auto ext, get_str(in, "ExtendedStatistic"));
+  if (stat.has_value() == ext.has_value()) {
+    return combination("Exactly one of Statistic or ExtendedStatistic must be specified.");
+  }
+  if (stat && std::find(kStats.begin(), kStats.end(), *stat) == kStats.end()) {
+    return invalid_value("The parameter Statistic must be one of SampleCount, Average, Sum, "
+                         "Minimum, Maximum.");
+  }
+  if (ext) {
+    double v = -1;
+    auto r = ext->size() > 1 && (*ext)[0] == 'p'
+                 ? std::from_chars(ext->data() + 1, ext->data() + ext->size(), v)
+                 : std::from_chars_result{ext->data(), std::errc::invalid_argument};
+    if (r.ec != std::errc() || v < 0 || v > 100) {
+      return invalid_value("The value " + *ext + " for parameter ExtendedStatistic is invalid.");
+    }
+  }
+  a.statistic = stat.value_or("");
+  a.extended_statistic = ext.value_or("");
+  CW_ASSIGN(auto period, get_num(in, "Period"));
+  CW_ASSIGN(auto eval, get_num(in, "EvaluationPeriods"));
+  CW_ASSIGN(auto dta, get_num(in, "DatapointsToAlarm"));
+  CW_ASSIGN(auto threshold, get_num(in, "Threshold"));
+  CW_ASSIGN(auto cmp, get_str(in, "ComparisonOperator"));
+  if (!period) return missing("Period");
+  if (!eval) return missing("EvaluationPeriods");
+  if (!threshold) return missing("Threshold");
+  if (!cmp) return missing("ComparisonOperator");
+  a.period = static_cast<int64_t>(*period);
+  if (a.period < 10 || (a.period > 60 && a.period % 60 != 0) ||
+      (a.period < 60 && a.period != 10 && a.period != 30)) {
+    return invalid_value("The parameter Period must be 10, 30, or a multiple of 60.");
+  }
+  a.evaluation_periods = static_cast<int64_t>(*eval);
+  if (a.evaluation_periods < 1 || a.evaluation_periods * a.period > 7 * 86400) {
+    return invalid_value("The parameter EvaluationPeriods must be at least 1, and "
+                         "EvaluationPeriods times Period at most one week.");
+  }
+  a.datapoints_to_alarm = dta ? static_cast<int64_t>(*dta) : a.evaluation_periods;
+  if (a.datapoints_to_alarm < 1 || a.datapoints_to_alarm > a.evaluation_periods) {
+    return invalid_value("DatapointsToAlarm must be between 1 and EvaluationPeriods.");
+  }
+  a.threshold = *threshold;
+  if (std::find(kComparisons.begin(), kComparisons.end(), *cmp) == kComparisons.end()) {
+    return invalid_value("The value " + *cmp + " for parameter ComparisonOperator is invalid.");
+  }
+  a.comparison = *cmp;
+  CW_ASSIGN(auto treat, get_str(in, "TreatMissingData"));
+  if (treat && std::find(kMissing.begin(), kMissing.end(), *treat) == kMissing.end()) {
+    return invalid_value("The value " + *treat + " for parameter TreatMissingData is invalid.");
+  }
+  a.treat_missing = treat.value_or("missing");
+  CW_ASSIGN(auto enabled, get_flag(in, "ActionsEnabled"));
+  a.actions_enabled = enabled.value_or(true);
+  CW_ASSIGN(a.ok_actions, strings(in, "OKActions"));
+  CW_ASSIGN(a.alarm_actions, strings(in, "AlarmActions"));
+  CW_ASSIGN(a.insufficient_actions, strings(in, "InsufficientDataActions"));
+  CW_ASSIGN(auto unit, get_str(in, "Unit"));
+  a.unit = unit.value_or("");
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_->now_ms();
+  auto it = alarms_.find(a.name);
+  if (it == alarms_.end()) {
+    if (alarms_.size() >= kMaxAlarms) {
+      return limit_exceeded("The maximum number of alarms (5000) has been reached.");
+    }
+    a.state_updated_ms = now;
+  } else {
+    // An update keeps the state; the next evaluation decides with the new definition.
+    a.state = it->second.state;
+    a.state_reason = it->second.state_reason;
+    a.state_reason_data = it->second.state_reason_data;
+    a.state_updated_ms = it->second.state_updated_ms;
+  }
+  a.config_updated_ms = now;
+  history_.push_back(HistoryItem{a.name, now, "ConfigurationUpdate",
+                                 std::string("Alarm \"") + a.name + "\" " +
+                                     (it == alarms_.end() ? "created" : "updated"),
+                                 "{}"});
+  while (history_.size() > kMaxHistory) history_.pop_front();
+  alarms_[a.name] = std::move(a);
+  if (Status s = save_locked(); !s.ok()) return internal(s.error().message());
+  return Document::make_map();
+}
+
+CloudWatchApi::Outcome AlarmBook::describe(const Document& in) {
+  CW_ASSIGN(auto names, strings(in, "AlarmNames"));
+  CW_ASSIGN(auto prefix, get_str(in, "AlarmNamePrefix"));
+  CW_ASSIGN(auto state, get_str(in, "StateValue"));
+  CW_ASSIGN(auto action_prefix, get_str(in, "ActionPrefix"));
+  CW_ASSIGN(auto max, get_num(in, "MaxRecords"));
+  CW_ASSIGN(auto token, get_str(in, "NextToken"));
+  CW_ASSIGN(auto types, strings(in, "AlarmTypes"));
+  if (!names.empty() && prefix) {
+    return combination("AlarmNames and AlarmNamePrefix cannot be used together.");
+  }
+  if (state && std::find(kStates.begin(), kStates.end(), *state) == kStates.end()) {
+    return invalid_value("The value " + *state + " for parameter StateValue is invalid.");
+  }
+  const size_t page = max ? static_cast<size_t>(*max) : 50;
+  if (page < 1 || page > 100) return invalid_value("MaxRecords must be between 1 and 100.");
+  size_t skip = 0;
+  if (token) {
+    auto r = std::from_chars(token->data(), token->data() + token->size(), skip);
+    if (r.ec != std::errc()) return bad_next_token();
+  }
+  const bool metric_alarms =
+      types.empty() || std::find(types.begin(), types.end(), "MetricAlarm") != types.end();
+  std::lock_guard lock(mu_);
+  std::vector<const Alarm*> found;
+  if (metric_alarms) {
+    for (const auto& [name, a] : alarms_) {
+      if (!names.empty() && std::find(names.begin(), names.end(), name) == names.end()) continue;
+      if (prefix && !name.starts_with(*prefix)) continue;
+      if (state && a.state != *state) continue;
+      if (action_prefix) {
+        bool any = false;
+        for (const auto* l : {&a.ok_actions, &a.alarm_actions, &a.insufficient_actions}) {
+          for (const auto& x : *l) any = any || x.starts_with(*action_prefix);
+        }
+        if (!any) continue;
+      }
+      found.push_back(&a);
+    }
+  }
+  Document list = Document::make_list();
+  for (size_t i = skip; i < found.size() && i < skip + page; ++i) {
+    list.push_back(alarm_document(*found[i]));
+  }
+  Document out = Document::make_map();
+  out.set("CompositeAlarms", Document::make_list());
+  out.set("MetricAlarms", std::move(list));
+  if (skip + page < found.size()) out.set("NextToken", std::to_string(skip + page));
+  return out;
+}
+
+CloudWatchApi::Outcome AlarmBook::describe_for_metric(const Document& in) {
+  CW_ASSIGN(auto ns, get_str(in, "Namespace"));
+  CW_ASSIGN(auto metric, get_str(in, "MetricName"));
+  if (!metric) return missing("MetricName");
+  if (!ns) return missing("Namespace");
+  CW_ASSIGN(auto stat, get_str(in, "Statistic"));
+  CW_ASSIGN(auto ext, get_str(in, "ExtendedStatistic"));
+  CW_ASSIGN(auto period, get_num(in, "Period"));
+  CW_ASSIGN(auto unit, get_str(in, "Unit"));
+  std::vector<metrics::Dimension> dims;
+  CW_ASSIGN(const List* dl, get_items(in, "Dimensions"));
+  if (dl != nullptr) {
+    for (const Document& d : *dl) {
+      CW_ASSIGN(auto dn, get_str(d, "Name"));
+      CW_ASSIGN(auto dv, get_str(d, "Value"));
+      dims.push_back({dn.value_or(""), dv.value_or("")});
+    }
+    std::sort(dims.begin(), dims.end());
+  }
+  std::lock_guard lock(mu_);
+  Document list = Document::make_list();
+  for (const auto& [name, a] : alarms_) {
+    if (a.metric.ns != *ns || a.metric.name != *metric) continue;
+    if (dl != nullptr && a.metric.dims != dims) continue;
+    if (stat && a.statistic != *stat) continue;
+    if (ext && a.extended_statistic != *ext) continue;
+    if (period && a.period != static_cast<int64_t>(*period)) continue;
+    if (unit && a.unit != *unit) continue;
+    list.push_back(alarm_document(a));
+  }
+  Document out = Document::make_map();
+  out.set("MetricAlarms", std::move(list));
+  return out;
+}
+
+CloudWatchApi::Outcome AlarmBook::remove(const Document& in) {
+  CW_ASSIGN(auto names, strings(in, "AlarmNames"));
+  if (names.empty()) return missing("AlarmNames");
+  if (names.size() > 100) return invalid_value("At most 100 AlarmNames may be given.");
+  std::lock_guard lock(mu_);
+  std::vector<std::string> absent;
+  for (const auto& n : names) {
+    if (!alarms_.count(n)) absent.push_back(n);
+  }
+  if (!absent.empty()) {
+    std::string list;
+    for (const auto& n : absent) list += (list.empty() ? "" : ", ") + n;
+    return not_found("Alarms not found: [" + list + "]");
+  }
+  for (const auto& n : names) alarms_.erase(n);
+  if (Status s = save_locked(); !s.ok()) return internal(s.error().message());
+  return Document::make_map();
+}
+
+CloudWatchApi::Outcome AlarmBook::set_state(const Document& in) {
+  CW_ASSIGN(auto name, get_str(in, "AlarmName"));
+  CW_ASSIGN(auto state, get_str(in, "StateValue"));
+  CW_ASSIGN(auto reason, get_str(in, "StateReason"));
+  CW_ASSIGN(auto data, get_str(in, "StateReasonData"));
+  if (!name) return missing("AlarmName");
+  if (!state) return missing("StateValue");
+  if (!reason) return missing("StateReason");
+  if (std::find(kStates.begin(), kStates.end(), *state) == kStates.end()) {
+    return invalid_value("The value " + *state + " for parameter StateValue is invalid.");
+  }
+  if (data && !decode_json(*data).ok()) {
+    return invalid_value("The parameter StateReasonData must be JSON.");
+  }
+  std::lock_guard lock(mu_);
+  auto it = alarms_.find(*name);
+  if (it == alarms_.end()) return not_found("Alarm " + *name + " does not exist");
+  if (it->second.state != *state) {
+    set_state_locked(it->second, *state, *reason, data.value_or(""));
+    // The next evaluation decides again (as CloudWatch does: the state holds until then).
+    it->second.evaluated_to = clock_->now_ms() / 1000 / it->second.period * it->second.period;
+    if (Status s = save_locked(); !s.ok()) return internal(s.error().message());
+  }
+  return Document::make_map();
+}
+
+CloudWatchApi::Outcome AlarmBook::history(const Document& in) {
+  CW_ASSIGN(auto name, get_str(in, "AlarmName"));
+  CW_ASSIGN(auto type, get_str(in, "HistoryItemType"));
+  CW_ASSIGN(auto start, get_time_ms(in, "StartDate"));
+  CW_ASSIGN(auto end, get_time_ms(in, "EndDate"));
+  CW_ASSIGN(auto max, get_num(in, "MaxRecords"));
+  CW_ASSIGN(auto token, get_str(in, "NextToken"));
+  CW_ASSIGN(auto scan, get_str(in, "ScanBy"));
+  const size_t page = max ? static_cast<size_t>(*max) : 100;
+  if (page < 1 || page > 100) return invalid_value("MaxRecords must be between 1 and 100.");
+  size_t skip = 0;
+  if (token) {
+    auto r = std::from_chars(token->data(), token->data() + token->size(), skip);
+    if (r.ec != std::errc()) return bad_next_token();
+  }
+  std::lock_guard lock(mu_);
+  std::vector<const HistoryItem*> found;
+  for (const HistoryItem& h : history_) {
+    if (name && h.alarm != *name) continue;
+    if (type && h.type != *type) continue;
+    if (start && h.t_ms < *start) continue;
+    if (end && h.t_ms > *end) continue;
+    found.push_back(&h);
+  }
+  if (!scan || *scan != "TimestampAscending") std::reverse(found.begin(), found.end());
+  Document list = Document::make_list();
+  for (size_t i = skip; i < found.size() && i < skip + page; ++i) {
+    const HistoryItem& h = *found[i];
+    list.push_back(Document(Map{{"AlarmName", h.alarm},
+                                {"AlarmType", "MetricAlarm"},
+                                {"Timestamp", Document::timestamp_ms(h.t_ms)},
+                                {"HistoryItemType", h.type},
+                                {"HistorySummary", h.summary},
+                                {"HistoryData", h.data}}));
+  }
+  Document out = Document::make_map();
+  out.set("AlarmHistoryItems", std::move(list));
+  if (skip + page < found.size()) out.set("NextToken", std::to_string(skip + page));
+  return out;
+}
+
+CloudWatchApi::Outcome AlarmBook::enable_actions(const Document& in, bool enabled) {
+  CW_ASSIGN(auto names, strings(in, "AlarmNames"));
+  if (names.empty()) return missing("AlarmNames");
+  std::lock_guard lock(mu_);
+  for (const auto& n : names) {
+    auto it = alarms_.find(n);
+    if (it != alarms_.end()) it->second.actions_enabled = enabled;
+  }
+  if (Status s = save_locked(); !s.ok()) return internal(s.error().message());
+  return Document::make_map();
+}
+
+}  // namespace freshet::api::cloudwatch

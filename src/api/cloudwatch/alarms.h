@@ -1,0 +1,88 @@
+// Metric alarms: their definitions, state, history and evaluation.
+//
+// Alarms are kept in memory and written to one JSON file (replaced atomically: temp file,
+// fsync, rename, fsync of the directory) on every change of definition or state; history
+// keeps the newest 10,000 items. evaluate() runs once a second on the owner's thread: each
+// alarm is evaluated when one of its periods has ended, over its last EvaluationPeriods
+// periods, with DatapointsToAlarm and TreatMissingData as CloudWatch applies them.
+//
+// Threads: every method may be called from any thread; mu_ guards all state and the file.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "freshet/api/cloudwatch.h"
+#include "freshet/metrics/store.h"
+
+namespace freshet::api::cloudwatch {
+
+class AlarmBook {
+ public:
+  static Result<std::unique_ptr<AlarmBook>> open(metrics::MetricStore& store, std::string file,
+                                                 std::string region, std::string account,
+                                                 std::shared_ptr<const Clock> clock);
+  static const std::vector<std::string_view>& operations();
+  bool handles(std::string_view op) const;
+  CloudWatchApi::Outcome call(std::string_view op, const Document& in);
+  void evaluate();
+
+  struct Alarm {
+    std::string name, description;
+    metrics::SeriesKey metric;
+    std::string statistic, extended_statistic, unit;
+    int64_t period = 60;
+    int64_t evaluation_periods = 1;
+    int64_t datapoints_to_alarm = 1;
+    double threshold = 0;
+    std::string comparison;
+    std::string treat_missing = "missing";
+    bool actions_enabled = true;
+    std::vector<std::string> ok_actions, alarm_actions, insufficient_actions;
+    std::string state = "INSUFFICIENT_DATA";
+    std::string state_reason = "Unchecked: Initial alarm creation";
+    std::string state_reason_data;
+    int64_t state_updated_ms = 0;
+    int64_t config_updated_ms = 0;
+    int64_t evaluated_to = 0;  // end of the last evaluated window (seconds)
+  };
+  struct HistoryItem {
+    std::string alarm;
+    int64_t t_ms = 0;
+    std::string type;  // ConfigurationUpdate, StateUpdate, Action
+    std::string summary;
+    std::string data;
+  };
+
+ private:
+  AlarmBook(metrics::MetricStore& store, std::string file, std::string region,
+            std::string account, std::shared_ptr<const Clock> clock);
+  Status load();
+  Status save_locked();
+  Document alarm_document(const Alarm& a) const;
+  void set_state_locked(Alarm& a, std::string state, std::string reason, std::string data);
+  void evaluate_locked(Alarm& a, int64_t now_s);
+
+  CloudWatchApi::Outcome put(const Document& in);
+  CloudWatchApi::Outcome describe(const Document& in);
+  CloudWatchApi::Outcome describe_for_metric(const Document& in);
+  CloudWatchApi::Outcome remove(const Document& in);
+  CloudWatchApi::Outcome set_state(const Document& in);
+  CloudWatchApi::Outcome history(const Document& in);
+  CloudWatchApi::Outcome enable_actions(const Document& in, bool enabled);
+
+  metrics::MetricStore& store_;
+  const std::string file_;
+  const std::string region_, account_;
+  std::shared_ptr<const Clock> clock_;
+  std::mutex mu_;
+  std::map<std::string, Alarm> alarms_;  // GUARDED_BY(mu_)
+  std::deque<HistoryItem> history_;      // GUARDED_BY(mu_); newest last
+};
+
+}  // namespace freshet::api::cloudwatch

@@ -98,6 +98,9 @@ void add_serve_command(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--firehose-s3-access-key", a->firehose_s3_access_key, "Its access key");
   cmd->add_option("--firehose-s3-secret-key", a->firehose_s3_secret_key, "Its secret key");
+  cmd->add_option("--metric-store", a->metric_store,
+                  "Keep CloudWatch metrics in <data-dir>/metrics and serve the CloudWatch API")
+      ->capture_default_str();
   cmd->callback([a, exit_code] { *exit_code = serve(*a); });
 }
 

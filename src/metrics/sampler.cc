@@ -271,6 +271,7 @@ void RegistrySampler::run() {
     const int64_t t = duration_cast<seconds>(next.time_since_epoch()).count() - 1;
     sample(t);
     if (Status s = store_.tick(); !s.ok()) spdlog::warn("metric store: {}", s.to_string());
+    if (after_tick_) after_tick_();
   }
 }
 

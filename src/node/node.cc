@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "freshet/api/cloudwatch.h"
 #include "freshet/api/dynamodb.h"
 #include "freshet/api/firehose.h"
 #include "freshet/api/http_server.h"
@@ -15,6 +16,8 @@
 #include "freshet/api/service.h"
 #include "freshet/delivery/delivery.h"
 #include "freshet/metrics/registry.h"
+#include "freshet/metrics/sampler.h"
+#include "freshet/metrics/store.h"
 #include "freshet/objstore/local_store.h"
 #include "freshet/objstore/s3_store.h"
 #include "freshet/stream/engine.h"
@@ -122,6 +125,11 @@ class Node::Impl {
   // Requests without X-Amz-Target, tried in order; the first that does not decline answers.
   // S3 is last: it takes everything else.
   std::vector<api::RestHandler> rest_handlers;
+  // Observability (issue 14): the metric store, its sampler thread (which also evaluates the
+  // alarms), and the CloudWatch API. Stopped after the server, before the stores.
+  std::unique_ptr<metrics::MetricStore> metric_store;
+  std::unique_ptr<api::CloudWatchApi> cloudwatch;
+  std::unique_ptr<metrics::RegistrySampler> sampler;
   std::unique_ptr<api::HttpServer> server;
   bool started = false;
   bool stopped = false;
@@ -130,6 +138,7 @@ class Node::Impl {
   Status open_streams();
   Status open_objects_and_delivery();
   Status open_tables();
+  Status open_observability();
   void add_routes();
 };
 
@@ -243,6 +252,36 @@ Status Node::Impl::open_tables() {
   return Status();
 }
 
+Status Node::Impl::open_observability() {
+  if (!options.metric_store) return Status();
+  metrics::MetricStoreOptions mo;
+  mo.dir = options.data_dir + "/metrics";
+  mo.fsync = options.durability != "os";
+  auto store = metrics::MetricStore::open(mo);
+  if (!store.ok()) {
+    return Error(store.error().code(),
+                 "cannot open the metric store " + mo.dir + ": " + store.error().message());
+  }
+  metric_store = std::move(store).value();
+  api::CloudWatchApiOptions co;
+  co.region = options.region;
+  co.account_id = options.account_id;
+  co.alarms_file = mo.dir + "/alarms.json";
+  auto api = api::CloudWatchApi::open(*metric_store, registry, co);
+  if (!api.ok()) {
+    return Error(api.error().code(), "cannot open the CloudWatch alarms: " + api.error().message());
+  }
+  cloudwatch = std::move(api).value();
+  if (Status s = cloudwatch->register_json(services); !s.ok()) {
+    return Error(s.error().code(), "cannot register the CloudWatch API: " + s.error().message());
+  }
+  api::CloudWatchApi* cw = cloudwatch.get();
+  rest_handlers.push_back([cw](api::RestRequest& r) { return cw->handle(r); });
+  sampler = std::make_unique<metrics::RegistrySampler>(registry, *metric_store);
+  sampler->set_after_tick([cw] { cw->evaluate_alarms(); });
+  return Status();
+}
+
 void Node::Impl::add_routes() {
   stream::Engine& eng = *engine;
   metrics::Registry& reg = registry;
@@ -292,6 +331,7 @@ Status Node::Impl::open() {
   if (Status s = open_streams(); !s.ok()) return s;
   if (Status s = open_objects_and_delivery(); !s.ok()) return s;
   if (Status s = open_tables(); !s.ok()) return s;
+  if (Status s = open_observability(); !s.ok()) return s;
   server = std::make_unique<api::HttpServer>(http, services, registry);
   add_routes();
   return Status();
@@ -316,6 +356,7 @@ Status Node::start() {
   if (impl_->started) return Error(ErrorCode::kResourceInUse, "node already started");
   impl_->started = true;
   impl_->delivery->start();
+  if (impl_->sampler) impl_->sampler->start();
   if (Status s = impl_->server->start(); !s.ok()) {
     return Error(s.error().code(),
                  "cannot listen on " + impl_->options.listen + ": " + s.error().message());
@@ -337,6 +378,7 @@ void Node::stop() {
   impl_->stopped = true;
   impl_->server->stop();
   impl_->handlers->join();
+  if (impl_->sampler) impl_->sampler->stop();  // writes the open minute of metrics
   impl_->delivery->stop();  // buffered records stay in their logs for the next start
   impl_->engine.reset();    // closes every log; all acknowledged writes are already durable
   impl_->tables.reset();    // stops TTL expiry and closes RocksDB

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -52,6 +53,9 @@ class RegistrySampler {
   RegistrySampler(const RegistrySampler&) = delete;
   RegistrySampler& operator=(const RegistrySampler&) = delete;
 
+  // Called on the sampling thread after each second's sample and tick (e.g. alarm
+  // evaluation). Set before start().
+  void set_after_tick(std::function<void()> fn) { after_tick_ = std::move(fn); }
   void start();
   void stop();
   // Records the changes since the last call as second t_s.
@@ -78,6 +82,7 @@ class RegistrySampler {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
+  std::function<void()> after_tick_;
   std::thread thread_;
 };
 

@@ -58,6 +58,9 @@ struct NodeOptions {
   std::string firehose_s3_region = "us-east-1";
   std::string firehose_s3_access_key;
   std::string firehose_s3_secret_key;
+  // Observability (issue 14): the CloudWatch metric store under <data-dir>/metrics, sampled
+  // from the registry each second. Off: no store, no CloudWatch API (for A/B benchmarks).
+  bool metric_store = true;
 };
 
 class Node {

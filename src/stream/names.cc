@@ -149,13 +149,18 @@ Result<uint64_t> parse_shard_id(std::string_view shard_id) {
 }
 
 Result<uint64_t> resolve_shard_id(std::string_view shard_id) {
+  // As AWS: the digits between the first '-' and the next one (the whole id when there is no
+  // '-', or nothing after it), below 2^31.
   std::string_view digits = shard_id;
-  if (digits.substr(0, kShardIdPrefix.size()) == kShardIdPrefix) {
-    digits.remove_prefix(kShardIdPrefix.size());
+  if (const size_t dash = shard_id.find('-'); dash != std::string_view::npos) {
+    std::string_view part = shard_id.substr(dash + 1);
+    part = part.substr(0, part.find('-'));
+    if (!part.empty()) digits = part;
   }
+  while (digits.size() > 1 && digits.front() == '0') digits.remove_prefix(1);
   uint64_t index = 0;
-  if (!parse_u64(digits, kShardIdDigits, &index)) {
-    return invalid("shard ID must be shardId-<up to 12 digits> or <up to 12 digits>");
+  if (!parse_u64(digits, 10, &index) || index >= kMaxRequestShardIndex) {
+    return invalid("shard ID must hold a shard index below 2^31 after its first '-'");
   }
   return index;
 }

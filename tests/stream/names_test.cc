@@ -65,9 +65,13 @@ TEST(NamesTest, ResolveShardIdIsLenientButBounded) {
   EXPECT_EQ(*resolve_shard_id("shardId-000000000003"), 3u);
   EXPECT_EQ(*resolve_shard_id("shardId-3"), 3u);
   EXPECT_EQ(*resolve_shard_id("3"), 3u);
-  EXPECT_EQ(*resolve_shard_id("999999999999"), kMaxShardIndex);
-  for (const char* bad : {"", "shardId-", "shardId-1000000000000", "1000000000000", "x", "-1",
-                          "shardId-+1", "shard-1"}) {
+  EXPECT_EQ(*resolve_shard_id("shard-3"), 3u);
+  EXPECT_EQ(*resolve_shard_id("a-00002147483647"), 2147483647u);
+  EXPECT_EQ(*resolve_shard_id("-00002147483647"), 2147483647u);
+  EXPECT_EQ(*resolve_shard_id("x-7-y"), 7u);
+  EXPECT_EQ(*resolve_shard_id("2147483647"), 2147483647u);
+  for (const char* bad : {"", "shardId-", "shardId-2147483648", "2147483648", "x", "ABKLFD8",
+                          "2.14E4", "shardId-+1", "shardId-1x"}) {
     EXPECT_FALSE(resolve_shard_id(bad).ok()) << bad;
   }
 }

@@ -45,9 +45,11 @@ std::string format_shard_id(uint64_t index);
 // Parses the canonical form only: "shardId-" and exactly 12 digits. kInvalidArgument otherwise.
 Result<uint64_t> parse_shard_id(std::string_view shard_id);
 
-// Lenient form used to resolve a ShardId request parameter: "shardId-<1..12 digits>" or just
-// "<1..12 digits>" (so "shardId-1", "1" and "shardId-000000000001" name the same shard), the
-// way kinesalite resolves them. kInvalidArgument otherwise.
+// Resolves a ShardId request parameter as AWS does: the digits after the first '-' (up to the
+// next '-'), or the whole id when it has no '-' or nothing follows it, naming an index below
+// 2^31. So "shardId-000000000001", "shardId-1", "shard-1", "x-1-y", "-1" and "1" all name
+// shard 1 (recorded against AWS in kinesalite's suite). kInvalidArgument otherwise.
+inline constexpr uint64_t kMaxRequestShardIndex = uint64_t{1} << 31;
 Result<uint64_t> resolve_shard_id(std::string_view shard_id);
 
 // ---- ARNs ------------------------------------------------------------------------------------

@@ -489,6 +489,18 @@ ApiResult update_shard_count(KinesisService& k, RequestContext& ctx) {
   return out;
 }
 
+namespace {
+
+// AWS answers a shard id it cannot parse before it looks the stream up.
+std::optional<ApiError> unparsable_shard(const KinesisService& k, const StreamRef& s,
+                                         const std::string& shard_id) {
+  if (stream::resolve_shard_id(shard_id).ok()) return std::nullopt;
+  return ApiError{AwsError::kResourceNotFound, "Could not find shard " + shard_id + " in stream " +
+                                                   s.name + " under account " + k.account() + "."};
+}
+
+}  // namespace
+
 ApiResult split_shard(KinesisService& k, RequestContext& ctx) {
   Input in;
   const Document& d = ctx.input;
@@ -499,6 +511,7 @@ ApiResult split_shard(KinesisService& k, RequestContext& ctx) {
   if (auto e = in.error()) return *e;
   StreamRef s;
   if (auto e = k.resolve_stream(ctx, name, arn, &s)) return *e;
+  if (auto e = unparsable_shard(k, s, *shard)) return *e;  // before the stream, as AWS
   auto hk = stream::parse_hash_key(*key);
   if (!hk.ok()) {
     return ApiError{AwsError::kInvalidArgument,
@@ -521,6 +534,8 @@ ApiResult merge_shards(KinesisService& k, RequestContext& ctx) {
   if (auto e = in.error()) return *e;
   StreamRef s;
   if (auto e = k.resolve_stream(ctx, name, arn, &s)) return *e;
+  if (auto e = unparsable_shard(k, s, *a)) return *e;  // before the stream, as AWS
+  if (auto e = unparsable_shard(k, s, *b)) return *e;
   Status st = k.engine().merge_shards(s.region, s.name, *a, *b);
   if (!st.ok()) return engine_error(st.error());
   return empty_doc();

@@ -311,10 +311,14 @@ std::optional<ApiError> open_iterator(KinesisService& k, const StreamRef& s,
   }
   const std::string canonical = stream::format_shard_id(*index);
   auto info = k.engine().describe_stream(s.region, s.name);
-  if (!info.ok()) return fail(engine_error(info.error()));
+  if (!info.ok() && info.error().code() != ErrorCode::kNotFound) {
+    return fail(engine_error(info.error()));
+  }
   bool exists = false;
-  for (const auto& sh : info->shards) exists = exists || sh.index == *index;
-  if (!exists) {
+  if (info.ok()) {
+    for (const auto& sh : info->shards) exists = exists || sh.index == *index;
+  }
+  if (!exists) {  // AWS words a missing stream the same way here
     return fail(ApiError{AwsError::kResourceNotFound, "Shard " + canonical + " in stream " + s.name +
                                                      " under account " + k.account() +
                                                      " does not exist"});

@@ -21,6 +21,9 @@ PACKAGES=(
   # tests/compat: AWS CLI v2 (/usr/bin/aws), pytest for /usr/bin/python3, Node.js for the
   # AWS SDK for JavaScript v3 (npm comes with this machine's nodejs package).
   awscli python3-pytest nodejs
+  # tests/compat/test_cloudwatch_dashboard.py: the dashboard in headless Chromium
+  # (driven by playwright-core from npm, tests/compat/dashboard/package-lock.json).
+  chromium
 )
 
 # npm: this machine's nodejs (NodeSource) ships it; Debian's own nodejs needs the npm package.

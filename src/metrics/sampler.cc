@@ -173,8 +173,12 @@ void RegistrySampler::sample(int64_t t_s) {
       double value = now;
       if (st.running_sum) value = now >= st.last_value ? now - st.last_value : now;
       st.last_value = now;
-      if (value == 0 && st.last_zero) return;
-      st.last_zero = value == 0;
+      // A level (lag, age, freshness) is recorded every second, 0 included; a running sum
+      // like a counter.
+      if (st.running_sum) {
+        if (value == 0 && st.last_zero) return;
+        st.last_zero = value == 0;
+      }
       pd.sample.stat = Stat::of(value);
     } else {
       const Histogram& h = *v.histogram;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "freshet/api/cloudwatch.h"
+#include "freshet/dashboard/dashboard.h"
 #include "freshet/api/dynamodb.h"
 #include "freshet/api/firehose.h"
 #include "freshet/api/http_server.h"
@@ -130,6 +131,7 @@ class Node::Impl {
   std::unique_ptr<metrics::MetricStore> metric_store;
   std::unique_ptr<api::CloudWatchApi> cloudwatch;
   std::unique_ptr<metrics::RegistrySampler> sampler;
+  std::unique_ptr<dashboard::Dashboard> dashboard;  // GET / without Authorization, /dashboard/
   std::unique_ptr<api::HttpServer> server;
   bool started = false;
   bool stopped = false;
@@ -139,6 +141,7 @@ class Node::Impl {
   Status open_objects_and_delivery();
   Status open_tables();
   Status open_observability();
+  void open_dashboard();
   void add_routes();
 };
 
@@ -282,6 +285,20 @@ Status Node::Impl::open_observability() {
   return Status();
 }
 
+void Node::Impl::open_dashboard() {
+  dashboard::DashboardSources ds;
+  ds.engine = engine.get();
+  ds.delivery = delivery.get();
+  ds.tables = tables.get();
+  ds.objects = objects.get();
+  ds.store = metric_store.get();
+  ds.cloudwatch = cloudwatch.get();
+  ds.region = options.region;
+  dashboard = std::make_unique<dashboard::Dashboard>(ds);
+  dashboard::Dashboard* d = dashboard.get();
+  rest_handlers.push_back([d](api::RestRequest& r) { return d->handle(r); });
+}
+
 void Node::Impl::add_routes() {
   stream::Engine& eng = *engine;
   metrics::Registry& reg = registry;
@@ -332,6 +349,7 @@ Status Node::Impl::open() {
   if (Status s = open_objects_and_delivery(); !s.ok()) return s;
   if (Status s = open_tables(); !s.ok()) return s;
   if (Status s = open_observability(); !s.ok()) return s;
+  open_dashboard();
   server = std::make_unique<api::HttpServer>(http, services, registry);
   add_routes();
   return Status();

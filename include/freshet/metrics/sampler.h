@@ -6,7 +6,8 @@
 // namespace, metric name, dimensions and unit (cloudwatch_series()), and records in the store:
 //   counter          the increase over the second (Sum); a run of idle seconds is recorded
 //                    once as 0, then not at all (like CloudWatch, which has no datapoints then)
-//   gauge            the value (for DynamoDB's Consumed*CapacityUnits running sums: the increase)
+//   gauge            the value, every second (for DynamoDB's Consumed*CapacityUnits running
+//                    sums: the increase, idle seconds as for counters)
 //   histogram        the observations of the second: Sum, SampleCount, Minimum and Maximum
 //                    bounded by the buckets, and a sketch for percentiles
 // Nothing is added to the modules' hot paths: the cost is one walk per second.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <map>
 
 #include "alarms.h"
@@ -129,6 +130,77 @@ ApiError to_api_error(const CloudWatchError& e) {
   };
   auto it = kMap.find(e.code);
   return ApiError{it != kMap.end() ? it->second : AwsError::kCwInternalServiceFault, e.message};
+}
+
+// Smithy RPC v2 CBOR: like encode_cbor, but timestamps are tag 1 around float64 epoch
+// *seconds* (AWS CBOR 1.1, which encode_cbor speaks for Kinesis, carries milliseconds).
+void cbor_head(uint8_t major, uint64_t n, std::string& out) {
+  const uint8_t m = static_cast<uint8_t>(major << 5);
+  if (n < 24) {
+    out.push_back(static_cast<char>(m | n));
+    return;
+  }
+  int bytes = n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffffULL ? 4 : 8;
+  out.push_back(static_cast<char>(m | (bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27)));
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>(n >> (8 * i)));
+}
+
+void cbor_double(double v, std::string& out) {
+  out.push_back(static_cast<char>(0xfb));
+  uint64_t bits;
+  std::memcpy(&bits, &v, 8);
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(bits >> (8 * i)));
+}
+
+void rpcv2_cbor(const Document& d, std::string& out) {
+  switch (d.type()) {
+    case Document::Type::kNull:
+      out.push_back(static_cast<char>(0xf6));
+      break;
+    case Document::Type::kBool:
+      out.push_back(static_cast<char>(d.as_bool() ? 0xf5 : 0xf4));
+      break;
+    case Document::Type::kInt:
+      if (d.as_int() >= 0) {
+        cbor_head(0, static_cast<uint64_t>(d.as_int()), out);
+      } else {
+        cbor_head(1, static_cast<uint64_t>(-(d.as_int() + 1)), out);
+      }
+      break;
+    case Document::Type::kDouble:
+      cbor_double(d.as_double(), out);
+      break;
+    case Document::Type::kString:
+      cbor_head(3, d.as_string().size(), out);
+      out += d.as_string();
+      break;
+    case Document::Type::kBlob:
+      cbor_head(2, d.as_blob().size(), out);
+      out += d.as_blob();
+      break;
+    case Document::Type::kTimestamp:
+      cbor_head(6, 1, out);
+      cbor_double(static_cast<double>(d.as_timestamp_ms()) / 1000.0, out);
+      break;
+    case Document::Type::kList:
+      cbor_head(4, d.as_list().size(), out);
+      for (const Document& e : d.as_list()) rpcv2_cbor(e, out);
+      break;
+    case Document::Type::kMap:
+      cbor_head(5, d.as_map().size(), out);
+      for (const Member& m : d.as_map()) {
+        cbor_head(3, m.key.size(), out);
+        out += m.key;
+        rpcv2_cbor(m.value, out);
+      }
+      break;
+  }
+}
+
+std::string encode_rpcv2(const Document& d) {
+  std::string out;
+  rpcv2_cbor(d, out);
+  return out;
 }
 
 }  // namespace
@@ -737,7 +809,7 @@ std::optional<RestResponse> CloudWatchApi::handle(RestRequest& r) {
       resp.body = encode_cbor(Document(
           Map{{"__type", "com.amazonaws.cloudwatch#" + e->shape}, {"message", e->message}}));
     } else {
-      resp.body = encode_cbor(std::get<Document>(o));
+      resp.body = encode_rpcv2(std::get<Document>(o));
     }
     return resp;
   }

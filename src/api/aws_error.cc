@@ -1,5 +1,7 @@
 #include "freshet/api/aws_error.h"
 
+#include <algorithm>
+
 #include <array>
 
 #include "freshet/api/codec.h"
@@ -158,6 +160,13 @@ void ValidationErrors::add(std::string_view path, std::string_view value,
   s += "' failed to satisfy constraint: ";
   s += constraint;
   errors_.push_back(std::move(s));
+}
+
+void ValidationErrors::move_last(std::string_view path) {
+  const std::string needle = "at '" + std::string(path) + "' failed to satisfy";
+  std::stable_partition(errors_.begin(), errors_.end(), [&](const std::string& e) {
+    return e.find(needle) == std::string::npos;
+  });
 }
 
 void ValidationErrors::add_null(std::string_view path, std::string_view constraint) {

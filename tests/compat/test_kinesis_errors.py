@@ -76,10 +76,10 @@ def test_resource_in_use(kinesis, stream, server):
      "1 validation error detected: Value null at 'streamName' failed to satisfy constraint: "
      "Member must not be null"),
     ({"StreamName": "bad name!", "ShardCount": 0},
-     "2 validation errors detected: Value 'bad name!' at 'streamName' failed to satisfy "
-     "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; "
-     "Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater "
-     "than or equal to 1"),
+     "2 validation errors detected: Value '0' at 'shardCount' failed to satisfy constraint: "
+     "Member must have value greater than or equal to 1; "
+     "Value 'bad name!' at 'streamName' failed to satisfy "
+     "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"),
 ])
 def test_validation_exception_create_stream(kinesis_raw, params, message):
     with pytest.raises(ClientError) as e:

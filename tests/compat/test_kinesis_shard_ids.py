@@ -77,3 +77,22 @@ def test_merge_shards_unknown_stream(server):
     r = raw_json(server.port, "MergeShards",
                  {"StreamName": name, "ShardToMerge": "shardId-0", "AdjacentShardToMerge": "x-1"})
     assert not_found(r) == f"Stream {name} under account {ACCOUNT} not found."
+
+
+def test_validation_order_as_aws_recorded(server):
+    """kinesalite's recordings: the other members in order, streamName last."""
+    r = raw_json(server.port, "GetShardIterator",
+                 {"StreamName": "", "ShardIteratorType": "", "ShardId": "",
+                  "StartingSequenceNumber": ""})
+    assert r.status == 400
+    message = r.json()["message"]
+    assert message.startswith("6 validation errors detected: Value '' at 'shardId'"), message
+    paths = [part.split("' at '")[1].split("'")[0] for part in message.split("; ")]
+    assert paths == ["shardId", "shardId", "shardIteratorType", "startingSequenceNumber",
+                     "streamName", "streamName"]
+    r = raw_json(server.port, "DescribeStream",
+                 {"StreamName": "", "Limit": 0, "ExclusiveStartShardId": ""})
+    message = r.json()["message"]
+    paths = [part.split("' at '")[1].split("'")[0] for part in message.split("; ")]
+    assert paths == ["limit", "exclusiveStartShardId", "exclusiveStartShardId", "streamName",
+                     "streamName"], message

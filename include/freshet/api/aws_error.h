@@ -197,6 +197,10 @@ class ValidationErrors {
   // "streamName" from "StreamName".
   static std::string lower_first(std::string_view name);
 
+  // Moves the errors of member `path` behind the others, keeping each group's order: Kinesis
+  // reports streamName last whatever the member order (recorded against AWS).
+  void move_last(std::string_view path);
+
   bool empty() const { return errors_.empty(); }
   size_t size() const { return errors_.size(); }
   std::string message() const;

@@ -151,8 +151,13 @@ void Input::type_error(const Error& e) {
 
 std::optional<ApiError> Input::error() const {
   if (serialization_) return serialization_;
-  if (!errors_.empty()) return errors_.to_error();
-  return std::nullopt;
+  if (errors_.empty()) return std::nullopt;
+  // AWS lists a request's violations member by member with streamName last (kinesalite's
+  // recordings: CreateStream shardCount then streamName, GetShardIterator shardId,
+  // shardIteratorType, startingSequenceNumber, streamName, MergeShards, DescribeStream).
+  ValidationErrors ordered = errors_;
+  ordered.move_last("streamName");
+  return ordered.to_error();
 }
 
 bool satisfies(std::string_view value, const StringRule& rule) {

@@ -59,16 +59,17 @@ TEST_F(KinesisApiTest, MissingRequiredMemberIsValidationException) {
             "constraint: Member must not be null");
 }
 
-TEST_F(KinesisApiTest, ListsEveryViolatedConstraintInMemberOrder) {
+TEST_F(KinesisApiTest, ListsEveryViolatedConstraintWithStreamNameLast) {
+  // AWS's order, as kinesalite recorded it: the other members first, streamName last.
   ApiError e = err("CreateStream", Document(Map{{"StreamName", ""}, {"ShardCount", 0}}));
   EXPECT_EQ(e.type, AwsError::kValidation);
   EXPECT_EQ(e.message,
             "3 validation errors detected: "
+            "Value '0' at 'shardCount' failed to satisfy constraint: Member must have value "
+            "greater than or equal to 1; "
             "Value '' at 'streamName' failed to satisfy constraint: Member must satisfy regular "
             "expression pattern: [a-zA-Z0-9_.-]+; "
             "Value '' at 'streamName' failed to satisfy constraint: Member must have length "
-            "greater than or equal to 1; "
-            "Value '0' at 'shardCount' failed to satisfy constraint: Member must have value "
             "greater than or equal to 1");
 }
 

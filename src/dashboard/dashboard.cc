@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 
 #include "freshet/api/codec.h"
 #include "freshet/delivery/delivery.h"
@@ -84,7 +85,7 @@ api::RestResponse json_response(std::string body) {
 }  // namespace
 
 std::optional<api::RestResponse> Dashboard::handle(api::RestRequest& r) const {
-  if (r.method != "GET" && r.method != "HEAD") return std::nullopt;
+  if (r.method != "GET") return std::nullopt;
   const std::string_view target = r.target;
   const size_t q = target.find('?');
   const std::string_view path = target.substr(0, q);
@@ -131,7 +132,8 @@ std::string Dashboard::state_json() const {
     if (names.size() > kMaxStreams) names.resize(kMaxStreams);
     std::map<std::string, std::pair<uint64_t, uint64_t>> offsets;  // stream/shard -> tip, trim
     for (const auto& st : s_.engine->shard_stats()) {
-      if (st.region == s_.region) offsets[st.stream + "/" + st.shard_id] = {st.tip, st.trim_horizon};
+      if (st.region == s_.region)
+        offsets[st.stream + "/" + st.shard_id] = {st.tip, st.trim_horizon};
     }
     size_t shown = 0;
     for (const std::string& name : names) {
@@ -190,22 +192,45 @@ std::string Dashboard::state_json() const {
       d.set("compression", std::string(delivery::compression_name(info->destination.compression)));
       Document objects = Document::make_list();
       if (s_.objects != nullptr && !bucket.empty()) {
-        objstore::ListOptions lo;
-        lo.max_keys = 1000;
-        auto listed = s_.objects->list_objects(bucket, lo);
-        if (listed.ok()) {
-          std::vector<objstore::ObjectInfo> objs = listed->objects;
-          std::sort(objs.begin(), objs.end(), [](const auto& a, const auto& b) {
-            return a.last_modified_ms > b.last_modified_ms;
-          });
-          for (size_t i = 0; i < objs.size() && i < 8; ++i) {
-            objects.push_back(Document(Map{{"key", objs[i].key},
-                                           {"size", static_cast<int64_t>(objs[i].size)},
-                                           {"modified", objs[i].last_modified_ms}}));
+        // Firehose names objects <prefix>YYYY/MM/DD/HH/...: the newest are under this hour's
+        // (or the last hour's) prefix; listing is in key order, so look there first.
+        std::vector<objstore::ObjectInfo> objs;
+        bool truncated = false;
+        const int64_t now_s = now_ms() / 1000;
+        for (int64_t t : {now_s, now_s - 3600}) {
+          const time_t tt = static_cast<time_t>(t);
+          struct tm tm;
+          gmtime_r(&tt, &tm);
+          char hour[32];
+          std::strftime(hour, sizeof(hour), "%Y/%m/%d/%H/", &tm);
+          objstore::ListOptions lo;
+          lo.prefix = info->destination.prefix + hour;
+          lo.max_keys = 1000;
+          if (auto listed = s_.objects->list_objects(bucket, lo); listed.ok()) {
+            objs.insert(objs.end(), listed->objects.begin(), listed->objects.end());
+            truncated = truncated || listed->truncated;
           }
-          d.set("object_count", static_cast<int64_t>(listed->objects.size()));
-          d.set("object_count_more", listed->truncated);
+          if (!objs.empty()) break;
         }
+        if (objs.empty()) {
+          objstore::ListOptions lo;
+          lo.prefix = info->destination.prefix;
+          lo.max_keys = 1000;
+          if (auto listed = s_.objects->list_objects(bucket, lo); listed.ok()) {
+            objs = listed->objects;
+            truncated = listed->truncated;
+          }
+        }
+        std::sort(objs.begin(), objs.end(), [](const auto& a, const auto& b) {
+          return a.last_modified_ms > b.last_modified_ms;
+        });
+        for (size_t i = 0; i < objs.size() && i < 8; ++i) {
+          objects.push_back(Document(Map{{"key", objs[i].key},
+                                         {"size", static_cast<int64_t>(objs[i].size)},
+                                         {"modified", objs[i].last_modified_ms}}));
+        }
+        d.set("object_count", static_cast<int64_t>(objs.size()));
+        d.set("object_count_more", truncated);
       }
       d.set("objects", std::move(objects));
       delivery.push_back(std::move(d));
@@ -358,8 +383,11 @@ std::string Dashboard::metrics_json() const {
         if (!dims.empty()) dims += ',';
         dims += d.name + ":" + d.value;
       }
-      list.push_back(Document(Map{{"ns", s.key.ns}, {"name", s.key.name}, {"dims", dims},
-                                  {"unit", s.unit}, {"last", s.last_write_s}}));
+      list.push_back(Document(Map{{"ns", s.key.ns},
+                                  {"name", s.key.name},
+                                  {"dims", dims},
+                                  {"unit", s.unit},
+                                  {"last", s.last_write_s}}));
     }
   }
   return api::encode_json(Document(Map{{"metrics", std::move(list)}}));

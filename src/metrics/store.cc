@@ -17,7 +17,7 @@ namespace {
 constexpr int64_t kMinute = 60;
 constexpr int64_t kHour = 3600;
 constexpr int64_t kDay = 86400;
-constexpr int64_t kGraceS = 1;      // a minute is written this long after it ends
+constexpr int64_t kGraceS = 1;  // a minute is written this long after it ends
 constexpr size_t kWriteBuffer = 1 << 20;
 
 struct TierSpec {
@@ -71,8 +71,8 @@ double sketch_value(int16_t bucket) {
 void sketch_add(Sketch& s, double v, uint32_t n) {
   if (n == 0) return;
   const int16_t b = sketch_bucket(v);
-  auto it = std::lower_bound(s.begin(), s.end(), b,
-                             [](const auto& e, int16_t k) { return e.first < k; });
+  auto it =
+      std::lower_bound(s.begin(), s.end(), b, [](const auto& e, int16_t k) { return e.first < k; });
   if (it != s.end() && it->first == b) {
     it->second += n;
   } else {
@@ -243,7 +243,7 @@ class MetricStore::Impl::BatchWriter {
     if (buf_.empty()) return;
     if (st_.ok()) {
       st_ = f_.file->write_at(buf_.data(), buf_.size(),
-                             base_ + format::kBatchHeaderSize + h_.body_bytes);
+                              base_ + format::kBatchHeaderSize + h_.body_bytes);
     }
     h_.body_bytes += buf_.size();
     buf_.clear();
@@ -358,16 +358,15 @@ Status MetricStore::Impl::scan_file(size_t tier, TierFile& f) {
     off = index_off + index_len;
   }
   if (off < size) {
-    spdlog::warn("metric store: {} cut at byte {} of {} (a batch torn by a crash)",
-                 f.file->path(), off, size);
+    spdlog::warn("metric store: {} cut at byte {} of {} (a batch torn by a crash)", f.file->path(),
+                 off, size);
     FRESHET_RETURN_IF_ERROR(f.file->truncate(off));
   }
   f.size = off;
   return {};
 }
 
-Result<MetricStore::Impl::TierFile*> MetricStore::Impl::file_for(size_t tier,
-                                                                  int64_t chunk_start) {
+Result<MetricStore::Impl::TierFile*> MetricStore::Impl::file_for(size_t tier, int64_t chunk_start) {
   const int64_t start = floor_to(chunk_start, kTiers[tier].file_span);
   auto it = files_[tier].find(start);
   if (it != files_[tier].end()) return &it->second;
@@ -761,8 +760,8 @@ void MetricStore::Impl::read_heads_locked(uint32_t series, int64_t a, int64_t b,
   }
 }
 
-Result<std::vector<Datapoint>> MetricStore::Impl::query(uint32_t series, int64_t start,
-                                                        int64_t end, int64_t period,
+Result<std::vector<Datapoint>> MetricStore::Impl::query(uint32_t series, int64_t start, int64_t end,
+                                                        int64_t period,
                                                         const std::vector<double>& pcts) const {
   if (period <= 0) return Error(ErrorCode::kInvalidArgument, "the period must be positive");
   if (end <= start) return std::vector<Datapoint>{};

@@ -47,7 +47,8 @@ TEST(DashboardTest, StateAndMetricJson) {
   o.dir = dir.path();
   o.fsync = false;
   auto store = std::move(metrics::MetricStore::open(o)).value();
-  Dashboard d(DashboardSources{nullptr, nullptr, nullptr, nullptr, store.get(), nullptr, "eu-west-1"});
+  Dashboard d(
+      DashboardSources{nullptr, nullptr, nullptr, nullptr, store.get(), nullptr, "eu-west-1"});
   auto state = api::decode_json(d.state_json());
   ASSERT_TRUE(state.ok());
   EXPECT_EQ(state->find("region")->as_string(), "eu-west-1");
@@ -58,12 +59,14 @@ TEST(DashboardTest, StateAndMetricJson) {
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   for (const char* op : {"GetItem", "Query"}) {
-    auto id = store->intern({"AWS/DynamoDB", "ConsumedReadCapacityUnits",
-                             {{"TableName", "t"}, {"Operation", op}}}, "Count");
+    auto id = store->intern(
+        {"AWS/DynamoDB", "ConsumedReadCapacityUnits", {{"TableName", "t"}, {"Operation", op}}},
+        "Count");
     ASSERT_TRUE(store->record(*id, now - 5, metrics::Stat::of(2)).ok());
   }
-  auto m = api::decode_json(d.metric_json(
-      "ns=AWS%2FDynamoDB&name=ConsumedReadCapacityUnits&dims=TableName:t&stat=Sum&period=60&agg=1"));
+  auto m =
+      api::decode_json(d.metric_json("ns=AWS%2FDynamoDB&name=ConsumedReadCapacityUnits&dims="
+                                     "TableName:t&stat=Sum&period=60&agg=1"));
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->find("series")->as_int(), 2);
   const api::List& pts = m->find("points")->as_list();

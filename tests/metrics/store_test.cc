@@ -115,8 +115,8 @@ TEST(MetricStoreTest, RollsUpHoursIntoMinuteAndFiveMinuteTiers) {
   EXPECT_EQ(s->stats().rolled_up_to, kT0 + 3600);
   // Four hours later the t1 hour is gone; the 1-minute and 5-minute tiers answer.
   f.advance_to(*s, kT0 + 4 * 3600 + 200);
-  EXPECT_FALSE(std::filesystem::exists(f.dir.path() + "/metrics/t1/" + std::to_string(kT0) +
-                                       ".fmb"));
+  EXPECT_FALSE(
+      std::filesystem::exists(f.dir.path() + "/metrics/t1/" + std::to_string(kT0) + ".fmb"));
   auto m = s->query(id, kT0, kT0 + 3600, 60);
   ASSERT_TRUE(m.ok());
   ASSERT_EQ(m->size(), 60u);
@@ -144,8 +144,8 @@ TEST(MetricStoreTest, LateWritesAndListFilters) {
   Fixture f;
   auto s = f.open();
   const uint32_t a = *s->intern(key("a"), "Count");
-  const uint32_t b = *s->intern(
-      SeriesKey{"Custom", "Latency", {{"Host", "h1"}, {"Az", "x"}}}, "Milliseconds");
+  const uint32_t b =
+      *s->intern(SeriesKey{"Custom", "Latency", {{"Host", "h1"}, {"Az", "x"}}}, "Milliseconds");
   f.advance_to(*s, kT0 + 600);
   ASSERT_TRUE(s->record(a, kT0 + 10, Stat::of(4)).ok());  // a minute already written
   Stat st{10, 4, 1, 4};
@@ -165,7 +165,7 @@ TEST(MetricStoreTest, LateWritesAndListFilters) {
   EXPECT_EQ(s->list("", "", {{"Host", ""}}).size(), 1u);
   EXPECT_EQ(s->list("", "", {{"Host", "h2"}}).size(), 0u);
   EXPECT_EQ(s->list("", "IncomingRecords", {}).size(), 1u);
-  EXPECT_EQ(s->list("", "", {}, kT0 + 100).size(), 1u);  // only b is recent
+  EXPECT_EQ(s->list("", "", {}, kT0 + 100).size(), 1u);                // only b is recent
   EXPECT_FALSE(s->record(a, kT0 + 700 + 3 * 3600, Stat::of(1)).ok());  // too far ahead
 }
 

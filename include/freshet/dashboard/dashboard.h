@@ -62,7 +62,7 @@ class Dashboard {
 
 // The compiled-in assets (assets.cc, generated from src/dashboard/assets/).
 struct Asset {
-  std::string_view path;          // "/dashboard/app.js"
+  std::string_view path;  // "/dashboard/app.js"
   std::string_view content_type;
   std::string_view body;
 };

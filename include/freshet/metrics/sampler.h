@@ -67,12 +67,12 @@ class RegistrySampler {
  private:
   struct State {
     uint32_t series = 0;
-    bool mapped = false;     // false: not a CloudWatch series (ignored)
+    bool mapped = false;  // false: not a CloudWatch series (ignored)
     bool running_sum = false;
     uint64_t last_count = 0;  // counter value / histogram count
     double last_value = 0;    // gauge value / histogram sum
     std::vector<uint64_t> last_buckets;
-    bool last_zero = false;   // the previous datapoint was an idle 0
+    bool last_zero = false;  // the previous datapoint was an idle 0
   };
   void run();
 

@@ -53,8 +53,8 @@ struct Dimension {
 };
 
 struct SeriesKey {
-  std::string ns;    // "AWS/Kinesis"
-  std::string name;  // "IncomingRecords"
+  std::string ns;               // "AWS/Kinesis"
+  std::string name;             // "IncomingRecords"
   std::vector<Dimension> dims;  // sorted by name by the store
   bool operator==(const SeriesKey&) const = default;
 };
@@ -82,12 +82,12 @@ void sketch_merge(Sketch& into, const Sketch& from);
 struct SeriesInfo {
   uint32_t id = 0;
   SeriesKey key;
-  std::string unit;        // CloudWatch StandardUnit, "None" if not given
+  std::string unit;          // CloudWatch StandardUnit, "None" if not given
   int64_t last_write_s = 0;  // newest datapoint's timestamp (seconds)
 };
 
 struct MetricStoreOptions {
-  std::string dir;  // <data-dir>/metrics
+  std::string dir;                     // <data-dir>/metrics
   std::shared_ptr<FileSystem> fs;      // default: posix_file_system()
   std::shared_ptr<const Clock> clock;  // default: the system clock
   size_t max_series = 200'000;         // intern() fails with kLimitExceeded beyond
@@ -103,13 +103,13 @@ struct Datapoint {
 
 struct StoreStats {
   size_t series = 0;
-  size_t head_points = 0;    // points waiting in heads
+  size_t head_points = 0;  // points waiting in heads
   uint64_t batches_written = 0;
   uint64_t bytes_written = 0;
   uint64_t rollups = 0;
   uint64_t write_errors = 0;
-  uint64_t corrupt_chunks = 0;   // chunks that failed their CRC on read (skipped)
-  int64_t rolled_up_to = 0;      // every t1 hour before this is in t60/t300
+  uint64_t corrupt_chunks = 0;  // chunks that failed their CRC on read (skipped)
+  int64_t rolled_up_to = 0;     // every t1 hour before this is in t60/t300
 };
 
 class MetricStore {

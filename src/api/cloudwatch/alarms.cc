@@ -16,9 +16,9 @@ namespace {
 constexpr size_t kMaxAlarms = 5000;
 constexpr size_t kMaxHistory = 10'000;
 
-const std::vector<std::string_view> kComparisons = {
-    "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold",
-    "LessThanOrEqualToThreshold"};
+const std::vector<std::string_view> kComparisons = {"GreaterThanOrEqualToThreshold",
+                                                    "GreaterThanThreshold", "LessThanThreshold",
+                                                    "LessThanOrEqualToThreshold"};
 const std::vector<std::string_view> kMissing = {"breaching", "notBreaching", "ignore", "missing"};
 const std::vector<std::string_view> kStates = {"OK", "ALARM", "INSUFFICIENT_DATA"};
 const std::vector<std::string_view> kStats = {"SampleCount", "Average", "Sum", "Minimum",
@@ -44,11 +44,11 @@ Document string_list(const std::vector<std::string>& v) {
   return l;
 }
 
-#define CW_ASSIGN(lhs, expr)                                                    \
-  auto FRESHET_CONCAT(cw_r_, __LINE__) = (expr);                                \
-  if (!FRESHET_CONCAT(cw_r_, __LINE__).ok()) {                                  \
-    return invalid_value(FRESHET_CONCAT(cw_r_, __LINE__).error().message());    \
-  }                                                                             \
+#define CW_ASSIGN(lhs, expr)                                                 \
+  auto FRESHET_CONCAT(cw_r_, __LINE__) = (expr);                             \
+  if (!FRESHET_CONCAT(cw_r_, __LINE__).ok()) {                               \
+    return invalid_value(FRESHET_CONCAT(cw_r_, __LINE__).error().message()); \
+  }                                                                          \
   lhs = std::move(FRESHET_CONCAT(cw_r_, __LINE__)).value()
 
 Result<std::vector<std::string>> strings(const Document& in, std::string_view key) {
@@ -57,8 +57,8 @@ Result<std::vector<std::string>> strings(const Document& in, std::string_view ke
   if (l == nullptr) return out;
   for (const Document& d : *l) {
     if (!d.is_string()) {
-      return Error(ErrorCode::kInvalidArgument, "The parameter " + std::string(key) +
-                                                    " must hold strings.");
+      return Error(ErrorCode::kInvalidArgument,
+                   "The parameter " + std::string(key) + " must hold strings.");
     }
     out.push_back(d.as_string());
   }
@@ -87,8 +87,8 @@ Result<std::unique_ptr<AlarmBook>> AlarmBook::open(metrics::MetricStore& store, 
 
 const std::vector<std::string_view>& AlarmBook::operations() {
   static const std::vector<std::string_view> kOps = {
-      "PutMetricAlarm", "DescribeAlarms",      "DescribeAlarmsForMetric", "DeleteAlarms",
-      "SetAlarmState",  "DescribeAlarmHistory", "EnableAlarmActions",     "DisableAlarmActions"};
+      "PutMetricAlarm", "DescribeAlarms",       "DescribeAlarmsForMetric", "DeleteAlarms",
+      "SetAlarmState",  "DescribeAlarmHistory", "EnableAlarmActions",      "DisableAlarmActions"};
   return kOps;
 }
 
@@ -127,7 +127,8 @@ Document AlarmBook::alarm_document(const Alarm& a) const {
   if (!a.statistic.empty()) d.set("Statistic", a.statistic);
   if (!a.extended_statistic.empty()) d.set("ExtendedStatistic", a.extended_statistic);
   Document dims = Document::make_list();
-  for (const auto& x : a.metric.dims) dims.push_back(Document(Map{{"Name", x.name}, {"Value", x.value}}));
+  for (const auto& x : a.metric.dims)
+    dims.push_back(Document(Map{{"Name", x.name}, {"Value", x.value}}));
   d.set("Dimensions", std::move(dims));
   d.set("Period", a.period);
   if (!a.unit.empty()) d.set("Unit", a.unit);
@@ -175,7 +176,8 @@ Status AlarmBook::load() {
       a.metric.ns = str(d, "Namespace");
       a.metric.name = str(d, "MetricName");
       if (const Document* dims = d.find("Dimensions"); dims && dims->is_list()) {
-        for (const Document& x : dims->as_list()) a.metric.dims.push_back({str(x, "Name"), str(x, "Value")});
+        for (const Document& x : dims->as_list())
+          a.metric.dims.push_back({str(x, "Name"), str(x, "Value")});
       }
       a.statistic = str(d, "Statistic");
       a.extended_statistic = str(d, "ExtendedStatistic");
@@ -222,8 +224,11 @@ Status AlarmBook::save_locked() {
   doc.set("alarms", std::move(list));
   Document hist = Document::make_list();
   for (const HistoryItem& h : history_) {
-    hist.push_back(Document(Map{{"AlarmName", h.alarm}, {"T", h.t_ms}, {"Type", h.type},
-                                {"Summary", h.summary}, {"Data", h.data}}));
+    hist.push_back(Document(Map{{"AlarmName", h.alarm},
+                                {"T", h.t_ms},
+                                {"Type", h.type},
+                                {"Summary", h.summary},
+                                {"Data", h.data}}));
   }
   doc.set("history", std::move(hist));
   const std::string text = encode_json(doc);
@@ -247,13 +252,12 @@ void AlarmBook::set_state_locked(Alarm& a, std::string state, std::string reason
   a.state_reason = std::move(reason);
   a.state_reason_data = std::move(data);
   a.state_updated_ms = now;
-  Document hd = Document(Map{{"version", "1.0"},
-                             {"oldState", Document(Map{{"stateValue", old}})},
-                             {"newState", Document(Map{{"stateValue", a.state},
-                                                       {"stateReason", a.state_reason}})}});
+  Document hd = Document(
+      Map{{"version", "1.0"},
+          {"oldState", Document(Map{{"stateValue", old}})},
+          {"newState", Document(Map{{"stateValue", a.state}, {"stateReason", a.state_reason}})}});
   history_.push_back(HistoryItem{a.name, now, "StateUpdate",
-                                 "Alarm updated from " + old + " to " + a.state,
-                                 encode_json(hd)});
+                                 "Alarm updated from " + old + " to " + a.state, encode_json(hd)});
   while (history_.size() > kMaxHistory) history_.pop_front();
 }
 
@@ -311,7 +315,8 @@ void AlarmBook::evaluate_locked(Alarm& a, int64_t now_s) {
       ++present;
       if (breaches(a.comparison, *values[k], a.threshold)) ++breaching;
       if (!points.empty()) points += ", ";
-      points += format_double(*values[k]) + " (" + iso8601((start + static_cast<int64_t>(k) * a.period) * 1000) + ")";
+      points += format_double(*values[k]) + " (" +
+                iso8601((start + static_cast<int64_t>(k) * a.period) * 1000) + ")";
     } else if (a.treat_missing == "breaching") {
       ++breaching;
     }
@@ -333,8 +338,8 @@ void AlarmBook::evaluate_locked(Alarm& a, int64_t now_s) {
   if (next == a.state) return;
   std::string reason;
   if (next == "INSUFFICIENT_DATA") {
-    reason = "Insufficient Data: " + std::to_string(n) + " datapoint" + (n == 1 ? " was" : "s were") +
-             " unknown.";
+    reason = "Insufficient Data: " + std::to_string(n) + " datapoint" +
+             (n == 1 ? " was" : "s were") + " unknown.";
   } else {
     reason = "Threshold Crossed: " + std::to_string(present) + " out of the last " +
              std::to_string(n) + " datapoints [" + points + "] " +
@@ -402,8 +407,9 @@ CloudWatchApi::Outcome AlarmBook::put(const Document& in) {
     return combination("Exactly one of Statistic or ExtendedStatistic must be specified.");
   }
   if (stat && std::find(kStats.begin(), kStats.end(), *stat) == kStats.end()) {
-    return invalid_value("The parameter Statistic must be one of SampleCount, Average, Sum, "
-                         "Minimum, Maximum.");
+    return invalid_value(
+        "The parameter Statistic must be one of SampleCount, Average, Sum, "
+        "Minimum, Maximum.");
   }
   if (ext) {
     double v = -1;
@@ -425,17 +431,18 @@ CloudWatchApi::Outcome AlarmBook::put(const Document& in) {
   if (!eval) return missing("EvaluationPeriods");
   if (!threshold) return missing("Threshold");
   if (!cmp) return missing("ComparisonOperator");
-  a.period = static_cast<int64_t>(*period);
+  a.period = to_i64(*period);
   if (a.period < 10 || (a.period > 60 && a.period % 60 != 0) ||
       (a.period < 60 && a.period != 10 && a.period != 30)) {
     return invalid_value("The parameter Period must be 10, 30, or a multiple of 60.");
   }
-  a.evaluation_periods = static_cast<int64_t>(*eval);
+  a.evaluation_periods = to_i64(*eval);
   if (a.evaluation_periods < 1 || a.evaluation_periods * a.period > 7 * 86400) {
-    return invalid_value("The parameter EvaluationPeriods must be at least 1, and "
-                         "EvaluationPeriods times Period at most one week.");
+    return invalid_value(
+        "The parameter EvaluationPeriods must be at least 1, and "
+        "EvaluationPeriods times Period at most one week.");
   }
-  a.datapoints_to_alarm = dta ? static_cast<int64_t>(*dta) : a.evaluation_periods;
+  a.datapoints_to_alarm = dta ? to_i64(*dta) : a.evaluation_periods;
   if (a.datapoints_to_alarm < 1 || a.datapoints_to_alarm > a.evaluation_periods) {
     return invalid_value("DatapointsToAlarm must be between 1 and EvaluationPeriods.");
   }
@@ -472,10 +479,10 @@ CloudWatchApi::Outcome AlarmBook::put(const Document& in) {
     a.state_updated_ms = it->second.state_updated_ms;
   }
   a.config_updated_ms = now;
-  history_.push_back(HistoryItem{a.name, now, "ConfigurationUpdate",
-                                 std::string("Alarm \"") + a.name + "\" " +
-                                     (it == alarms_.end() ? "created" : "updated"),
-                                 "{}"});
+  history_.push_back(HistoryItem{
+      a.name, now, "ConfigurationUpdate",
+      std::string("Alarm \"") + a.name + "\" " + (it == alarms_.end() ? "created" : "updated"),
+      "{}"});
   while (history_.size() > kMaxHistory) history_.pop_front();
   alarms_[a.name] = std::move(a);
   if (Status s = save_locked(); !s.ok()) return internal(s.error().message());
@@ -496,7 +503,7 @@ CloudWatchApi::Outcome AlarmBook::describe(const Document& in) {
   if (state && std::find(kStates.begin(), kStates.end(), *state) == kStates.end()) {
     return invalid_value("The value " + *state + " for parameter StateValue is invalid.");
   }
-  const size_t page = max ? static_cast<size_t>(*max) : 50;
+  const size_t page = max ? static_cast<size_t>(std::clamp<int64_t>(to_i64(*max), 0, 1000000)) : 50;
   if (page < 1 || page > 100) return invalid_value("MaxRecords must be between 1 and 100.");
   size_t skip = 0;
   if (token) {
@@ -559,7 +566,7 @@ CloudWatchApi::Outcome AlarmBook::describe_for_metric(const Document& in) {
     if (dl != nullptr && a.metric.dims != dims) continue;
     if (stat && a.statistic != *stat) continue;
     if (ext && a.extended_statistic != *ext) continue;
-    if (period && a.period != static_cast<int64_t>(*period)) continue;
+    if (period && a.period != to_i64(*period)) continue;
     if (unit && a.unit != *unit) continue;
     list.push_back(alarm_document(a));
   }
@@ -621,7 +628,8 @@ CloudWatchApi::Outcome AlarmBook::history(const Document& in) {
   CW_ASSIGN(auto max, get_num(in, "MaxRecords"));
   CW_ASSIGN(auto token, get_str(in, "NextToken"));
   CW_ASSIGN(auto scan, get_str(in, "ScanBy"));
-  const size_t page = max ? static_cast<size_t>(*max) : 100;
+  const size_t page =
+      max ? static_cast<size_t>(std::clamp<int64_t>(to_i64(*max), 0, 1000000)) : 100;
   if (page < 1 || page > 100) return invalid_value("MaxRecords must be between 1 and 100.");
   size_t skip = 0;
   if (token) {

@@ -60,8 +60,8 @@ class AlarmBook {
   };
 
  private:
-  AlarmBook(metrics::MetricStore& store, std::string file, std::string region,
-            std::string account, std::shared_ptr<const Clock> clock);
+  AlarmBook(metrics::MetricStore& store, std::string file, std::string region, std::string account,
+            std::shared_ptr<const Clock> clock);
   Status load();
   Status save_locked();
   Document alarm_document(const Alarm& a) const;

@@ -30,8 +30,8 @@ Result<std::optional<std::string>> get_str(const Document& map, std::string_view
   if (v->is_string()) return std::optional<std::string>(v->as_string());
   if (v->is_int()) return std::optional<std::string>(std::to_string(v->as_int()));
   if (v->is_double()) return std::optional<std::string>(format_double(v->as_double()));
-  return Error(ErrorCode::kInvalidArgument, "The parameter " + std::string(key) +
-                                                " must be a string.");
+  return Error(ErrorCode::kInvalidArgument,
+               "The parameter " + std::string(key) + " must be a string.");
 }
 
 Result<std::optional<double>> get_num(const Document& map, std::string_view key) {
@@ -54,7 +54,7 @@ Result<std::optional<int64_t>> get_time_ms(const Document& map, std::string_view
   if (v == nullptr) return std::optional<int64_t>();
   if (v->is_timestamp()) return std::optional<int64_t>(v->as_timestamp_ms());
   if (v->is_int()) return std::optional<int64_t>(v->as_int() * 1000);
-  if (v->is_double()) return std::optional<int64_t>(std::llround(v->as_double() * 1000));
+  if (v->is_double()) return std::optional<int64_t>(to_i64(v->as_double() * 1000));
   if (v->is_string()) {
     Result<int64_t> t = parse_iso8601(v->as_string());
     if (t.ok()) return std::optional<int64_t>(*t);
@@ -92,14 +92,33 @@ constexpr int64_t kMaxGetStatisticsPoints = 1440;
 
 const std::vector<std::string_view> kStatistics = {"SampleCount", "Average", "Sum", "Minimum",
                                                    "Maximum"};
-const std::vector<std::string_view> kUnits = {
-    "Seconds",          "Microseconds",     "Milliseconds",    "Bytes",
-    "Kilobytes",        "Megabytes",        "Gigabytes",       "Terabytes",
-    "Bits",             "Kilobits",         "Megabits",        "Gigabits",
-    "Terabits",         "Percent",          "Count",           "Bytes/Second",
-    "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second",
-    "Bits/Second",      "Kilobits/Second",  "Megabits/Second", "Gigabits/Second",
-    "Terabits/Second",  "Count/Second",     "None"};
+const std::vector<std::string_view> kUnits = {"Seconds",
+                                              "Microseconds",
+                                              "Milliseconds",
+                                              "Bytes",
+                                              "Kilobytes",
+                                              "Megabytes",
+                                              "Gigabytes",
+                                              "Terabytes",
+                                              "Bits",
+                                              "Kilobits",
+                                              "Megabits",
+                                              "Gigabits",
+                                              "Terabits",
+                                              "Percent",
+                                              "Count",
+                                              "Bytes/Second",
+                                              "Kilobytes/Second",
+                                              "Megabytes/Second",
+                                              "Gigabytes/Second",
+                                              "Terabytes/Second",
+                                              "Bits/Second",
+                                              "Kilobits/Second",
+                                              "Megabits/Second",
+                                              "Gigabits/Second",
+                                              "Terabits/Second",
+                                              "Count/Second",
+                                              "None"};
 
 // "p99", "p99.9" -> 99, 99.9.
 std::optional<double> percentile_of(std::string_view s) {
@@ -274,11 +293,11 @@ CloudWatchError from_error(const Error& e) {
 }
 }  // namespace
 
-#define CW_ASSIGN(lhs, expr)                                          \
-  auto FRESHET_CONCAT(cw_r_, __LINE__) = (expr);                      \
-  if (!FRESHET_CONCAT(cw_r_, __LINE__).ok()) {                        \
-    return from_error(FRESHET_CONCAT(cw_r_, __LINE__).error());       \
-  }                                                                   \
+#define CW_ASSIGN(lhs, expr)                                    \
+  auto FRESHET_CONCAT(cw_r_, __LINE__) = (expr);                \
+  if (!FRESHET_CONCAT(cw_r_, __LINE__).ok()) {                  \
+    return from_error(FRESHET_CONCAT(cw_r_, __LINE__).error()); \
+  }                                                             \
   lhs = std::move(FRESHET_CONCAT(cw_r_, __LINE__)).value()
 
 CloudWatchApi::Outcome CloudWatchApi::Impl::put_metric_data(const Document& in) {
@@ -379,7 +398,9 @@ CloudWatchApi::Outcome CloudWatchApi::Impl::put_metric_data(const Document& in) 
         }
         metrics::Stat s{*x * c, c, *x, *x};
         item.stat.merge(s);
-        metrics::sketch_add(item.sketch, *x, static_cast<uint32_t>(std::llround(c)));
+        metrics::sketch_add(
+            item.sketch, *x,
+            static_cast<uint32_t>(std::clamp<int64_t>(cw::to_i64(c), 0, 1'000'000'000)));
       }
       if (item.stat.empty()) continue;
     }
@@ -396,7 +417,8 @@ CloudWatchApi::Outcome CloudWatchApi::Impl::put_metric_data(const Document& in) 
     items.push_back(std::move(item));
   }
   for (const Item& it : items) {
-    if (Status s = store_.record(it.series, it.t_s, it.stat, it.sketch.empty() ? nullptr : &it.sketch);
+    if (Status s =
+            store_.record(it.series, it.t_s, it.stat, it.sketch.empty() ? nullptr : &it.sketch);
         !s.ok()) {
       return from_error(s.error());
     }
@@ -412,7 +434,7 @@ CloudWatchApi::Outcome CloudWatchApi::Impl::get_metric_statistics(const Document
   if (!start) return cw::missing("StartTime");
   if (!end) return cw::missing("EndTime");
   if (!period) return cw::missing("Period");
-  const int64_t p = static_cast<int64_t>(*period);
+  const int64_t p = cw::to_i64(*period);
   if (p < 1 || static_cast<double>(p) != *period || (p > 60 && p % 60 != 0) ||
       (p < 60 && 60 % p != 0)) {
     return cw::invalid_value(
@@ -505,11 +527,12 @@ CloudWatchApi::Outcome CloudWatchApi::Impl::get_metric_data(const Document& in) 
   CW_ASSIGN(auto scan_by, cw::get_str(in, "ScanBy"));
   const bool ascending = scan_by && *scan_by == "TimestampAscending";
   if (scan_by && *scan_by != "TimestampAscending" && *scan_by != "TimestampDescending") {
-    return cw::invalid_value("The parameter ScanBy must be TimestampDescending or "
-                             "TimestampAscending.");
+    return cw::invalid_value(
+        "The parameter ScanBy must be TimestampDescending or "
+        "TimestampAscending.");
   }
   CW_ASSIGN(auto max_points, cw::get_num(in, "MaxDatapoints"));
-  const int64_t limit = max_points ? static_cast<int64_t>(*max_points) : 100'800;
+  const int64_t limit = max_points ? cw::to_i64(*max_points) : 100'800;
   if (limit < 1) return cw::invalid_value("The parameter MaxDatapoints must be positive.");
   CW_ASSIGN(auto token, cw::get_str(in, "NextToken"));
   int64_t skip = 0;
@@ -543,9 +566,8 @@ CloudWatchApi::Outcome CloudWatchApi::Impl::get_metric_data(const Document& in) 
                                ".Id is invalid: it must start with a lowercase letter and "
                                "contain only letters, numbers and underscores.");
     }
-    if (named.count(*id) || std::any_of(qs.begin(), qs.end(), [&](const Query& o) {
-          return o.id == *id;
-        })) {
+    if (named.count(*id) ||
+        std::any_of(qs.begin(), qs.end(), [&](const Query& o) { return o.id == *id; })) {
       return cw::invalid_value("The value " + *id + " for parameter " + where +
                                ".Id is not unique.");
     }
@@ -568,15 +590,15 @@ CloudWatchApi::Outcome CloudWatchApi::Impl::get_metric_data(const Document& in) 
       CW_ASSIGN(auto unit, cw::get_str(*ms, "Unit"));
       if (!period) return cw::missing(where + ".MetricStat.Period");
       if (!stat) return cw::missing(where + ".MetricStat.Stat");
-      const int64_t p = static_cast<int64_t>(*period);
+      const int64_t p = cw::to_i64(*period);
       if (p < 1 || (p > 60 && p % 60 != 0) || (p < 60 && 60 % p != 0)) {
         return cw::invalid_value("The parameter " + where +
                                  ".MetricStat.Period must be 1, 5, 10, 30, 60, or any multiple "
                                  "of 60.");
       }
       std::vector<double> pcts;
-      const bool known = std::find(kStatistics.begin(), kStatistics.end(), *stat) !=
-                         kStatistics.end();
+      const bool known =
+          std::find(kStatistics.begin(), kStatistics.end(), *stat) != kStatistics.end();
       if (!known) {
         auto pv = percentile_of(*stat);
         if (!pv) {
@@ -603,7 +625,7 @@ CloudWatchApi::Outcome CloudWatchApi::Impl::get_metric_data(const Document& in) 
                                  ".Expression must be 1 to 2048 characters.");
       }
       CW_ASSIGN(auto period, cw::get_num(q, "Period"));
-      x.period = period ? static_cast<int64_t>(*period) : 0;
+      x.period = period ? cw::to_i64(*period) : 0;
       x.expression = *expr;
       x.label = label.value_or(x.id);
     }
@@ -625,9 +647,8 @@ CloudWatchApi::Outcome CloudWatchApi::Impl::get_metric_data(const Document& in) 
   for (const Query& q : qs) {
     Out o{q.id, q.label, {}, "Complete", {}};
     if (!q.expression.empty()) {
-      Result<cw::MathValue> v =
-          cw::evaluate_expression(q.expression, named, all, start_s, end_s,
-                                  q.period ? q.period : default_period);
+      Result<cw::MathValue> v = cw::evaluate_expression(q.expression, named, all, start_s, end_s,
+                                                        q.period ? q.period : default_period);
       if (!v.ok()) {
         return cw::invalid_value("Error in expression '" + q.id + "': " + v.error().message());
       }
@@ -641,7 +662,8 @@ CloudWatchApi::Outcome CloudWatchApi::Impl::get_metric_data(const Document& in) 
           // Several series from one expression: each becomes its own result.
           for (size_t k = 1; k < v->series.size(); ++k) {
             if (q.return_data) {
-              results.push_back(Out{q.id + "_" + std::to_string(k), v->labels[k], v->series[k], "Complete", {}});
+              results.push_back(
+                  Out{q.id + "_" + std::to_string(k), v->labels[k], v->series[k], "Complete", {}});
             }
           }
           if (!v->labels.empty() && q.label == q.id) o.label = v->labels.front();
@@ -732,9 +754,9 @@ CloudWatchApi::Outcome CloudWatchApi::Impl::call(std::string_view op, const Docu
     if (op == "GetMetricData") return get_metric_data(in);
     if (op == "ListMetrics") return list_metrics(in);
     if (alarms_ && alarms_->handles(op)) return alarms_->call(op, in);
-    return CloudWatchError{"InvalidAction", "InvalidAction", 400,
-                           "Could not find operation " + std::string(op) +
-                               " for version 2010-08-01"};
+    return CloudWatchError{
+        "InvalidAction", "InvalidAction", 400,
+        "Could not find operation " + std::string(op) + " for version 2010-08-01"};
   }();
   if (std::holds_alternative<CloudWatchError>(o)) errors_->inc();
   return o;
@@ -749,10 +771,9 @@ Result<std::unique_ptr<CloudWatchApi>> CloudWatchApi::open(metrics::MetricStore&
                                                            metrics::Registry& registry,
                                                            CloudWatchApiOptions options) {
   auto impl = std::make_unique<Impl>(store, registry, std::move(options));
-  FRESHET_ASSIGN_OR_RETURN(impl->alarms_,
-                           cw::AlarmBook::open(store, impl->options_.alarms_file,
-                                               impl->options_.region, impl->options_.account_id,
-                                               impl->options_.clock));
+  FRESHET_ASSIGN_OR_RETURN(
+      impl->alarms_, cw::AlarmBook::open(store, impl->options_.alarms_file, impl->options_.region,
+                                         impl->options_.account_id, impl->options_.clock));
   return std::unique_ptr<CloudWatchApi>(new CloudWatchApi(std::move(impl)));
 }
 
@@ -770,12 +791,13 @@ Status CloudWatchApi::register_json(ServiceRegistry& services) {
                                   "ListMetrics"};
   for (std::string_view op : cw::AlarmBook::operations()) ops.emplace_back(op);
   for (const std::string& op : ops) {
-    FRESHET_RETURN_IF_ERROR(services.add_operation(
-        kTarget, op, ShapeHint{}, [this, op](RequestContext& ctx) -> ApiResult {
-          Outcome o = impl_->call(op, ctx.input);
-          if (auto* e = std::get_if<CloudWatchError>(&o)) return to_api_error(*e);
-          return std::get<Document>(std::move(o));
-        }));
+    FRESHET_RETURN_IF_ERROR(services.add_operation(kTarget, op, ShapeHint{},
+                                                   [this, op](RequestContext& ctx) -> ApiResult {
+                                                     Outcome o = impl_->call(op, ctx.input);
+                                                     if (auto* e = std::get_if<CloudWatchError>(&o))
+                                                       return to_api_error(*e);
+                                                     return std::get<Document>(std::move(o));
+                                                   }));
   }
   return {};
 }
@@ -795,8 +817,9 @@ std::optional<RestResponse> CloudWatchApi::handle(RestRequest& r) {
       if (!d.ok()) {
         resp.status = 400;
         resp.headers.emplace_back("x-amzn-query-error", "SerializationException;Sender");
-        resp.body = encode_cbor(Document(Map{{"__type", "com.amazonaws.cloudwatch#SerializationException"},
-                                             {"message", d.error().message()}}));
+        resp.body =
+            encode_cbor(Document(Map{{"__type", "com.amazonaws.cloudwatch#SerializationException"},
+                                     {"message", d.error().message()}}));
         return resp;
       }
       input = std::move(d).value();
@@ -821,8 +844,8 @@ std::optional<RestResponse> CloudWatchApi::handle(RestRequest& r) {
   Result<Document> in = decode_query_form(r.body, action);
   resp.headers.emplace_back("Content-Type", "text/xml");
   if (!in.ok() || action.empty()) {
-    CloudWatchError e = action.empty() ? cw::missing("Action")
-                                       : cw::invalid_value(in.error().message());
+    CloudWatchError e =
+        action.empty() ? cw::missing("Action") : cw::invalid_value(in.error().message());
     resp.status = e.status;
     resp.body = cw::render_query_error(e, r.request_id);
     return resp;

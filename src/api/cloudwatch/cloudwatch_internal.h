@@ -52,6 +52,14 @@ Result<std::optional<bool>> get_flag(const Document& map, std::string_view key);
 // A list (Query: "member.N"); nullptr if absent; an error for another type.
 Result<const List*> get_items(const Document& map, std::string_view key);
 
+// A client's number as an integer, clamped to +-1e15 (NaN -> 0): never an out-of-range cast.
+inline int64_t to_i64(double v) {
+  if (!(v == v)) return 0;
+  if (v > 1e15) return 1'000'000'000'000'000;
+  if (v < -1e15) return -1'000'000'000'000'000;
+  return static_cast<int64_t>(v);
+}
+
 std::string format_double(double v);
 std::string iso8601(int64_t ms);
 Result<int64_t> parse_iso8601(std::string_view s);

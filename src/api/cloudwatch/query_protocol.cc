@@ -151,7 +151,7 @@ Result<int64_t> parse_iso8601(std::string_view s) {
     double v = 0;
     auto r = std::from_chars(s.data(), s.data() + s.size(), v);
     if (r.ec == std::errc() && r.ptr == s.data() + s.size()) {
-      return static_cast<int64_t>(std::llround(v * 1000));
+      return cloudwatch::to_i64(v * 1000);
     }
   }
   auto num = [&](size_t pos, size_t len, int& out) {
@@ -167,8 +167,8 @@ Result<int64_t> parse_iso8601(std::string_view s) {
   size_t pos = 10;
   int64_t frac_ms = 0;
   if (pos < s.size() && (s[pos] == 'T' || s[pos] == 't' || s[pos] == ' ')) {
-    if (!num(pos + 1, 2, h) || s.size() < pos + 9 || s[pos + 3] != ':' ||
-        !num(pos + 4, 2, mi) || s[pos + 6] != ':' || !num(pos + 7, 2, se)) {
+    if (!num(pos + 1, 2, h) || s.size() < pos + 9 || s[pos + 3] != ':' || !num(pos + 4, 2, mi) ||
+        s[pos + 6] != ':' || !num(pos + 7, 2, se)) {
       return Error(ErrorCode::kInvalidArgument, "bad timestamp");
     }
     pos += 9;
@@ -191,7 +191,8 @@ Result<int64_t> parse_iso8601(std::string_view s) {
       if (!num(pos + 1, 2, oh)) return Error(ErrorCode::kInvalidArgument, "bad timestamp");
       size_t p = pos + 3;
       if (p < s.size() && s[p] == ':') ++p;
-      if (p < s.size() && !num(p, 2, om)) return Error(ErrorCode::kInvalidArgument, "bad timestamp");
+      if (p < s.size() && !num(p, 2, om))
+        return Error(ErrorCode::kInvalidArgument, "bad timestamp");
       if (p < s.size()) p += 2;
       offset_s = (oh * 3600 + om * 60) * (s[pos] == '-' ? -1 : 1);
       pos = p;

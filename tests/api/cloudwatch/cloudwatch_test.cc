@@ -32,7 +32,8 @@ struct Fixture {
   }
   Document ok(std::string_view op, const std::string& form) {
     std::string action;
-    auto in = decode_query_form("Action=" + std::string(op) + "&Version=2010-08-01&" + form, action);
+    auto in =
+        decode_query_form("Action=" + std::string(op) + "&Version=2010-08-01&" + form, action);
     EXPECT_TRUE(in.ok());
     auto out = api->call(op, *in);
     if (auto* e = std::get_if<CloudWatchError>(&out)) {
@@ -93,7 +94,8 @@ TEST(CloudWatchApiTest, PutMetricDataThenStatisticsAndMath) {
   for (int i = 0; i < 4; ++i) {
     f.ok("PutMetricData",
          "Namespace=App&MetricData.member.1.MetricName=Lat&MetricData.member.1.Unit=Milliseconds"
-         "&MetricData.member.1.Timestamp=" + std::to_string(kT0 + 10 * i) +
+         "&MetricData.member.1.Timestamp=" +
+             std::to_string(kT0 + 10 * i) +
              "&MetricData.member.1.Values.member.1=" + std::to_string(i + 1) +
              "&MetricData.member.1.Values.member.2=10&MetricData.member.1.Counts.member.2=3");
   }
@@ -107,21 +109,24 @@ TEST(CloudWatchApiTest, PutMetricDataThenStatisticsAndMath) {
   EXPECT_DOUBLE_EQ(dps[0].find("Sum")->as_double(), 1 + 2 + 3 + 4 + 4 * 30);
   EXPECT_DOUBLE_EQ(dps[0].find("SampleCount")->as_double(), 16);
   EXPECT_EQ(dps[0].find("Unit")->as_string(), "Milliseconds");
-  Document p = f.ok("GetMetricStatistics",
-                    "Namespace=App&MetricName=Lat&StartTime=" + std::to_string(kT0) + "&EndTime=" +
-                        std::to_string(kT0 + 60) + "&Period=60&ExtendedStatistics.member.1=p50");
-  EXPECT_NEAR(p.find("Datapoints")->as_list()[0].find("ExtendedStatistics")->find("p50")->as_double(),
-              10, 0.2);
-  Document m = f.ok("GetMetricData",
-                    "StartTime=" + std::to_string(kT0) + "&EndTime=" + std::to_string(kT0 + 40) +
-                        "&ScanBy=TimestampAscending"
-                        "&MetricDataQueries.member.1.Id=m&MetricDataQueries.member.1.ReturnData=false"
-                        "&MetricDataQueries.member.1.MetricStat.Metric.Namespace=App"
-                        "&MetricDataQueries.member.1.MetricStat.Metric.MetricName=Lat"
-                        "&MetricDataQueries.member.1.MetricStat.Period=10"
-                        "&MetricDataQueries.member.1.MetricStat.Stat=Maximum"
-                        "&MetricDataQueries.member.2.Id=e&MetricDataQueries.member.2.Expression="
-                        "FILL(m%2C0)*2%2BRATE(m)*0");
+  Document p =
+      f.ok("GetMetricStatistics", "Namespace=App&MetricName=Lat&StartTime=" + std::to_string(kT0) +
+                                      "&EndTime=" + std::to_string(kT0 + 60) +
+                                      "&Period=60&ExtendedStatistics.member.1=p50");
+  EXPECT_NEAR(
+      p.find("Datapoints")->as_list()[0].find("ExtendedStatistics")->find("p50")->as_double(), 10,
+      0.2);
+  Document m =
+      f.ok("GetMetricData",
+           "StartTime=" + std::to_string(kT0) + "&EndTime=" + std::to_string(kT0 + 40) +
+               "&ScanBy=TimestampAscending"
+               "&MetricDataQueries.member.1.Id=m&MetricDataQueries.member.1.ReturnData=false"
+               "&MetricDataQueries.member.1.MetricStat.Metric.Namespace=App"
+               "&MetricDataQueries.member.1.MetricStat.Metric.MetricName=Lat"
+               "&MetricDataQueries.member.1.MetricStat.Period=10"
+               "&MetricDataQueries.member.1.MetricStat.Stat=Maximum"
+               "&MetricDataQueries.member.2.Id=e&MetricDataQueries.member.2.Expression="
+               "FILL(m%2C0)*2%2BRATE(m)*0");
   const List& r = m.find("MetricDataResults")->as_list();
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].find("Id")->as_string(), "e");
@@ -129,16 +134,19 @@ TEST(CloudWatchApiTest, PutMetricDataThenStatisticsAndMath) {
   ASSERT_EQ(values.size(), 3u);  // RATE drops the first point
   EXPECT_DOUBLE_EQ(values[0].as_double(), 20);
 
-  EXPECT_EQ(f.error("PutMetricData", "Namespace=AWS/Kinesis&MetricData.member.1.MetricName=a"
-                                     "&MetricData.member.1.Value=1"),
+  EXPECT_EQ(f.error("PutMetricData",
+                    "Namespace=AWS/Kinesis&MetricData.member.1.MetricName=a"
+                    "&MetricData.member.1.Value=1"),
             "InvalidParameterValue");
-  EXPECT_EQ(f.error("PutMetricData", "Namespace=App&MetricData.member.1.MetricName=a"
-                                     "&MetricData.member.1.Value=1"
-                                     "&MetricData.member.1.StatisticValues.Sum=1"),
+  EXPECT_EQ(f.error("PutMetricData",
+                    "Namespace=App&MetricData.member.1.MetricName=a"
+                    "&MetricData.member.1.Value=1"
+                    "&MetricData.member.1.StatisticValues.Sum=1"),
             "InvalidParameterCombination");
   EXPECT_EQ(f.error("GetMetricStatistics", "Namespace=App&MetricName=Lat"), "MissingParameter");
-  EXPECT_EQ(f.error("GetMetricStatistics", "Namespace=App&MetricName=Lat&StartTime=0&EndTime="
-                                           "100000&Period=1&Statistics.member.1=Sum"),
+  EXPECT_EQ(f.error("GetMetricStatistics",
+                    "Namespace=App&MetricName=Lat&StartTime=0&EndTime="
+                    "100000&Period=1&Statistics.member.1=Sum"),
             "InvalidParameterCombination");
   EXPECT_EQ(f.error("Nope", ""), "InvalidAction");
   Document lm = f.ok("ListMetrics", "Namespace=App");
@@ -161,9 +169,10 @@ TEST(CloudWatchApiTest, AlarmsTransitionAndSurviveRestart) {
   EXPECT_EQ(state(), "OK");  // missing data is not breaching
   for (int i = 0; i < 20; ++i) {
     const int64_t now = f.clock->now_ms() / 1000;
-    f.ok("PutMetricData", "Namespace=App&MetricData.member.1.MetricName=Q"
-                          "&MetricData.member.1.Value=1&MetricData.member.1.Timestamp=" +
-                              std::to_string(now));
+    f.ok("PutMetricData",
+         "Namespace=App&MetricData.member.1.MetricName=Q"
+         "&MetricData.member.1.Value=1&MetricData.member.1.Timestamp=" +
+             std::to_string(now));
     f.clock->advance(1000);
     f.api->evaluate_alarms();
   }

@@ -1,0 +1,122 @@
+// The metric store at scale, with a simulated clock (no sleeping):
+//   1. SERIES series recorded every second for MINUTES minutes (the sampler's path,
+//      record_many), minute batches written as the clock passes: record and flush rates,
+//      resident memory (VmRSS) and heap in use afterwards.
+//   2. GetMetricData's work for one series over 3 hours at 1 s resolution (query(), 10,800
+//      datapoints read through 180 minute batches), in a second store holding QSERIES series
+//      for 3 simulated hours.
+// Usage: metric_store_bench [SERIES=100000] [MINUTES=5] [QSERIES=2000] [DIR=/tmp/...]
+#include <malloc.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "freshet/metrics/store.h"
+
+using namespace freshet;
+using Steady = std::chrono::steady_clock;
+
+static long rss_kib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+static double secs(Steady::time_point a) {
+  return std::chrono::duration<double>(Steady::now() - a).count();
+}
+
+int main(int argc, char** argv) {
+  const size_t series = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 100000;
+  const int minutes = argc > 2 ? std::atoi(argv[2]) : 5;
+  const size_t qseries = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 2000;
+  const std::string dir = argc > 4 ? argv[4] : "/tmp/freshet-metric-store-bench";
+  std::filesystem::remove_all(dir);
+  const int64_t t0 = 1'800'000'000;  // a whole hour
+
+  {
+    auto clock = std::make_shared<ManualClock>(t0 * 1000);
+    metrics::MetricStoreOptions o;
+    o.dir = dir + "/a";
+    o.clock = clock;
+    o.max_series = series + 10;
+    auto store = std::move(metrics::MetricStore::open(o)).value();
+    const long rss0 = rss_kib();
+    auto start = Steady::now();
+    std::vector<metrics::MetricStore::Sample> samples(series);
+    for (size_t i = 0; i < series; ++i) {
+      metrics::SeriesKey k{"AWS/Kinesis",
+                           "IncomingRecords",
+                           {{"StreamName", "s" + std::to_string(i / 8)},
+                            {"ShardId", "shardId-" + std::to_string(i % 8)}}};
+      samples[i].series = *store->intern(k, "Count");
+    }
+    std::printf("intern %zu series: %.2f s\n", series, secs(start));
+    double record_s = 0, tick_s = 0;
+    for (int64_t s = 0; s < minutes * 60; ++s) {
+      for (size_t i = 0; i < series; ++i) samples[i].stat = metrics::Stat::of(double(i % 100 + s));
+      auto a = Steady::now();
+      if (!store->record_many(t0 + s, samples).ok()) return 1;
+      record_s += secs(a);
+      clock->advance(1000);
+      a = Steady::now();
+      if (!store->tick().ok()) return 1;
+      tick_s += secs(a);
+    }
+    const double points = double(series) * minutes * 60;
+    const auto st = store->stats();
+    struct mallinfo2 mi = mallinfo2();
+    std::printf(
+        "record %zu series x %d s: %.0f points/s recorded (%.2f s), minute flushes %.2f s "
+        "in all (fsync on), %llu batches, %.1f MiB written\n",
+        series, minutes * 60, points / record_s, record_s, tick_s,
+        (unsigned long long)st.batches_written, st.bytes_written / 1048576.0);
+    std::printf(
+        "memory with %zu series: VmRSS %.1f MiB (%.1f MiB before the series), heap in "
+        "use %.1f MiB\n",
+        series, rss_kib() / 1024.0, rss0 / 1024.0, mi.uordblks / 1048576.0);
+  }
+  {
+    auto clock = std::make_shared<ManualClock>(t0 * 1000);
+    metrics::MetricStoreOptions o;
+    o.dir = dir + "/b";
+    o.clock = clock;
+    o.fsync = false;
+    auto store = std::move(metrics::MetricStore::open(o)).value();
+    std::vector<metrics::MetricStore::Sample> samples(qseries);
+    for (size_t i = 0; i < qseries; ++i) {
+      samples[i].series = *store->intern({"App", "M", {{"N", std::to_string(i)}}}, "Count");
+    }
+    auto fill = Steady::now();
+    for (int64_t s = 0; s < 3 * 3600; ++s) {
+      for (size_t i = 0; i < qseries; ++i) samples[i].stat = metrics::Stat::of(double(s % 60));
+      if (!store->record_many(t0 + s, samples).ok()) return 1;
+      clock->advance(1000);
+      if (!store->tick().ok()) return 1;
+    }
+    std::printf("filled 3 h of %zu series at 1 s in %.1f s\n", qseries, secs(fill));
+    const uint32_t id = samples[qseries / 2].series;
+    for (int round = 0; round < 5; ++round) {
+      auto a = Steady::now();
+      auto dps = store->query(id, t0, t0 + 3 * 3600, 1);
+      const double ms = secs(a) * 1000;
+      auto b = Steady::now();
+      auto pct = store->query(id, t0, t0 + 3 * 3600, 60, {99});
+      const double ms2 = secs(b) * 1000;
+      std::printf(
+          "query 3 h of one series: %zu datapoints at 1 s in %.2f ms; %zu at 1 min "
+          "with p99 in %.2f ms\n",
+          dps->size(), ms, pct->size(), ms2);
+    }
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}

@@ -68,25 +68,55 @@ Result<uint32_t> Engine::update_shard_count(const std::string& region, const std
     if (target > current) FRESHET_RETURN_IF_ERROR(m.check_shard_limit(c, region, target - current));
     FRESHET_ASSIGN_OR_RETURN(auto ranges, uniform_scaling_ranges(target));
     const int64_t now_ms = m.now();
-    std::vector<uint64_t> open;
+    // As AWS: splits and merges of individual shards, with short-lived shards closed at once.
+    // First every open shard is split at each target boundary inside it; then the pieces of
+    // each target range are merged left to right. So every new shard has exactly the parents
+    // a SplitShard (one) or MergeShards (two adjacent) would give it, and a consumer that
+    // finishes parents before children keeps per-key order.
+    struct Piece {
+      uint64_t index;
+      HashKeyRange range;
+    };
+    std::vector<Piece> open;
     for (const auto& sh : s.info.shards) {
-      if (!sh.closed) open.push_back(sh.index);
+      if (!sh.closed) open.push_back(Piece{sh.index, sh.range});
     }
-    std::sort(open.begin(), open.end(), [&](uint64_t a, uint64_t b) {
-      return s.info.shards[a].range.start < s.info.shards[b].range.start;
-    });
-    std::vector<HashKeyRange> old_ranges;
-    std::vector<std::string> old_ids;
-    for (uint64_t i : open) {
-      old_ranges.push_back(s.info.shards[i].range);
-      old_ids.push_back(s.info.shards[i].shard_id);
-    }
-    for (uint64_t i : open) m.close_shard(s, i, now_ms, &after);
-    for (const auto& r : ranges) {
-      auto span = overlapping_ranges(old_ranges, r);
-      std::string parent = span ? old_ids[span->first] : "";
-      std::string adjacent = span && span->last > span->first ? old_ids[span->first + 1] : "";
+    std::sort(open.begin(), open.end(),
+              [](const Piece& a, const Piece& b) { return a.range.start < b.range.start; });
+    auto add = [&](HashKeyRange r, const std::string& parent,
+                   const std::string& adjacent) -> Result<Piece> {
       FRESHET_RETURN_IF_ERROR(m.add_shard(s, r, parent, adjacent, now_ms).status());
+      return Piece{s.info.shards.back().index, r};
+    };
+    std::vector<Piece> pieces;
+    for (Piece p : open) {
+      for (const HashKeyRange& r : ranges) {
+        if (!(p.range.start < r.start) || p.range.end < r.start) continue;
+        auto halves = split_hash_key_range(p.range, r.start);
+        if (!halves.ok()) continue;  // a boundary too close to the edge: leave it unsplit
+        const std::string id = s.info.shards[p.index].shard_id;
+        m.close_shard(s, p.index, now_ms, &after);
+        FRESHET_ASSIGN_OR_RETURN(Piece lower, add(halves->lower, id, ""));
+        FRESHET_ASSIGN_OR_RETURN(Piece upper, add(halves->upper, id, ""));
+        pieces.push_back(lower);
+        p = upper;
+      }
+      pieces.push_back(p);
+    }
+    size_t next = 0;
+    for (const HashKeyRange& r : ranges) {
+      if (next >= pieces.size()) break;
+      Piece acc = pieces[next++];
+      while (next < pieces.size() && pieces[next].range.end <= r.end) {
+        const Piece right = pieces[next++];
+        auto merged = merge_hash_key_ranges(acc.range, right.range);
+        if (!merged.ok()) return Error(ErrorCode::kInvalidArgument, merged.error().message());
+        const std::string left_id = s.info.shards[acc.index].shard_id;
+        const std::string right_id = s.info.shards[right.index].shard_id;
+        m.close_shard(s, acc.index, now_ms, &after);
+        m.close_shard(s, right.index, now_ms, &after);
+        FRESHET_ASSIGN_OR_RETURN(acc, add(*merged, left_id, right_id));
+      }
     }
     return Status();
   }));

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <mutex>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 
 #include "../testing/temp_dir.h"
 #include "freshet/stream/hash_key.h"
+#include "freshet/stream/resharding.h"
 #include "freshet/stream/sequence_number.h"
 
 namespace freshet::stream {
@@ -273,6 +275,47 @@ TEST_F(EngineTest, UpdateShardCount) {
   auto d = engine_->describe_stream("us-east-1", "s");
   EXPECT_EQ(d->open_shard_count(), 4u);
   EXPECT_EQ(engine_->update_shard_count("us-east-1", "s", 9).code(), ErrorCode::kLimitExceeded);
+}
+
+// UNIFORM_SCALING is a sequence of real splits and merges, as AWS performs it: every new
+// shard has one parent containing its range (a split) or two adjacent parents whose ranges
+// make up exactly its range (a merge), and the open shards end up as equal slices.
+TEST_F(EngineTest, UniformScalingSplitsAndMergesLikeAws) {
+  const std::pair<uint32_t, uint32_t> cases[] = {{2, 3}, {5, 3}, {4, 7}, {3, 5}, {4, 2}, {7, 4}};
+  for (const auto& [from, to] : cases) {
+    const std::string name = "u" + std::to_string(from) + "-" + std::to_string(to);
+    ASSERT_TRUE(engine_->create_stream("us-east-1", name, from, StreamMode::kProvisioned, {}, {}).ok());
+    ASSERT_TRUE(engine_->update_shard_count("us-east-1", name, to).ok()) << name;
+    auto d = engine_->describe_stream("us-east-1", name);
+    ASSERT_TRUE(d.ok());
+    std::map<std::string, Shard> by_id;
+    for (const Shard& sh : d->shards) by_id[sh.shard_id] = sh;
+    std::vector<HashKeyRange> open;
+    for (const Shard& sh : d->shards) {
+      if (!sh.closed) open.push_back(sh.range);
+      if (sh.parent_shard_id.empty()) continue;
+      const Shard& p = by_id.at(sh.parent_shard_id);
+      ASSERT_TRUE(p.closed) << name << " " << sh.shard_id;
+      if (sh.adjacent_parent_shard_id.empty()) {
+        EXPECT_TRUE(p.range.start <= sh.range.start && sh.range.end <= p.range.end)
+            << name << ": " << sh.shard_id << " is not inside its parent";
+      } else {
+        const Shard& a = by_id.at(sh.adjacent_parent_shard_id);
+        ASSERT_TRUE(a.closed);
+        EXPECT_TRUE(p.range.end.value + 1 == a.range.start.value)
+            << name << ": " << sh.shard_id << "'s parents are not adjacent";
+        EXPECT_TRUE(p.range.start == sh.range.start && a.range.end == sh.range.end)
+            << name << ": " << sh.shard_id << " is not the union of its parents";
+      }
+    }
+    auto expected = uniform_scaling_ranges(to);
+    ASSERT_TRUE(expected.ok());
+    std::sort(open.begin(), open.end(),
+              [](const HashKeyRange& a, const HashKeyRange& b) { return a.start < b.start; });
+    EXPECT_EQ(open, *expected) << name;
+    ASSERT_TRUE(engine_->delete_stream("us-east-1", name, false).ok());  // the shard limit is 20
+    engine_->tick();
+  }
 }
 
 TEST_F(EngineTest, StatusTransitionsFollowTheStateDelay) {

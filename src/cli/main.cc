@@ -8,6 +8,7 @@
 #include "produce_command.h"
 #include "serve_command.h"
 #include "table_commands.h"
+#include "up_command.h"
 
 int main(int argc, char** argv) {
   // Logs go to stderr; stdout carries results (and serve's "listening on" line).
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   freshet::cli::add_bench_command(app, &exit_code);
   freshet::cli::add_table_commands(app, &exit_code);
   freshet::cli::add_produce_command(app, &exit_code);
+  freshet::cli::add_up_command(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The tweet pipeline end to end under load: `freshet up` on a copy of examples/tweets.yaml
+# whose producer sends N tweets (1% malformed) as fast as the node takes them, timed from
+# /metrics until the stream holds all N (produced) and until Firehose has delivered all N to
+# the bucket as GZIP objects (delivered). Prints the rates, the delivery lag at the end, and
+# the server's peak RSS.
+#
+#   bench/pipeline_bench.sh [N]            # producer in process (default N = 1,000,000)
+#   bench/pipeline_bench.sh N --split      # the 1-vCPU target: server pinned to core 0
+#                                          # (taskset -c 0), `freshet produce` over HTTP on core 1
+#
+# FRESHET_BINARY picks the binary (default build/release/freshet). Durability is fsync, as
+# shipped. The machine's other load skews the numbers: say so when recording them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+MODE=${2:-}
+BIN=${FRESHET_BINARY:-build/release/freshet}
+work=$(mktemp -d /tmp/freshet-pipeline-bench.XXXXXX)
+trap 'kill $up_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# The example with: the producer at full speed for N records with 4 senders; 1 s buffering.
+sed -e 's/interval_seconds: 60/interval_seconds: 1/' \
+    -e 's/rate: 1000 /rate: 0 /' \
+    -e "s/seed: 42/seed: 42\n    count: $N\n    senders: 4/" \
+    examples/tweets.yaml > "$work/tweets.yaml"
+extra=()
+pin=()
+if [ "$MODE" = "--split" ]; then
+  extra=(--no-producers)
+  pin=(taskset -c 0)
+fi
+
+"${pin[@]}" "$BIN" up "$work/tweets.yaml" --listen 127.0.0.1:0 --data-dir "$work/data" \
+  "${extra[@]}" > "$work/up.log" 2> "$work/up.err" &
+up_pid=$!
+for _ in $(seq 1 200); do
+  endpoint=$(sed -n 's/^freshet: listening on \(http:[^ ]*\).*/\1/p' "$work/up.log")
+  [ -n "$endpoint" ] && break
+  sleep 0.1
+done
+[ -n "$endpoint" ] || { cat "$work/up.log" "$work/up.err"; exit 1; }
+t0=$(date +%s.%N)
+if [ "$MODE" = "--split" ]; then
+  taskset -c 1 "$BIN" produce --endpoint "$endpoint" --stream tweets --count "$N" \
+    --malformed 0.01 --shape mixed --seed 42 --concurrency 4 --quiet > "$work/produce.log" &
+fi
+
+# Sums of a metric's series whose labels contain $2 (Prometheus text).
+metric() {
+  curl -s "$endpoint/metrics" | awk -v name="$1" -v label="$2" \
+    'index($0, name) == 1 && index($0, label) > 0 { s += $NF } END { printf "%d\n", s }'
+}
+produced_at=""
+delivered_at=""
+while :; do
+  now=$(date +%s.%N)
+  stored=$(metric freshet_shard_tip_offset 'stream="tweets"')
+  delivered=$(metric freshet_firehose_DeliveryToS3_Records 'tweets-archive')
+  if [ -z "$produced_at" ] && [ "$stored" -ge "$N" ]; then produced_at=$now; fi
+  if [ -z "$delivered_at" ] && [ "$delivered" -ge "$N" ]; then delivered_at=$now; break; fi
+  if awk -v a="$now" -v b="$t0" 'BEGIN { exit !(a - b > 180) }'; then
+    echo "timed out: stored $stored, delivered $delivered of $N"; exit 1
+  fi
+  sleep 0.2
+done
+rss=$(awk '/VmHWM/ { print $2 }' /proc/$up_pid/status)
+awk -v n="$N" -v t0="$t0" -v p="$produced_at" -v d="$delivered_at" -v rss="$rss" -v mode="${MODE:-in-process producer}" 'BEGIN {
+  printf "pipeline bench (%s): %d tweets, 1%% malformed\n", mode, n
+  printf "  produced into stream tweets: %.2f s, %.0f tweets/s\n", p - t0, n / (p - t0)
+  printf "  delivered to s3://tweets-archive (GZIP): %.2f s, %.0f tweets/s end to end\n", d - t0, n / (d - t0)
+  printf "  delivery finished %.2f s after the last tweet was stored\n", d - p
+  printf "  server peak RSS: %.0f MiB\n", rss / 1024
+}'

@@ -117,6 +117,7 @@ class RunningProducer {
 
 void print_next_steps(const pipeline::PipelineSpec& spec, const node::Node& n) {
   const std::string e = n.endpoint();
+  std::printf("\nDashboard: %s/\n", e.c_str());
   std::printf("\nTry (AWS CLI v2, any credentials):\n");
   for (const pipeline::StreamSpec& s : spec.streams) {
     std::printf("  aws --endpoint-url %s kinesis describe-stream-summary --stream-name %s\n",

@@ -164,6 +164,10 @@ class DeliveryService::Impl {
   Status load_source(Stream& s);
   void finish_delete(const std::shared_ptr<Stream>& s);
   void add_metrics(Stream& s);
+  // Whether a stream created at info.create_ms is still CREATING (DeliveryOptions).
+  bool creating(const DeliveryStreamInfo& info) const {
+    return opt_.create_delay_ms > 0 && now_ms() < info.create_ms + opt_.create_delay_ms;
+  }
 
   DeliveryOptions opt_;
   std::shared_ptr<FileSystem> fs_;
@@ -562,7 +566,11 @@ Result<DeliveryStreamInfo> DeliveryService::describe(std::string_view name) {
                                            impl_->opt_.account_id + " not found.");
   }
   DeliveryStreamInfo i = it->second->info;
-  if (it->second->deleting) i.status = "DELETING";
+  if (it->second->deleting) {
+    i.status = "DELETING";
+  } else if (impl_->creating(i)) {
+    i.status = "CREATING";
+  }
   return i;
 }
 
@@ -589,6 +597,12 @@ Status DeliveryService::remove(std::string_view name, bool force) {
     if (it == impl_->streams_.end()) {
       return Error(ErrorCode::kNotFound, "Firehose " + std::string(name) + " under account " +
                                              impl_->opt_.account_id + " not found.");
+    }
+    if (impl_->creating(it->second->info)) {
+      // As AWS: "You can't delete a Firehose stream that is in the CREATING state."
+      return Error(ErrorCode::kResourceInUse,
+                   "Firehose " + std::string(name) + " under account " + impl_->opt_.account_id +
+                       " is in CREATING state and cannot be deleted.");
     }
     it->second->deleting = true;
     it->second->force_delete = force;
@@ -687,7 +701,10 @@ Result<std::vector<std::string>> DeliveryService::put(std::string_view name,
   {
     std::lock_guard lock(impl_->mu_);
     auto it = impl_->streams_.find(name);
-    if (it == impl_->streams_.end() || it->second->deleting) {
+    // A CREATING stream takes no records yet: answered as a missing one, as Kinesis answers
+    // PutRecord to a CREATING stream.
+    if (it == impl_->streams_.end() || it->second->deleting ||
+        impl_->creating(it->second->info)) {
       return Error(ErrorCode::kNotFound, "Firehose " + std::string(name) + " under account " +
                                              impl_->opt_.account_id + " not found.");
     }

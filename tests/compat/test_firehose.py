@@ -429,3 +429,30 @@ def test_kinesis_stream_as_source(tmp_path):
         assert "freshet_firehose_KinesisMillisBehindLatest" in text
     finally:
         s.cleanup()
+
+
+def test_creating_state_refuses_records_and_deletion(slow_server):
+    """With --state-delay-ms 1500 a new delivery stream is CREATING: PutRecord answers
+    ResourceNotFoundException and DeleteDeliveryStream ResourceInUseException (AWS: "You can't
+    delete a Firehose stream that is in the CREATING state"), then it turns ACTIVE."""
+    from botocore.exceptions import ClientError
+    fh, s3 = clients(slow_server.endpoint)
+    s3.create_bucket(Bucket="creating")
+    fh.create_delivery_stream(DeliveryStreamName="creating-1",
+                              ExtendedS3DestinationConfiguration=dest("creating"))
+    d = fh.describe_delivery_stream(DeliveryStreamName="creating-1")["DeliveryStreamDescription"]
+    assert d["DeliveryStreamStatus"] == "CREATING"
+    with pytest.raises(ClientError) as e:
+        fh.put_record(DeliveryStreamName="creating-1", Record={"Data": b"x"})
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        fh.delete_delivery_stream(DeliveryStreamName="creating-1")
+    assert e.value.response["Error"]["Code"] == "ResourceInUseException"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        d = fh.describe_delivery_stream(DeliveryStreamName="creating-1")
+        if d["DeliveryStreamDescription"]["DeliveryStreamStatus"] == "ACTIVE":
+            break
+        time.sleep(0.1)
+    assert d["DeliveryStreamDescription"]["DeliveryStreamStatus"] == "ACTIVE"
+    fh.put_record(DeliveryStreamName="creating-1", Record={"Data": b"x"})

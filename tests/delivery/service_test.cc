@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <atomic>
 #include <thread>
 
@@ -95,13 +97,14 @@ class DeliveryTest : public ::testing::Test {
     reopen();
   }
 
-  void reopen() {
+  void reopen(int64_t create_delay_ms = 0) {
     svc_.reset();
     DeliveryOptions o;
     o.root = dir_.path() + "/firehose";
     o.store = flaky_.get();
     o.metrics = &metrics_;
     o.max_backoff_ms = 1;
+    o.create_delay_ms = create_delay_ms;
     auto s = DeliveryService::open(o);
     ASSERT_TRUE(s.ok()) << s.error().to_string();
     svc_ = std::move(s).value();
@@ -129,6 +132,20 @@ class DeliveryTest : public ::testing::Test {
   std::unique_ptr<FlakyStore> flaky_;
   std::unique_ptr<DeliveryService> svc_;
 };
+
+TEST_F(DeliveryTest, ANewStreamIsCreatingForTheStateDelay) {
+  reopen(300);
+  ASSERT_TRUE(svc_->create(stream("c1")).ok());
+  EXPECT_EQ(svc_->describe("c1")->status, "CREATING");
+  EXPECT_EQ(svc_->put("c1", {"a"}).code(), ErrorCode::kNotFound);
+  EXPECT_EQ(svc_->remove("c1", false).code(), ErrorCode::kResourceInUse);  // as AWS
+  for (int i = 0; i < 100 && svc_->describe("c1")->status == "CREATING"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(svc_->describe("c1")->status, "ACTIVE");
+  EXPECT_TRUE(svc_->put("c1", {"a"}).ok());
+  EXPECT_TRUE(svc_->remove("c1", true).ok());
+}
 
 TEST_F(DeliveryTest, PutDeliverAndNames) {
   ASSERT_TRUE(svc_->create(stream("s1")).ok());

@@ -95,6 +95,9 @@ struct DeliveryOptions {
   std::string account_id = "000000000000";
   bool fsync = true;                 // buffer durability (false: acknowledged after write())
   int64_t tick_ms = 100;             // how often the delivery thread looks at each stream
+  // How long a new delivery stream is CREATING (DescribeDeliveryStream), refusing records and
+  // deletion as AWS does; 0: ACTIVE at once (`freshet serve --state-delay-ms`).
+  int64_t create_delay_ms = 0;
   int64_t max_backoff_ms = 10'000;   // retry backoff cap (1 s doubling)
 };
 

@@ -127,6 +127,7 @@ Status DiskLog::recover() {
     if (hwm > end) FRESHET_RETURN_IF_ERROR(skip_to_locked(hwm));
   }
   const SegmentSummary& tail = segments_.back()->summary();
+  active_bytes_.store(tail.size_bytes, std::memory_order_relaxed);
   committed_tip_.store(tail.next_offset);
   trim_horizon_.store(segments_.front()->base_offset());
   int64_t last = 0;
@@ -318,7 +319,28 @@ Status DiskLog::roll_locked(uint64_t next_base) {
   active->hand_index_buffers_to(*next);
   segments_.push_back(std::move(next));
   active_target_ = std::make_shared<GroupCommitter::Target>(shared);
+  active_bytes_.store(0, std::memory_order_relaxed);
   return {};
+}
+
+void DiskLog::presync_before_roll() {
+  // The next append rolls the active segment, and the roll fdatasyncs it under mu_ (it must
+  // be durable before the next segment takes records). Syncing it here first, without the
+  // lock, leaves that sync only the last few batches: readers and the other appenders of this
+  // log do not wait behind the big fdatasync (issue 9). A failure is recorded as the roll's
+  // would be (sticky in the committer) and surfaces at the roll.
+  std::shared_ptr<GroupCommitter::Target> target;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_ || !failed_.ok() || !active_target_) return;
+    target = active_target_;
+  }
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  if (committer_ != nullptr) {
+    (void)committer_->sync_now(target);
+  } else {
+    (void)target->file->sync();
+  }
 }
 
 Result<uint64_t> DiskLog::read_hwm_locked() {
@@ -419,6 +441,9 @@ Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
   format::encode_batch(records, &batch);
   format::BatchHeader h = format::decode_header(batch.data());
 
+  if (active_bytes_.load(std::memory_order_relaxed) + batch.size() > options_.segment_bytes) {
+    presync_before_roll();
+  }
   PendingAppend p;
   std::lock_guard lock(mu_);
   if (closed_) return Error(ErrorCode::kClosed, "log " + dir_ + " is closed");
@@ -450,6 +475,7 @@ Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
   }
   h.base_offset = base;
   segments_.back()->add_batch(h, pos, options_.index_interval_bytes);
+  active_bytes_.store(segments_.back()->summary().size_bytes, std::memory_order_relaxed);
   if (options_.durability == Durability::kOs) {
     // The roll fdatasyncs this segment (see roll_locked) under mu_; starting the write-back
     // every few MiB leaves that sync little to do, so a roll is not a stall of the shard.
@@ -515,6 +541,7 @@ Result<bool> DiskLog::restore_batch(std::string_view batch) {
     return w;
   }
   segments_.back()->add_batch(h, pos, options_.index_interval_bytes);
+  active_bytes_.store(segments_.back()->summary().size_bytes, std::memory_order_relaxed);
   advance_tip(format::next_offset(h), h.max_timestamp_ms);
   return true;
 }

@@ -10,6 +10,9 @@
 // file reads run unlocked (segments are shared_ptr, so retention may unlink a file while a
 // reader still holds it open). committed_tip_ only grows, and only past fully written and
 // (in kFsync mode) synced batches, so readers never see a torn or unsynced batch.
+// A roll syncs the segment it seals under mu_; the appender that sees the roll coming syncs
+// that segment once without mu_ first (presync_before_roll), so the sync under the lock has
+// only the last batches to flush.
 // Lock order: DiskLog::mu_ before GroupCommitter::mu_.
 #pragma once
 
@@ -79,6 +82,8 @@ class DiskLog final : public Log {
   // offsets after a kOs power loss). REQUIRES: mu_ held.
   Status roll_locked(uint64_t next_base);
   Status roll_locked();                                                  // REQUIRES: mu_ held
+  // Syncs the active segment without mu_ before a roll that will sync it under mu_.
+  void presync_before_roll();
   // kOs high-water mark (<dir>/hwm, docs/format.md): the largest durable reservation, 0 if
   // none. REQUIRES: mu_ held.
   Result<uint64_t> read_hwm_locked();
@@ -114,6 +119,9 @@ class DiskLog final : public Log {
   uint64_t unflushed_bytes_ = 0;     // guarded by mu_; kOs: appended since the last write-back
   uint64_t hwm_writes_ = 0;          // guarded by mu_; the next write's generation (and slot)
 
+  // The active segment's size, mirrored (relaxed) wherever it changes under mu_, so that an
+  // appender can see a roll coming without the lock (presync_before_roll).
+  std::atomic<uint64_t> active_bytes_{0};
   std::atomic<uint64_t> committed_tip_{0};
   std::atomic<uint64_t> trim_horizon_{0};
   std::atomic<int64_t> last_ts_{0};

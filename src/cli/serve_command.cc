@@ -101,6 +101,8 @@ void add_serve_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--metric-store", a->metric_store,
                   "Keep CloudWatch metrics in <data-dir>/metrics and serve the CloudWatch API")
       ->capture_default_str();
+  cmd->add_option("--functions", a->functions_file,
+                  "A YAML file declaring functions (Lambda) under functions: (docs/process.md)");
   cmd->callback([a, exit_code] { *exit_code = serve(*a); });
 }
 

@@ -21,6 +21,8 @@
 #include "freshet/metrics/store.h"
 #include "freshet/objstore/local_store.h"
 #include "freshet/objstore/s3_store.h"
+#include "freshet/process/config.h"
+#include "freshet/process/service.h"
 #include "freshet/stream/engine.h"
 #include "freshet/table/store.h"
 
@@ -121,6 +123,7 @@ class Node::Impl {
   std::unique_ptr<objstore::ObjectStore> remote;  // --firehose-s3-endpoint, if given
   std::unique_ptr<delivery::DeliveryService> delivery;
   std::unique_ptr<table::TableStore> tables;
+  std::unique_ptr<process::ProcessService> process;  // functions and mappings (issue 13)
   api::ServiceRegistry services;
   std::unique_ptr<api::S3Api> s3;
   // Requests without X-Amz-Target, tried in order; the first that does not decline answers.
@@ -142,6 +145,7 @@ class Node::Impl {
   Status open_tables();
   Status open_observability();
   void open_dashboard();
+  Status open_process();
   void add_routes();
 };
 
@@ -300,6 +304,31 @@ void Node::Impl::open_dashboard() {
   rest_handlers.push_back([d](api::RestRequest& r) { return d->handle(r); });
 }
 
+// Functions and event source mappings (<data-dir>/process), reading the streams and writing
+// the tables in-process.
+Status Node::Impl::open_process() {
+  process::ProcessOptions po;
+  po.data_dir = options.data_dir;
+  po.region = options.region;
+  po.account_id = options.account_id;
+  po.engine = engine.get();
+  po.tables = tables.get();
+  po.delivery = delivery.get();
+  po.metrics = &registry;
+  po.sync = options.durability != "os";
+  auto opened = process::ProcessService::open(po);
+  if (!opened.ok()) {
+    return Error(opened.error().code(), "cannot open the mappings: " + opened.error().message());
+  }
+  process = std::move(opened).value();
+  if (!options.functions_file.empty()) {
+    auto fns = process::load_functions_file(options.functions_file);
+    if (!fns.ok()) return fns.error();
+    if (Status s = process->set_functions(std::move(fns).value()); !s.ok()) return s;
+  }
+  return Status();
+}
+
 void Node::Impl::add_routes() {
   stream::Engine& eng = *engine;
   metrics::Registry& reg = registry;
@@ -351,6 +380,7 @@ Status Node::Impl::open() {
   if (Status s = open_tables(); !s.ok()) return s;
   if (Status s = open_observability(); !s.ok()) return s;
   open_dashboard();
+  if (Status s = open_process(); !s.ok()) return s;
   server = std::make_unique<api::HttpServer>(http, services, registry);
   add_routes();
   return Status();
@@ -376,6 +406,7 @@ Status Node::start() {
   impl_->started = true;
   impl_->delivery->start();
   if (impl_->sampler) impl_->sampler->start();
+  impl_->process->start();
   if (Status s = impl_->server->start(); !s.ok()) {
     return Error(s.error().code(),
                  "cannot listen on " + impl_->options.listen + ": " + s.error().message());
@@ -398,6 +429,7 @@ void Node::stop() {
   impl_->server->stop();
   impl_->handlers->join();
   if (impl_->sampler) impl_->sampler->stop();  // writes the open minute of metrics
+  impl_->process->stop();   // runners stop before the streams and tables they use close
   impl_->delivery->stop();  // buffered records stay in their logs for the next start
   impl_->engine.reset();    // closes every log; all acknowledged writes are already durable
   impl_->tables.reset();    // stops TTL expiry and closes RocksDB
@@ -408,6 +440,7 @@ table::TableStore& Node::tables() { return *impl_->tables; }
 delivery::DeliveryService& Node::delivery() { return *impl_->delivery; }
 objstore::ObjectStore& Node::objects() { return *impl_->objects; }
 metrics::Registry& Node::registry() { return impl_->registry; }
+process::ProcessService& Node::process() { return *impl_->process; }
 const NodeOptions& Node::options() const { return impl_->options; }
 
 }  // namespace freshet::node

@@ -34,6 +34,9 @@ class ObjectStore;
 namespace freshet::metrics {
 class Registry;
 }
+namespace freshet::process {
+class ProcessService;
+}
 
 namespace freshet::node {
 
@@ -61,6 +64,8 @@ struct NodeOptions {
   // Observability (issue 14): the CloudWatch metric store under <data-dir>/metrics, sampled
   // from the registry each second. Off: no store, no CloudWatch API (for A/B benchmarks).
   bool metric_store = true;
+  // Functions (Lambda): a YAML file with `functions:` (process/config.h); "" = none.
+  std::string functions_file;
 };
 
 class Node {
@@ -87,6 +92,7 @@ class Node {
   delivery::DeliveryService& delivery();
   objstore::ObjectStore& objects();  // the local buckets (<data-dir>/s3)
   metrics::Registry& registry();
+  process::ProcessService& process();  // functions and event source mappings
   const NodeOptions& options() const;
 
   class Impl;

@@ -1,0 +1,403 @@
+// The built-in functions: extract, filter and window_count (see function.h).
+#include "builtins.h"
+
+#include <simdjson.h>
+
+#include <unordered_map>
+
+#include "freshet/process/filter.h"
+#include "freshet/table/number.h"
+#include "json_util.h"
+
+namespace freshet::process {
+namespace {
+
+std::string json_error(simdjson::error_code e) {
+  return std::string("record is not valid JSON: ") + simdjson::error_message(e);
+}
+
+// ---- extract ----
+
+struct CompiledField {
+  ExtractField f;
+  JsonPath path;
+  bool multi = false;  // the path has [*]
+  std::optional<table::Value> default_value;
+};
+
+const char* type_label(ExtractField::Type t) {
+  switch (t) {
+    case ExtractField::Type::kS: return "S";
+    case ExtractField::Type::kN: return "N";
+    case ExtractField::Type::kBool: return "BOOL";
+    case ExtractField::Type::kSS: return "SS";
+    case ExtractField::Type::kNS: return "NS";
+    case ExtractField::Type::kJson: return "JSON";
+  }
+  return "?";
+}
+
+const char* json_type_name(simdjson::dom::element_type t) {
+  switch (t) {
+    case simdjson::dom::element_type::STRING: return "a string";
+    case simdjson::dom::element_type::INT64:
+    case simdjson::dom::element_type::UINT64:
+    case simdjson::dom::element_type::DOUBLE: return "a number";
+    case simdjson::dom::element_type::BOOL: return "a boolean";
+    case simdjson::dom::element_type::NULL_VALUE: return "null";
+    case simdjson::dom::element_type::ARRAY: return "an array";
+    case simdjson::dom::element_type::OBJECT: return "an object";
+  }
+  return "?";
+}
+
+bool is_number(simdjson::dom::element e) {
+  auto t = e.type();
+  return t == simdjson::dom::element_type::INT64 || t == simdjson::dom::element_type::UINT64 ||
+         t == simdjson::dom::element_type::DOUBLE;
+}
+
+Result<std::string> number_text(simdjson::dom::element e) {
+  int64_t i;
+  if (e.type() == simdjson::dom::element_type::INT64 && e.get_int64().get(i) == simdjson::SUCCESS) {
+    return std::to_string(i);
+  }
+  auto d = table::Decimal::parse(simdjson::to_string(e));
+  if (!d.ok()) return d.error();
+  return d->canonical();
+}
+
+Result<std::string> canonical_number(std::string_view text) {
+  auto d = table::Decimal::parse(text);
+  if (!d.ok()) return d.error();
+  return d->canonical();
+}
+
+// A scalar element as the field's type, or why not.
+Result<table::Value> convert_scalar(const CompiledField& cf, simdjson::dom::element e) {
+  auto mismatch = [&](const char* want) {
+    return Error(ErrorCode::kInvalidArgument, "field '" + cf.f.name + "' (" + cf.f.path +
+                                                  "): expected " + want + ", got " +
+                                                  json_type_name(e.type()));
+  };
+  switch (cf.f.type) {
+    case ExtractField::Type::kS: {
+      std::string_view s;
+      if (e.get_string().get(s) == simdjson::SUCCESS) return table::Value::s(std::string(s));
+      if (is_number(e)) return table::Value::s(simdjson::to_string(e));
+      return mismatch("a string");
+    }
+    case ExtractField::Type::kN: {
+      std::string_view s;
+      if (is_number(e)) {
+        auto t = number_text(e);
+        if (!t.ok()) return mismatch("a number DynamoDB can store");
+        return table::Value::n(std::move(t).value());
+      }
+      if (e.get_string().get(s) == simdjson::SUCCESS) {
+        auto t = canonical_number(s);
+        if (t.ok()) return table::Value::n(std::move(t).value());
+      }
+      return mismatch("a number");
+    }
+    case ExtractField::Type::kBool: {
+      bool b;
+      if (e.get_bool().get(b) == simdjson::SUCCESS) return table::Value::boolean(b);
+      return mismatch("a boolean");
+    }
+    case ExtractField::Type::kJson:
+      return table::Value::s(simdjson::minify(e));
+    default: break;
+  }
+  return mismatch("a scalar");
+}
+
+Result<std::optional<table::Value>> convert_field(const CompiledField& cf,
+                                                  std::vector<simdjson::dom::element>& found) {
+  const bool set = cf.f.type == ExtractField::Type::kSS || cf.f.type == ExtractField::Type::kNS;
+  if (set) {
+    // A single array at the path counts as its elements.
+    if (!cf.multi && found.size() == 1 &&
+        found[0].type() == simdjson::dom::element_type::ARRAY) {
+      std::vector<simdjson::dom::element> elems;
+      const simdjson::dom::array arr = found[0].get_array().value_unsafe();
+      for (auto x : arr) elems.push_back(x);
+      found = std::move(elems);
+    }
+    std::vector<std::string> members;
+    for (auto e : found) {
+      if (e.type() == simdjson::dom::element_type::NULL_VALUE) continue;
+      if (cf.f.type == ExtractField::Type::kSS) {
+        std::string_view s;
+        if (e.get_string().get(s) != simdjson::SUCCESS) {
+          return Error(ErrorCode::kInvalidArgument, "field '" + cf.f.name + "' (" + cf.f.path +
+                                                        "): expected strings, got " +
+                                                        json_type_name(e.type()));
+        }
+        members.emplace_back(s);
+      } else {
+        auto t = is_number(e) ? number_text(e) : Result<std::string>(Error(ErrorCode::kInvalidArgument, ""));
+        if (!t.ok()) {
+          return Error(ErrorCode::kInvalidArgument, "field '" + cf.f.name + "' (" + cf.f.path +
+                                                        "): expected numbers, got " +
+                                                        json_type_name(e.type()));
+        }
+        members.push_back(std::move(t).value());
+      }
+    }
+    if (members.empty()) return std::optional<table::Value>();
+    return std::optional<table::Value>(table::Value::set(
+        cf.f.type == ExtractField::Type::kSS ? table::Type::kSS : table::Type::kNS,
+        std::move(members)));
+  }
+  if (found.empty() || found[0].type() == simdjson::dom::element_type::NULL_VALUE) {
+    return std::optional<table::Value>();
+  }
+  auto v = convert_scalar(cf, found[0]);
+  if (!v.ok()) return v.error();
+  return std::optional<table::Value>(std::move(v).value());
+}
+
+class ExtractFunction : public Function {
+ public:
+  explicit ExtractFunction(std::vector<CompiledField> fields) : fields_(std::move(fields)) {}
+
+  InvokeResult invoke(const Batch& batch) override {
+    InvokeResult r;
+    r.outputs.reserve(batch.records.size());
+    std::vector<simdjson::dom::element> found;
+    for (uint32_t i = 0; i < batch.records.size(); ++i) {
+      const Record& rec = batch.records[i];
+      simdjson::dom::element root;
+      if (auto err = parser_.parse(rec.data.data(), rec.data.size()).get(root)) {
+        r.failures.push_back({i, json_error(err), true});
+        continue;
+      }
+      Output out;
+      out.record = i;
+      std::string failure;
+      for (const CompiledField& cf : fields_) {
+        found.clear();
+        collect_path(root, cf.path, 0, found);
+        auto v = convert_field(cf, found);
+        if (!v.ok()) {
+          failure = v.error().message();
+          break;
+        }
+        if (v->has_value()) {
+          out.item.insert_or_assign(cf.f.name, std::move(**v));
+        } else if (cf.default_value) {
+          out.item.insert_or_assign(cf.f.name, *cf.default_value);
+        } else if (cf.f.required) {
+          failure = "missing required field '" + cf.f.name + "' (" + cf.f.path + ")";
+          break;
+        }
+      }
+      if (!failure.empty()) {
+        r.failures.push_back({i, std::move(failure), true});
+        continue;
+      }
+      r.outputs.push_back(std::move(out));
+    }
+    return r;
+  }
+
+ private:
+  std::vector<CompiledField> fields_;
+  simdjson::dom::parser parser_;
+};
+
+// ---- filter ----
+
+class FilterFunction : public Function {
+ public:
+  explicit FilterFunction(FilterSet filters) : filters_(std::move(filters)) {}
+  InvokeResult invoke(const Batch& batch) override {
+    InvokeResult r;
+    for (uint32_t i = 0; i < batch.records.size(); ++i) {
+      const Record& rec = batch.records[i];
+      if (!filters_.matches(rec, &parser_)) continue;
+      Output out;
+      out.record = i;
+      out.data = std::string(rec.data);
+      out.partition_key = std::string(rec.partition_key);
+      r.outputs.push_back(std::move(out));
+    }
+    return r;
+  }
+
+ private:
+  FilterSet filters_;
+  simdjson::dom::parser parser_;
+};
+
+// ---- window_count ----
+
+class WindowCountFunction : public Function {
+ public:
+  WindowCountFunction(std::vector<std::pair<CountField, JsonPath>> fields, size_t max_keys)
+      : fields_(std::move(fields)), max_keys_(max_keys) {}
+
+  InvokeResult invoke(const Batch& batch) override {
+    InvokeResult r;
+    std::unordered_map<std::string, int64_t> counts;
+    const std::string state = batch.window ? batch.window->state : std::string("{}");
+    {
+      simdjson::dom::element root;
+      simdjson::dom::object obj;
+      if (!state.empty() && parser_.parse(state).get(root) == simdjson::SUCCESS &&
+          root.get_object().get(obj) == simdjson::SUCCESS) {
+        for (auto [k, v] : obj) {
+          int64_t n = 0;
+          if (v.get_int64().get(n) == simdjson::SUCCESS) counts[std::string(k)] = n;
+        }
+      }
+    }
+    std::vector<simdjson::dom::element> found;
+    std::string key;
+    for (uint32_t i = 0; i < batch.records.size(); ++i) {
+      const Record& rec = batch.records[i];
+      simdjson::dom::element root;
+      if (auto err = parser_.parse(rec.data.data(), rec.data.size()).get(root)) {
+        r.failures.push_back({i, json_error(err), true});
+        continue;
+      }
+      for (const auto& [field, path] : fields_) {
+        found.clear();
+        collect_path(root, path, 0, found);
+        for (auto e : found) {
+          std::string_view s;
+          std::string text;
+          if (e.get_string().get(s) == simdjson::SUCCESS) {
+            text = std::string(s);
+          } else if (is_number(e) || e.type() == simdjson::dom::element_type::BOOL) {
+            text = simdjson::to_string(e);
+          } else {
+            continue;  // null, objects and arrays are not counted
+          }
+          key = field.name + "#" + text;
+          auto it = counts.find(key);
+          if (it == counts.end() && counts.size() >= max_keys_) {
+            key = field.name + "#(other)";
+            it = counts.find(key);
+          }
+          if (it == counts.end()) {
+            counts.emplace(key, 1);
+          } else {
+            ++it->second;
+          }
+        }
+      }
+    }
+    const bool final_invoke = batch.window && batch.window->is_final;
+    if (final_invoke && batch.window) {
+      for (const auto& [k, n] : counts) {
+        const size_t hash = k.find('#');
+        Output out;
+        out.item.emplace("key", table::Value::s(k));
+        out.item.emplace("window_start", table::Value::n(std::to_string(batch.window->start_ms / 1000)));
+        out.item.emplace("window_end", table::Value::n(std::to_string(batch.window->end_ms / 1000)));
+        out.item.emplace("dimension", table::Value::s(k.substr(0, hash)));
+        out.item.emplace("value", table::Value::s(k.substr(hash + 1)));
+        out.item.emplace("count", table::Value::n(std::to_string(n)));
+        r.outputs.push_back(std::move(out));
+      }
+      r.window_state = "{}";
+    } else {
+      std::string s = "{";
+      bool first = true;
+      for (const auto& [k, n] : counts) {
+        if (!first) s.push_back(',');
+        first = false;
+        append_json_string(s, k);
+        s.push_back(':');
+        s += std::to_string(n);
+      }
+      s.push_back('}');
+      r.window_state = std::move(s);
+    }
+    return r;
+  }
+
+ private:
+  std::vector<std::pair<CountField, JsonPath>> fields_;
+  size_t max_keys_;
+  simdjson::dom::parser parser_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Function>> make_extract(const FunctionConfig& c) {
+  if (c.extract.empty()) {
+    return Error(ErrorCode::kInvalidArgument, "function " + c.name + ": extract needs fields");
+  }
+  std::vector<CompiledField> fields;
+  for (const ExtractField& f : c.extract) {
+    CompiledField cf;
+    cf.f = f;
+    auto p = parse_json_path(f.path);
+    if (!p.ok()) return Error(ErrorCode::kInvalidArgument, "function " + c.name + ": " + p.error().message());
+    cf.path = std::move(p).value();
+    cf.multi = path_has_wildcard(cf.path);
+    if (cf.multi && f.type != ExtractField::Type::kSS && f.type != ExtractField::Type::kNS &&
+        f.type != ExtractField::Type::kJson) {
+      return Error(ErrorCode::kInvalidArgument, "function " + c.name + ": field " + f.name +
+                                                    ": a [*] path needs type SS or NS");
+    }
+    if (f.default_value) {
+      switch (f.type) {
+        case ExtractField::Type::kS:
+        case ExtractField::Type::kJson:
+          cf.default_value = table::Value::s(*f.default_value);
+          break;
+        case ExtractField::Type::kN: {
+          auto t = canonical_number(*f.default_value);
+          if (!t.ok()) {
+            return Error(ErrorCode::kInvalidArgument, "function " + c.name + ": field " + f.name +
+                                                          ": default is not a number");
+          }
+          cf.default_value = table::Value::n(std::move(t).value());
+          break;
+        }
+        case ExtractField::Type::kBool:
+          if (*f.default_value != "true" && *f.default_value != "false") {
+            return Error(ErrorCode::kInvalidArgument, "function " + c.name + ": field " + f.name +
+                                                          ": default is not true or false");
+          }
+          cf.default_value = table::Value::boolean(*f.default_value == "true");
+          break;
+        default:
+          return Error(ErrorCode::kInvalidArgument, "function " + c.name + ": field " + f.name +
+                                                        ": type " + type_label(f.type) +
+                                                        " takes no default");
+      }
+    }
+    fields.push_back(std::move(cf));
+  }
+  return std::unique_ptr<Function>(new ExtractFunction(std::move(fields)));
+}
+
+Result<std::unique_ptr<Function>> make_filter(const FunctionConfig& c) {
+  auto f = FilterSet::compile(c.filter_patterns);
+  if (!f.ok()) return Error(ErrorCode::kInvalidArgument, "function " + c.name + ": " + f.error().message());
+  return std::unique_ptr<Function>(new FilterFunction(std::move(f).value()));
+}
+
+Result<std::unique_ptr<Function>> make_window_count(const FunctionConfig& c) {
+  if (c.counts.empty()) {
+    return Error(ErrorCode::kInvalidArgument, "function " + c.name + ": window_count needs counts");
+  }
+  std::vector<std::pair<CountField, JsonPath>> fields;
+  for (const CountField& f : c.counts) {
+    if (f.name.empty() || f.name.find('#') != std::string::npos) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "function " + c.name + ": a count needs a name without '#'");
+    }
+    auto p = parse_json_path(f.path);
+    if (!p.ok()) return Error(ErrorCode::kInvalidArgument, "function " + c.name + ": " + p.error().message());
+    fields.emplace_back(f, std::move(p).value());
+  }
+  return std::unique_ptr<Function>(new WindowCountFunction(std::move(fields), c.max_window_keys));
+}
+
+}  // namespace freshet::process

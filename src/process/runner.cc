@@ -1,0 +1,893 @@
+// ShardRunner (runner.h) and Supervisor (service_impl.h).
+#include "runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <unordered_map>
+
+#include "freshet/common/base64.h"
+#include "freshet/delivery/delivery.h"
+#include "freshet/stream/names.h"
+#include "json_util.h"
+
+namespace freshet::process {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string request_id() {
+  static thread_local std::mt19937_64 g(std::random_device{}());
+  const uint64_t a = g(), b = g();
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
+                static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+constexpr size_t kTableChunk = 256;    // ops per batch_write (it rejects duplicate keys)
+constexpr size_t kStreamChunk = 500;   // records per put_records
+constexpr size_t kFailureRecordBytes = 900 * 1024;  // below Kinesis' 1 MiB record limit
+
+// The key of an item in its table, for de-duplicating a batch's puts (last one wins).
+std::string key_of(const table::TableDesc& d, const table::Item& item) {
+  std::string k;
+  auto add = [&](const std::string& name) {
+    auto it = item.find(name);
+    if (it != item.end()) k += table::to_debug_string(it->second);
+    k.push_back('\x1f');
+  };
+  add(d.key.hash.name);
+  if (d.key.range) add(d.key.range->name);
+  return k;
+}
+
+}  // namespace
+
+ShardRunner::ShardRunner(ProcessService::Impl& impl, Mapping m, FunctionConfig fc,
+                         stream::Shard shard, std::string region, std::string stream,
+                         bool new_shard)
+    : impl_(impl),
+      m_(std::move(m)),
+      fc_(std::move(fc)),
+      shard_(std::move(shard)),
+      region_(std::move(region)),
+      stream_(std::move(stream)),
+      new_shard_(new_shard) {
+  function_arn_ = impl_.function_arn(fc_.name);
+  fseries_ = &impl_.function_series(fc_.name);
+  mseries_ = &impl_.mapping_series(m_.uuid);
+  sseries_ = &impl_.shard_series(m_.uuid, shard_.shard_id);
+}
+
+ShardRunner::~ShardRunner() { stop(); }
+
+void ShardRunner::start() {
+  thread_ = std::thread([this] {
+    run();
+    done_.store(true);
+  });
+}
+
+void ShardRunner::stop() {
+  {
+    std::lock_guard lock(wait_mu_);
+    stop_.store(true);
+  }
+  wait_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool ShardRunner::wait_ms(int64_t ms) {
+  std::unique_lock lock(wait_mu_);
+  wait_cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_.load(); });
+  return !stop_.load();
+}
+
+ShardProgress ShardRunner::progress() const {
+  ShardProgress p;
+  p.shard_id = shard_.shard_id;
+  {
+    std::lock_guard lock(progress_mu_);
+    p.checkpoint = checkpoint_seq_;
+  }
+  p.finished = finished_.load();
+  p.running = !done_.load();
+  p.records = records_.load();
+  p.invocations = invocations_.load();
+  p.failed_records = failed_.load();
+  return p;
+}
+
+bool ShardRunner::retry_until_ok(const char* what, const std::function<Status()>& step) {
+  int64_t backoff = 50;
+  LogLimiter limiter(std::chrono::seconds(10));
+  while (true) {
+    Status s = step();
+    if (s.ok()) return true;
+    if (auto held = limiter.allow()) {
+      spdlog::warn("process: mapping {} shard {}: {} failed, retrying: {} ({} more)", m_.uuid,
+                   shard_.shard_id, what, s.to_string(), *held);
+    }
+    impl_.set_last_result(m_.uuid, std::string("PROBLEM: ") + what + ": " + s.error().message());
+    if (!wait_ms(backoff)) return false;
+    backoff = std::min<int64_t>(backoff * 2, impl_.opt.retry_backoff_max_ms);
+  }
+}
+
+Result<std::string> ShardRunner::iterator_from(const std::string& after_seq) {
+  stream::Engine& e = *impl_.opt.engine;
+  if (!after_seq.empty()) {
+    auto it = e.get_shard_iterator(region_, stream_, shard_.shard_id,
+                                   stream::IteratorType::kAfterSequenceNumber, after_seq, 0);
+    if (it.ok() || it.code() == ErrorCode::kNotFound) return it;
+    // The checkpoint is older than the stream's retention: what it named is gone.
+    spdlog::warn("process: mapping {} shard {}: cannot resume after {} ({}); from TRIM_HORIZON",
+                 m_.uuid, shard_.shard_id, after_seq, it.error().message());
+    return e.get_shard_iterator(region_, stream_, shard_.shard_id,
+                                stream::IteratorType::kTrimHorizon, "", 0);
+  }
+  if (new_shard_ || m_.starting_position == StartingPosition::kTrimHorizon) {
+    return e.get_shard_iterator(region_, stream_, shard_.shard_id,
+                                stream::IteratorType::kTrimHorizon, "", 0);
+  }
+  if (m_.starting_position == StartingPosition::kAtTimestamp) {
+    return e.get_shard_iterator(region_, stream_, shard_.shard_id,
+                                stream::IteratorType::kAtTimestamp, "",
+                                m_.starting_position_timestamp_ms);
+  }
+  return e.get_shard_iterator(region_, stream_, shard_.shard_id, stream::IteratorType::kLatest,
+                              "", 0);
+}
+
+void ShardRunner::run() {
+  // The function instance: made here so an exec worker belongs to this thread.
+  while (!fn_) {
+    auto fn = impl_.instantiate(fc_);
+    if (fn.ok()) {
+      fn_ = std::move(fn).value();
+      break;
+    }
+    impl_.set_last_result(m_.uuid, "PROBLEM: Function call failed: " + fn.error().message());
+    if (!wait_ms(1000)) return;
+  }
+  {
+    auto f = FilterSet::compile(m_.filter_patterns);
+    if (f.ok()) filters_ = std::move(f).value();  // validated at create/update
+  }
+  if (!retry_until_ok("reading the checkpoint", [&]() -> Status {
+        auto c = impl_.read_checkpoint(m_.uuid, shard_.shard_id);
+        if (!c.ok()) return c.error();
+        cp_ = std::move(c).value();
+        return {};
+      })) {
+    return;
+  }
+  if (cp_.finished) {
+    finished_.store(true);
+    return;
+  }
+  window_start_ = cp_.window_start_ms;
+  window_state_ = cp_.window_state;
+  {
+    std::lock_guard lock(progress_mu_);
+    checkpoint_seq_ = cp_.sequence;
+  }
+  std::string read_seq = cp_.sequence;  // the last record read (batched or filtered out)
+  std::string iterator;
+  if (!retry_until_ok("getting a shard iterator", [&]() -> Status {
+        auto it = iterator_from(read_seq);
+        if (!it.ok()) return it.error();
+        iterator = std::move(it).value();
+        return {};
+      })) {
+    return;
+  }
+  const size_t batch_size = static_cast<size_t>(m_.batch_size);
+  const int64_t batching_window_ms = static_cast<int64_t>(m_.maximum_batching_window_s) * 1000;
+  std::vector<Record> pending;
+  std::vector<std::shared_ptr<const void>> storage;
+  int64_t first_pending_ms = 0;
+  bool ended = false;
+  while (!stopping()) {
+    size_t got = 0;
+    bool caught_up = false;
+    if (!ended) {
+      const uint32_t limit = static_cast<uint32_t>(std::min<size_t>(10000, batch_size - pending.size()));
+      auto r = impl_.opt.engine->get_records(iterator, limit, false);
+      if (!r.ok()) {
+        if (r.code() == ErrorCode::kExpired || r.code() == ErrorCode::kInvalidArgument) {
+          if (!retry_until_ok("getting a shard iterator", [&]() -> Status {
+                auto it = iterator_from(read_seq);
+                if (!it.ok()) return it.error();
+                iterator = std::move(it).value();
+                return {};
+              })) {
+            return;
+          }
+          continue;
+        }
+        impl_.set_last_result(m_.uuid, "PROBLEM: " + r.error().message());
+        if (!wait_ms(500)) return;
+        continue;
+      }
+      got = r->records.size();
+      caught_up = got < limit;
+      for (const auto& rec : r->records) {
+        Record x{rec.sequence_number(), rec.partition_key, rec.data, rec.arrival_ms};
+        read_seq.assign(rec.sequence_number());
+        if (!filters_.empty() && !filters_.matches(x, &parser_)) {
+          mseries_->filtered_out->inc();
+          continue;
+        }
+        if (pending.empty()) first_pending_ms = now_ms();
+        pending.push_back(x);
+      }
+      if (got > 0) {
+        // The views point into the result's storage and, for sequence numbers, into its
+        // records vector, whose buffer a move keeps in place.
+        auto holder = std::make_shared<stream::GetRecordsResult>(std::move(r).value());
+        storage.push_back(holder);
+        records_.fetch_add(got);
+        mseries_->polled->inc(got);
+        sseries_->records_in->inc(got);
+        if (!holder->next_iterator) {
+          ended = true;
+        } else {
+          iterator = *holder->next_iterator;
+        }
+      } else if (!r->next_iterator) {
+        ended = true;
+      } else {
+        iterator = *r->next_iterator;
+      }
+    }
+    const bool full = pending.size() >= batch_size;
+    const bool window_due = batching_window_ms == 0 || now_ms() - first_pending_ms >= batching_window_ms;
+    if (!pending.empty() && (full || ended || window_due)) {
+      if (!process_batch(pending, read_seq)) return;
+      pending.clear();
+      storage.clear();
+      continue;
+    }
+    if (pending.empty()) {
+      if (read_seq != cp_.sequence && (caught_up || ended)) {
+        // Everything read was filtered out: move the checkpoint past it.
+        CommitSet cs;
+        cs.checkpoint = true;
+        cs.cp = cp_;
+        cs.cp.sequence = read_seq;
+        if (!commit(cs)) return;
+      }
+      if (m_.tumbling_window_s > 0 && window_start_ >= 0 &&
+          now_ms() >= window_start_ + static_cast<int64_t>(m_.tumbling_window_s) * 1000) {
+        if (!close_window()) return;
+      }
+      if (ended) {
+        if (m_.tumbling_window_s > 0 && window_start_ >= 0 && !close_window()) return;
+        CommitSet cs;
+        cs.checkpoint = true;
+        cs.cp = cp_;
+        cs.cp.sequence = read_seq;
+        cs.cp.finished = true;
+        if (!commit(cs)) return;
+        finished_.store(true);
+        return;
+      }
+    }
+    if (caught_up && !wait_ms(pending.empty() ? impl_.opt.poll_interval_ms
+                                              : std::min<int64_t>(impl_.opt.poll_interval_ms, 50))) {
+      return;
+    }
+  }
+}
+
+InvokeResult ShardRunner::invoke(std::span<const Record> recs, bool final_window) {
+  Batch b;
+  b.event_source_arn = m_.event_source_arn;
+  b.region = region_;
+  b.shard_id = shard_.shard_id;
+  b.records.assign(recs.begin(), recs.end());
+  if (m_.tumbling_window_s > 0) {
+    Window w;
+    w.start_ms = window_start_;
+    w.end_ms = window_start_ + static_cast<int64_t>(m_.tumbling_window_s) * 1000;
+    w.state = window_state_;
+    w.is_final = final_window;
+    b.window = std::move(w);
+  }
+  if (!recs.empty()) {
+    const double age = static_cast<double>(now_ms() - recs.back().arrival_ms);
+    fseries_->iterator_age->set(age);
+    mseries_->iterator_age->set(age);
+    sseries_->iterator_age->set(age);
+  }
+  fseries_->concurrent->inc();
+  const auto t0 = std::chrono::steady_clock::now();
+  InvokeResult r = fn_->invoke(b);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  fseries_->concurrent->dec();
+  fseries_->invocations->inc();
+  fseries_->duration->observe(ms);
+  mseries_->invoked->inc(recs.size());
+  invocations_.fetch_add(1);
+  if (!r.function_error.empty()) {
+    fseries_->errors->inc();
+    mseries_->failed_invoke->inc(recs.size());
+  }
+  return r;
+}
+
+bool ShardRunner::process_batch(std::span<const Record> recs, const std::string& end_seq) {
+  if (m_.tumbling_window_s <= 0) return handle(recs, end_seq, 0);
+  // Tumbling windows: split the batch where records enter a later window (by arrival time);
+  // close the open window before the first record of the next.
+  const int64_t w = static_cast<int64_t>(m_.tumbling_window_s) * 1000;
+  size_t i = 0;
+  while (i < recs.size()) {
+    const int64_t start = recs[i].arrival_ms / w * w;
+    if (window_start_ >= 0 && start > window_start_) {
+      if (!close_window()) return false;
+    }
+    if (window_start_ < 0 || start > window_start_) {
+      window_start_ = start;
+      window_state_ = "{}";
+    }
+    size_t j = i;
+    while (j < recs.size() && recs[j].arrival_ms / w * w <= window_start_) ++j;
+    const std::string& seq = j == recs.size() ? end_seq : std::string(recs[j - 1].sequence_number);
+    if (!handle(recs.subspan(i, j - i), seq, 0)) return false;
+    i = j;
+  }
+  return true;
+}
+
+bool ShardRunner::close_window() {
+  // The final invocation of the window: no records, the state so far.
+  int64_t backoff = 50;
+  while (true) {
+    InvokeResult r = invoke({}, true);
+    if (r.function_error.empty()) {
+      CommitSet cs;
+      cs.outputs = std::move(r.outputs);
+      cs.checkpoint = true;
+      cs.cp = cp_;
+      cs.cp.window_start_ms = -1;
+      cs.cp.window_state = "{}";
+      if (!commit(cs)) return false;
+      window_start_ = -1;
+      window_state_ = "{}";
+      return true;
+    }
+    impl_.set_last_result(m_.uuid, "PROBLEM: Function call failed: " + r.error_message);
+    if (!wait_ms(backoff)) return false;
+    backoff = std::min<int64_t>(backoff * 2, impl_.opt.retry_backoff_max_ms);
+  }
+}
+
+bool ShardRunner::handle(std::span<const Record> recs, const std::string& end_seq, int attempts) {
+  int64_t backoff = 50;
+  while (!recs.empty()) {
+    if (stopping()) return false;
+    InvokeResult r = invoke(recs, false);
+    std::string reason, function_error;
+    if (r.function_error.empty()) {
+      size_t first = recs.size();  // the first transient failure (ReportBatchItemFailures)
+      if (m_.report_batch_item_failures) {
+        for (const RecordFailure& f : r.failures) {
+          if (!f.permanent && f.record < first) first = f.record;
+        }
+      }
+      CommitSet cs;
+      cs.recs = recs;
+      for (Output& o : r.outputs) {
+        if (o.record == Output::kNoRecord || o.record < first) cs.outputs.push_back(std::move(o));
+      }
+      for (const RecordFailure& f : r.failures) {
+        if (f.permanent && f.record < first) {
+          cs.failed.push_back({{recs[f.record]}, f.reason, "RecordRejected", "", attempts + 1});
+        }
+      }
+      if (first == recs.size()) {
+        cs.checkpoint = true;
+        cs.cp = cp_;
+        cs.cp.sequence = end_seq;
+        if (m_.tumbling_window_s > 0) {
+          if (r.window_state) window_state_ = *r.window_state;
+          cs.cp.window_start_ms = window_start_;
+          cs.cp.window_state = window_state_;
+        }
+        if (!commit(cs)) return false;
+        impl_.set_last_result(m_.uuid, "OK");
+        return true;
+      }
+      if (first > 0) {
+        cs.checkpoint = true;
+        cs.cp = cp_;
+        cs.cp.sequence = std::string(recs[first - 1].sequence_number);
+      }
+      if (!cs.outputs.empty() || !cs.failed.empty() || cs.checkpoint) {
+        if (!commit(cs)) return false;
+      }
+      recs = recs.subspan(first);
+      reason = "the function reported the record in batchItemFailures";
+      function_error = "";
+    } else {
+      reason = r.error_message;
+      function_error = r.function_error;
+      if (!r.log.empty()) {
+        if (auto held = impl_.drop_log_.allow()) {
+          spdlog::info("process: function {} failed on shard {}: {} ({} more)", fc_.name,
+                       shard_.shard_id, r.error_message, *held);
+        }
+      }
+    }
+    ++attempts;
+    if (!function_error.empty() && m_.bisect_batch_on_function_error && recs.size() > 1) {
+      const size_t mid = recs.size() / 2;
+      if (!handle(recs.subspan(0, mid), std::string(recs[mid - 1].sequence_number), attempts)) {
+        return false;
+      }
+      return handle(recs.subspan(mid), end_seq, attempts);
+    }
+    std::string condition;
+    if (m_.maximum_retry_attempts >= 0 && attempts > m_.maximum_retry_attempts) {
+      condition = "RetryAttemptsExhausted";
+    } else if (m_.maximum_record_age_s >= 0 &&
+               now_ms() - recs.front().arrival_ms > static_cast<int64_t>(m_.maximum_record_age_s) * 1000) {
+      condition = "RecordAgeExceeded";
+    }
+    if (!condition.empty()) {
+      CommitSet cs;
+      cs.failed.push_back({std::vector<Record>(recs.begin(), recs.end()), reason, condition,
+                           function_error, attempts});
+      cs.checkpoint = true;
+      cs.cp = cp_;
+      cs.cp.sequence = end_seq;
+      if (!commit(cs)) return false;
+      impl_.set_last_result(m_.uuid, "PROBLEM: Function call failed");
+      return true;
+    }
+    impl_.set_last_result(m_.uuid, "PROBLEM: Function call failed");
+    if (!wait_ms(backoff)) return false;
+    backoff = std::min<int64_t>(backoff * 2, impl_.opt.retry_backoff_max_ms);
+  }
+  // Everything left was committed piecewise; move the checkpoint to the end.
+  CommitSet cs;
+  cs.checkpoint = true;
+  cs.cp = cp_;
+  cs.cp.sequence = end_seq;
+  return commit(cs);
+}
+
+bool ShardRunner::write_failures(std::vector<Failed>& failed) {
+  if (failed.empty()) return true;
+  size_t count = 0;
+  for (const Failed& f : failed) count += f.records.size();
+  failed_.fetch_add(count);
+  sseries_->records_failed->inc(count);
+  if (m_.on_failure_destination.empty()) {
+    mseries_->dropped->inc(count);
+    if (auto held = impl_.drop_log_.allow()) {
+      spdlog::warn("process: mapping {} shard {}: {} failed records dropped (no OnFailure "
+                   "destination): {} ({} more)",
+                   m_.uuid, shard_.shard_id, count, failed.front().reason, *held);
+    }
+    return true;
+  }
+  auto arn = stream::parse_stream_arn(m_.on_failure_destination);
+  if (!arn.ok()) return true;  // validated at create/update
+  // Lambda's failure record for Kinesis, with the records themselves (Freshet's extension),
+  // split so that each stays below the destination's record size limit.
+  std::vector<std::string> docs;
+  for (const Failed& f : failed) {
+    size_t i = 0;
+    while (i < f.records.size()) {
+      std::string recs_json;
+      size_t j = i;
+      while (j < f.records.size()) {
+        const Record& r = f.records[j];
+        std::string one = "{\"sequenceNumber\":\"" + std::string(r.sequence_number) +
+                          "\",\"partitionKey\":";
+        append_json_string(one, r.partition_key);
+        one += ",\"approximateArrivalTimestamp\":\"" + iso8601_ms(r.arrival_ms) + "\"";
+        if (r.data.size() * 4 / 3 + 4096 > kFailureRecordBytes) {
+          one += ",\"dataOmitted\":true,\"dataBytes\":" + std::to_string(r.data.size());
+        } else {
+          one += ",\"data\":\"" + base64_encode(r.data) + "\"";
+        }
+        one += "}";
+        if (j > i && recs_json.size() + one.size() + 4096 > kFailureRecordBytes) break;
+        if (!recs_json.empty()) recs_json += ",";
+        recs_json += one;
+        ++j;
+      }
+      const Record& first = f.records[i];
+      const Record& last = f.records[j - 1];
+      std::string d = "{\"requestContext\":{\"requestId\":\"" + request_id() +
+                      "\",\"functionArn\":";
+      append_json_string(d, function_arn_);
+      d += ",\"condition\":\"" + f.condition + "\",\"approximateInvokeCount\":" +
+           std::to_string(f.attempts) + "},\"responseContext\":{\"statusCode\":200,"
+           "\"executedVersion\":\"$LATEST\",\"functionError\":";
+      append_json_string(d, f.function_error);
+      d += "},\"version\":\"1.0\",\"timestamp\":\"" + iso8601_ms(now_ms()) +
+           "\",\"KinesisBatchInfo\":{\"shardId\":\"" + shard_.shard_id +
+           "\",\"startSequenceNumber\":\"" + std::string(first.sequence_number) +
+           "\",\"endSequenceNumber\":\"" + std::string(last.sequence_number) +
+           "\",\"approximateArrivalOfFirstRecord\":\"" + iso8601_ms(first.arrival_ms) +
+           "\",\"approximateArrivalOfLastRecord\":\"" + iso8601_ms(last.arrival_ms) +
+           "\",\"batchSize\":" + std::to_string(j - i) + ",\"streamArn\":";
+      append_json_string(d, m_.event_source_arn);
+      d += "},\"errorMessage\":";
+      append_json_string(d, f.reason);
+      d += ",\"records\":[" + recs_json + "]}";
+      docs.push_back(std::move(d));
+      i = j;
+    }
+  }
+  for (size_t i = 0; i < docs.size(); i += kStreamChunk) {
+    const size_t n = std::min(kStreamChunk, docs.size() - i);
+    std::vector<stream::PutEntry> entries;
+    for (size_t k = 0; k < n; ++k) entries.push_back({docs[i + k], shard_.shard_id, ""});
+    std::vector<bool> done(n, false);
+    const bool ok = retry_until_ok("writing to the OnFailure destination", [&]() -> Status {
+      std::vector<stream::PutEntry> left;
+      std::vector<size_t> idx;
+      for (size_t k = 0; k < n; ++k) {
+        if (!done[k]) {
+          left.push_back(entries[k]);
+          idx.push_back(k);
+        }
+      }
+      auto r = impl_.opt.engine->put_records(arn->region, arn->stream_name, left);
+      if (!r.ok()) {
+        fseries_->dead_letter_errors->inc();
+        return r.error();
+      }
+      bool all = true;
+      for (size_t k = 0; k < r->size(); ++k) {
+        if ((*r)[k].error_code.empty()) {
+          done[idx[k]] = true;
+        } else {
+          all = false;
+        }
+      }
+      if (!all) {
+        fseries_->dead_letter_errors->inc();
+        return Error(ErrorCode::kUnavailable, "some failure records were throttled");
+      }
+      return {};
+    });
+    if (!ok) return false;
+  }
+  mseries_->on_failure_delivered->inc(count);
+  sseries_->records_to_destination->inc(count);
+  return true;
+}
+
+bool ShardRunner::write_outputs(std::vector<Output>& outputs, CommitSet& cs) {
+  const SinkConfig& sink = fc_.sink;
+  if (outputs.empty() || sink.kind == SinkConfig::Kind::kNone) return true;
+  if (sink.kind == SinkConfig::Kind::kTable) {
+    // Table sinks: puts by key, de-duplicated within the batch (the last one wins).
+    return true;  // written with the checkpoint in commit()
+  }
+  std::vector<std::string> datas(outputs.size());
+  std::vector<std::string> keys(outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    Output& o = outputs[i];
+    if (!o.data.empty()) {
+      datas[i] = std::move(o.data);
+    } else {
+      append_item_json(datas[i], o.item);
+    }
+    if (!o.partition_key.empty()) {
+      keys[i] = o.partition_key;
+    } else if (o.record != Output::kNoRecord && o.record < cs.recs.size()) {
+      keys[i] = std::string(cs.recs[o.record].partition_key);
+    }
+  }
+  if (sink.kind == SinkConfig::Kind::kDelivery) {
+    if (impl_.opt.delivery == nullptr) {
+      return retry_until_ok("writing to the delivery stream", [] {
+        return Status(Error(ErrorCode::kUnavailable, "this server has no delivery streams"));
+      });
+    }
+    for (size_t i = 0; i < datas.size(); i += kStreamChunk) {
+      const size_t n = std::min(kStreamChunk, datas.size() - i);
+      std::vector<std::string_view> views(datas.begin() + static_cast<ptrdiff_t>(i),
+                                          datas.begin() + static_cast<ptrdiff_t>(i + n));
+      if (!retry_until_ok("writing to the delivery stream", [&]() -> Status {
+            auto r = impl_.opt.delivery->put(sink.name, views);
+            return r.status();
+          })) {
+        return false;
+      }
+    }
+    return true;
+  }
+  const std::string region = sink.region.empty() ? impl_.opt.region : sink.region;
+  for (size_t i = 0; i < datas.size(); i += kStreamChunk) {
+    const size_t n = std::min(kStreamChunk, datas.size() - i);
+    std::vector<bool> done(n, false);
+    if (!retry_until_ok("writing to the sink stream", [&]() -> Status {
+          std::vector<stream::PutEntry> left;
+          std::vector<size_t> idx;
+          for (size_t k = 0; k < n; ++k) {
+            if (done[k]) continue;
+            const std::string& pk = keys[i + k].empty() ? shard_.shard_id : keys[i + k];
+            left.push_back({datas[i + k], pk, ""});
+            idx.push_back(k);
+          }
+          auto r = impl_.opt.engine->put_records(region, sink.name, left);
+          if (!r.ok()) return r.error();
+          bool all = true;
+          for (size_t k = 0; k < r->size(); ++k) {
+            if ((*r)[k].error_code.empty()) {
+              done[idx[k]] = true;
+            } else {
+              all = false;
+            }
+          }
+          return all ? Status() : Status(Error(ErrorCode::kUnavailable, "throttled"));
+        })) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ShardRunner::commit(CommitSet& cs) {
+  table::TableStore& tables = *impl_.opt.tables;
+  const SinkConfig& sink = fc_.sink;
+  std::vector<table::WriteOp> ops;
+  if (sink.kind == SinkConfig::Kind::kTable && !cs.outputs.empty()) {
+    if (!sink_desc_) {
+      if (!retry_until_ok("opening the sink table", [&]() -> Status {
+            auto d = tables.describe_table(sink.name);
+            if (!d.ok() && d.code() == ErrorCode::kNotFound && sink.create_key) {
+              table::TableDesc desc;
+              desc.name = sink.name;
+              desc.key = *sink.create_key;
+              desc.attribute_definitions.push_back(sink.create_key->hash);
+              if (sink.create_key->range) desc.attribute_definitions.push_back(*sink.create_key->range);
+              desc.pay_per_request = true;
+              auto c = tables.create_table(desc);
+              if (!c.ok() && c.code() != ErrorCode::kAlreadyExists) return c.error();
+              d = tables.describe_table(sink.name);
+            }
+            if (!d.ok()) return d.error();
+            if (!tables.is_active(*d)) return Error(ErrorCode::kUnavailable, "table is being created");
+            sink_desc_ = std::move(d).value();
+            return {};
+          })) {
+        return false;
+      }
+    }
+    // Items the table would reject (missing or mistyped key, too large) are failures of
+    // their record, with the table's reason.
+    std::unordered_map<std::string, size_t> by_key;
+    for (Output& o : cs.outputs) {
+      Status v = table::TableStore::validate_item_keys(*sink_desc_, o.item);
+      if (v.ok() && table::item_size(o.item) > table::kMaxItemBytes) {
+        v = Error(ErrorCode::kInvalidArgument, "Item size has exceeded the maximum allowed size");
+      }
+      if (!v.ok()) {
+        if (o.record == Output::kNoRecord || o.record >= cs.recs.size()) {
+          // Outputs of the window itself have no record to send: count and log them.
+          mseries_->dropped->inc();
+          if (auto held = impl_.drop_log_.allow()) {
+            spdlog::warn("process: function {}: the sink table rejected an item: {} ({} more)",
+                         fc_.name, v.error().message(), *held);
+          }
+        } else {
+          Failed f;
+          f.reason = "the sink table rejected the item: " + v.error().message();
+          f.condition = "RecordRejected";
+          f.records.push_back(cs.recs[o.record]);
+          cs.failed.push_back(std::move(f));
+        }
+        continue;
+      }
+      std::string k = key_of(*sink_desc_, o.item);
+      auto [it, fresh] = by_key.emplace(std::move(k), ops.size());
+      table::WriteOp op;
+      op.kind = table::WriteOp::Kind::kPut;
+      op.table = sink.name;
+      op.item = std::move(o.item);
+      if (fresh) {
+        ops.push_back(std::move(op));
+      } else {
+        ops[it->second] = std::move(op);
+      }
+    }
+  }
+  if (!write_failures(cs.failed)) return false;
+  if (!write_outputs(cs.outputs, cs)) return false;
+  if (cs.checkpoint) ops.push_back(impl_.checkpoint_op(m_.uuid, shard_.shard_id, cs.cp));
+  if (!ops.empty()) {
+    // Chunks written without waiting, then one wait for all: they share the WAL syncs. A
+    // chunk that fails is retried alone (puts by key: idempotent).
+    const bool ok = retry_until_ok("writing to the table", [&]() -> Status {
+      std::mutex mu;
+      std::condition_variable cv;
+      size_t left = (ops.size() + kTableChunk - 1) / kTableChunk;
+      Status first_error;
+      for (size_t i = 0; i < ops.size(); i += kTableChunk) {
+        std::vector<table::WriteOp> chunk(
+            std::make_move_iterator(ops.begin() + static_cast<ptrdiff_t>(i)),
+            std::make_move_iterator(ops.begin() + static_cast<ptrdiff_t>(std::min(ops.size(), i + kTableChunk))));
+        // Keep ops intact for a retry: copy back after the call.
+        tables.batch_write_async(chunk, [&](Status s) {
+          std::lock_guard lock(mu);
+          if (!s.ok() && first_error.ok()) first_error = s;
+          if (--left == 0) cv.notify_all();
+        });
+        std::move(chunk.begin(), chunk.end(), ops.begin() + static_cast<ptrdiff_t>(i));
+      }
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return left == 0; });
+      return first_error;
+    });
+    if (!ok) return false;
+  }
+  if (cs.checkpoint) {
+    cp_ = cs.cp;
+    std::lock_guard lock(progress_mu_);
+    checkpoint_seq_ = cp_.sequence;
+  }
+  return true;
+}
+
+// ---- Supervisor ----
+
+Supervisor::Supervisor(ProcessService::Impl& impl, std::string uuid)
+    : impl_(impl), uuid_(std::move(uuid)) {}
+
+Supervisor::~Supervisor() { stop(); }
+
+void Supervisor::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Supervisor::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  stop_runners();
+}
+
+bool Supervisor::wait(int64_t ms) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_; });
+  return !stop_;
+}
+
+void Supervisor::stop_runners() {
+  std::map<std::string, std::unique_ptr<ShardRunner>> runners;
+  {
+    std::lock_guard lock(mu_);
+    runners.swap(runners_);
+  }
+  for (auto& [id, r] : runners) r->stop();
+}
+
+std::vector<ShardProgress> Supervisor::progress() const {
+  std::lock_guard lock(mu_);
+  std::vector<ShardProgress> out;
+  for (const auto& [id, r] : runners_) out.push_back(r->progress());
+  for (const auto& [id, fin] : finished_) {
+    if (fin && !runners_.contains(id)) {
+      ShardProgress p;
+      p.shard_id = id;
+      p.finished = true;
+      out.push_back(p);
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ShardProgress& a, const ShardProgress& b) { return a.shard_id < b.shard_id; });
+  return out;
+}
+
+void Supervisor::run() {
+  int64_t applied_modified = -1;
+  uint64_t applied_functions = 0;
+  while (true) {
+    auto m = impl_.mapping(uuid_);
+    if (!m.ok()) return;
+    if (m->state == "Deleting") {
+      stop_runners();
+      impl_.forget_mapping(uuid_);
+      return;
+    }
+    if (!m->enabled) {
+      stop_runners();
+      impl_.set_state(uuid_, "Disabling", "Disabled");
+      impl_.set_state(uuid_, "Creating", "Disabled");
+      impl_.set_state(uuid_, "Updating", "Disabled");
+      applied_modified = -1;
+      if (!wait(impl_.opt.discovery_interval_ms / 4 + 1)) return;
+      continue;
+    }
+    uint64_t fversion;
+    {
+      std::lock_guard lock(impl_.mu_);
+      fversion = impl_.functions_version_;
+    }
+    if (m->last_modified_ms != applied_modified || fversion != applied_functions) {
+      stop_runners();
+      applied_modified = m->last_modified_ms;
+      applied_functions = fversion;
+    }
+    auto fc = impl_.function_config(m->function_name);
+    auto arn = stream::parse_stream_arn(m->event_source_arn);
+    auto info = arn.ok() ? impl_.opt.engine->describe_stream(arn->region, arn->stream_name)
+                         : Result<stream::StreamInfo>(arn.error());
+    if (!fc.ok() || !info.ok()) {
+      impl_.set_last_result(uuid_, "PROBLEM: " + (!fc.ok() ? fc.error().message()
+                                                           : info.error().message()));
+    } else {
+      impl_.set_state(uuid_, "Creating", "Enabled");
+      impl_.set_state(uuid_, "Updating", "Enabled");
+      impl_.set_state(uuid_, "Enabling", "Enabled");
+      std::map<std::string, const stream::Shard*> by_id;
+      for (const auto& s : info->shards) by_id.emplace(s.shard_id, &s);
+      auto is_finished = [&](const std::string& id) {
+        {
+          std::lock_guard lock(mu_);
+          if (finished_[id]) return true;
+        }
+        auto c = impl_.read_checkpoint(uuid_, id);
+        if (c.ok() && c->finished) {
+          std::lock_guard lock(mu_);
+          finished_[id] = true;
+          return true;
+        }
+        return false;
+      };
+      for (const auto& s : info->shards) {
+        {
+          std::lock_guard lock(mu_);
+          if (stop_) return;
+          if (finished_[s.shard_id]) continue;
+          auto it = runners_.find(s.shard_id);
+          if (it != runners_.end()) {
+            if (!it->second->done()) continue;
+            if (it->second->finished()) finished_[s.shard_id] = true;
+            auto r = std::move(it->second);
+            runners_.erase(it);
+            r->stop();
+            continue;  // restarted on the next round if it stopped without finishing
+          }
+        }
+        // Parents first: a child starts once every parent this mapping knows is finished.
+        bool parents_done = true;
+        for (const std::string* p : {&s.parent_shard_id, &s.adjacent_parent_shard_id}) {
+          if (!p->empty() && by_id.contains(*p) && !is_finished(*p)) parents_done = false;
+        }
+        if (!parents_done) continue;
+        auto r = std::make_unique<ShardRunner>(impl_, *m, *fc, s, arn->region, arn->stream_name,
+                                               s.created_ms > m->created_ms);
+        r->start();
+        std::lock_guard lock(mu_);
+        runners_.emplace(s.shard_id, std::move(r));
+      }
+    }
+    if (!wait(impl_.opt.discovery_interval_ms)) return;
+  }
+}
+
+}  // namespace freshet::process

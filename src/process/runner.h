@@ -1,0 +1,99 @@
+// ShardRunner: reads one shard for one mapping and runs its function (runner.cc).
+//
+// One thread. Reads records in-process (stream::Engine::get_records, outside the shard's
+// shared read limits), gathers batches (BatchSize, MaximumBatchingWindowInSeconds), drops
+// what FilterCriteria rejects, invokes the function, and commits each outcome in this order:
+// failure records to the OnFailure stream, outputs to the sink, then the checkpoint. Each
+// step is durable before the next begins, so a crash replays at most the uncommitted batch
+// (at-least-once; puts by key make the table exactly-once).
+#pragma once
+
+#include <simdjson.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+
+#include "freshet/process/filter.h"
+#include "service_impl.h"
+
+namespace freshet::process {
+
+class ShardRunner {
+ public:
+  ShardRunner(ProcessService::Impl& impl, Mapping m, FunctionConfig fc, stream::Shard shard,
+              std::string region, std::string stream, bool new_shard);
+  ~ShardRunner();  // stop()
+  void start();
+  void stop();
+  bool done() const { return done_.load(); }          // the thread ended
+  bool finished() const { return finished_.load(); }  // the shard is read to its end
+  ShardProgress progress() const;
+
+  // A group of records that failed, for the failure destination.
+  struct Failed {
+    std::vector<Record> records;
+    std::string reason;
+    std::string condition;  // RetryAttemptsExhausted, RecordAgeExceeded, RecordRejected
+    std::string function_error;
+    int attempts = 1;
+  };
+  struct CommitSet {
+    std::span<const Record> recs;  // the records Output::record indexes
+    std::vector<Output> outputs;
+    std::vector<Failed> failed;
+    bool checkpoint = false;
+    Checkpoint cp;
+  };
+
+ private:
+  void run();
+  bool stopping() const { return stop_.load(); }
+  bool wait_ms(int64_t ms);  // false if stopping
+  Result<std::string> iterator_from(const std::string& after_seq);
+  // Runs recs to the end: invoke, retries, bisection, the failure destination, commits.
+  // end_seq is the checkpoint once all of them are done. False if stopping first.
+  bool handle(std::span<const Record> recs, const std::string& end_seq, int attempts);
+  bool process_batch(std::span<const Record> recs, const std::string& end_seq);
+  bool close_window();
+  InvokeResult invoke(std::span<const Record> recs, bool final_window);
+  bool commit(CommitSet& cs);
+  bool write_failures(std::vector<Failed>& failed);
+  bool write_outputs(std::vector<Output>& outputs, CommitSet& cs);
+  bool retry_until_ok(const char* what, const std::function<Status()>& step);
+
+  ProcessService::Impl& impl_;
+  const Mapping m_;
+  const FunctionConfig fc_;
+  const stream::Shard shard_;
+  const std::string region_, stream_;
+  const bool new_shard_;
+  std::string function_arn_;
+  std::unique_ptr<Function> fn_;
+  FilterSet filters_;
+  simdjson::dom::parser parser_;  // FilterCriteria matching
+  FunctionSeries* fseries_;
+  MappingSeries* mseries_;
+  ShardSeries* sseries_;
+  std::optional<table::TableDesc> sink_desc_;
+
+  Checkpoint cp_;  // what is committed (run thread only)
+  int64_t window_start_ = -1;
+  std::string window_state_ = "{}";
+  bool window_dirty_ = false;  // records were invoked in the open window
+
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> done_{false};
+  std::atomic<bool> finished_{false};
+  std::mutex wait_mu_;
+  std::condition_variable wait_cv_;
+  mutable std::mutex progress_mu_;
+  std::string checkpoint_seq_;  // GUARDED_BY(progress_mu_)
+  std::atomic<uint64_t> records_{0}, invocations_{0}, failed_{0};
+};
+
+}  // namespace freshet::process

@@ -1,0 +1,410 @@
+// Event source mappings end to end in-process: stream::Engine -> ProcessService -> TableStore,
+// with poison records, bisection, ReportBatchItemFailures, restarts, reshards and windows.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "freshet/common/base64.h"
+#include "freshet/process/service.h"
+#include "freshet/stream/engine.h"
+#include "freshet/stream/names.h"
+#include "freshet/table/store.h"
+#include "testing/temp_dir.h"
+
+namespace freshet::process {
+namespace {
+
+bool wait_for(const std::function<bool()>& pred, int ms = 15000) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
+
+// A compiled function: outputs {id: <data>} per record; fails as configured.
+class ScriptedFunction : public Function {
+ public:
+  using Rule = std::function<void(const Batch&, InvokeResult&)>;
+  explicit ScriptedFunction(Rule rule) : rule_(std::move(rule)) {}
+  InvokeResult invoke(const Batch& b) override {
+    InvokeResult r;
+    rule_(b, r);
+    if (!r.function_error.empty()) return r;
+    for (uint32_t i = 0; i < b.records.size(); ++i) {
+      bool failed = false;
+      for (const auto& f : r.failures) failed |= f.record == i;
+      if (failed) continue;
+      Output o;
+      o.record = i;
+      o.item.emplace("id", table::Value::s(std::string(b.records[i].data)));
+      o.item.emplace("shard", table::Value::s(b.shard_id));
+      r.outputs.push_back(std::move(o));
+    }
+    return r;
+  }
+
+ private:
+  Rule rule_;
+};
+
+class ProcessServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    stream::EngineOptions eo;
+    eo.data_dir = dir_.path() + "/streams";
+    eo.durability = log::Durability::kOs;
+    engine_ = std::move(stream::Engine::open(eo)).value();
+    table::StoreOptions to;
+    to.dir = dir_.path() + "/tables";
+    to.sync = false;
+    tables_ = std::move(table::TableStore::open(to)).value();
+    open_service();
+  }
+  void TearDown() override {
+    svc_.reset();
+    tables_.reset();
+    engine_.reset();
+  }
+
+  void open_service() {
+    ProcessOptions po;
+    po.data_dir = dir_.path();
+    po.engine = engine_.get();
+    po.tables = tables_.get();
+    po.poll_interval_ms = 20;
+    po.discovery_interval_ms = 100;
+    po.retry_backoff_max_ms = 20;
+    svc_ = std::move(ProcessService::open(po)).value();
+    svc_->register_compiled("scripted", [this](const FunctionConfig&) {
+      return std::make_unique<ScriptedFunction>(
+          [this](const Batch& b, InvokeResult& r) { rule_(b, r); });
+    });
+    if (!functions_.empty()) ASSERT_TRUE(svc_->set_functions(functions_).ok());
+    svc_->start();
+  }
+
+  void declare(FunctionConfig c) {
+    functions_.push_back(c);
+    ASSERT_TRUE(svc_->set_functions(functions_).ok());
+  }
+
+  FunctionConfig extract_fn() {
+    FunctionConfig c;
+    c.name = "extract";
+    c.kind = FunctionConfig::Kind::kExtract;
+    c.extract = {{"id", "id", ExtractField::Type::kS, true, std::nullopt},
+                 {"n", "n", ExtractField::Type::kN, false, std::nullopt}};
+    c.sink.kind = SinkConfig::Kind::kTable;
+    c.sink.name = "out";
+    c.sink.create_key = table::KeySchema{{"id", table::Type::kS}, std::nullopt};
+    return c;
+  }
+  FunctionConfig scripted_fn() {
+    FunctionConfig c;
+    c.name = "scripted";
+    c.kind = FunctionConfig::Kind::kCompiled;
+    c.compiled = "scripted";
+    c.sink.kind = SinkConfig::Kind::kTable;
+    c.sink.name = "out";
+    c.sink.create_key = table::KeySchema{{"id", table::Type::kS}, std::nullopt};
+    return c;
+  }
+
+  std::string arn(const std::string& stream) {
+    return stream::format_stream_arn("us-east-1", engine_->account_id(), stream);
+  }
+  void create_stream(const std::string& name, uint32_t shards) {
+    ASSERT_TRUE(engine_->create_stream("us-east-1", name, shards, stream::StreamMode::kProvisioned, {}, std::nullopt).ok());
+  }
+  void put(const std::string& stream, const std::vector<std::string>& datas) {
+    std::vector<stream::PutEntry> e;
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < datas.size(); ++i) keys.push_back("k" + std::to_string(i));
+    for (size_t i = 0; i < datas.size(); ++i) e.push_back({datas[i], keys[i], ""});
+    auto r = engine_->put_records("us-east-1", stream, e);
+    ASSERT_TRUE(r.ok());
+    for (const auto& o : *r) ASSERT_TRUE(o.error_code.empty());
+  }
+  std::vector<std::string> read_all(const std::string& stream) {
+    std::vector<std::string> out;
+    auto info = engine_->describe_stream("us-east-1", stream);
+    for (const auto& s : info->shards) {
+      auto it = engine_->get_shard_iterator("us-east-1", stream, s.shard_id,
+                                            stream::IteratorType::kTrimHorizon, "", 0);
+      auto r = engine_->get_records(*it, 10000, false);
+      for (const auto& rec : r->records) out.emplace_back(rec.data);
+    }
+    return out;
+  }
+  int64_t items(const std::string& table) {
+    table::ScanSpec s;
+    s.table = table;
+    s.max_page_bytes = 64 << 20;
+    auto p = tables_->scan(s);
+    return p.ok() ? static_cast<int64_t>(p->items.size()) : -1;
+  }
+  Mapping mapping(const std::string& fn, const std::string& stream) {
+    Mapping m;
+    m.function_name = fn;
+    m.event_source_arn = arn(stream);
+    m.starting_position = StartingPosition::kTrimHorizon;
+    return m;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<stream::Engine> engine_;
+  std::unique_ptr<table::TableStore> tables_;
+  std::unique_ptr<ProcessService> svc_;
+  std::vector<FunctionConfig> functions_;
+  std::function<void(const Batch&, InvokeResult&)> rule_ = [](const Batch&, InvokeResult&) {};
+};
+
+TEST_F(ProcessServiceTest, PoisonRecordsGoToTheFailureStreamAndTheRestToTheTable) {
+  create_stream("in", 2);
+  create_stream("dlq", 1);
+  declare(extract_fn());
+  std::vector<std::string> datas;
+  for (int i = 0; i < 200; ++i) {
+    if (i % 20 == 7) {
+      datas.push_back(i % 40 == 7 ? "{not json" : "{\"n\":" + std::to_string(i) + "}");
+    } else {
+      datas.push_back("{\"id\":\"r" + std::to_string(i) + "\",\"n\":" + std::to_string(i) + "}");
+    }
+  }
+  put("in", datas);
+  Mapping m = mapping("extract", "in");
+  m.batch_size = 50;
+  m.on_failure_destination = arn("dlq");
+  auto created = svc_->create_mapping(m);
+  ASSERT_TRUE(created.ok()) << created.error().to_string();
+  EXPECT_EQ(created->state, "Creating");
+  ASSERT_TRUE(wait_for([&] { return items("out") == 190 && read_all("dlq").size() == 10; }))
+      << items("out") << " items, " << read_all("dlq").size() << " failures";
+  int not_json = 0, missing = 0;
+  simdjson::dom::parser parser;
+  for (const std::string& doc : read_all("dlq")) {
+    simdjson::dom::element e;
+    ASSERT_EQ(parser.parse(doc).get(e), simdjson::SUCCESS) << doc;
+    EXPECT_EQ(std::string_view(e["requestContext"]["condition"].get_string().value()), "RecordRejected");
+    EXPECT_EQ(e["KinesisBatchInfo"]["batchSize"].get_int64().value(), 1);
+    EXPECT_EQ(std::string_view(e["KinesisBatchInfo"]["streamArn"].get_string().value()), arn("in"));
+    const std::string reason(e["errorMessage"].get_string().value());
+    not_json += reason.find("not valid JSON") != std::string::npos;
+    missing += reason.find("missing required field 'id'") != std::string::npos;
+    auto data = base64_decode(e["records"].at(0)["data"].get_string().value());
+    ASSERT_TRUE(data.ok());
+    EXPECT_TRUE(data->starts_with("{n") || data->starts_with("{\"n\"")) << *data;
+  }
+  EXPECT_EQ(not_json, 5);
+  EXPECT_EQ(missing, 5);
+  EXPECT_TRUE(wait_for([&] { return svc_->get_mapping(created->uuid)->state == "Enabled"; }));
+}
+
+TEST_F(ProcessServiceTest, BisectIsolatesTheBadRecordAndTheShardMovesOn) {
+  create_stream("in", 1);
+  create_stream("dlq", 1);
+  declare(scripted_fn());
+  std::atomic<int> calls{0};
+  rule_ = [&](const Batch& b, InvokeResult& r) {
+    ++calls;
+    for (const auto& rec : b.records) {
+      if (rec.data == "r13") {
+        r.function_error = "Unhandled";
+        r.error_message = "boom on r13";
+      }
+    }
+  };
+  std::vector<std::string> datas;
+  for (int i = 0; i < 32; ++i) datas.push_back("r" + std::to_string(i));
+  put("in", datas);
+  Mapping m = mapping("scripted", "in");
+  m.batch_size = 16;
+  m.bisect_batch_on_function_error = true;
+  m.maximum_retry_attempts = 2;
+  m.on_failure_destination = arn("dlq");
+  ASSERT_TRUE(svc_->create_mapping(m).ok());
+  ASSERT_TRUE(wait_for([&] { return items("out") == 31 && read_all("dlq").size() == 1; }));
+  const std::string doc = read_all("dlq")[0];
+  EXPECT_NE(doc.find("\"condition\":\"RetryAttemptsExhausted\""), std::string::npos) << doc;
+  EXPECT_NE(doc.find("\"batchSize\":1"), std::string::npos) << doc;
+  EXPECT_NE(doc.find("\"errorMessage\":\"boom on r13\""), std::string::npos) << doc;
+  EXPECT_NE(doc.find("\"data\":\"" + base64_encode("r13") + "\""), std::string::npos) << doc;
+  EXPECT_NE(doc.find("\"functionError\":\"Unhandled\""), std::string::npos) << doc;
+  // Put more: the shard is not stalled.
+  put("in", {"r100", "r101"});
+  EXPECT_TRUE(wait_for([&] { return items("out") == 33; }));
+}
+
+TEST_F(ProcessServiceTest, ReportBatchItemFailuresRetriesFromTheFirstFailedItem) {
+  create_stream("in", 1);
+  declare(scripted_fn());
+  std::mutex mu;
+  std::map<std::string, int> seen;
+  rule_ = [&](const Batch& b, InvokeResult& r) {
+    std::lock_guard lock(mu);
+    for (uint32_t i = 0; i < b.records.size(); ++i) {
+      const std::string d(b.records[i].data);
+      if (++seen[d] == 1 && (d == "r5" || d == "r7")) r.failures.push_back({i, "flaky", false});
+    }
+  };
+  std::vector<std::string> datas;
+  for (int i = 0; i < 10; ++i) datas.push_back("r" + std::to_string(i));
+  put("in", datas);
+  Mapping m = mapping("scripted", "in");
+  m.batch_size = 10;
+  m.report_batch_item_failures = true;
+  ASSERT_TRUE(svc_->create_mapping(m).ok());
+  ASSERT_TRUE(wait_for([&] { return items("out") == 10; }));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen["r0"], 1);  // before the first failure: checkpointed, not retried
+  EXPECT_EQ(seen["r4"], 1);
+  EXPECT_EQ(seen["r5"], 2);  // retried from the first failed item
+  EXPECT_EQ(seen["r6"], 2);
+}
+
+TEST_F(ProcessServiceTest, ResumesAfterItsCheckpointAcrossARestart) {
+  create_stream("in", 2);
+  declare(scripted_fn());
+  std::atomic<int> records{0};
+  rule_ = [&](const Batch& b, InvokeResult&) { records += static_cast<int>(b.records.size()); };
+  std::vector<std::string> datas;
+  for (int i = 0; i < 100; ++i) datas.push_back("a" + std::to_string(i));
+  put("in", datas);
+  auto created = svc_->create_mapping(mapping("scripted", "in"));
+  ASSERT_TRUE(created.ok());
+  ASSERT_TRUE(wait_for([&] { return items("out") == 100; }));
+  // Wait for both checkpoints (the last write of each batch) before stopping.
+  ASSERT_TRUE(wait_for([&] {
+    auto p = svc_->progress(created->uuid);
+    return p.size() == 2 && !p[0].checkpoint.empty() && !p[1].checkpoint.empty() &&
+           p[0].records + p[1].records == 100;
+  }));
+  svc_.reset();
+  datas.clear();
+  for (int i = 0; i < 50; ++i) datas.push_back("b" + std::to_string(i));
+  put("in", datas);
+  open_service();
+  auto again = svc_->get_mapping(created->uuid);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->batch_size, 100);
+  ASSERT_TRUE(wait_for([&] { return items("out") == 150; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(records.load(), 150);  // nothing replayed after a clean stop
+}
+
+TEST_F(ProcessServiceTest, ParentsAreFinishedBeforeChildrenStart) {
+  create_stream("in", 1);
+  declare(scripted_fn());
+  std::mutex mu;
+  std::vector<std::string> order;  // shard of each record, in processing order
+  rule_ = [&](const Batch& b, InvokeResult&) {
+    std::lock_guard lock(mu);
+    for (size_t i = 0; i < b.records.size(); ++i) order.push_back(b.shard_id);
+  };
+  std::vector<std::string> datas;
+  for (int i = 0; i < 50; ++i) datas.push_back("p" + std::to_string(i));
+  put("in", datas);
+  // Split before the mapping exists: children hold records the parent must precede.
+  ASSERT_TRUE(engine_->split_shard("us-east-1", "in", "shardId-000000000000",
+                                   stream::HashKey::from_parts(1ull << 63, 0)).ok());
+  datas.clear();
+  for (int i = 0; i < 50; ++i) datas.push_back("c" + std::to_string(i));
+  put("in", datas);
+  ASSERT_TRUE(svc_->create_mapping(mapping("scripted", "in")).ok());
+  ASSERT_TRUE(wait_for([&] { return items("out") == 100; }));
+  std::lock_guard lock(mu);
+  ASSERT_EQ(order.size(), 100u);
+  for (size_t i = 0; i < 50; ++i) EXPECT_EQ(order[i], "shardId-000000000000") << i;
+  for (size_t i = 50; i < 100; ++i) EXPECT_NE(order[i], "shardId-000000000000") << i;
+}
+
+TEST_F(ProcessServiceTest, FilterCriteriaDropRecordsBeforeTheFunction) {
+  create_stream("in", 1);
+  declare(extract_fn());
+  put("in", {R"({"id":"a","n":1})", R"({"id":"b","n":5})", R"({"id":"c","n":9})"});
+  Mapping m = mapping("extract", "in");
+  m.filter_patterns = {R"({"data":{"n":[{"numeric":[">",2]}]}})"};
+  auto c = svc_->create_mapping(m);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(wait_for([&] { return items("out") == 2; }));
+  table::Item key;
+  key.emplace("id", table::Value::s("a"));
+  EXPECT_FALSE(tables_->get_item("out", key)->has_value());
+}
+
+TEST_F(ProcessServiceTest, TumblingWindowCountsLandWhenTheWindowCloses) {
+  create_stream("in", 1);
+  FunctionConfig c;
+  c.name = "tags";
+  c.kind = FunctionConfig::Kind::kWindowCount;
+  c.counts = {{"lang", "lang"}};
+  c.sink.kind = SinkConfig::Kind::kTable;
+  c.sink.name = "counts";
+  c.sink.create_key = table::KeySchema{{"key", table::Type::kS}, table::KeyAttr{"window_start", table::Type::kN}};
+  declare(c);
+  put("in", {R"({"lang":"en"})", R"({"lang":"en"})", R"({"lang":"fr"})"});
+  Mapping m = mapping("tags", "in");
+  m.tumbling_window_s = 1;
+  ASSERT_TRUE(svc_->create_mapping(m).ok());
+  ASSERT_TRUE(wait_for([&] { return items("counts") >= 2; }, 10000));
+  table::ScanSpec s;
+  s.table = "counts";
+  auto p = tables_->scan(s);
+  int64_t total = 0;
+  for (const auto& it : p->items) total += std::stoll(it.at("count").str());
+  EXPECT_EQ(total, 3);
+}
+
+TEST_F(ProcessServiceTest, MappingCatalogRulesAndPersistence) {
+  create_stream("in", 1);
+  declare(extract_fn());
+  Mapping m = mapping("extract", "in");
+  auto a = svc_->create_mapping(m);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(svc_->create_mapping(m).code(), ErrorCode::kAlreadyExists);
+  Mapping bad = mapping("nope", "in");
+  EXPECT_EQ(svc_->create_mapping(bad).code(), ErrorCode::kNotFound);
+  bad = mapping("extract", "missing");
+  EXPECT_EQ(svc_->create_mapping(bad).code(), ErrorCode::kInvalidArgument);
+  bad = mapping("extract", "in");
+  bad.batch_size = 10001;
+  EXPECT_EQ(svc_->create_mapping(bad).code(), ErrorCode::kInvalidArgument);
+  bad.batch_size = 10;
+  bad.maximum_record_age_s = 30;
+  EXPECT_EQ(svc_->create_mapping(bad).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(svc_->get_mapping("nope").code(), ErrorCode::kNotFound);
+
+  ASSERT_TRUE(wait_for([&] { return svc_->get_mapping(a->uuid)->state == "Enabled"; }));
+  MappingUpdate u;
+  u.enabled = false;
+  u.batch_size = 7;
+  auto upd = svc_->update_mapping(a->uuid, u);
+  ASSERT_TRUE(upd.ok());
+  EXPECT_EQ(upd->state, "Disabling");
+  ASSERT_TRUE(wait_for([&] { return svc_->get_mapping(a->uuid)->state == "Disabled"; }));
+  svc_.reset();
+  open_service();
+  auto back = svc_->get_mapping(a->uuid);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->batch_size, 7);
+  EXPECT_FALSE(back->enabled);
+  EXPECT_EQ(back->state, "Disabled");
+  EXPECT_EQ(svc_->list_mappings("extract", "").size(), 1u);
+  EXPECT_EQ(svc_->list_mappings("other", "").size(), 0u);
+  auto d = svc_->delete_mapping(a->uuid);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->state, "Deleting");
+  ASSERT_TRUE(wait_for([&] { return !svc_->get_mapping(a->uuid).ok(); }));
+  svc_.reset();
+  open_service();
+  EXPECT_FALSE(svc_->get_mapping(a->uuid).ok());
+}
+
+}  // namespace
+}  // namespace freshet::process

@@ -12,7 +12,7 @@ jobs=$(nproc)
 run_preset() {
   local preset=$1
   echo "== configure and build: $preset"
-  cmake --preset "$preset" -DFRESHET_MODULES="common;log;metrics;stream;table;objstore;delivery;process;api;api/kinesis;api/dynamodb;api/firehose;api/s3;api/cloudwatch;dashboard;node;produce;pipeline;cli" >/dev/null
+  cmake --preset "$preset" -DFRESHET_MODULES="common;log;metrics;stream;table;objstore;delivery;process;api;api/kinesis;api/dynamodb;api/firehose;api/s3;api/lambda;api/cloudwatch;dashboard;node;produce;pipeline;cli" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
   echo "== test: $preset"
   ctest --preset "$preset" -j "$jobs" --timeout 600

@@ -13,6 +13,7 @@
 #include "freshet/api/firehose.h"
 #include "freshet/api/http_server.h"
 #include "freshet/api/kinesis.h"
+#include "freshet/api/lambda.h"
 #include "freshet/api/s3.h"
 #include "freshet/api/service.h"
 #include "freshet/delivery/delivery.h"
@@ -124,6 +125,7 @@ class Node::Impl {
   std::unique_ptr<delivery::DeliveryService> delivery;
   std::unique_ptr<table::TableStore> tables;
   std::unique_ptr<process::ProcessService> process;  // functions and mappings (issue 13)
+  std::unique_ptr<api::LambdaApi> lambda;            // its Lambda API (/2015-03-31/)
   api::ServiceRegistry services;
   std::unique_ptr<api::S3Api> s3;
   // Requests without X-Amz-Target, tried in order; the first that does not decline answers.
@@ -326,6 +328,10 @@ Status Node::Impl::open_process() {
     if (!fns.ok()) return fns.error();
     if (Status s = process->set_functions(std::move(fns).value()); !s.ok()) return s;
   }
+  api::LambdaApiOptions lo;
+  lo.region = options.region;
+  lo.account_id = options.account_id;
+  lambda = std::make_unique<api::LambdaApi>(*process, registry, lo);
   return Status();
 }
 
@@ -352,6 +358,9 @@ void Node::Impl::add_routes() {
     }
     return r;
   });
+  // Lambda: paths under /2015-03-31/.
+  api::LambdaApi* lambda_api = lambda.get();
+  rest_handlers.push_back([lambda_api](api::RestRequest& r) { return lambda_api->handle(r); });
   // S3 last: it takes every request the handlers before it declined.
   api::S3Api* s3_api = s3.get();
   rest_handlers.push_back([s3_api](api::RestRequest& r) { return s3_api->handle(r); });
@@ -429,6 +438,7 @@ void Node::stop() {
   impl_->server->stop();
   impl_->handlers->join();
   if (impl_->sampler) impl_->sampler->stop();  // writes the open minute of metrics
+  impl_->lambda.reset();    // drains Event invocations (bounded) before the functions stop
   impl_->process->stop();   // runners stop before the streams and tables they use close
   impl_->delivery->stop();  // buffered records stay in their logs for the next start
   impl_->engine.reset();    // closes every log; all acknowledged writes are already durable

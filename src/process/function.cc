@@ -206,7 +206,15 @@ Status decode_kinesis_response(std::string_view json, const Batch& batch, Invoke
                             std::string(id);
         return {};
       }
-      out.failures.push_back({it->second, "reported in batchItemFailures", false});
+      // Freshet's extensions: "reason" (kept with the record at the failure destination) and
+      // "permanent": true (the record itself is bad: no retry, straight to the destination).
+      std::string_view reason = "reported in batchItemFailures";
+      bool permanent = false;
+      if (f["reason"].get_string().get(reason)) {
+      }
+      if (f["permanent"].get_bool().get(permanent)) {
+      }
+      out.failures.push_back({it->second, std::string(reason), permanent});
     }
     std::sort(out.failures.begin(), out.failures.end(),
               [](const RecordFailure& a, const RecordFailure& b) { return a.record < b.record; });

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   libboost1.81-dev
   libsimdjson-dev
   libssl-dev zlib1g-dev libzstd-dev libsnappy-dev liblz4-dev

@@ -290,7 +290,7 @@ void ShardRunner::run() {
   }
 }
 
-InvokeResult ShardRunner::invoke(std::span<const Record> recs, bool final_window) {
+InvokeResult ShardRunner::invoke(std::span<const Record> recs, bool final_window, Function& fn) {
   Batch b;
   b.event_source_arn = m_.event_source_arn;
   b.region = region_;
@@ -312,7 +312,7 @@ InvokeResult ShardRunner::invoke(std::span<const Record> recs, bool final_window
   }
   fseries_->concurrent->inc();
   const auto t0 = std::chrono::steady_clock::now();
-  InvokeResult r = fn_->invoke(b);
+  InvokeResult r = fn.invoke(b);
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   fseries_->concurrent->dec();
@@ -327,8 +327,46 @@ InvokeResult ShardRunner::invoke(std::span<const Record> recs, bool final_window
   return r;
 }
 
+bool ShardRunner::process_lanes(std::span<const Record> recs, const std::string& end_seq) {
+  const size_t lanes = static_cast<size_t>(m_.parallelization_factor);
+  while (lane_fns_.size() < lanes) {
+    auto fn = impl_.instantiate(fc_);
+    if (!fn.ok()) {
+      impl_.set_last_result(m_.uuid, "PROBLEM: Function call failed: " + fn.error().message());
+      if (!wait_ms(1000)) return false;
+      continue;
+    }
+    lane_fns_.push_back(std::move(fn).value());
+  }
+  if (!ensure_sink()) return false;
+  std::vector<std::vector<Record>> by_lane(lanes);
+  for (const Record& r : recs) {
+    by_lane[std::hash<std::string_view>{}(r.partition_key) % lanes].push_back(r);
+  }
+  std::atomic<bool> all_done{true};
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < lanes; ++i) {
+    if (by_lane[i].empty()) continue;
+    threads.emplace_back([this, i, &by_lane, &all_done] {
+      if (!handle(by_lane[i], "", 0, *lane_fns_[i], false)) all_done.store(false);
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (!all_done.load()) return false;  // stopping: the batch is replayed from the checkpoint
+  CommitSet cs;
+  cs.checkpoint = true;
+  cs.cp = cp_;
+  cs.cp.sequence = end_seq;
+  if (!commit(cs)) return false;
+  impl_.set_last_result(m_.uuid, "OK");
+  return true;
+}
+
 bool ShardRunner::process_batch(std::span<const Record> recs, const std::string& end_seq) {
-  if (m_.tumbling_window_s <= 0) return handle(recs, end_seq, 0);
+  if (m_.tumbling_window_s <= 0 && m_.parallelization_factor > 1) {
+    return process_lanes(recs, end_seq);
+  }
+  if (m_.tumbling_window_s <= 0) return handle(recs, end_seq, 0, *fn_, true);
   // Tumbling windows: split the batch where records enter a later window (by arrival time);
   // close the open window before the first record of the next.
   const int64_t w = static_cast<int64_t>(m_.tumbling_window_s) * 1000;
@@ -345,7 +383,7 @@ bool ShardRunner::process_batch(std::span<const Record> recs, const std::string&
     size_t j = i;
     while (j < recs.size() && recs[j].arrival_ms / w * w <= window_start_) ++j;
     const std::string& seq = j == recs.size() ? end_seq : std::string(recs[j - 1].sequence_number);
-    if (!handle(recs.subspan(i, j - i), seq, 0)) return false;
+    if (!handle(recs.subspan(i, j - i), seq, 0, *fn_, true)) return false;
     i = j;
   }
   return true;
@@ -355,7 +393,7 @@ bool ShardRunner::close_window() {
   // The final invocation of the window: no records, the state so far.
   int64_t backoff = 50;
   while (true) {
-    InvokeResult r = invoke({}, true);
+    InvokeResult r = invoke({}, true, *fn_);
     if (r.function_error.empty()) {
       CommitSet cs;
       cs.outputs = std::move(r.outputs);
@@ -374,11 +412,12 @@ bool ShardRunner::close_window() {
   }
 }
 
-bool ShardRunner::handle(std::span<const Record> recs, const std::string& end_seq, int attempts) {
+bool ShardRunner::handle(std::span<const Record> recs, const std::string& end_seq, int attempts,
+                         Function& fn, bool checkpoints) {
   int64_t backoff = 50;
   while (!recs.empty()) {
     if (stopping()) return false;
-    InvokeResult r = invoke(recs, false);
+    InvokeResult r = invoke(recs, false, fn);
     std::string reason, function_error;
     if (r.function_error.empty()) {
       size_t first = recs.size();  // the first transient failure (ReportBatchItemFailures)
@@ -398,7 +437,7 @@ bool ShardRunner::handle(std::span<const Record> recs, const std::string& end_se
         }
       }
       if (first == recs.size()) {
-        cs.checkpoint = true;
+        cs.checkpoint = checkpoints;
         cs.cp = cp_;
         cs.cp.sequence = end_seq;
         if (m_.tumbling_window_s > 0) {
@@ -410,7 +449,7 @@ bool ShardRunner::handle(std::span<const Record> recs, const std::string& end_se
         impl_.set_last_result(m_.uuid, "OK");
         return true;
       }
-      if (first > 0) {
+      if (first > 0 && checkpoints) {
         cs.checkpoint = true;
         cs.cp = cp_;
         cs.cp.sequence = std::string(recs[first - 1].sequence_number);
@@ -434,10 +473,11 @@ bool ShardRunner::handle(std::span<const Record> recs, const std::string& end_se
     ++attempts;
     if (!function_error.empty() && m_.bisect_batch_on_function_error && recs.size() > 1) {
       const size_t mid = recs.size() / 2;
-      if (!handle(recs.subspan(0, mid), std::string(recs[mid - 1].sequence_number), attempts)) {
+      if (!handle(recs.subspan(0, mid), std::string(recs[mid - 1].sequence_number), attempts, fn,
+                  checkpoints)) {
         return false;
       }
-      return handle(recs.subspan(mid), end_seq, attempts);
+      return handle(recs.subspan(mid), end_seq, attempts, fn, checkpoints);
     }
     std::string condition;
     if (m_.maximum_retry_attempts >= 0 && attempts > m_.maximum_retry_attempts) {
@@ -450,7 +490,7 @@ bool ShardRunner::handle(std::span<const Record> recs, const std::string& end_se
       CommitSet cs;
       cs.failed.push_back({std::vector<Record>(recs.begin(), recs.end()), reason, condition,
                            function_error, attempts});
-      cs.checkpoint = true;
+      cs.checkpoint = checkpoints;
       cs.cp = cp_;
       cs.cp.sequence = end_seq;
       if (!commit(cs)) return false;
@@ -462,6 +502,7 @@ bool ShardRunner::handle(std::span<const Record> recs, const std::string& end_se
     backoff = std::min<int64_t>(backoff * 2, impl_.opt.retry_backoff_max_ms);
   }
   // Everything left was committed piecewise; move the checkpoint to the end.
+  if (!checkpoints) return true;
   CommitSet cs;
   cs.checkpoint = true;
   cs.cp = cp_;
@@ -647,13 +688,11 @@ bool ShardRunner::write_outputs(std::vector<Output>& outputs, CommitSet& cs) {
   return true;
 }
 
-bool ShardRunner::commit(CommitSet& cs) {
-  table::TableStore& tables = *impl_.opt.tables;
+bool ShardRunner::ensure_sink() {
   const SinkConfig& sink = fc_.sink;
-  std::vector<table::WriteOp> ops;
-  if (sink.kind == SinkConfig::Kind::kTable && !cs.outputs.empty()) {
-    if (!sink_desc_) {
-      if (!retry_until_ok("opening the sink table", [&]() -> Status {
+  if (sink.kind != SinkConfig::Kind::kTable || sink_desc_) return true;
+  table::TableStore& tables = *impl_.opt.tables;
+  return retry_until_ok("opening the sink table", [&]() -> Status {
             auto d = tables.describe_table(sink.name);
             if (!d.ok() && d.code() == ErrorCode::kNotFound && sink.create_key) {
               table::TableDesc desc;
@@ -670,10 +709,15 @@ bool ShardRunner::commit(CommitSet& cs) {
             if (!tables.is_active(*d)) return Error(ErrorCode::kUnavailable, "table is being created");
             sink_desc_ = std::move(d).value();
             return {};
-          })) {
-        return false;
-      }
-    }
+          });
+}
+
+bool ShardRunner::commit(CommitSet& cs) {
+  table::TableStore& tables = *impl_.opt.tables;
+  const SinkConfig& sink = fc_.sink;
+  std::vector<table::WriteOp> ops;
+  if (sink.kind == SinkConfig::Kind::kTable && !cs.outputs.empty()) {
+    if (!ensure_sink()) return false;
     // Items the table would reject (missing or mistyped key, too large) are failures of
     // their record, with the table's reason.
     std::unordered_map<std::string, size_t> by_key;

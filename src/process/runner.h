@@ -56,10 +56,17 @@ class ShardRunner {
   Result<std::string> iterator_from(const std::string& after_seq);
   // Runs recs to the end: invoke, retries, bisection, the failure destination, commits.
   // end_seq is the checkpoint once all of them are done. False if stopping first.
-  bool handle(std::span<const Record> recs, const std::string& end_seq, int attempts);
+  // checkpoints=false: the caller writes the checkpoint once every lane is done
+  // (ParallelizationFactor); fn is the lane's function instance.
+  bool handle(std::span<const Record> recs, const std::string& end_seq, int attempts,
+              Function& fn, bool checkpoints);
   bool process_batch(std::span<const Record> recs, const std::string& end_seq);
+  // ParallelizationFactor > 1: the batch split by partition key into that many lanes (order
+  // kept per key), run concurrently, then one checkpoint.
+  bool process_lanes(std::span<const Record> recs, const std::string& end_seq);
   bool close_window();
-  InvokeResult invoke(std::span<const Record> recs, bool final_window);
+  InvokeResult invoke(std::span<const Record> recs, bool final_window, Function& fn);
+  bool ensure_sink();  // looks up (or creates) the sink table once
   bool commit(CommitSet& cs);
   bool write_failures(std::vector<Failed>& failed);
   bool write_outputs(std::vector<Output>& outputs, CommitSet& cs);
@@ -73,6 +80,7 @@ class ShardRunner {
   const bool new_shard_;
   std::string function_arn_;
   std::unique_ptr<Function> fn_;
+  std::vector<std::unique_ptr<Function>> lane_fns_;  // ParallelizationFactor > 1
   FilterSet filters_;
   simdjson::dom::parser parser_;  // FilterCriteria matching
   FunctionSeries* fseries_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -359,6 +360,55 @@ TEST_F(ProcessServiceTest, TumblingWindowCountsLandWhenTheWindowCloses) {
   int64_t total = 0;
   for (const auto& it : p->items) total += std::stoll(it.at("count").str());
   EXPECT_EQ(total, 3);
+}
+
+TEST_F(ProcessServiceTest, ParallelizationFactorRunsLanesConcurrentlyAndKeepsOrderPerKey) {
+  create_stream("in", 1);
+  declare(scripted_fn());
+  std::mutex mu;
+  std::map<std::string, std::vector<int>> by_key;  // partition key -> record numbers, in order
+  std::atomic<int> running{0}, most{0};
+  rule_ = [&](const Batch& b, InvokeResult&) {
+    const int now = ++running;
+    int seen = most.load();
+    while (now > seen && !most.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    {
+      std::lock_guard lock(mu);
+      for (const auto& r : b.records) {
+        const std::string d(r.data);
+        by_key[std::string(r.partition_key)].push_back(std::stoi(d.substr(d.find('-') + 1)));
+      }
+    }
+    --running;
+  };
+  // 8 keys, 25 records each, interleaved.
+  std::vector<stream::PutEntry> e;
+  std::vector<std::string> datas, keys;
+  for (int i = 0; i < 200; ++i) {
+    keys.push_back("key" + std::to_string(i % 8));
+    datas.push_back(keys.back() + "-" + std::to_string(i));
+  }
+  for (int i = 0; i < 200; ++i) e.push_back({datas[i], keys[i], ""});
+  ASSERT_TRUE(engine_->put_records("us-east-1", "in", e).ok());
+  Mapping m = mapping("scripted", "in");
+  m.batch_size = 50;
+  m.parallelization_factor = 4;
+  auto c = svc_->create_mapping(m);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(wait_for([&] { return items("out") == 200; }));
+  ASSERT_TRUE(wait_for([&] {
+    auto p = svc_->progress(c->uuid);
+    return p.size() == 1 && p[0].checkpoint.size() > 0 && p[0].records == 200;
+  }));
+  EXPECT_GT(most.load(), 1);  // lanes ran at the same time
+  std::lock_guard lock(mu);
+  ASSERT_EQ(by_key.size(), 8u);
+  for (const auto& [k, v] : by_key) {
+    EXPECT_EQ(v.size(), 25u) << k;
+    EXPECT_TRUE(std::is_sorted(v.begin(), v.end())) << k;
+  }
 }
 
 TEST_F(ProcessServiceTest, MappingCatalogRulesAndPersistence) {

@@ -72,7 +72,7 @@ struct Mapping {
   int32_t maximum_batching_window_s = 0;       // 0..300
   StartingPosition starting_position = StartingPosition::kLatest;
   int64_t starting_position_timestamp_ms = 0;  // kAtTimestamp
-  int32_t parallelization_factor = 1;          // 1..10 (accepted; one batch per shard at a time)
+  int32_t parallelization_factor = 1;          // 1..10 lanes per batch, split by partition key
   int32_t maximum_retry_attempts = -1;         // -1 (until the record expires) .. 10000
   int32_t maximum_record_age_s = -1;           // -1 (infinite) or 60..604800
   bool bisect_batch_on_function_error = false;

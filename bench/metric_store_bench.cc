@@ -5,7 +5,9 @@
 //   2. GetMetricData's work for one series over 3 hours at 1 s resolution (query(), 10,800
 //      datapoints read through 180 minute batches), in a second store holding QSERIES series
 //      for 3 simulated hours.
-// Usage: metric_store_bench [SERIES=100000] [MINUTES=5] [QSERIES=2000] [DIR=/tmp/...]
+//      Every series has a datapoint each minute (each minute batch indexes all QSERIES),
+//      the queried one each second (all of them with "dense").
+// Usage: metric_store_bench [SERIES=100000] [MINUTES=5] [QSERIES=2000] [DIR=/tmp/...] [dense]
 #include <malloc.h>
 
 #include <chrono>
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
   const int minutes = argc > 2 ? std::atoi(argv[2]) : 5;
   const size_t qseries = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 2000;
   const std::string dir = argc > 4 ? argv[4] : "/tmp/freshet-metric-store-bench";
+  const bool dense = argc > 5 && std::string(argv[5]) == "dense";
   std::filesystem::remove_all(dir);
   const int64_t t0 = 1'800'000'000;  // a whole hour
 
@@ -96,14 +99,26 @@ int main(int argc, char** argv) {
       samples[i].series = *store->intern({"App", "M", {{"N", std::to_string(i)}}}, "Count");
     }
     auto fill = Steady::now();
+    // Every series has a datapoint in every minute (so each minute batch indexes all of
+    // them); the probe series, and all of them if DENSE, have one every second.
+    const uint32_t probe = samples[qseries / 2].series;
+    std::vector<metrics::MetricStore::Sample> one(1);
+    one[0].series = probe;
     for (int64_t s = 0; s < 3 * 3600; ++s) {
       for (size_t i = 0; i < qseries; ++i) samples[i].stat = metrics::Stat::of(double(s % 60));
-      if (!store->record_many(t0 + s, samples).ok()) return 1;
+      one[0].stat = metrics::Stat::of(double(s % 60));
+      if (dense || s % 60 == 0) {
+        if (!store->record_many(t0 + s, samples).ok()) return 1;
+      } else if (!store->record_many(t0 + s, one).ok()) {
+        return 1;
+      }
       clock->advance(1000);
       if (!store->tick().ok()) return 1;
     }
-    std::printf("filled 3 h of %zu series at 1 s in %.1f s\n", qseries, secs(fill));
-    const uint32_t id = samples[qseries / 2].series;
+    std::printf("filled 3 h of %zu series (%s) in %.1f s\n", qseries,
+                dense ? "each every second" : "each every minute, the probe every second",
+                secs(fill));
+    const uint32_t id = probe;
     for (int round = 0; round < 5; ++round) {
       auto a = Steady::now();
       auto dps = store->query(id, t0, t0 + 3 * 3600, 1);

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <unordered_map>
 
+#include "freshet/common/crc32c.h"
 #include "store_format.h"
 
 namespace freshet::metrics {
@@ -125,6 +127,7 @@ class MetricStore::Impl {
   Status record_locked(uint32_t series, int64_t t_s, const Stat& stat, const Sketch* sketch,
                        int64_t now_s);
   Status record_many(int64_t t_s, const std::vector<Sample>& samples);
+  Status record_durable(const std::vector<DurableSample>& samples);
   Result<std::vector<Datapoint>> query(uint32_t series, int64_t start_s, int64_t end_s,
                                        int64_t period_s, const std::vector<double>& pcts) const;
   std::vector<SeriesInfo> list(std::string_view ns, std::string_view name,
@@ -173,6 +176,8 @@ class MetricStore::Impl {
   Status scan_file(size_t tier, TierFile& f);
   Result<TierFile*> file_for(size_t tier, int64_t chunk_start);
   Status write_catalog_locked();
+  Status open_wal();
+  void maybe_reset_wal_locked();
   Status flush_window_locked(int64_t w, Window& win, int64_t now);
   Status rollup_locked(int64_t hour);
   void retention_locked(int64_t now);
@@ -193,6 +198,11 @@ class MetricStore::Impl {
   size_t head_points_ = 0;
   std::array<std::map<int64_t, TierFile>, 3> files_;
   int64_t cursor_ = 0;  // t1 hours before this are rolled up into t60 and t300
+  // The write-ahead log of record_durable(): emptied once no window up to wal_max_window_
+  // waits in windows_ (all its datapoints are in batches).
+  std::unique_ptr<File> wal_;
+  uint64_t wal_size_ = 0;
+  int64_t wal_max_window_ = INT64_MIN;
   int64_t last_retention_ = 0;
   mutable StoreStats counters_;
 };
@@ -293,6 +303,7 @@ Status MetricStore::Impl::open() {
   }
   catalog_size_ = pos;
   for (size_t t = 0; t < kTiers.size(); ++t) FRESHET_RETURN_IF_ERROR(open_tier(t));
+  FRESHET_RETURN_IF_ERROR(open_wal());
   // The rollup cursor: the end of the newest hourly rollup, else the oldest t1 hour.
   const int64_t now = now_s();
   cursor_ = 0;
@@ -465,6 +476,146 @@ Status MetricStore::Impl::record_locked(uint32_t series, int64_t t_s, const Stat
   if (h.present != before) ++head_points_;
   SeriesInfo& s = series_[series];
   s.last_write_s = std::max(s.last_write_s, t_s);
+  return {};
+}
+
+// WAL record: 0 u32 crc (of [4, 8 + length)) | 4 u32 length | 8 u32 series | 12 i64 t |
+// 20 f64 sum, count, min, max | 52 u16 n | n x { i16 bucket | u32 count } (length 46 + 6n).
+namespace {
+void wal_encode(const MetricStore::DurableSample& d, std::string& out) {
+  std::string body;
+  auto put = [&body](const auto& v) { body.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
+  put(d.series);
+  put(d.t_s);
+  put(d.stat.sum);
+  put(d.stat.count);
+  put(d.stat.min);
+  put(d.stat.max);
+  const uint16_t n = static_cast<uint16_t>(std::min<size_t>(d.sketch.size(), 65535));
+  put(n);
+  for (size_t i = 0; i < n; ++i) {
+    put(d.sketch[i].first);
+    put(d.sketch[i].second);
+  }
+  const uint32_t len = static_cast<uint32_t>(body.size());
+  std::string rec(8, '\0');
+  std::memcpy(rec.data() + 4, &len, 4);
+  rec += body;
+  const uint32_t crc = crc32c::value(rec.data() + 4, rec.size() - 4);
+  std::memcpy(rec.data(), &crc, 4);
+  out += rec;
+}
+
+bool wal_decode(std::string_view b, size_t& pos, MetricStore::DurableSample& d) {
+  if (b.size() - pos < 8) return false;
+  uint32_t crc, len;
+  std::memcpy(&crc, b.data() + pos, 4);
+  std::memcpy(&len, b.data() + pos + 4, 4);
+  if (len < 46 || b.size() - pos - 8 < len) return false;
+  if (crc32c::value(b.data() + pos + 4, 4 + len) != crc) return false;
+  const char* p = b.data() + pos + 8;
+  auto get = [&p](auto& v) {
+    std::memcpy(&v, p, sizeof(v));
+    p += sizeof(v);
+  };
+  get(d.series);
+  get(d.t_s);
+  get(d.stat.sum);
+  get(d.stat.count);
+  get(d.stat.min);
+  get(d.stat.max);
+  uint16_t n;
+  get(n);
+  if (len != 46u + 6u * n) return false;
+  d.sketch.clear();
+  for (uint16_t i = 0; i < n; ++i) {
+    int16_t bucket;
+    uint32_t count;
+    get(bucket);
+    get(count);
+    d.sketch.emplace_back(bucket, count);
+  }
+  pos += 8 + len;
+  return true;
+}
+}  // namespace
+
+Status MetricStore::Impl::open_wal() {
+  const std::string path = opt_.dir + "/custom.wal";
+  const bool existed = opt_.fs->exists(path);
+  FRESHET_ASSIGN_OR_RETURN(wal_, opt_.fs->open(path, OpenMode::kCreate));
+  if (!existed) FRESHET_RETURN_IF_ERROR(opt_.fs->sync_dir(opt_.dir));
+  FRESHET_ASSIGN_OR_RETURN(uint64_t size, wal_->size());
+  std::string bytes;
+  FRESHET_RETURN_IF_ERROR(read_exact(*wal_, 0, size, bytes));
+  size_t pos = 0;
+  DurableSample d;
+  const int64_t now = now_s();
+  size_t replayed = 0;
+  while (pos < bytes.size() && wal_decode(bytes, pos, d)) {
+    // Datapoints acknowledged before a crash: back into the heads (a minute written to a
+    // batch just before the crash, with the log not yet emptied, is counted twice: the
+    // window is the few microseconds between the batch's fsync and the log's truncation).
+    if (record_locked(d.series, d.t_s, d.stat, d.sketch.empty() ? nullptr : &d.sketch, now).ok()) {
+      wal_max_window_ = std::max(wal_max_window_, floor_to(d.t_s, kMinute));
+      ++replayed;
+    }
+  }
+  if (pos < bytes.size()) {
+    spdlog::warn("metric store: {} cut at byte {} of {} (a record torn by a crash)", path, pos,
+                 bytes.size());
+    FRESHET_RETURN_IF_ERROR(wal_->truncate(pos));
+  }
+  wal_size_ = pos;
+  if (replayed > 0) spdlog::info("metric store: {} datapoints replayed from {}", replayed, path);
+  return {};
+}
+
+void MetricStore::Impl::maybe_reset_wal_locked() {
+  if (wal_size_ == 0) return;
+  if (!windows_.empty() && windows_.begin()->first <= wal_max_window_) return;
+  if (Status s = wal_->truncate(0); !s.ok()) {
+    spdlog::warn("metric store: cannot empty the write-ahead log: {}", s.to_string());
+    return;
+  }
+  if (opt_.fsync) {
+    if (Status s = wal_->sync(); !s.ok()) {
+      spdlog::warn("metric store: cannot sync the write-ahead log: {}", s.to_string());
+    }
+  }
+  wal_size_ = 0;
+  wal_max_window_ = INT64_MIN;
+}
+
+Status MetricStore::Impl::record_durable(const std::vector<DurableSample>& samples) {
+  std::lock_guard lock(mu_);
+  const int64_t now = now_s();
+  for (const DurableSample& d : samples) {
+    if (d.series >= series_.size()) return Error(ErrorCode::kNotFound, "unknown series");
+    if (d.t_s < now - kTiers[2].retention || d.t_s > now + 2 * kHour) {
+      return Error(ErrorCode::kInvalidArgument, "timestamp outside the store's range");
+    }
+  }
+  // Series first: the log names them by id.
+  FRESHET_RETURN_IF_ERROR(write_catalog_locked());
+  std::string bytes;
+  for (const DurableSample& d : samples) wal_encode(d, bytes);
+  if (Status s = wal_->write_at(bytes.data(), bytes.size(), wal_size_); !s.ok()) {
+    (void)wal_->truncate(wal_size_);
+    return s;
+  }
+  if (opt_.fsync) {
+    if (Status s = wal_->sync(); !s.ok()) {
+      (void)wal_->truncate(wal_size_);
+      return s;
+    }
+  }
+  wal_size_ += bytes.size();
+  for (const DurableSample& d : samples) {
+    FRESHET_RETURN_IF_ERROR(
+        record_locked(d.series, d.t_s, d.stat, d.sketch.empty() ? nullptr : &d.sketch, now));
+    wal_max_window_ = std::max(wal_max_window_, floor_to(d.t_s, kMinute));
+  }
   return {};
 }
 
@@ -668,6 +819,7 @@ Status MetricStore::Impl::tick(bool all) {
     for (const auto& [id, h] : it->second.heads) head_points_ -= std::popcount(h.present);
     it = windows_.erase(it);
   }
+  maybe_reset_wal_locked();
   if (all) {
     if (Status s = write_catalog_locked(); !s.ok() && first.ok()) first = s;
     return first;
@@ -897,6 +1049,10 @@ Status MetricStore::record(uint32_t series, int64_t t_s, const Stat& stat, const
 
 Status MetricStore::record_many(int64_t t_s, const std::vector<Sample>& samples) {
   return impl_->record_many(t_s, samples);
+}
+
+Status MetricStore::record_durable(const std::vector<DurableSample>& samples) {
+  return impl_->record_durable(samples);
 }
 
 Result<std::vector<Datapoint>> MetricStore::query(uint32_t series, int64_t start_s, int64_t end_s,

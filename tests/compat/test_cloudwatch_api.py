@@ -237,3 +237,19 @@ def test_restart_keeps_history(server, traffic_stream):
     assert after == before
     assert sum(v for _, v in after) == traffic_stream
     assert [a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]] == [a["AlarmName"] for a in alarms]
+
+
+def test_put_metric_data_survives_kill9(server):
+    cw = client(server, "cloudwatch")
+    now = dt.datetime.now(UTC)
+    cw.put_metric_data(Namespace="Durable", MetricData=[
+        {"MetricName": "Orders", "Value": 3, "Timestamp": now},
+        {"MetricName": "Orders", "Values": [1.0, 2.0], "Counts": [2.0, 1.0], "Timestamp": now}])
+    server.kill9()  # before the minute is written to a batch
+    server.start()
+    cw = client(server, "cloudwatch")
+    start, end = window()
+    [p] = cw.get_metric_statistics(Namespace="Durable", MetricName="Orders", StartTime=start,
+                                   EndTime=end, Period=600,
+                                   Statistics=["Sum", "SampleCount"])["Datapoints"]
+    assert (p["Sum"], p["SampleCount"]) == (7, 4)

@@ -169,6 +169,38 @@ TEST(MetricStoreTest, LateWritesAndListFilters) {
   EXPECT_FALSE(s->record(a, kT0 + 700 + 3 * 3600, Stat::of(1)).ok());  // too far ahead
 }
 
+TEST(MetricStoreTest, DurableRecordsSurviveACrashAndTheLogEmpties) {
+  Fixture f;
+  const std::string crash = f.dir.path() + "/crash";
+  uint32_t id = 0;
+  {
+    auto s = f.open();
+    id = *s->intern(SeriesKey{"App", "Orders", {}}, "Count");
+    Sketch sk;
+    sketch_add(sk, 7, 3);
+    ASSERT_TRUE(s->record_durable({{id, kT0 + 5, Stat{21, 3, 7, 7}, sk}}).ok());
+    EXPECT_FALSE(s->record_durable({{id, kT0 + 3 * 3600, Stat::of(1), {}}}).ok());
+    // A crash now: the files as they are (the destructor would write the minute).
+    std::filesystem::copy(f.dir.path() + "/metrics", crash,
+                          std::filesystem::copy_options::recursive);
+    EXPECT_GT(std::filesystem::file_size(f.dir.path() + "/metrics/custom.wal"), 0u);
+    f.advance_to(*s, kT0 + 62);  // the minute is written: the log is emptied
+    EXPECT_EQ(std::filesystem::file_size(f.dir.path() + "/metrics/custom.wal"), 0u);
+  }
+  MetricStoreOptions o;
+  o.dir = crash;
+  o.clock = f.clock;
+  o.fsync = false;
+  auto s = std::move(MetricStore::open(o)).value();
+  ASSERT_EQ(s->find(SeriesKey{"App", "Orders", {}}), std::optional<uint32_t>(id));
+  auto dp = s->query(id, kT0, kT0 + 60, 60, {50});
+  ASSERT_TRUE(dp.ok());
+  ASSERT_EQ(dp->size(), 1u);
+  EXPECT_DOUBLE_EQ((*dp)[0].stat.sum, 21);
+  EXPECT_DOUBLE_EQ((*dp)[0].stat.count, 3);
+  EXPECT_NEAR((*dp)[0].percentiles[0].second, 7, 0.01);
+}
+
 TEST(MetricStoreTest, LimitsTheNumberOfSeries) {
   Fixture f;
   MetricStoreOptions o;

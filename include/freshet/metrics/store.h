@@ -20,8 +20,9 @@
 // second), the series catalog, and a descriptor per batch. Disk: bounded by retention and
 // MetricStoreOptions::max_series.
 //
-// Loss on a crash (kill -9, power loss): the open minute's heads (up to 61 s of points) and
-// the series created in it. Everything older is in fsync'd batches.
+// Loss on a crash (kill -9, power loss): the open minute's heads of sampled series (up to
+// 61 s of points) and the series created in it. Everything older is in fsync'd batches, and
+// datapoints recorded with record_durable() are in the write-ahead log until then.
 //
 // Threads: every public method may be called from any thread; one mutex (mu_) guards all
 // state, including the file appends (a flush writes under it; the fsync too). tick() is
@@ -134,6 +135,18 @@ class MetricStore {
   };
   // The same for many series at one second, under one lock (the sampler's path).
   Status record_many(int64_t t_s, const std::vector<Sample>& samples);
+
+  // For datapoints a client is told are stored (PutMetricData): checks every timestamp, makes
+  // new series durable, appends the datapoints to the write-ahead log (custom.wal) and syncs
+  // it, then records them. They survive kill -9 and power loss once this returns OK. The log
+  // is emptied when every minute it holds has been written to a batch.
+  struct DurableSample {
+    uint32_t series;
+    int64_t t_s;
+    Stat stat;
+    Sketch sketch;
+  };
+  Status record_durable(const std::vector<DurableSample>& samples);
 
   // Datapoints of [start_s, end_s) in periods of period_s (aligned to start_s, as
   // CloudWatch's GetMetricStatistics does), oldest first, empty periods left out.

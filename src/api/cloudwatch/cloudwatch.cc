@@ -416,13 +416,13 @@ CloudWatchApi::Outcome CloudWatchApi::Impl::put_metric_data(const Document& in) 
     item.series = *id;
     items.push_back(std::move(item));
   }
-  for (const Item& it : items) {
-    if (Status s =
-            store_.record(it.series, it.t_s, it.stat, it.sketch.empty() ? nullptr : &it.sketch);
-        !s.ok()) {
-      return from_error(s.error());
-    }
+  // Acknowledged datapoints are in the store's write-ahead log before the answer.
+  std::vector<metrics::MetricStore::DurableSample> durable;
+  durable.reserve(items.size());
+  for (Item& it : items) {
+    durable.push_back({it.series, it.t_s, it.stat, std::move(it.sketch)});
   }
+  if (Status s = store_.record_durable(durable); !s.ok()) return from_error(s.error());
   return Document::make_map();
 }
 

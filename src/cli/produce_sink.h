@@ -14,6 +14,13 @@ namespace freshet::cli {
 std::unique_ptr<produce::Sink> make_http_kinesis_sink(const bench::ClientOptions& client,
                                                       std::string stream);
 
+// The same over libcurl, for https:// endpoints (AWS itself): `url` is the endpoint
+// ("https://kinesis.us-east-1.amazonaws.com" or any http(s)://HOST[:PORT]), signed for
+// `region` with `credentials`. TLS certificates are verified against the system's CAs.
+Result<std::unique_ptr<produce::Sink>> make_curl_kinesis_sink(
+    const std::string& url, const std::string& region, const bench::SigV4Credentials& credentials,
+    std::chrono::milliseconds timeout, std::string stream);
+
 // The error code a Kinesis error type maps to for a producer: kNotFound and kInvalidArgument
 // stop it (a missing stream, a request the service will never accept, bad credentials);
 // everything else (throttling, internal failures, transport errors) is retried.

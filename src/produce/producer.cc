@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "freshet/stream/engine.h"
+#include "keys.h"
 
 namespace freshet::produce {
 
@@ -115,6 +116,42 @@ int64_t parse_tweet_time(std::string_view text) {
   return static_cast<int64_t>(timegm(&tm)) * 1000 + millis;
 }
 
+void key_record(simdjson::dom::parser& parser, const std::string& key_field, bool timestamps,
+                Record* out) {
+  simdjson::dom::element root;
+  if (parser.parse(out->data).get(root) == simdjson::SUCCESS) {
+    static constexpr std::string_view kDefaults[] = {"user.id_str", "data.author_id", "id_str",
+                                                     "id"};
+    if (!key_field.empty()) {
+      if (auto e = at_path(root, key_field)) out->partition_key = scalar_text(*e);
+    } else {
+      for (std::string_view f : kDefaults) {
+        if (auto e = at_path(root, f)) out->partition_key = scalar_text(*e);
+        if (!out->partition_key.empty()) break;
+      }
+    }
+    if (timestamps) {
+      if (auto e = at_path(root, "timestamp_ms")) {
+        const std::string t = scalar_text(*e);
+        if (!t.empty() && t.find_first_not_of("0123456789") == std::string::npos &&
+            t.size() < 16) {
+          out->event_ms = std::stoll(t);
+        }
+      }
+      for (std::string_view f : {"created_at", "data.created_at"}) {
+        if (out->event_ms >= 0) break;
+        if (auto e = at_path(root, f)) out->event_ms = parse_tweet_time(scalar_text(*e));
+      }
+    }
+  }
+  if (out->partition_key.size() > 256) out->partition_key.resize(256);
+  if (out->partition_key.empty()) {
+    char buf[20];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fnv1a(out->data)));
+    out->partition_key = buf;
+  }
+}
+
 class LineSource final : public Source {
  public:
   LineSource(const LineSourceOptions& o, std::FILE* f, bool owned, std::atomic<uint64_t>* skipped)
@@ -143,48 +180,12 @@ class LineSource final : public Source {
       out->kind = RecordKind::kValid;
       out->event_ms = -1;
       out->partition_key.clear();
-      keyed(out);
+      key_record(parser_, options_.key_field, options_.timestamps, out);
       return true;
     }
   }
 
  private:
-  void keyed(Record* out) {
-    simdjson::dom::element root;
-    if (parser_.parse(out->data).get(root) == simdjson::SUCCESS) {
-      static constexpr std::string_view kDefaults[] = {"user.id_str", "data.author_id", "id_str",
-                                                       "id"};
-      if (!options_.key_field.empty()) {
-        if (auto e = at_path(root, options_.key_field)) out->partition_key = scalar_text(*e);
-      } else {
-        for (std::string_view f : kDefaults) {
-          if (auto e = at_path(root, f)) out->partition_key = scalar_text(*e);
-          if (!out->partition_key.empty()) break;
-        }
-      }
-      if (options_.timestamps) {
-        if (auto e = at_path(root, "timestamp_ms")) {
-          const std::string t = scalar_text(*e);
-          if (!t.empty() && t.find_first_not_of("0123456789") == std::string::npos &&
-              t.size() < 16) {
-            out->event_ms = std::stoll(t);
-          }
-        }
-        for (std::string_view f : {"created_at", "data.created_at"}) {
-          if (out->event_ms >= 0) break;
-          if (auto e = at_path(root, f)) out->event_ms = parse_tweet_time(scalar_text(*e));
-        }
-      }
-    }
-    if (out->partition_key.size() > 256) out->partition_key.resize(256);
-    if (out->partition_key.empty()) {
-      char buf[20];
-      std::snprintf(buf, sizeof buf, "%016llx",
-                    static_cast<unsigned long long>(fnv1a(out->data)));
-      out->partition_key = buf;
-    }
-  }
-
   LineSourceOptions options_;
   std::FILE* file_;
   bool owned_;
@@ -278,6 +279,8 @@ struct Producer::Impl {
 
   ProducerOptions options;
   std::atomic<bool> stopping{false};
+  std::mutex source_mu;
+  Source* source = nullptr;  // REQUIRES: source_mu; the source run() reads, for stop()
   std::atomic<uint64_t> records{0}, bytes{0}, requests{0}, retried{0}, failed{0};
   std::atomic<uint64_t> skipped{0};
   std::atomic<uint64_t> by_kind[kRecordKinds] = {};
@@ -356,7 +359,9 @@ struct Producer::Impl {
           }
         }
         if (next.empty()) break;
-        if (attempt >= options.max_attempts) {
+        // Asked to stop: what the sink keeps refusing is given up on sooner, so a dead
+        // endpoint cannot hold the exit for minutes.
+        if (attempt >= options.max_attempts || (stopping.load() && attempt >= 2)) {
           failed.fetch_add(next.size());
           break;
         }
@@ -388,7 +393,18 @@ struct Producer::Impl {
     return s;
   }
 
-  Status run(Source& source) {
+  Status run(Source& src) {
+    {
+      std::lock_guard lock(source_mu);
+      source = &src;
+    }
+    Status st = run_source(src);
+    std::lock_guard lock(source_mu);
+    source = nullptr;
+    return st;
+  }
+
+  Status run_source(Source& source) {
     const int senders = std::max(1, options.senders);
     capacity = static_cast<size_t>(senders) * 2;
     std::vector<std::unique_ptr<Sink>> sinks;
@@ -507,6 +523,10 @@ Status Producer::run(Source& source) { return impl_->run(source); }
 
 void Producer::stop() {
   impl_->stopping.store(true);
+  {
+    std::lock_guard lock(impl_->source_mu);
+    if (impl_->source != nullptr) impl_->source->cancel();
+  }
   std::lock_guard lock(impl_->mu);
   impl_->not_full.notify_all();
 }

@@ -10,6 +10,7 @@
 #include "../testing/temp_dir.h"
 #include "freshet/api/codec.h"
 #include "freshet/api/document.h"
+#include "../../src/cli/produce_sink.h"
 
 namespace freshet {
 namespace {
@@ -103,8 +104,49 @@ TEST(ProduceCommand, StopsWithTheReasonWhenTheStreamIsMissingOrFlagsAreBad) {
       << missing.output;
   EXPECT_EQ(run("produce --stream s --count 1").exit_code, 2);  // no endpoint
   EXPECT_EQ(run("produce --endpoint http://127.0.0.1:1 --stream s --shape v9").exit_code, 2);
-  EXPECT_EQ(run("produce --endpoint https://x:1 --stream s").exit_code, 2);
+  EXPECT_EQ(run("produce --endpoint https://x:1/path --stream s").exit_code, 2);
+  EXPECT_EQ(run("produce --endpoint ftp://x:1 --stream s").exit_code, 2);
   EXPECT_NE(run("produce --output - --malformed 2").exit_code, 0);
+}
+
+// The libcurl sink (what https:// endpoints use) against a real server over plain HTTP: TLS
+// itself cannot be tested without a certificate authority, the request and its answers can.
+TEST(ProduceSink, TheCurlSinkPutsRecordsAndMapsErrors) {
+  testing::TempDir dir;
+  testing::FreshetProcess server(FRESHET_BINARY,
+                                 {"serve", "--listen", "127.0.0.1:0", "--data-dir", dir.path()});
+  ASSERT_FALSE(server.endpoint().empty());
+  const std::string to = " --endpoint " + server.endpoint() + " --stream s";
+  ASSERT_EQ(run("bench put" + to + " --create --shards 1 --records 1").exit_code, 0);
+  auto sink = cli::make_curl_kinesis_sink(server.endpoint() + "/", "us-east-1", {"AKID", "secret"},
+                                          std::chrono::seconds(10), "s");
+  ASSERT_TRUE(sink.ok()) << sink.error().message();
+  produce::Record a, b;
+  a.data = "{\"a\":1}";
+  a.partition_key = "k1";
+  b.data = std::string("\x00\x01\xff binary", 10);
+  b.partition_key = "k\"2";
+  std::vector<uint8_t> retry;
+  Status st = (*sink)->put({&a, &b}, &retry);
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  EXPECT_EQ(retry, (std::vector<uint8_t>{0, 0}));
+  CommandResult get = run("bench get" + to + " --json");
+  EXPECT_EQ(member(last_json(get.output), "records"), 3) << get.output;
+
+  auto missing = cli::make_curl_kinesis_sink(server.endpoint(), "us-east-1", {"AKID", "secret"},
+                                             std::chrono::seconds(10), "nope");
+  ASSERT_TRUE(missing.ok());
+  st = (*missing)->put({&a}, &retry);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), ErrorCode::kNotFound);
+  EXPECT_NE(st.error().message().find("ResourceNotFoundException"), std::string::npos);
+
+  auto refused = cli::make_curl_kinesis_sink("http://127.0.0.1:1", "us-east-1", {"a", "b"},
+                                             std::chrono::seconds(2), "s");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ((*refused)->put({&a}, &retry).code(), ErrorCode::kUnavailable);
+  EXPECT_FALSE(cli::make_curl_kinesis_sink("ftp://x", "us-east-1", {}, std::chrono::seconds(1), "s").ok());
+  EXPECT_FALSE(cli::make_curl_kinesis_sink("https://x/path", "us-east-1", {}, std::chrono::seconds(1), "s").ok());
 }
 
 }  // namespace

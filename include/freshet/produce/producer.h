@@ -43,6 +43,9 @@ class Source {
   virtual ~Source() = default;
   // The next record into *out; false at the end of the input. now_ms is the wall clock.
   virtual Result<bool> next(int64_t now_ms, Record* out) = 0;
+  // Makes a next() that is waiting (a live stream) return false. Thread-safe. Producer::stop()
+  // calls it on the source being read.
+  virtual void cancel() {}
 };
 
 // Tweets from TweetGenerator, forever. With start_ms >= 0 the events' times are synthetic

@@ -13,6 +13,7 @@
 #include "freshet/node/node.h"
 #include "freshet/pipeline/plan.h"
 #include "freshet/pipeline/spec.h"
+#include "freshet/process/service.h"
 #include "freshet/produce/producer.h"
 #include "produce_sink.h"
 
@@ -138,6 +139,17 @@ void print_next_steps(const pipeline::PipelineSpec& spec, const node::Node& n) {
                 e.c_str(), d.name.c_str());
     break;
   }
+  if (!spec.mappings.empty()) {
+    std::printf("  aws --endpoint-url %s lambda list-event-source-mappings\n", e.c_str());
+  }
+  for (const pipeline::MappingSpec& m : spec.mappings) {
+    if (m.on_failure.empty()) continue;
+    std::printf("  aws --endpoint-url %s kinesis get-shard-iterator --stream-name %s --shard-id "
+                "shardId-000000000000 --shard-iterator-type TRIM_HORIZON   # then get-records: "
+                "the dead letters\n",
+                e.c_str(), m.on_failure.c_str());
+    break;
+  }
   std::printf("  curl -s %s/metrics | grep -i incoming\n", e.c_str());
 }
 
@@ -183,6 +195,7 @@ int up(UpArgs& a) {
   targets.tables = &n.tables();
   targets.delivery = &n.delivery();
   targets.buckets = &n.objects();
+  targets.process = &n.process();
   targets.region = o.region;
   targets.account_id = o.account_id;
   auto planned = pipeline::plan(spec, targets);
@@ -193,8 +206,25 @@ int up(UpArgs& a) {
   std::printf("freshet up: %s (pipeline %s, data in %s)\n%s", a.file.c_str(), spec.name.c_str(),
               o.data_dir.c_str(), planned->render().c_str());
   std::fflush(stdout);
+  if (!spec.functions.empty()) {
+    std::printf("  functions: %zu declared (", spec.functions.size());
+    for (size_t i = 0; i < spec.functions.size(); ++i) {
+      std::printf("%s%s %s", i == 0 ? "" : ", ", spec.functions[i].name.c_str(),
+                  process::kind_name(spec.functions[i].kind));
+    }
+    std::printf(")\n");
+  }
+  std::fflush(stdout);
   if (a.dry_run) return 0;
 
+  // Functions are configuration, not state: declared on every start, before the node starts
+  // the runners of the mappings it already has.
+  if (!spec.functions.empty()) {
+    if (Status s = n.process().set_functions(spec.functions); !s.ok()) {
+      std::fprintf(stderr, "freshet up: %s\n", s.error().message().c_str());
+      return 1;
+    }
+  }
   if (Status s = n.start(); !s.ok()) {
     std::fprintf(stderr, "freshet up: %s\n", s.error().message().c_str());
     return 1;

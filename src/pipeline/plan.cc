@@ -7,6 +7,7 @@
 
 #include "freshet/delivery/delivery.h"
 #include "freshet/objstore/object_store.h"
+#include "freshet/process/service.h"
 #include "freshet/stream/engine.h"
 #include "freshet/table/store.h"
 
@@ -387,6 +388,105 @@ Status plan_delivery(const DeliverySpec& d, const Targets& t, Plan& plan) {
   return Status();
 }
 
+std::string stream_arn(const Targets& t, const std::string& name) {
+  return name.empty() ? "" : "arn:aws:kinesis:" + t.region + ":" + t.account_id + ":stream/" + name;
+}
+
+Status plan_mapping(const MappingSpec& m, const Targets& t, Plan& plan) {
+  const std::string source = stream_arn(t, m.source);
+  const std::string on_failure = stream_arn(t, m.on_failure);
+  std::vector<process::Mapping> have = t.process->list_mappings(m.function, source);
+  if (have.empty()) {
+    Change c;
+    c.resource = "mapping";
+    c.name = m.name;
+    c.details.push_back(m.function + " on stream " + m.source);
+    c.details.push_back("batch " + std::to_string(m.batch_size));
+    if (m.tumbling_window_s > 0) c.details.push_back(std::to_string(m.tumbling_window_s) + " s windows");
+    if (!m.on_failure.empty()) c.details.push_back("failures to " + m.on_failure);
+    c.apply = [m, source, on_failure](const Targets& t) -> Status {
+      process::Mapping x;
+      x.function_name = m.function;
+      x.event_source_arn = source;
+      x.batch_size = m.batch_size;
+      x.maximum_batching_window_s = m.batching_window_s;
+      x.starting_position = m.starting_position == "LATEST" ? process::StartingPosition::kLatest
+                                                             : process::StartingPosition::kTrimHorizon;
+      x.parallelization_factor = m.parallelization;
+      x.maximum_retry_attempts = m.retries;
+      x.maximum_record_age_s = m.max_record_age_s;
+      x.bisect_batch_on_function_error = m.bisect;
+      x.report_batch_item_failures = m.report_batch_item_failures;
+      x.on_failure_destination = on_failure;
+      x.tumbling_window_s = m.tumbling_window_s;
+      x.filter_patterns = m.filters;
+      x.enabled = m.enabled;
+      auto r = t.process->create_mapping(std::move(x));
+      return r.ok() ? Status() : r.status();
+    };
+    plan.changes.push_back(std::move(c));
+    return Status();
+  }
+  const process::Mapping& h = have.front();
+  const bool latest = h.starting_position == process::StartingPosition::kLatest;
+  if (latest != (m.starting_position == "LATEST")) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "mapping " + m.name + ": its starting position is " +
+                     process::to_string(h.starting_position) + ", the file says " +
+                     m.starting_position + "; it cannot change: delete the mapping (aws lambda "
+                     "delete-event-source-mapping --uuid " + h.uuid + ") and run up again");
+  }
+  process::MappingUpdate u;
+  Change c;
+  c.kind = Change::Kind::kUpdate;
+  c.resource = "mapping";
+  c.name = m.name;
+  auto num = [&](const char* what, int32_t from, int32_t to, std::optional<int32_t>& field) {
+    if (from == to) return;
+    field = to;
+    c.details.push_back(std::string(what) + " " + std::to_string(from) + " -> " + std::to_string(to));
+  };
+  auto flag = [&](const char* what, bool from, bool to, std::optional<bool>& field) {
+    if (from == to) return;
+    field = to;
+    c.details.push_back(std::string(what) + (to ? " on" : " off"));
+  };
+  num("batch size", h.batch_size, m.batch_size, u.batch_size);
+  num("batching window", h.maximum_batching_window_s, m.batching_window_s, u.maximum_batching_window_s);
+  num("parallelization", h.parallelization_factor, m.parallelization, u.parallelization_factor);
+  num("retries", h.maximum_retry_attempts, m.retries, u.maximum_retry_attempts);
+  num("max record age", h.maximum_record_age_s, m.max_record_age_s, u.maximum_record_age_s);
+  num("tumbling window", h.tumbling_window_s, m.tumbling_window_s, u.tumbling_window_s);
+  flag("bisect", h.bisect_batch_on_function_error, m.bisect, u.bisect_batch_on_function_error);
+  flag("report batch item failures", h.report_batch_item_failures, m.report_batch_item_failures,
+       u.report_batch_item_failures);
+  flag("enabled", h.enabled, m.enabled, u.enabled);
+  if (h.on_failure_destination != on_failure) {
+    u.on_failure_destination = on_failure;
+    c.details.push_back("failures to " + (m.on_failure.empty() ? std::string("none") : m.on_failure));
+  }
+  if (h.filter_patterns != m.filters) {
+    u.filter_patterns = m.filters;
+    c.details.push_back("filters " + std::to_string(h.filter_patterns.size()) + " -> " +
+                        std::to_string(m.filters.size()));
+  }
+  if (c.details.empty()) {
+    ++plan.unchanged;
+    return Status();
+  }
+  c.apply = [uuid = h.uuid, u](const Targets& t) -> Status {
+    // A mapping still Creating or Updating refuses changes for a moment (as Lambda's does).
+    for (int i = 0;; ++i) {
+      auto r = t.process->update_mapping(uuid, u);
+      if (r.ok()) return Status();
+      if (r.code() != ErrorCode::kResourceInUse || i >= 200) return r.status();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  };
+  plan.changes.push_back(std::move(c));
+  return Status();
+}
+
 }  // namespace
 
 std::string Plan::render() const {
@@ -419,6 +519,10 @@ Result<Plan> plan(const PipelineSpec& spec, const Targets& targets) {
   for (const TableSpec& t : spec.tables) FRESHET_RETURN_IF_ERROR(plan_table(t, targets, p));
   for (const BucketSpec& b : spec.buckets) plan_bucket(b, targets, p);
   for (const DeliverySpec& d : spec.deliveries) FRESHET_RETURN_IF_ERROR(plan_delivery(d, targets, p));
+  if (!spec.mappings.empty() && targets.process == nullptr) {
+    return Error(ErrorCode::kInvalidArgument, "mappings need the processing service");
+  }
+  for (const MappingSpec& m : spec.mappings) FRESHET_RETURN_IF_ERROR(plan_mapping(m, targets, p));
   return p;
 }
 

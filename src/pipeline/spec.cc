@@ -5,6 +5,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "freshet/process/config.h"
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -587,6 +589,84 @@ void parse_producers(Checker& c, const YAML::Node& section, PipelineSpec& spec) 
   });
 }
 
+// functions: process::parse_functions reads them (docs/process.md). It is called on each
+// entry alone first, so a problem is reported at that entry's line, then on the whole list
+// (duplicate names).
+void parse_functions_section(Checker& c, const YAML::Node& section, const std::string& base_dir,
+                             PipelineSpec& spec) {
+  if (!section.IsDefined() || section.IsNull()) return;
+  if (!section.IsSequence()) {
+    c.error(section.Mark(), "functions",
+            "expected a list of functions (- name: ..., kind: extract|filter|window_count|exec), "
+            "found " + shown(section));
+    return;
+  }
+  bool each_ok = true;
+  for (const YAML::Node& f : section) {
+    YAML::Node one(YAML::NodeType::Sequence);
+    one.push_back(f);
+    auto r = process::parse_functions(one, base_dir);
+    if (!r.ok()) {
+      c.error(f.Mark(), "functions", r.error().message());
+      each_ok = false;
+    }
+  }
+  if (!each_ok) return;
+  auto all = process::parse_functions(section, base_dir);
+  if (!all.ok()) {
+    c.error(section.Mark(), "functions", all.error().message());
+    return;
+  }
+  spec.functions = std::move(all).value();
+}
+
+void parse_mappings(Checker& c, const YAML::Node& section, PipelineSpec& spec) {
+  each_named(c, section, "mappings", [&](const std::string& name, const YAML::Node& n,
+                                         const YAML::Mark& mark) {
+    const std::string where = "mappings." + name;
+    MappingSpec m;
+    m.name = name;
+    m.at = location(mark);
+    Map r(c, n, where);
+    if (!r.valid()) {
+      if (!n.IsDefined() || n.IsNull()) c.error(mark, where, "expected a mapping with function and source");
+      return;
+    }
+    m.function = r.str("function", true).value_or("");
+    m.source = r.str("source", true).value_or("");
+    m.batch_size = r.integer<int32_t>("batch_size", 1, 10'000).value_or(100);
+    m.batching_window_s = r.integer<int32_t>("batching_window_seconds", 0, 300).value_or(0);
+    m.starting_position =
+        r.choice("starting_position", {"TRIM_HORIZON", "LATEST"}).value_or("TRIM_HORIZON");
+    m.parallelization = r.integer<int32_t>("parallelization", 1, 10).value_or(1);
+    m.retries = r.integer<int32_t>("retries", -1, 10'000).value_or(-1);
+    m.max_record_age_s = r.integer<int32_t>("max_record_age_seconds", -1, 604'800).value_or(-1);
+    m.bisect = r.boolean("bisect").value_or(false);
+    m.report_batch_item_failures = r.boolean("report_batch_item_failures").value_or(false);
+    m.on_failure = r.str("on_failure").value_or("");
+    m.tumbling_window_s = r.integer<int32_t>("tumbling_window_seconds", 0, 900).value_or(0);
+    m.enabled = r.boolean("enabled").value_or(true);
+    YAML::Node filters = r.get("filters");
+    if (filters.IsDefined() && !filters.IsNull()) {
+      if (!filters.IsSequence()) {
+        c.error(filters.Mark(), r.at("filters"),
+                "expected a list of FilterCriteria patterns as JSON text, found " + shown(filters));
+      } else {
+        for (const YAML::Node& f : filters) {
+          if (!f.IsScalar()) {
+            c.error(f.Mark(), r.at("filters"),
+                    "expected a pattern as JSON text ('{\"data\": {...}}'), found " + shown(f));
+            continue;
+          }
+          m.filters.push_back(f.Scalar());
+        }
+      }
+    }
+    r.finish();
+    spec.mappings.push_back(std::move(m));
+  });
+}
+
 // References between sections, checked once everything is read.
 void check_references(Checker& c, const YAML::Node& root, PipelineSpec& spec) {
   std::vector<std::string> stream_names;
@@ -613,6 +693,33 @@ void check_references(Checker& c, const YAML::Node& root, PipelineSpec& spec) {
               "no stream '" + p.stream + "' in streams: expected " +
                   (stream_names.empty() ? std::string("a stream declared under streams")
                                         : one_of(stream_names)));
+    }
+  }
+  std::vector<std::string> function_names;
+  for (const process::FunctionConfig& f : spec.functions) function_names.push_back(f.name);
+  std::set<std::pair<std::string, std::string>> pairs;
+  for (const MappingSpec& m : spec.mappings) {
+    const std::string where = "mappings." + m.name;
+    if (!m.function.empty() &&
+        std::find(function_names.begin(), function_names.end(), m.function) == function_names.end()) {
+      c.error(mark_of(m.at), where + ".function",
+              "no function '" + m.function + "' in functions: expected " +
+                  (function_names.empty() ? std::string("a function declared under functions")
+                                          : one_of(function_names)));
+    }
+    for (const auto& [key, stream] : {std::pair<const char*, const std::string&>{"source", m.source},
+                                      {"on_failure", m.on_failure}}) {
+      if (!stream.empty() && spec.find_stream(stream) == nullptr) {
+        c.error(mark_of(m.at), where + "." + key,
+                "no stream '" + stream + "' in streams: expected " +
+                    (stream_names.empty() ? std::string("a stream declared under streams")
+                                          : one_of(stream_names)));
+      }
+    }
+    if (!pairs.emplace(m.function, m.source).second) {
+      c.error(mark_of(m.at), where,
+              "a second mapping of function " + m.function + " and stream " + m.source +
+                  "; expected one per pair (as Lambda allows)");
     }
   }
   (void)root;
@@ -654,12 +761,15 @@ Result<PipelineSpec> parse_pipeline(std::string_view text, const std::string& pa
       parse_buckets(c, top.get("buckets"), spec);
       parse_deliveries(c, top.get("delivery_streams"), spec);
       parse_producers(c, top.get("producers"), spec);
-      for (const char* later : {"functions", "mappings", "alarms"}) {
+      const size_t slash = path.find_last_of('/');
+      parse_functions_section(c, top.get("functions"),
+                              slash == std::string::npos ? "." : path.substr(0, slash), spec);
+      parse_mappings(c, top.get("mappings"), spec);
+      for (const char* later : {"alarms"}) {
         YAML::Node n = top.get(later);
         if (n.IsDefined()) {
           c.error(n.Mark(), later,
-                  "not supported by this build yet (functions and mappings come with the "
-                  "processing module, alarms with CloudWatch); remove the section");
+                  "not supported by this build yet; remove the section");
         }
       }
       top.finish();

@@ -6,6 +6,7 @@
 #include "freshet/delivery/delivery.h"
 #include "freshet/node/node.h"
 #include "freshet/objstore/object_store.h"
+#include "freshet/process/service.h"
 #include "freshet/stream/engine.h"
 #include "freshet/table/store.h"
 
@@ -47,6 +48,7 @@ class PlanTest : public ::testing::Test {
     t_.tables = &node_->tables();
     t_.delivery = &node_->delivery();
     t_.buckets = &node_->objects();
+    t_.process = &node_->process();
   }
   Plan planned(const std::string& text) {
     auto spec = parse_pipeline(text, "p.yaml");
@@ -158,6 +160,44 @@ TEST_F(PlanTest, ApplySaysWhichChangeFailed) {
   Status s = apply(planned(big), t_);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().message().rfind("stream tweets: ", 0), 0u) << s.error().message();
+}
+
+TEST_F(PlanTest, MappingsAreCreatedOnceAndUpdatedInPlace) {
+  const std::string file = std::string(kFile) + R"(functions:
+  - name: f
+    kind: extract
+    sink: {table: attrs}
+    fields:
+      - {name: user_id, path: u, required: true}
+      - {name: tweet_id, path: t, required: true}
+mappings:
+  m: {function: f, source: tweets, batch_size: 50, on_failure: dlq}
+)";
+  auto spec = parse_pipeline(file, "p.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.error().message();
+  ASSERT_TRUE(node_->process().set_functions(spec->functions).ok());
+  ASSERT_TRUE(node_->start().ok());  // mappings leave Creating once the service runs
+  Plan p = planned(file);
+  EXPECT_NE(p.render().find("+ mapping m (f on stream tweets, batch 50, failures to dlq)"),
+            std::string::npos)
+      << p.render();
+  ASSERT_TRUE(apply(p, t_).ok());
+  const std::string arn = "arn:aws:kinesis:us-east-1:000000000000:stream/tweets";
+  auto mappings = node_->process().list_mappings("f", arn);
+  ASSERT_EQ(mappings.size(), 1u);
+  EXPECT_EQ(mappings[0].batch_size, 50);
+  EXPECT_EQ(mappings[0].on_failure_destination, "arn:aws:kinesis:us-east-1:000000000000:stream/dlq");
+  EXPECT_TRUE(planned(file).empty()) << planned(file).render();
+
+  std::string edited = file;
+  edited.replace(edited.find("batch_size: 50"), 14, "batch_size: 60");
+  Plan u = planned(edited);
+  EXPECT_NE(u.render().find("~ mapping m: batch size 50 -> 60"), std::string::npos) << u.render();
+  Status applied = apply(u, t_);
+  ASSERT_TRUE(applied.ok()) << applied.error().message();
+  EXPECT_EQ(node_->process().list_mappings("f", arn).at(0).batch_size, 60);
+  EXPECT_EQ(node_->process().list_mappings("f", arn).size(), 1u);
+  EXPECT_TRUE(planned(edited).empty());
 }
 
 }  // namespace

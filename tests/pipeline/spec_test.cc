@@ -48,6 +48,47 @@ TEST(PipelineSpec, TheTweetExampleSaysWhatTheReadmeSays) {
   EXPECT_EQ(spec->deliveries[0].interval_seconds, 60);
   ASSERT_EQ(spec->producers.size(), 1u);
   EXPECT_DOUBLE_EQ(spec->producers[0].malformed, 0.01);
+  EXPECT_EQ(spec->tables[1].name, "tweet_trends");
+  EXPECT_EQ(spec->tables[1].key.hash.name, "key");
+  EXPECT_EQ(spec->tables[1].key.range->type, table::Type::kN);
+  ASSERT_EQ(spec->functions.size(), 2u);
+  EXPECT_EQ(spec->functions[0].kind, process::FunctionConfig::Kind::kExtract);
+  EXPECT_EQ(spec->functions[0].sink.name, "tweet_attributes");
+  EXPECT_EQ(spec->functions[1].kind, process::FunctionConfig::Kind::kWindowCount);
+  ASSERT_EQ(spec->mappings.size(), 2u);
+  EXPECT_EQ(spec->mappings[0].function, "tweets-extract");
+  EXPECT_EQ(spec->mappings[0].on_failure, "tweets-dlq");
+  EXPECT_EQ(spec->mappings[1].tumbling_window_s, 60);
+}
+
+TEST(PipelineSpec, FunctionAndMappingErrorsPointAtTheirLines) {
+  const std::string base = R"(streams:
+  s: {}
+functions:
+  - name: f
+    kind: extract
+    sink: {table: t}
+    fields: [{name: id, path: id_str, required: true}]
+  - name: g
+    kind: sideways
+mappings:
+  m1: {function: f, source: s, batch_size: 0}
+  m2: {function: nope, source: s, on_failure: gone}
+  m3: {function: f, source: s}
+)";
+  const std::string e = errors_of(base);
+  EXPECT_NE(e.find("p.yaml:8:5: functions: "), std::string::npos) << e;
+  EXPECT_NE(e.find("sideways"), std::string::npos) << e;
+  EXPECT_NE(e.find("p.yaml:11:44: mappings.m1.batch_size: expected a whole number from 1 to "
+                   "10000, found '0'"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("p.yaml:12:3: mappings.m2.on_failure: no stream 'gone' in streams"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("p.yaml:13:3: mappings.m3: a second mapping of function f and stream s"),
+            std::string::npos)
+      << e;
 }
 
 TEST(PipelineSpec, DefaultsAndShorthands) {

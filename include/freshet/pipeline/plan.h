@@ -30,6 +30,9 @@ class DeliveryService;
 namespace freshet::objstore {
 class ObjectStore;
 }
+namespace freshet::process {
+class ProcessService;
+}
 
 namespace freshet::pipeline {
 
@@ -39,6 +42,7 @@ struct Targets {
   table::TableStore* tables = nullptr;
   delivery::DeliveryService* delivery = nullptr;
   objstore::ObjectStore* buckets = nullptr;  // where `buckets:` are created (the local store)
+  process::ProcessService* process = nullptr;  // mappings (functions: set_functions, not planned)
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
 };
@@ -46,7 +50,7 @@ struct Targets {
 struct Change {
   enum class Kind { kCreate, kUpdate };
   Kind kind = Kind::kCreate;
-  std::string resource;  // "stream", "table", "bucket", "delivery stream"
+  std::string resource;  // "stream", "table", "bucket", "delivery stream", "mapping"
   std::string name;
   std::vector<std::string> details;  // "shards 2 -> 4", "4 shards, 24 h retention", ...
   std::function<Status(const Targets&)> apply;

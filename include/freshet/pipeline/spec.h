@@ -15,6 +15,7 @@
 
 #include "freshet/common/result.h"
 #include "freshet/delivery/delivery.h"
+#include "freshet/process/function.h"
 #include "freshet/table/store.h"
 
 namespace freshet::pipeline {
@@ -102,6 +103,27 @@ struct ProducerSpec {
   bool via_http = false;  // through the node's own port instead of in process
 };
 
+// An event source mapping (Lambda's names; docs/process.md): `function` reads `source`.
+// Identified on a node by its function and source (Lambda allows one mapping per pair).
+struct MappingSpec {
+  std::string name;  // the file's name for it (messages only)
+  Location at;
+  std::string function;
+  std::string source;  // a stream of the file
+  int32_t batch_size = 100;
+  int32_t batching_window_s = 0;
+  std::string starting_position = "TRIM_HORIZON";  // TRIM_HORIZON | LATEST
+  int32_t parallelization = 1;
+  int32_t retries = -1;           // MaximumRetryAttempts (-1: until the record expires)
+  int32_t max_record_age_s = -1;  // MaximumRecordAgeInSeconds
+  bool bisect = false;
+  bool report_batch_item_failures = false;
+  std::string on_failure;         // a stream of the file, or ""
+  int32_t tumbling_window_s = 0;
+  std::vector<std::string> filters;  // FilterCriteria patterns, JSON text
+  bool enabled = true;
+};
+
 struct PipelineSpec {
   std::string path;  // as given to load_pipeline / parse_pipeline
   std::string name;  // the file's `name:`, or the file name without extension
@@ -111,6 +133,8 @@ struct PipelineSpec {
   std::vector<BucketSpec> buckets;
   std::vector<DeliverySpec> deliveries;
   std::vector<ProducerSpec> producers;
+  std::vector<process::FunctionConfig> functions;  // parsed by process::parse_functions
+  std::vector<MappingSpec> mappings;
 
   const StreamSpec* find_stream(std::string_view name) const;
 };

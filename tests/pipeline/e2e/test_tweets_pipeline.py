@@ -2,19 +2,25 @@
 APIs only (boto3 against the node's port), across two kill -9 restarts.
 
 The copy changes only what makes the test short: the producer sends a fixed number of tweets
-at a fixed rate (1% malformed), and the delivery stream buffers for 1 s instead of 60.
+at a fixed rate (1% malformed), the delivery stream buffers for 1 s instead of 60, and the
+trend windows last 2 s instead of 60.
 
-Checks:
-  * every record the stream holds was delivered to the bucket exactly once (after gunzip,
-    one record per line), including after kill -9 during production and after a restart;
-  * the malformed share is there (some records are not JSON);
-  * a restart with the same file plans no changes and keeps every resource.
+The stream's content after the crash is the ground truth (what the producer got acknowledged
+before kill -9). Checks, each against it:
+  * every valid tweet is in `tweet_attributes` once (keyed by user id and tweet id);
+  * every malformed one is in `tweets-dlq`, inside a failure record with its reason;
+  * `tweet_trends` gets windows (their sums are not checked yet: see check_processing);
+  * every record was delivered to the bucket exactly once (after gunzip, one per line);
+  * all of it still holds after a second kill -9 and restart; a restart with the same file
+    plans no changes.
 """
 
 from __future__ import annotations
 
 import collections
+import base64
 import gzip
+import json
 import os
 import re
 import signal
@@ -37,7 +43,9 @@ def pipeline_copy(tmp: Path) -> Path:
     text = text.replace("interval_seconds: 60", "interval_seconds: 1")
     text = re.sub(r"rate: \d+ ", f"rate: {RATE} ", text)
     text = text.replace("seed: 42", f"seed: 42\n    count: {COUNT}")
+    text = text.replace("tumbling_window_seconds: 60", "tumbling_window_seconds: 2")
     assert "interval_seconds: 1}" in text and f"count: {COUNT}" in text
+    assert "tumbling_window_seconds: 2" in text
     path = tmp / "tweets.yaml"
     path.write_text(text)
     return path
@@ -104,6 +112,81 @@ def delivered_records(s3, bucket: str) -> tuple[list[bytes], list[str]]:
     return records, keys
 
 
+def valid_key(record: bytes):
+    """(user id, tweet id) if the extract function must accept the record, else None: JSON,
+    the required fields strings, and an item under DynamoDB's 400 KB."""
+    try:
+        d = json.loads(record)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(d, dict) or not isinstance(d.get("user"), dict):
+        return None
+    if not isinstance(d["user"].get("id_str"), str):
+        return None
+    if not all(isinstance(d.get(k), str) for k in ("id_str", "created_at", "text")):
+        return None
+    if len(record) > 400_000:
+        return None
+    return (d["user"]["id_str"], d["id_str"])
+
+
+def scan_all(ddb, table: str) -> list[dict]:
+    items, kwargs = [], {"TableName": table}
+    while True:
+        r = ddb.scan(**kwargs)
+        items.extend(r["Items"])
+        if "LastEvaluatedKey" not in r:
+            return items
+        kwargs["ExclusiveStartKey"] = r["LastEvaluatedKey"]
+
+
+def dead_letters(kinesis) -> tuple[set[bytes], list[str]]:
+    """The records inside tweets-dlq's failure records, and the reasons given."""
+    records, reasons = set(), []
+    for raw in stream_records(kinesis, "tweets-dlq"):
+        failure = json.loads(raw)
+        reasons.append(failure.get("errorMessage", ""))
+        for r in failure.get("records", []):
+            records.add(base64.b64decode(r["data"]))
+    return records, reasons
+
+
+def wait_for(check, timeout: float = 40):
+    deadline = time.time() + timeout
+    while True:
+        ok, detail = check()
+        if ok or time.time() > deadline:
+            return ok, detail
+        time.sleep(0.5)
+
+
+def check_processing(up, stored: list[bytes]):
+    valid = {valid_key(r): r for r in stored if valid_key(r) is not None}
+    malformed = {r for r in stored if valid_key(r) is None}
+    assert len(malformed) > 0 and len(valid) > len(malformed) * 10
+    ddb, kinesis = up.client("dynamodb"), up.client("kinesis")
+
+    def table_ok():
+        keys = [(i["user_id"]["S"], i["tweet_id"]["S"]) for i in scan_all(ddb, "tweet_attributes")]
+        return sorted(keys) == sorted(valid), f"{len(keys)} items, {len(valid)} valid tweets"
+    ok, detail = wait_for(table_ok)
+    assert ok, detail
+
+    def dlq_ok():
+        records, reasons = dead_letters(kinesis)
+        return records == malformed and all(reasons), (
+            f"{len(records)} dead letters, {len(malformed)} malformed, "
+            f"{sum(1 for r in reasons if not r)} without a reason")
+    ok, detail = wait_for(dlq_ok)
+    assert ok, detail
+
+    # The trends mapping writes windows into tweet_trends; that their counts sum to the
+    # records is not checked yet: across kill -9 the sums came out short (694 of 2432 in the
+    # first run), which is an open question for the processing module's windows.
+    ok, detail = wait_for(lambda: (bool(scan_all(ddb, "tweet_trends")), "no trend window written"))
+    assert ok, detail
+
+
 def wait_delivered(s3, expected: collections.Counter, timeout: float = 30):
     deadline = time.time() + timeout
     while True:
@@ -119,7 +202,7 @@ def test_tweets_pipeline_survives_kill9_with_every_record_delivered_once(tmp_pat
 
     # 1. Up with the producer; kill -9 while it is producing (and delivery is running).
     up = Up(file, data)
-    assert "Plan: 6 to add, 0 to change (0 unchanged)." in up.output
+    assert re.search(r"Plan: 8 to add, 0 to change \(0 unchanged\)\.", up.output), up.output
     kinesis = up.client("kinesis")
     deadline = time.time() + 20
     while len(stream_records(kinesis, "tweets")) < COUNT // 3 and time.time() < deadline:
@@ -128,7 +211,7 @@ def test_tweets_pipeline_survives_kill9_with_every_record_delivered_once(tmp_pat
 
     # 2. Restart with the same file, without the producer: nothing to change, nothing lost.
     up = Up(file, data, "--no-producers")
-    assert "No changes: 6 resources already as the file says." in up.output
+    assert "No changes: 8 resources already as the file says." in up.output, up.output
     kinesis, s3 = up.client("kinesis"), up.client("s3")
     stored = stream_records(kinesis, "tweets")
     assert COUNT // 3 <= len(stored) < COUNT
@@ -140,6 +223,7 @@ def test_tweets_pipeline_survives_kill9_with_every_record_delivered_once(tmp_pat
     assert collections.Counter(got) == expected, (
         f"delivered {len(got)} records ({len(set(got))} distinct), stream holds {len(stored)}")
     assert all(k.startswith("tweets/") and k.endswith(".gz") for k in keys), keys
+    check_processing(up, stored)
 
     # 3. kill -9 again once everything is delivered; a restart delivers nothing twice.
     up.kill9()
@@ -149,8 +233,5 @@ def test_tweets_pipeline_survives_kill9_with_every_record_delivered_once(tmp_pat
     got_after, keys_after = delivered_records(s3, "tweets-archive")
     assert collections.Counter(got_after) == expected
     assert sorted(keys_after) == sorted(keys)
-    ddb = up.client("dynamodb")
-    assert set(ddb.list_tables()["TableNames"]) >= {"tweet_attributes", "tweet_trends"}
-    assert up.client("kinesis").describe_stream_summary(
-        StreamName="tweets-dlq")["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE"
+    check_processing(up, stored)
     up.stop()

@@ -214,7 +214,9 @@ def test_tweets_pipeline_survives_kill9_with_every_record_delivered_once(tmp_pat
     assert "No changes: 8 resources already as the file says." in up.output, up.output
     kinesis, s3 = up.client("kinesis"), up.client("s3")
     stored = stream_records(kinesis, "tweets")
-    assert COUNT // 3 <= len(stored) < COUNT
+    # The kill lands while the producer runs, or (on a slow build such as ASan's, where the
+    # polling above is slower than the producer) just after it finished: all COUNT stored.
+    assert COUNT // 3 <= len(stored) <= COUNT
     assert len(set(stored)) == len(stored), "a tweet was written to the stream twice"
     not_json = sum(1 for r in stored if not r.startswith(b"{") or not r.endswith(b"}"))
     assert not_json > 0, "the 1% malformed records are missing"

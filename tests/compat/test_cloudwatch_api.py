@@ -195,7 +195,9 @@ def test_alarm_transitions_under_load(server):
     def state():
         return cw.describe_alarms(AlarmNames=["hot-writes"])["MetricAlarms"][0]["StateValue"]
 
-    assert state() == "INSUFFICIENT_DATA"
+    # A new alarm starts in INSUFFICIENT_DATA; the evaluator may already have
+    # moved it to OK (missing data is not breaching) before this first read.
+    assert state() in ("INSUFFICIENT_DATA", "OK")
     wait_for(lambda: state() == "OK", 15, "OK with no traffic (missing data is not breaching)")
     with Traffic(k, "hot", batch=50, pause=0.01):
         wait_for(lambda: state() == "ALARM", 25, "ALARM under load")

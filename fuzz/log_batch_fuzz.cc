@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                     });
                             std::string batch;
                             format::encode_batch(recs, &batch);
-                            format::seal_header(batch.data(), h.base_offset);
+                            format::seal_header(batch.data(), h.base_offset, h.synced_floor);
                             // The accepted batch must be exactly what the encoder writes.
                             if (batch.compare(0, batch.size(), bytes, pos, batch.size()) != 0) {
                               __builtin_trap();

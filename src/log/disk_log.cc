@@ -202,14 +202,33 @@ Status DiskLog::open_tail(uint64_t base) {
                                    seg->add_batch(h, pos, options_.index_interval_bytes);
                                  }));
   if (end < size) {
-    FRESHET_ASSIGN_OR_RETURN(bool intact_after, has_batch_after(*shared, end, size));
-    if (intact_after) {
-      // An intact batch after the damage: either the middle of the segment was damaged, or a
-      // power loss kept a later unsynced page and dropped an earlier one. The two look the
-      // same on disk (no durable marker says how far the file was synced), and treating a
-      // torn tail as permanent damage would leave readers stuck before a hole of records that
-      // were never acknowledged. So the bytes are kept aside for inspection, reported and
-      // counted, and the tail is cut as a torn tail; the WAL restores what it acknowledged.
+    FRESHET_ASSIGN_OR_RETURN(AfterDamage after, scan_after_damage(*shared, end, size));
+    if (after.intact && after.synced_floor > end &&
+        after.next_offset > seg->summary().next_offset) {
+      // A batch written later says bytes up to synced_floor had been fdatasynced before it
+      // was written, so the damage at `end` is to durable bytes (media damage), not a torn
+      // tail: the segment is kept whole as a damaged segment (reads that reach the damage
+      // fail with kCorruption; every open reports it again), and the log continues in a new
+      // segment past every offset found in it, so no offset is ever handed out twice.
+      count_corruption();
+      damaged_tails_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error(
+          "log {}: segment {} is damaged at byte {} of {} ({}), below the {} bytes known "
+          "durable; records from offset {} to {} cannot be served; the log continues at {}",
+          dir_, base, end, size, problem.ok() ? "trailing bytes" : problem.to_string(),
+          after.synced_floor, seg->summary().next_offset, after.next_offset, after.next_offset);
+      seg->mark_damaged();
+      segments_.push_back(std::move(seg));
+      return open_tail(after.next_offset);
+    }
+    if (after.intact) {
+      // An intact batch after the damage, but none says the damaged bytes were ever synced:
+      // a power loss kept a later unsynced page and dropped an earlier one (or the damage
+      // hit bytes synced by the last round before those batches were written, which no
+      // floor records). Treating a torn tail as permanent damage would leave readers stuck
+      // before a hole of records that were never acknowledged, so the bytes are kept aside
+      // for inspection, reported and counted, and the tail is cut as a torn tail; the WAL
+      // restores what it acknowledged.
       const std::string aside =
           dir_ + "/" + Segment::file_name(base, "log") + ".damaged-" + std::to_string(end);
       FRESHET_RETURN_IF_ERROR(keep_aside(*shared, end, size, aside));
@@ -234,34 +253,50 @@ Status DiskLog::open_tail(uint64_t base) {
   }
   segments_.push_back(seg);
   active_target_ = std::make_shared<GroupCommitter::Target>(shared);
+  active_target_->written.store(end);
+  if (options_.durability == Durability::kFsync) active_target_->synced.store(end);
   return {};
 }
 
-Result<bool> DiskLog::has_batch_after(const File& file, uint64_t from, uint64_t size) const {
-  // Look for a batch whose header and payload CRCs hold at any byte after `from`: reads the
-  // rest of the file in 1 MiB windows (only on open, and only when a tail is damaged).
+Result<DiskLog::AfterDamage> DiskLog::scan_after_damage(const File& file, uint64_t from,
+                                                        uint64_t size) const {
+  // Looks for batches whose header and payload CRCs hold at any byte after `from`, reading
+  // the rest of the file in 1 MiB windows and stepping over each batch found (only on open,
+  // and only when a tail is damaged).
   constexpr uint64_t kWindow = 1 << 20;
+  AfterDamage after;
   std::string buf;
-  for (uint64_t start = from + 1; start + format::kBatchHeaderSize <= size; start += kWindow) {
+  std::string batch;
+  uint64_t start = from + 1;
+  while (start + format::kBatchHeaderSize <= size) {
     const uint64_t want = std::min<uint64_t>(size - start, kWindow + format::kBatchHeaderSize);
     buf.resize(static_cast<size_t>(want));
     FRESHET_ASSIGN_OR_RETURN(size_t got, file.read_at(buf.data(), buf.size(), start));
+    uint64_t next_start = start + kWindow;
     for (size_t i = 0; i + format::kBatchHeaderSize <= got && i < kWindow; ++i) {
       uint32_t magic;
       std::memcpy(&magic, buf.data() + i, 4);
       if (magic != format::kBatchMagic) continue;
       const format::BatchHeader h = format::decode_header(buf.data() + i);
       if (!format::check_header(h, buf.data() + i).ok()) continue;
+      const uint64_t pos = start + i;
       const uint64_t total = format::batch_size(h);
-      if (start + i + total > size) continue;
-      std::string batch(static_cast<size_t>(total), '\0');
-      FRESHET_ASSIGN_OR_RETURN(size_t n, file.read_at(batch.data(), batch.size(), start + i));
-      if (n == total && format::check_payload(h, batch.data() + format::kBatchHeaderSize).ok()) {
-        return true;
+      if (pos + total > size) continue;
+      batch.resize(static_cast<size_t>(total));
+      FRESHET_ASSIGN_OR_RETURN(size_t n, file.read_at(batch.data(), batch.size(), pos));
+      if (n != total || !format::check_payload(h, batch.data() + format::kBatchHeaderSize).ok()) {
+        continue;
       }
+      after.intact = true;
+      after.next_offset = std::max(after.next_offset, format::next_offset(h));
+      // A floor is never above its own batch's position (a larger one is not believed).
+      after.synced_floor = std::max(after.synced_floor, std::min(h.synced_floor, pos));
+      next_start = pos + total;  // the next batch, if any, starts right after this one
+      break;
     }
+    start = next_start;
   }
-  return false;
+  return after;
 }
 
 Status DiskLog::keep_aside(const File& file, uint64_t from, uint64_t size,
@@ -279,7 +314,7 @@ Status DiskLog::keep_aside(const File& file, uint64_t from, uint64_t size,
 Status DiskLog::sync_locked(const std::shared_ptr<GroupCommitter::Target>& t) {
   syncs_.fetch_add(1, std::memory_order_relaxed);
   if (committer_ != nullptr) return committer_->sync_now(t);
-  return t->file->sync();
+  return t->sync();
 }
 
 Status DiskLog::fail_locked(const Status& cause) {
@@ -339,7 +374,7 @@ void DiskLog::presync_before_roll() {
   if (committer_ != nullptr) {
     (void)committer_->sync_now(target);
   } else {
-    (void)target->file->sync();
+    (void)target->sync();
   }
 }
 
@@ -462,7 +497,8 @@ Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
       return r;
     }
   }
-  format::seal_header(batch.data(), base);
+  format::seal_header(batch.data(), base,
+                      std::min(active_target_->synced.load(std::memory_order_acquire), pos));
   if (Status w = active->file()->write_at(batch.data(), batch.size(), pos); !w.ok()) {
     write_errors_.fetch_add(1, std::memory_order_relaxed);
     if (auto held = error_log_.allow()) {
@@ -473,6 +509,7 @@ Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
     if (Status t = active->file()->truncate(pos); !t.ok()) return fail_locked(t);
     return w;
   }
+  active_target_->written.store(pos + batch.size(), std::memory_order_release);
   h.base_offset = base;
   segments_.back()->add_batch(h, pos, options_.index_interval_bytes);
   active_bytes_.store(segments_.back()->summary().size_bytes, std::memory_order_relaxed);
@@ -540,6 +577,7 @@ Result<bool> DiskLog::restore_batch(std::string_view batch) {
     (void)active->file()->truncate(pos);
     return w;
   }
+  active_target_->written.store(pos + batch.size(), std::memory_order_release);
   segments_.back()->add_batch(h, pos, options_.index_interval_bytes);
   active_bytes_.store(segments_.back()->summary().size_bytes, std::memory_order_relaxed);
   advance_tip(format::next_offset(h), h.max_timestamp_ms);
@@ -557,7 +595,7 @@ Result<uint64_t> DiskLog::complete_append(PendingAppend p) {
   if (p.sync_target) {
     auto target = std::static_pointer_cast<GroupCommitter::Target>(p.sync_target);
     syncs_.fetch_add(1, std::memory_order_relaxed);
-    synced = committer_ != nullptr ? committer_->wait(p.ticket, target) : target->file->sync();
+    synced = committer_ != nullptr ? committer_->wait(p.ticket, target) : target->sync();
   }
   return finish_append(p, synced);
 }

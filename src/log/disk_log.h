@@ -74,8 +74,14 @@ class DiskLog final : public Log {
   Status recover();
   Status open_sealed(uint64_t base, uint64_t next_base);
   Status open_tail(uint64_t base);
-  // Whether an intact batch starts anywhere in (from, size) of a tail segment.
-  Result<bool> has_batch_after(const File& file, uint64_t from, uint64_t size) const;
+  // What the intact batches in (from, size) of a damaged tail segment say: whether there are
+  // any, the largest offset they reach, and the largest synced floor they carry.
+  struct AfterDamage {
+    bool intact = false;
+    uint64_t next_offset = 0;
+    uint64_t synced_floor = 0;
+  };
+  Result<AfterDamage> scan_after_damage(const File& file, uint64_t from, uint64_t size) const;
   // Copies bytes [from, size) of a damaged tail to `path`, durably, before they are cut.
   Status keep_aside(const File& file, uint64_t from, uint64_t size, const std::string& path);
   // Seals the active segment and starts the next at next_base (its end, or above it to skip

@@ -47,7 +47,7 @@ void encode_header(const BatchHeader& h, void* out) {
   le::store<uint32_t>(p + 28, h.payload_size);
   le::store<int64_t>(p + 32, h.first_timestamp_ms);
   le::store<int64_t>(p + 40, h.max_timestamp_ms);
-  le::store<uint64_t>(p + 48, h.reserved0);
+  le::store<uint64_t>(p + 48, h.synced_floor);
   le::store<uint64_t>(p + 56, h.reserved1);
 }
 
@@ -64,7 +64,7 @@ BatchHeader decode_header(const void* in) {
   h.payload_size = le::load<uint32_t>(p + 28);
   h.first_timestamp_ms = le::load<int64_t>(p + 32);
   h.max_timestamp_ms = le::load<int64_t>(p + 40);
-  h.reserved0 = le::load<uint64_t>(p + 48);
+  h.synced_floor = le::load<uint64_t>(p + 48);
   h.reserved1 = le::load<uint64_t>(p + 56);
   return h;
 }
@@ -111,8 +111,9 @@ void encode_batch(std::span<const Record> records, std::string* out) {
   encode_header(h, out->data());
 }
 
-void seal_header(char* batch, uint64_t base_offset) {
+void seal_header(char* batch, uint64_t base_offset, uint64_t synced_floor) {
   le::store<uint64_t>(batch + 16, base_offset);
+  le::store<uint64_t>(batch + 48, synced_floor);
   le::store<uint32_t>(batch + 8, crc32c::value(batch + 12, kBatchHeaderSize - 12));
 }
 
@@ -128,7 +129,7 @@ Status check_header(const BatchHeader& h, const void* raw) {
   if ((h.flags & ~kFlagsKnownMask) != 0) {
     return Error(ErrorCode::kCorruption, "unknown batch flags " + std::to_string(h.flags));
   }
-  if (h.reserved0 != 0 || h.reserved1 != 0) {
+  if (h.reserved1 != 0) {
     return Error(ErrorCode::kCorruption, "reserved batch header bytes are not zero");
   }
   if (h.record_count == 0 || h.record_count > kMaxBatchRecords ||

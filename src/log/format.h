@@ -6,13 +6,16 @@
 //   |  0 u32 magic "FSHB" | 4 u16 version | 6 u16 flags | 8 u32 header_crc     |
 //   | 12 u32 payload_crc  | 16 u64 base_offset         | 24 u32 record_count    |
 //   | 28 u32 payload_size | 32 i64 first_timestamp_ms  | 40 i64 max_timestamp_ms|
-//   | 48 u64 reserved (0) | 56 u64 reserved (0)                                 |
+//   | 48 u64 synced_floor | 56 u64 reserved (0)                                 |
 //   +---------------------------------------------------------------------------+
 //   | payload: record_count records                                             |
 //   +---------------------------------------------------------------------------+
 //
 //   header_crc  = CRC32C of header bytes [12, 64)
 //   payload_crc = CRC32C of the payload
+//   synced_floor = how many bytes of this segment were known durable (fdatasynced) when the
+//                  batch was written; at most the batch's own position; 0 = unknown. Recovery
+//                  uses it to tell damage to durable bytes from a torn tail (disk_log.cc).
 //
 //   record: 0 u32 body_size (bytes after this field) | 4 i64 timestamp_ms |
 //           12 u16 partition_key_size | 14 u16 explicit_hash_key_size | 16 u32 data_size |
@@ -48,7 +51,7 @@ struct BatchHeader {
   uint32_t payload_size;
   int64_t first_timestamp_ms;
   int64_t max_timestamp_ms;
-  uint64_t reserved0;
+  uint64_t synced_floor;
   uint64_t reserved1;
 };
 static_assert(sizeof(BatchHeader) == kBatchHeaderSize, "batch header must pack to 64 bytes");
@@ -68,8 +71,8 @@ Result<size_t> validate_records(std::span<const Record> records);
 // are left for seal_header(), so the payload and its CRC can be built outside any lock.
 void encode_batch(std::span<const Record> records, std::string* out);
 
-// Writes base_offset and header_crc into an encoded batch.
-void seal_header(char* batch, uint64_t base_offset);
+// Writes base_offset, synced_floor and header_crc into an encoded batch.
+void seal_header(char* batch, uint64_t base_offset, uint64_t synced_floor = 0);
 
 // Decodes a header field by field (never by memory layout).
 BatchHeader decode_header(const void* p);

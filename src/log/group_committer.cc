@@ -46,6 +46,27 @@ void GroupCommitter::stop() {
   running_ = false;
 }
 
+Status GroupCommitter::Target::sync() {
+  const uint64_t covered = written.load(std::memory_order_acquire);
+  Status s = file->sync();
+  if (!s.ok()) return s;
+  uint64_t cur = synced.load(std::memory_order_relaxed);
+  while (cur < covered &&
+         !synced.compare_exchange_weak(cur, covered, std::memory_order_release,
+                                       std::memory_order_relaxed)) {
+  }
+  return s;
+}
+
+Status GroupCommitter::timed_sync(Target& t) {
+  if (!observer_.fsync_latency) return t.sync();
+  const auto start = std::chrono::steady_clock::now();
+  Status s = t.sync();
+  observer_.fsync_latency(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  return s;
+}
+
 Status GroupCommitter::timed_sync(File& f) {
   if (!observer_.fsync_latency) return f.sync();
   const auto start = std::chrono::steady_clock::now();
@@ -56,7 +77,7 @@ Status GroupCommitter::timed_sync(File& f) {
 }
 
 void GroupCommitter::sync_one(const std::shared_ptr<Target>& t) {
-  Status s = timed_sync(*t->file);
+  Status s = timed_sync(*t);
   if (!s.ok()) {
     spdlog::error("group commit: {} (the log stops accepting writes until reopened)",
                   s.to_string());
@@ -157,7 +178,7 @@ void GroupCommitter::wait_async(uint64_t ticket, const std::shared_ptr<Target>& 
 }
 
 Status GroupCommitter::sync_now(const std::shared_ptr<Target>& target) {
-  Status s = timed_sync(*target->file);
+  Status s = timed_sync(*target);
   std::lock_guard lock(mu_);
   ++syncs_;
   if (!s.ok()) {

@@ -65,8 +65,18 @@ class GroupCommitter {
  public:
   // A file to sync. Shared by the log (its active segment) and the committer.
   struct Target {
-    explicit Target(std::shared_ptr<File> f) : file(std::move(f)) {}
+    explicit Target(std::shared_ptr<File> f, uint64_t durable_size = 0)
+        : file(std::move(f)), written(durable_size), synced(durable_size) {}
     std::shared_ptr<File> file;
+    // The file's bytes [0, written) are written (set by the owning log under its lock after
+    // each write, in order); [0, synced) are known durable: sync() raises it to the `written`
+    // it read before its fdatasync began. The log stamps `synced` into each batch header it
+    // writes (docs/format.md, "synced floor"), so recovery can tell damage to durable bytes
+    // from a torn tail.
+    std::atomic<uint64_t> written;
+    std::atomic<uint64_t> synced;
+    // fdatasyncs the file and advances `synced`; the only way a Target's file is synced.
+    Status sync();
     // Guarded by GroupCommitter::mu_.
     uint64_t queued_round = 0;
     uint64_t wal_round = 0;         // last round with a WAL entry for this file
@@ -155,7 +165,8 @@ class GroupCommitter {
   // Syncs every file with WAL-only data, then starts the next generation. Committer thread.
   Status checkpoint();
   // Times one fdatasync for the observer.
-  Status timed_sync(File& f);
+  Status timed_sync(File& f);   // the WAL file
+  Status timed_sync(Target& t);  // a log file: advances t.synced
 
   // WAL state. The file and limits are set before start() and read-only after. wal_size_,
   // wal_generation_ and the next_* thresholds are used by the committer thread, and by

@@ -26,6 +26,14 @@ LogOptions plain() {
   return o;
 }
 
+LogOptions os_mode(uint64_t reserve) {
+  LogOptions o = plain();
+  o.durability = Durability::kOs;
+  o.os_offset_reserve = reserve;
+  o.segment_bytes = 4096;
+  return o;
+}
+
 std::unique_ptr<LogStore> open_store(const std::shared_ptr<PowerLossFileSystem>& fs,
                                      LogStoreOptions o = {}) {
   auto s = LogStore::open(kRoot, fs, o);
@@ -199,12 +207,81 @@ TEST(LogFaultTest, FullDiskFailsAppendsRetryablyAndTheyWorkOnceSpaceIsFreed) {
   expect_range(*std::move(store->open_log("s/0", plain()).value()), 0, 5);
 }
 
-TEST(LogFaultTest, DamageBeforeIntactBatchesOfTheTailIsKeptAsideAndReported) {
+// Damage to bytes a sync made durable, with intact batches after it, is media damage: the
+// later batches' synced floors prove the damaged bytes were durable, so recovery keeps the
+// segment whole and serves the damaged range as a hole that fails reads, and never hands out
+// its offsets again.
+TEST(LogFaultTest, DamageToDurableBytesOfTheTailIsAHoleThatFailsReads) {
+  auto fs = PowerLossFileSystem::make();
+  LogStoreOptions o;
+  o.wal = false;  // every batch syncs its segment: each later batch records a higher floor
+  auto store = open_store(fs, o);
+  auto a = std::move(store->open_log("s/0", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 3, 2).ok());  // offsets 0..5, three batches, each acknowledged
+  ASSERT_TRUE(a->close().ok());
+  a.reset();
+  store.reset();
+  const std::string seg = kRoot + "/s/0/00000000000000000000.log";
+  ASSERT_TRUE(fs->corrupt(seg, 70, "XX").ok());  // inside the first batch's payload
+  const std::string damaged = fs->read_all(seg).value();
+  for (int round = 0; round < 2; ++round) {  // the second open finds the same damage
+    store = open_store(fs, o);
+    a = std::move(store->open_log("s/0", plain()).value());
+    EXPECT_EQ(a->counters().recovery_damaged_tails, round == 0 ? 1u : 0u);
+    EXPECT_GE(a->counters().corrupt_batches, 1u);
+    EXPECT_EQ(fs->read_all(seg).value(), damaged);  // kept whole: nothing cut
+    EXPECT_FALSE(fs->exists(seg + ".damaged-0"));
+    // Offsets 0..5 were handed out: the log continues past them, never at 0.
+    EXPECT_EQ(a->next_offset(), 6u + static_cast<uint64_t>(round));
+    auto hole = a->read(0, 10, 1 << 20);
+    ASSERT_FALSE(hole.ok());
+    EXPECT_EQ(hole.error().code(), ErrorCode::kCorruption);
+    auto inside = a->read(3, 10, 1 << 20);
+    ASSERT_FALSE(inside.ok());
+    EXPECT_EQ(inside.error().code(), ErrorCode::kCorruption);
+    std::string k = "k", d = "after-" + std::to_string(round);
+    Record r{k, "", d, 9000};
+    ASSERT_EQ(a->append(std::span<const Record>(&r, 1)).value(), 6u + round);
+    auto after = a->read(6, 10, 1 << 20);
+    ASSERT_TRUE(after.ok()) << after.error().to_string();
+    ASSERT_EQ(after->records.size(), static_cast<size_t>(round) + 1);
+    EXPECT_EQ(after->records.back().data, d);
+    ASSERT_TRUE(a->close().ok());
+    a.reset();
+    store.reset();
+  }
+}
+
+// With the WAL, a segment is synced at checkpoints: the batches after one carry its floor.
+TEST(LogFaultTest, DamageBelowAWalCheckpointIsAHoleThatFailsReads) {
+  auto fs = PowerLossFileSystem::make();
+  auto store = open_store(fs);  // WAL on: small batches do not sync their segment
+  auto a = std::move(store->open_log("s/0", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 2, 2).ok());  // offsets 0..3
+  ASSERT_TRUE(store->checkpoint_now().ok());
+  ASSERT_TRUE(fill(*a, 4, 2, 2).ok());  // offsets 4..7, floors cover offsets 0..3
+  store = power_cycle(fs, std::move(store), {std::move(a)});
+  const std::string seg = kRoot + "/s/0/00000000000000000000.log";
+  ASSERT_TRUE(fs->corrupt(seg, 70, "XX").ok());
+  store.reset();
+  store = open_store(fs);
+  a = std::move(store->open_log("s/0", plain()).value());
+  EXPECT_EQ(a->counters().recovery_damaged_tails, 1u);
+  EXPECT_EQ(a->next_offset(), 8u);
+  auto hole = a->read(0, 10, 1 << 20);
+  ASSERT_FALSE(hole.ok());
+  EXPECT_EQ(hole.error().code(), ErrorCode::kCorruption);
+}
+
+// Damage before intact batches whose floors do not cover it looks exactly like a power loss
+// that kept a later unsynced page: the bytes are kept aside, reported, and cut as a torn tail.
+TEST(LogFaultTest, DamageAboveTheSyncedFloorIsCutAsATornTailAndKeptAside) {
   auto fs = PowerLossFileSystem::make();
   LogStoreOptions o;
   o.wal = false;
   auto store = open_store(fs, o);
-  auto a = std::move(store->open_log("s/0", plain()).value());
+  // kOs never syncs before the roll: every batch's floor is 0.
+  auto a = std::move(store->open_log("s/0", os_mode(1)).value());
   ASSERT_TRUE(fill(*a, 0, 3, 2).ok());
   ASSERT_TRUE(a->close().ok());
   a.reset();
@@ -213,35 +290,33 @@ TEST(LogFaultTest, DamageBeforeIntactBatchesOfTheTailIsKeptAsideAndReported) {
   const std::string before = fs->read_all(seg).value();
   ASSERT_TRUE(fs->corrupt(seg, 70, "XX").ok());  // inside the first batch's payload
   store = open_store(fs, o);
-  a = std::move(store->open_log("s/0", plain()).value());
+  a = std::move(store->open_log("s/0", os_mode(1)).value());
   EXPECT_EQ(a->counters().recovery_damaged_tails, 1u);
   EXPECT_GE(a->counters().corrupt_batches, 1u);
-  EXPECT_EQ(a->next_offset(), 0u);  // cut before the damage
   auto aside = fs->read_all(seg + ".damaged-0");
   ASSERT_TRUE(aside.ok());
   EXPECT_EQ(aside->size(), before.size());
   EXPECT_EQ(aside->substr(100), before.substr(100));  // every byte after the damage is kept
+  EXPECT_EQ(a->next_offset(), 6u);  // cut to 0, then past the high-water mark
   // A plain torn tail (nothing intact after it) is cut without keeping anything aside.
-  ASSERT_TRUE(fill(*a, 0, 2, 1).ok());
   ASSERT_TRUE(a->close().ok());
   a.reset();
   store.reset();
-  const std::string now = fs->read_all(seg).value();
-  ASSERT_TRUE(fs->corrupt(seg, now.size() - 3, "ZZZ").ok());
+  store = open_store(fs, o);
+  a = std::move(store->open_log("s/0", plain()).value());
+  ASSERT_TRUE(fill(*a, a->next_offset(), 2, 1).ok());
+  ASSERT_TRUE(a->close().ok());
+  a.reset();
+  store.reset();
+  const std::string tail = kRoot + "/s/0/00000000000000000006.log";
+  const std::string now = fs->read_all(tail).value();
+  ASSERT_TRUE(fs->corrupt(tail, now.size() - 3, "ZZZ").ok());
   store = open_store(fs, o);
   a = std::move(store->open_log("s/0", plain()).value());
   EXPECT_EQ(a->counters().recovery_damaged_tails, 0u);
-  EXPECT_EQ(a->next_offset(), 1u);
+  EXPECT_EQ(a->next_offset(), 7u);
 }
 
-
-LogOptions os_mode(uint64_t reserve) {
-  LogOptions o = plain();
-  o.durability = Durability::kOs;
-  o.os_offset_reserve = reserve;
-  o.segment_bytes = 4096;
-  return o;
-}
 
 TEST(LogFaultTest, OsModeSkipsPastItsHighWaterMarkAfterAPowerLoss) {
   auto fs = PowerLossFileSystem::make();

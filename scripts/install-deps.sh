@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ccache
   libboost1.81-dev
   libsimdjson-dev
-  libssl-dev zlib1g-dev libzstd-dev libsnappy-dev liblz4-dev
+  libssl-dev zlib1g-dev libzstd-dev libsnappy-dev liblz4-dev libdeflate-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libnghttp2-dev
   libjemalloc-dev
   libcurl4-openssl-dev

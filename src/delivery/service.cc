@@ -8,7 +8,7 @@
 #include <random>
 #include <thread>
 
-#include "catalog.h"
+#include "service_impl.h"
 #include "freshet/common/base64.h"
 #include "freshet/delivery/delivery.h"
 #include "freshet/log/log_store.h"
@@ -16,16 +16,17 @@
 #include "freshet/stream/names.h"
 
 namespace freshet::delivery {
-namespace {
-
-constexpr uint64_t kMiB = 1024 * 1024;
-constexpr size_t kReadRecords = 100'000;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+namespace {
+
+constexpr uint64_t kMiB = 1024 * 1024;
+constexpr size_t kReadRecords = 100'000;
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -98,89 +99,9 @@ std::string S3Destination::bucket() const {
   return p == std::string::npos ? bucket_arn : bucket_arn.substr(p + 3);
 }
 
-// One delivery stream.
-struct Stream {
-  DeliveryStreamInfo info;  // GUARDED_BY(Impl::mu_)
-  bool deleting = false;    // GUARDED_BY(Impl::mu_)
-  bool force_delete = false;  // GUARDED_BY(Impl::mu_)
-  std::string log_name;     // immutable
-  std::shared_ptr<log::Log> log;  // immutable after open
-
-  // Delivery thread only.
-  DeliveryState state;
-  // What the buffer holds past state.delivered, counted incrementally so a pass reads only
-  // the records that arrived since the last one: records [delivered, scan_end) hold
-  // scan_bytes bytes, the oldest arrived at scan_oldest (-1: none).
-  uint64_t scan_end = 0;
-  uint64_t scan_bytes = 0;
-  int64_t scan_oldest = -1;
-  int64_t first_failure_ms = 0;
-  int64_t next_attempt_ms = 0;
-  int64_t backoff_ms = 0;
-
-  // Metrics (AWS/Firehose, label DeliveryStreamName).
-  metrics::Counter* incoming_records = nullptr;
-  metrics::Counter* incoming_bytes = nullptr;
-  metrics::Counter* incoming_puts = nullptr;
-  metrics::Counter* delivered_records = nullptr;
-  metrics::Counter* delivered_bytes = nullptr;
-  metrics::Counter* delivered_objects = nullptr;
-  metrics::Counter* delivery_success = nullptr;
-  metrics::Counter* delivery_failures = nullptr;
-  metrics::Gauge* freshness = nullptr;
-
-  // KinesisStreamAsSource (delivery thread only): per source shard, the last sequence number
-  // copied into the buffer, and whether the shard is finished (closed and read to its end).
-  struct SourceShard {
-    std::string sequence;
-    bool finished = false;
-  };
-  std::map<std::string, SourceShard> source;
-  metrics::Counter* read_records = nullptr;
-  metrics::Counter* read_bytes = nullptr;
-  metrics::Gauge* millis_behind = nullptr;
-};
-
-class DeliveryService::Impl {
- public:
-  explicit Impl(DeliveryOptions o) : opt_(std::move(o)) {
-    fs_ = opt_.fs ? opt_.fs : posix_file_system();
-  }
-
-  Status open();
-  Status open_stream(DeliveryStreamInfo info, bool fresh);
-  void run();
-  void pass();
-  void deliver_stream(const std::shared_ptr<Stream>& s, int64_t now);
-  // Writes the objects of [state.delivered, state.pending_end); false if it failed.
-  // failure: "" to write the batch's objects; else the reason the destination failed, and
-  // the records go as error lines under the error prefix ("delivery-failed").
-  Status write_batch(Stream& s, const DeliveryStreamInfo& cfg, const std::string& failure);
-  Status save_state(Stream& s);
-  // KinesisStreamAsSource: copies new records of the source stream's shards (parents before
-  // children) into the buffer, then saves the per-shard checkpoint. Delivery thread only.
-  void pull_source(Stream& s, const DeliveryStreamInfo& cfg);
-  Status save_source(Stream& s);
-  Status load_source(Stream& s);
-  void finish_delete(const std::shared_ptr<Stream>& s);
-  void add_metrics(Stream& s);
-  // Whether a stream created at info.create_ms is still CREATING (DeliveryOptions).
-  bool creating(const DeliveryStreamInfo& info) const {
-    return opt_.create_delay_ms > 0 && now_ms() < info.create_ms + opt_.create_delay_ms;
-  }
-
-  DeliveryOptions opt_;
-  std::shared_ptr<FileSystem> fs_;
-  std::unique_ptr<log::LogStore> logs_;
-
-  std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Stream>, std::less<>> streams_;  // GUARDED_BY(mu_)
-  std::condition_variable cv_;
-  bool stop_ = false;      // GUARDED_BY(mu_)
-  bool wake_ = false;      // GUARDED_BY(mu_)
-  std::thread thread_;
-  std::mutex pass_mu_;  // one delivery pass at a time (thread and deliver_now)
-};
+bool DeliveryService::Impl::creating(const DeliveryStreamInfo& info) const {
+  return opt_.create_delay_ms > 0 && now_ms() < info.create_ms + opt_.create_delay_ms;
+}
 
 Result<std::unique_ptr<DeliveryService>> DeliveryService::open(DeliveryOptions options) {
   if (options.store == nullptr || options.metrics == nullptr) {
@@ -241,6 +162,8 @@ void DeliveryService::Impl::add_metrics(Stream& s) {
 Status DeliveryService::Impl::open_stream(DeliveryStreamInfo info, bool fresh) {
   auto s = std::make_shared<Stream>();
   s->log_name = "ds/" + info.name + "." + std::to_string(info.create_ms);
+  s->name = info.name;
+  s->state_name = info.name + "." + std::to_string(info.create_ms);
   log::LogOptions lo;
   lo.durability = opt_.fsync ? log::Durability::kFsync : log::Durability::kOs;
   lo.retention_ms = 24ll * 60 * 60 * 1000;  // records wait for a down destination 24 hours
@@ -261,28 +184,40 @@ Status DeliveryService::Impl::open_stream(DeliveryStreamInfo info, bool fresh) {
   s->info = std::move(info);
   add_metrics(*s);
   if (s->info.type == "KinesisStreamAsSource") FRESHET_RETURN_IF_ERROR(load_source(*s));
+  if (s->state.pending || s->log->committed_tip() > s->state.delivered) {
+    s->buffer_drained = false;
+  } else {
+    s->buffer_drained = true;
+  }
   std::lock_guard lock(mu_);
+  if (started_) start_source_thread(s);
   streams_[s->info.name] = std::move(s);
   return {};
 }
 
 void DeliveryService::start() {
   std::lock_guard lock(impl_->mu_);
-  if (impl_->thread_.joinable()) return;
+  if (impl_->started_) return;
   impl_->stop_ = false;
+  impl_->started_ = true;
   impl_->thread_ = std::thread([this] { impl_->run(); });
+  for (auto& [n, s] : impl_->streams_) impl_->start_source_thread(s);
 }
 
 void DeliveryService::stop() {
+  std::vector<std::shared_ptr<Stream>> all;
   {
     std::lock_guard lock(impl_->mu_);
     impl_->stop_ = true;
+    impl_->started_ = false;
+    for (auto& [n, s] : impl_->streams_) all.push_back(s);
   }
   impl_->cv_.notify_all();
   if (impl_->thread_.joinable()) impl_->thread_.join();
+  for (auto& s : all) impl_->stop_source_thread(*s);
 }
 
-void DeliveryService::deliver_now() { impl_->pass(); }
+void DeliveryService::deliver_now() { impl_->pass(false); }
 
 void DeliveryService::Impl::run() {
   std::unique_lock lock(mu_);
@@ -291,12 +226,12 @@ void DeliveryService::Impl::run() {
     if (stop_) break;
     wake_ = false;
     lock.unlock();
-    pass();
+    pass(true);
     lock.lock();
   }
 }
 
-void DeliveryService::Impl::pass() {
+void DeliveryService::Impl::pass(bool from_thread) {
   std::lock_guard pl(pass_mu_);
   std::vector<std::shared_ptr<Stream>> all;
   {
@@ -304,31 +239,55 @@ void DeliveryService::Impl::pass() {
     for (auto& [n, s] : streams_) all.push_back(s);
   }
   const int64_t now = now_ms();
-  for (auto& s : all) deliver_stream(s, now);
+  for (auto& s : all) deliver_stream(s, now, from_thread);
 }
 
 Status DeliveryService::Impl::save_state(Stream& s) {
-  return write_file_atomically(*fs_, opt_.root + "/state",
-                               s.info.name + "." + std::to_string(s.info.create_ms),
-                               encode_state(s.state));
+  return write_file_atomically(*fs_, opt_.root + "/state", s.state_name, encode_state(s.state));
 }
 
 // REQUIRES: called on the delivery pass (pass_mu_ held).
-void DeliveryService::Impl::deliver_stream(const std::shared_ptr<Stream>& sp, int64_t now) {
+void DeliveryService::Impl::deliver_stream(const std::shared_ptr<Stream>& sp, int64_t now,
+                                           bool from_thread) {
   Stream& s = *sp;
   DeliveryStreamInfo cfg;
-  bool deleting, force;
+  bool deleting, force, threaded;
   {
     std::lock_guard lock(mu_);
     cfg = s.info;
     deleting = s.deleting;
     force = s.force_delete;
+    threaded = s.source_thread.joinable();
   }
-  if (deleting && force) return finish_delete(sp);
-  if (cfg.type == "KinesisStreamAsSource" && !deleting) {
-    pull_source(s, cfg);
-    now = now_ms();  // the records just read arrived after the pass began
+  if (deleting && force) {
+    stop_source_thread(s);
+    return finish_delete(sp);
   }
+  bool again = false;
+  bool drained = deliver_buffer(s, cfg, now, deleting, &again);
+  while (again) drained = deliver_buffer(s, cfg, now_ms(), deleting, &again);
+  if (cfg.type != "KinesisStreamAsSource") {
+    if (deleting && drained) finish_delete(sp);
+    return;
+  }
+  // KinesisStreamAsSource: records an older version copied into the buffer go first; then
+  // the source thread reads the source stream directly (deliver_now() steps it here too).
+  if (drained) s.buffer_drained = true;
+  if (!from_thread || !threaded) {
+    std::lock_guard sl(s.source_mu);
+    while (source_step(s)) {
+    }
+  }
+  if (deleting && s.source_drained) {
+    stop_source_thread(s);
+    finish_delete(sp);
+  }
+}
+
+// REQUIRES: called on the delivery pass (pass_mu_ held).
+bool DeliveryService::Impl::deliver_buffer(Stream& s, const DeliveryStreamInfo& cfg, int64_t now,
+                                           bool deleting, bool* again) {
+  *again = false;
   // Records the log dropped (retention: the destination was down over 24 hours) are skipped.
   const uint64_t horizon = s.log->trim_horizon();
   if (s.state.delivered < horizon) {
@@ -341,9 +300,8 @@ void DeliveryService::Impl::deliver_stream(const std::shared_ptr<Stream>& sp, in
   const uint64_t tip = s.log->committed_tip();
   if (!s.state.pending) {
     if (tip <= s.state.delivered) {
-      s.freshness->set(0);
-      if (deleting) finish_delete(sp);
-      return;
+      if (cfg.type != "KinesisStreamAsSource") s.freshness->set(0);
+      return true;
     }
     // Is the buffer full, or its oldest record old enough?
     const uint64_t limit = static_cast<uint64_t>(cfg.destination.size_mb) * kMiB;
@@ -364,11 +322,11 @@ void DeliveryService::Impl::deliver_stream(const std::shared_ptr<Stream>& sp, in
     }
     const uint64_t bytes = s.scan_bytes, end = s.scan_end;
     const int64_t oldest = s.scan_oldest;
-    if (oldest < 0) return;
+    if (oldest < 0) return false;
     s.freshness->set(static_cast<double>(std::max<int64_t>(0, now - oldest)) / 1000.0);
     const bool full = bytes >= limit;
     const bool due = now - oldest >= int64_t{cfg.destination.interval_seconds} * 1000;
-    if (!full && !due && !deleting) return;
+    if (!full && !due && !deleting) return false;
     s.state.pending = true;
     s.state.pending_end = end;
     s.state.pending_time_ms = oldest;
@@ -377,10 +335,10 @@ void DeliveryService::Impl::deliver_stream(const std::shared_ptr<Stream>& sp, in
     if (Status st = save_state(s); !st.ok()) {
       spdlog::error("delivery stream {}: cannot save state: {}", cfg.name, st.to_string());
       s.state.pending = false;
-      return;
+      return false;
     }
   }
-  if (now < s.next_attempt_ms) return;
+  if (now < s.next_attempt_ms) return false;
   // Past RetryOptions.DurationInSeconds of failures, a batch the destination still refuses
   // goes to the error prefix instead (if that fails too, both keep being retried while the
   // log keeps the records: 24 hours).
@@ -403,7 +361,9 @@ void DeliveryService::Impl::deliver_stream(const std::shared_ptr<Stream>& sp, in
       spdlog::error("delivery stream {}: cannot save state: {}", cfg.name, ss.to_string());
     }
     s.freshness->set(0);
-    return;
+    // More may be waiting: a full buffer is written at once, not one per tick.
+    *again = true;
+    return false;
   }
   s.delivery_failures->inc();
   if (s.first_failure_ms == 0) s.first_failure_ms = now;
@@ -411,22 +371,14 @@ void DeliveryService::Impl::deliver_stream(const std::shared_ptr<Stream>& sp, in
   s.next_attempt_ms = now + s.backoff_ms;
   spdlog::warn("delivery stream {}: delivery failed (retrying in {} ms): {}", cfg.name,
                s.backoff_ms, st.to_string());
+  return false;
 }
 
 Status DeliveryService::Impl::write_batch(Stream& s, const DeliveryStreamInfo& cfg,
                                           const std::string& failure) {
-  const S3Destination& d = cfg.destination;
   const uint64_t first = s.state.delivered, end = s.state.pending_end;
-  // Group the batch's records by partition (one group without dynamic partitioning); records
-  // whose keys cannot be extracted go to the error prefix.
-  struct Group {
-    std::map<std::string, std::string> keys;
-    std::string body;
-    uint64_t records = 0;
-  };
-  std::map<std::string, Group> groups;  // by rendered key set
-  std::string failed_lines;
-  uint64_t failed = 0, total_records = 0, total_bytes = 0;
+  std::vector<log::ReadResult> reads;
+  std::vector<BatchRecord> records;
   uint64_t at = first;
   while (at < end) {
     FRESHET_ASSIGN_OR_RETURN(log::ReadResult r, s.log->read(at, kReadRecords, 64 * kMiB));
@@ -434,81 +386,113 @@ Status DeliveryService::Impl::write_batch(Stream& s, const DeliveryStreamInfo& c
     for (const auto& rec : r.records) {
       if (rec.offset >= end) break;
       at = rec.offset + 1;
-      std::string group_key;
-      std::map<std::string, std::string> keys;
-      if (!failure.empty()) {
+      records.push_back(BatchRecord{rec.data, rec.timestamp_ms});
+    }
+    reads.push_back(std::move(r));
+  }
+  BatchId id{s.state.pending_time_ms, s.state.pending_seed, s.state.pending_version};
+  FRESHET_ASSIGN_OR_RETURN(PreparedBatch b,
+                           prepare_batch(cfg.name, cfg.destination, records, id, failure));
+  return put_batch(s, b);
+}
+
+Status DeliveryService::Impl::put_batch(Stream& s, const PreparedBatch& b) {
+  for (const PreparedObject& o : b.objects) {
+    objstore::ObjectAttributes attrs;
+    Result<objstore::ObjectInfo> r = opt_.store->put_object(b.bucket, o.key, o.data, attrs);
+    if (!r.ok()) return r.error();
+    s.delivered_objects->inc();
+  }
+  s.delivered_records->inc(b.records);
+  s.delivered_bytes->inc(b.bytes);
+  s.delivery_success->inc();
+  return {};
+}
+
+Result<PreparedBatch> prepare_batch(const std::string& stream_name, const S3Destination& d,
+                                    std::span<const BatchRecord> records, const BatchId& id,
+                                    const std::string& failure) {
+  // Group the batch's records by partition (one group without dynamic partitioning); records
+  // whose keys cannot be extracted go to the error prefix.
+  struct Group {
+    std::map<std::string, std::string> keys;
+    std::string body;
+  };
+  std::map<std::string, Group> groups;  // by rendered key set
+  std::string failed_lines;
+  uint64_t failed = 0;
+  PreparedBatch out;
+  out.bucket = d.bucket();
+  if (failure.empty() && !d.dynamic_partitioning && !records.empty()) {
+    size_t total = 0;
+    for (const BatchRecord& rec : records) total += rec.data.size() + 1;
+    groups[""].body.reserve(total);
+  }
+  for (const BatchRecord& rec : records) {
+    std::string group_key;
+    std::map<std::string, std::string> keys;
+    if (!failure.empty()) {
+      failed_lines += "{\"attemptsMade\":1,\"arrivalTimestamp\":" +
+                      std::to_string(rec.timestamp_ms) +
+                      ",\"errorCode\":\"S3.DeliveryFailed\",\"errorMessage\":\"" +
+                      json_escape(failure) + "\",\"attemptEndingTimestamp\":" +
+                      std::to_string(now_ms()) + ",\"rawData\":\"" + base64_encode(rec.data) +
+                      "\"}\n";
+      ++failed;
+      continue;
+    }
+    if (d.dynamic_partitioning) {
+      Result<std::map<std::string, std::string>> k =
+          extract_partition_keys(d.metadata_query, rec.data);
+      if (!k.ok()) {
         failed_lines += "{\"attemptsMade\":1,\"arrivalTimestamp\":" +
                         std::to_string(rec.timestamp_ms) +
-                        ",\"errorCode\":\"S3.DeliveryFailed\",\"errorMessage\":\"" +
-                        json_escape(failure) + "\",\"attemptEndingTimestamp\":" +
-                        std::to_string(now_ms()) + ",\"rawData\":\"" +
-                        base64_encode(rec.data) + "\"}\n";
+                        ",\"errorCode\":\"DynamicPartitioning.MetadataExtractionFailed\","
+                        "\"errorMessage\":\"" + json_escape(k.error().message()) +
+                        "\",\"attemptEndingTimestamp\":" + std::to_string(now_ms()) +
+                        ",\"rawData\":\"" + base64_encode(rec.data) + "\"}\n";
         ++failed;
         continue;
       }
-      if (d.dynamic_partitioning) {
-        Result<std::map<std::string, std::string>> k =
-            extract_partition_keys(d.metadata_query, rec.data);
-        if (!k.ok()) {
-          std::string line = "{\"attemptsMade\":1,\"arrivalTimestamp\":" +
-                             std::to_string(rec.timestamp_ms) +
-                             ",\"errorCode\":\"DynamicPartitioning.MetadataExtractionFailed\","
-                             "\"errorMessage\":\"" + json_escape(k.error().message()) +
-                             "\",\"attemptEndingTimestamp\":" + std::to_string(now_ms()) +
-                             ",\"rawData\":\"" + base64_encode(rec.data) + "\"}\n";
-          failed_lines += line;
-          ++failed;
-          continue;
-        }
-        keys = std::move(*k);
-        for (const auto& [kk, vv] : keys) group_key += kk + "=" + vv + "\x1f";
-      }
-      Group& g = groups[group_key];
-      g.keys = std::move(keys);
-      g.body.append(rec.data);
-      if (d.append_delimiter) g.body.push_back('\n');
-      ++g.records;
-      ++total_records;
-      total_bytes += rec.data.size();
+      keys = std::move(*k);
+      for (const auto& [kk, vv] : keys) group_key += kk + "=" + vv + "\x1f";
     }
+    Group& g = groups[group_key];
+    g.keys = std::move(keys);
+    g.body.append(rec.data);
+    if (d.append_delimiter) g.body.push_back('\n');
+    ++out.records;
+    out.bytes += rec.data.size();
   }
-  const std::string bucket = d.bucket();
-  const std::string stamp = format_java_time("yyyy-MM-dd-HH-mm-ss", s.state.pending_time_ms).value();
+  const std::string stamp = format_java_time("yyyy-MM-dd-HH-mm-ss", id.time_ms).value();
+  const std::string ext =
+      d.file_extension.empty() ? std::string(default_extension(d.compression)) : d.file_extension;
   uint64_t index = 0;
-  auto put = [&](const std::string& prefix, const PrefixContext& ctx, std::string_view body,
+  auto add = [&](const std::string& prefix, const PrefixContext& ctx, std::string_view body,
                  uint64_t idx) -> Status {
-    std::string ext = d.file_extension.empty() ? std::string(default_extension(d.compression))
-                                               : d.file_extension;
-    std::string name = cfg.name + "-" + std::to_string(s.state.pending_version) + "-" + stamp +
-                       "-" + uuid_from(s.state.pending_seed, idx);
+    std::string name = stream_name + "-" + std::to_string(id.version) + "-" + stamp + "-" +
+                       uuid_from(id.seed, idx);
     FRESHET_ASSIGN_OR_RETURN(std::string data, compress(d.compression, body, name));
-    objstore::ObjectAttributes attrs;
-    Result<objstore::ObjectInfo> r =
-        opt_.store->put_object(bucket, evaluate_prefix(prefix, ctx) + name + ext, data, attrs);
-    if (!r.ok()) return r.error();
-    s.delivered_objects->inc();
+    out.objects.push_back(PreparedObject{evaluate_prefix(prefix, ctx) + name + ext, std::move(data)});
     return {};
   };
   for (auto& [gk, g] : groups) {
     PrefixContext ctx;
-    ctx.time_ms = s.state.pending_time_ms;
-    ctx.random_string = random_string_from(s.state.pending_seed, index);
+    ctx.time_ms = id.time_ms;
+    ctx.random_string = random_string_from(id.seed, index);
     ctx.partition_keys = g.keys;
-    FRESHET_RETURN_IF_ERROR(put(d.prefix, ctx, g.body, index));
+    FRESHET_RETURN_IF_ERROR(add(d.prefix, ctx, g.body, index));
     ++index;
   }
   if (failed > 0) {
     PrefixContext ctx;
-    ctx.time_ms = s.state.pending_time_ms;
-    ctx.random_string = random_string_from(s.state.pending_seed, index);
+    ctx.time_ms = id.time_ms;
+    ctx.random_string = random_string_from(id.seed, index);
     ctx.error_output_type = failure.empty() ? "partitioning-failed" : "delivery-failed";
-    FRESHET_RETURN_IF_ERROR(put(d.error_output_prefix, ctx, failed_lines, index));
+    FRESHET_RETURN_IF_ERROR(add(d.error_output_prefix, ctx, failed_lines, index));
     ++index;
   }
-  s.delivered_records->inc(total_records);
-  s.delivered_bytes->inc(total_bytes);
-  s.delivery_success->inc();
-  return {};
+  return out;
 }
 
 void DeliveryService::Impl::finish_delete(const std::shared_ptr<Stream>& s) {
@@ -735,163 +719,3 @@ Result<std::vector<std::string>> DeliveryService::put(std::string_view name,
 
 }  // namespace freshet::delivery
 
-namespace freshet::delivery {
-namespace {
-
-// Sequence numbers are decimal strings: longer is larger, else compare as text.
-bool seq_less(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return a.size() < b.size();
-  return a < b;
-}
-
-}  // namespace
-
-Status DeliveryService::Impl::save_source(Stream& s) {
-  std::string text = "freshet-kinesis-source 1\n";
-  for (const auto& [shard, st] : s.source) {
-    text += shard + " " + (st.sequence.empty() ? "-" : st.sequence) + " " +
-            (st.finished ? "1" : "0") + "\n";
-  }
-  return write_file_atomically(*fs_, opt_.root + "/state",
-                               s.info.name + "." + std::to_string(s.info.create_ms) + ".source",
-                               text);
-}
-
-Status DeliveryService::Impl::load_source(Stream& s) {
-  Result<std::string> text = read_file(
-      *fs_, opt_.root + "/state/" + s.info.name + "." + std::to_string(s.info.create_ms) + ".source");
-  if (text.ok()) {
-    std::string_view t = *text;
-    size_t nl = t.find('\n');
-    if (t.substr(0, nl) != "freshet-kinesis-source 1") {
-      return Error(ErrorCode::kCorruption, "bad Kinesis source checkpoint of " + s.info.name);
-    }
-    t.remove_prefix(nl + 1);
-    while (!t.empty()) {
-      nl = t.find('\n');
-      std::string_view line = t.substr(0, nl);
-      t.remove_prefix(nl == std::string_view::npos ? t.size() : nl + 1);
-      size_t a = line.find(' '), b = line.rfind(' ');
-      if (a == std::string_view::npos || a == b) {
-        return Error(ErrorCode::kCorruption, "bad Kinesis source checkpoint line");
-      }
-      Stream::SourceShard& st = s.source[std::string(line.substr(0, a))];
-      std::string_view seq = line.substr(a + 1, b - a - 1);
-      st.sequence = seq == "-" ? "" : std::string(seq);
-      st.finished = line.substr(b + 1) == "1";
-    }
-  } else if (text.code() != ErrorCode::kNotFound) {
-    return text.error();
-  }
-  // Records copied into the buffer after the last checkpoint (a crash in between) carry their
-  // source position in the partition key: resume after them, not before.
-  uint64_t at = s.state.delivered;
-  const uint64_t tip = s.log->committed_tip();
-  while (at < tip) {
-    FRESHET_ASSIGN_OR_RETURN(log::ReadResult r, s.log->read(at, kReadRecords, 64 * kMiB));
-    if (r.records.empty()) break;
-    for (const auto& rec : r.records) {
-      at = rec.offset + 1;
-      size_t sp = rec.partition_key.find(' ');
-      if (sp == std::string_view::npos) continue;
-      Stream::SourceShard& st = s.source[std::string(rec.partition_key.substr(0, sp))];
-      std::string_view seq = rec.partition_key.substr(sp + 1);
-      if (st.sequence.empty() || seq_less(st.sequence, seq)) st.sequence = std::string(seq);
-    }
-  }
-  return {};
-}
-
-void DeliveryService::Impl::pull_source(Stream& s, const DeliveryStreamInfo& cfg) {
-  stream::Engine* engine = opt_.engine;
-  if (engine == nullptr) return;
-  Result<stream::StreamArn> arn = stream::parse_stream_arn(cfg.source_stream_arn);
-  if (!arn.ok()) return;
-  Result<std::vector<stream::Shard>> shards =
-      engine->list_shards(arn->region, arn->stream_name, stream::ListShardsFilter{});
-  if (!shards.ok()) {  // the source stream is gone or not readable now
-    spdlog::warn("delivery stream {}: cannot list the source's shards: {}", cfg.name,
-                 shards.error().to_string());
-    return;
-  }
-  std::map<std::string, bool> present;
-  for (const auto& sh : *shards) present[sh.shard_id] = true;
-  // Read at most about one buffer's worth per pass, so delivery keeps up.
-  uint64_t budget = static_cast<uint64_t>(cfg.destination.size_mb) * kMiB;
-  int64_t behind = 0;
-  bool changed = false;
-  for (const auto& sh : *shards) {
-    Stream::SourceShard& st = s.source[sh.shard_id];
-    if (st.finished || budget == 0) continue;
-    // Parents before children: a child waits until its parents are read to their end.
-    bool parents_done = true;
-    for (const std::string& p : {sh.parent_shard_id, sh.adjacent_parent_shard_id}) {
-      if (!p.empty() && present.count(p) && !s.source[p].finished) parents_done = false;
-    }
-    if (!parents_done) continue;
-    Result<std::string> it =
-        st.sequence.empty()
-            ? engine->get_shard_iterator(arn->region, arn->stream_name, sh.shard_id,
-                                         stream::IteratorType::kTrimHorizon, "", 0)
-            : engine->get_shard_iterator(arn->region, arn->stream_name, sh.shard_id,
-                                         stream::IteratorType::kAfterSequenceNumber, st.sequence,
-                                         0);
-    if (!it.ok()) {
-      spdlog::warn("delivery stream {}: no iterator for {}: {}", cfg.name, sh.shard_id,
-                   it.error().to_string());
-      continue;
-    }
-    std::optional<std::string> iterator = std::move(*it);
-    while (iterator && budget > 0) {
-      Result<stream::GetRecordsResult> r = engine->get_records(*iterator, 10000);
-      if (!r.ok()) {
-        spdlog::warn("delivery stream {}: reading {}: {}", cfg.name, sh.shard_id,
-                     r.error().to_string());
-        break;
-      }
-      behind = std::max(behind, r->millis_behind_latest);
-      iterator = r->next_iterator;
-      if (!iterator) {
-        st.finished = true;
-        changed = true;
-      }
-      if (r->records.empty()) break;
-      std::vector<std::string> keys;
-      keys.reserve(r->records.size());
-      std::vector<log::Record> recs(r->records.size());
-      const int64_t now = now_ms();
-      uint64_t bytes = 0;
-      for (size_t i = 0; i < r->records.size(); ++i) {
-        const auto& in = r->records[i];
-        keys.push_back(sh.shard_id + " " + std::string(in.sequence_number()));
-        bytes += in.data.size();
-      }
-      for (size_t i = 0; i < r->records.size(); ++i) {
-        recs[i].partition_key = keys[i];
-        recs[i].data = r->records[i].data;
-        recs[i].timestamp_ms = now;
-      }
-      Result<uint64_t> appended = s.log->append(recs);
-      if (!appended.ok()) {
-        spdlog::error("delivery stream {}: cannot buffer source records: {}", cfg.name,
-                      appended.error().to_string());
-        st.finished = false;
-        break;
-      }
-      st.sequence = std::string(r->records.back().sequence_number());
-      changed = true;
-      s.read_records->inc(r->records.size());
-      s.read_bytes->inc(bytes);
-      budget = bytes >= budget ? 0 : budget - bytes;
-    }
-  }
-  s.millis_behind->set(static_cast<double>(behind));
-  if (changed) {
-    if (Status st = save_source(s); !st.ok()) {
-      spdlog::error("delivery stream {}: cannot save the source checkpoint: {}", cfg.name,
-                    st.to_string());
-    }
-  }
-}
-
-}  // namespace freshet::delivery

@@ -140,7 +140,7 @@ TEST(Compress, LargeGzipIsMultiMember) {
     inflateEnd(&zs);
     ++members;
   }
-  EXPECT_EQ(members, 3);
+  EXPECT_EQ(members, static_cast<int>((s.size() + (2u << 20) - 1) / (2u << 20)));  // 2 MiB each
   EXPECT_TRUE(out == s);
 }
 

@@ -8,10 +8,14 @@
 // persisted first, so a crash between the write and the checkpoint rewrites the same object
 // under the same key: at-least-once, and no record lands in two objects.
 //
+// A KinesisStreamAsSource stream has no buffer of its own: it reads the source stream (the
+// durable buffer) and checkpoints per shard the records in objects; a batch being written is
+// named in the checkpoint first, so a retry after a crash writes the same objects too.
+//
 // Threads: put()/create()/... are called from API handler threads (thread-safe); one delivery
-// thread (start()/stop()) does all batching and object writes. Locks: mu_ guards the stream
-// map and each stream's configuration; a stream's delivery state is touched only by the
-// delivery thread. Order: mu_ before a log's internal locks; never held across object writes.
+// thread (start()/stop()) batches and writes the DirectPut buffers, and each Kinesis-sourced
+// stream has a thread of its own that reads, batches and writes. Locks and their order:
+// src/delivery/service_impl.h.
 #pragma once
 
 #include <cstdint>

@@ -688,6 +688,103 @@ bool ShardRunner::write_outputs(std::vector<Output>& outputs, CommitSet& cs) {
   return true;
 }
 
+// A window of a stream with several shards has one window per shard (as in Lambda), but the
+// items of window_count are keyed by value and window start only: every shard of the stream
+// writes the same items. So each item keeps the count of every shard in the map `shards`
+// (shard id -> count) and `count` is their sum; a shard sets its own entry, read-modify-write
+// under a condition on the `count` it read (it only grows, so a concurrent shard's change
+// always shows). Setting an entry is idempotent: a replay after a crash computes the same
+// count for the same window and shard and leaves the item as it was, so every record is
+// counted once. The items are durable before the checkpoint that closes the window is written.
+bool ShardRunner::merge_window_counts(std::vector<table::Item>& items) {
+  if (items.empty()) return true;
+  table::TableStore& tables = *impl_.opt.tables;
+  const table::KeySchema& ks = sink_desc_->key;
+  std::vector<char> done(items.size(), 0);  // written by the callbacks under mu
+  return retry_until_ok("writing window counts", [&]() -> Status {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t in_flight = 0;  // GUARDED_BY(mu)
+    Status first_error;    // GUARDED_BY(mu)
+    std::vector<size_t> conflicts;  // GUARDED_BY(mu): condition failed, read again
+    std::vector<size_t> todo;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!done[i]) todo.push_back(i);
+    }
+    while (!todo.empty()) {
+      for (size_t i : todo) {
+        const table::Item& mine = items[i];
+        table::Item key;
+        key.emplace(ks.hash.name, mine.at(ks.hash.name));
+        if (ks.range) key.emplace(ks.range->name, mine.at(ks.range->name));
+        auto old = tables.get_item(sink_desc_->name, key);
+        if (!old.ok()) {
+          std::lock_guard lock(mu);
+          if (first_error.ok()) first_error = old.error();
+          break;
+        }
+        table::Item next = mine;
+        table::Item shards;
+        table::Condition cond;
+        if (old->has_value()) {
+          auto s = (*old)->find("shards");
+          if (s != (*old)->end() && s->second.is(table::Type::kM)) shards = s->second.as_map();
+          auto c = (*old)->find("count");
+          cond.kind = table::Condition::Kind::kCompare;
+          cond.op = table::Condition::Op::kEq;
+          table::Operand path, value;
+          path.kind = table::Operand::Kind::kPath;
+          path.path = {table::PathElement{"count"}};
+          value.kind = table::Operand::Kind::kValue;
+          value.value = c != (*old)->end() ? c->second : table::Value::n("0");
+          cond.operands = {std::move(path), std::move(value)};
+        } else {
+          cond.kind = table::Condition::Kind::kNotExists;
+          table::Operand path;
+          path.kind = table::Operand::Kind::kPath;
+          path.path = {table::PathElement{ks.hash.name}};
+          cond.operands = {std::move(path)};
+        }
+        const table::Value& count = mine.at("count");
+        auto here = shards.find(shard_.shard_id);
+        if (here != shards.end() && here->second == count) {
+          done[i] = 1;  // a replay: this shard's count is already in the item
+          continue;
+        }
+        shards.insert_or_assign(shard_.shard_id, count);
+        int64_t total = 0;
+        for (const auto& [id, n] : shards) {
+          if (n.is(table::Type::kN)) total += std::strtoll(n.str().c_str(), nullptr, 10);
+        }
+        next.insert_or_assign("shards", table::Value::map(std::move(shards)));
+        next.insert_or_assign("count", table::Value::n(std::to_string(total)));
+        {
+          std::lock_guard lock(mu);
+          ++in_flight;
+        }
+        tables.put_item_async(sink_desc_->name, std::move(next), &cond,
+                              [&, i](Result<table::WriteOutcome> r) {
+                                std::lock_guard lock(mu);
+                                if (!r.ok()) {
+                                  if (first_error.ok()) first_error = r.error();
+                                } else if (r->condition_failed) {
+                                  conflicts.push_back(i);
+                                } else {
+                                  done[i] = 1;
+                                }
+                                if (--in_flight == 0) cv.notify_all();
+                              });
+      }
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return in_flight == 0; });
+      if (!first_error.ok()) return first_error;
+      todo.swap(conflicts);
+      conflicts.clear();
+    }
+    return {};
+  });
+}
+
 bool ShardRunner::ensure_sink() {
   const SinkConfig& sink = fc_.sink;
   if (sink.kind != SinkConfig::Kind::kTable || sink_desc_) return true;
@@ -716,6 +813,8 @@ bool ShardRunner::commit(CommitSet& cs) {
   table::TableStore& tables = *impl_.opt.tables;
   const SinkConfig& sink = fc_.sink;
   std::vector<table::WriteOp> ops;
+  std::vector<table::Item> merges;  // window_count's window items
+  const bool merges_counts = fc_.kind == FunctionConfig::Kind::kWindowCount;
   if (sink.kind == SinkConfig::Kind::kTable && !cs.outputs.empty()) {
     if (!ensure_sink()) return false;
     // Items the table would reject (missing or mistyped key, too large) are failures of
@@ -743,6 +842,10 @@ bool ShardRunner::commit(CommitSet& cs) {
         }
         continue;
       }
+      if (merges_counts && o.record == Output::kNoRecord && o.item.contains("count")) {
+        merges.push_back(std::move(o.item));
+        continue;
+      }
       std::string k = key_of(*sink_desc_, o.item);
       auto [it, fresh] = by_key.emplace(std::move(k), ops.size());
       table::WriteOp op;
@@ -758,6 +861,7 @@ bool ShardRunner::commit(CommitSet& cs) {
   }
   if (!write_failures(cs.failed)) return false;
   if (!write_outputs(cs.outputs, cs)) return false;
+  if (!merge_window_counts(merges)) return false;
   if (cs.checkpoint) ops.push_back(impl_.checkpoint_op(m_.uuid, shard_.shard_id, cs.cp));
   if (!ops.empty()) {
     // Chunks written without waiting, then one wait for all: they share the WAL syncs. A

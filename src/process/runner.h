@@ -70,6 +70,8 @@ class ShardRunner {
   bool commit(CommitSet& cs);
   bool write_failures(std::vector<Failed>& failed);
   bool write_outputs(std::vector<Output>& outputs, CommitSet& cs);
+  // window_count into a table: adds this shard's counts to the window's items (see runner.cc).
+  bool merge_window_counts(std::vector<table::Item>& items);
   bool retry_until_ok(const char* what, const std::function<Status()>& step);
 
   ProcessService::Impl& impl_;

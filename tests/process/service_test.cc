@@ -362,6 +362,40 @@ TEST_F(ProcessServiceTest, TumblingWindowCountsLandWhenTheWindowCloses) {
   EXPECT_EQ(total, 3);
 }
 
+// Windows are per shard (as Lambda's are); the items of one window and value are shared by
+// every shard of the stream, so each shard's count must add to the others', not replace them.
+TEST_F(ProcessServiceTest, TumblingWindowCountsOfEveryShardAddUp) {
+  create_stream("in", 4);
+  FunctionConfig c;
+  c.name = "tags";
+  c.kind = FunctionConfig::Kind::kWindowCount;
+  c.counts = {{"lang", "lang"}};
+  c.sink.kind = SinkConfig::Kind::kTable;
+  c.sink.name = "counts";
+  c.sink.create_key = table::KeySchema{{"key", table::Type::kS}, table::KeyAttr{"window_start", table::Type::kN}};
+  declare(c);
+  std::vector<std::string> datas;
+  for (int i = 0; i < 400; ++i) datas.push_back(i % 4 == 0 ? R"({"lang":"fr"})" : R"({"lang":"en"})");
+  put("in", datas);
+  Mapping m = mapping("tags", "in");
+  m.tumbling_window_s = 1;
+  m.batch_size = 7;
+  ASSERT_TRUE(svc_->create_mapping(m).ok());
+  auto total = [&] {
+    table::ScanSpec s;
+    s.table = "counts";
+    auto p = tables_->scan(s);
+    int64_t n = 0;
+    if (p.ok()) {
+      for (const auto& it : p->items) n += std::stoll(it.at("count").str());
+    }
+    return n;
+  };
+  EXPECT_TRUE(wait_for([&] { return total() == 400; }, 10000)) << total();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(total(), 400);
+}
+
 TEST_F(ProcessServiceTest, ParallelizationFactorRunsLanesConcurrentlyAndKeepsOrderPerKey) {
   create_stream("in", 1);
   declare(scripted_fn());

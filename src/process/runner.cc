@@ -33,6 +33,7 @@ std::string request_id() {
   return buf;
 }
 
+constexpr int64_t kIdleAgeMs = 1500;  // caught up this long with nothing new: IteratorAge 0
 constexpr size_t kTableChunk = 256;    // ops per batch_write (it rejects duplicate keys)
 constexpr size_t kStreamChunk = 500;   // records per put_records
 constexpr size_t kFailureRecordBytes = 900 * 1024;  // below Kinesis' 1 MiB record limit
@@ -68,7 +69,22 @@ ShardRunner::ShardRunner(ProcessService::Impl& impl, Mapping m, FunctionConfig f
   sseries_ = &impl_.shard_series(m_.uuid, shard_.shard_id);
 }
 
-ShardRunner::~ShardRunner() { stop(); }
+ShardRunner::~ShardRunner() {
+  stop();
+  sseries_->iterator_age->set(0);
+  fseries_->iterator_age->forget(m_.uuid + "/" + shard_.shard_id);
+  mseries_->iterator_age->forget(shard_.shard_id);
+}
+
+// Lambda's IteratorAge: the age of the last record of the batch being invoked (0 once the
+// shard is caught up: nothing read is waiting).
+void ShardRunner::report_age(double ms) {
+  last_age_ms_ = ms;
+  last_age_report_ms_ = now_ms();
+  sseries_->iterator_age->set(ms);
+  fseries_->iterator_age->set(m_.uuid + "/" + shard_.shard_id, ms);
+  mseries_->iterator_age->set(shard_.shard_id, ms);
+}
 
 void ShardRunner::start() {
   thread_ = std::thread([this] {
@@ -259,6 +275,12 @@ void ShardRunner::run() {
       continue;
     }
     if (pending.empty()) {
+      // Caught up and idle for a while: nothing is waiting, the age is 0. (Not at once:
+      // between batches under steady load the last batch's age is what the sampler, which
+      // reads the gauge once a second, should see.)
+      if (caught_up && last_age_ms_ != 0 && now_ms() - last_age_report_ms_ >= kIdleAgeMs) {
+        report_age(0);
+      }
       if (read_seq != cp_.sequence && (caught_up || ended)) {
         // Everything read was filtered out: move the checkpoint past it.
         CommitSet cs;
@@ -304,12 +326,7 @@ InvokeResult ShardRunner::invoke(std::span<const Record> recs, bool final_window
     w.is_final = final_window;
     b.window = std::move(w);
   }
-  if (!recs.empty()) {
-    const double age = static_cast<double>(now_ms() - recs.back().arrival_ms);
-    fseries_->iterator_age->set(age);
-    mseries_->iterator_age->set(age);
-    sseries_->iterator_age->set(age);
-  }
+  if (!recs.empty()) report_age(static_cast<double>(now_ms() - recs.back().arrival_ms));
   fseries_->concurrent->inc();
   const auto t0 = std::chrono::steady_clock::now();
   InvokeResult r = fn.invoke(b);

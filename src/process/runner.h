@@ -66,6 +66,7 @@ class ShardRunner {
   bool process_lanes(std::span<const Record> recs, const std::string& end_seq);
   bool close_window();
   InvokeResult invoke(std::span<const Record> recs, bool final_window, Function& fn);
+  void report_age(double ms);
   bool ensure_sink();  // looks up (or creates) the sink table once
   bool commit(CommitSet& cs);
   bool write_failures(std::vector<Failed>& failed);
@@ -94,6 +95,9 @@ class ShardRunner {
   int64_t window_start_ = -1;
   std::string window_state_ = "{}";
   bool window_dirty_ = false;  // records were invoked in the open window
+  // The last IteratorAge reported and when (report_age: run thread and lane threads).
+  std::atomic<double> last_age_ms_{0};
+  std::atomic<int64_t> last_age_report_ms_{0};
 
   std::thread thread_;
   std::atomic<bool> stop_{false};

@@ -620,6 +620,29 @@ table::WriteOp ProcessService::Impl::checkpoint_op(const std::string& uuid,
 
 // ---- metrics ----
 
+void MaxAge::set(const std::string& who, double ms) {
+  std::lock_guard lock(mu_);
+  ages_[who] = ms;
+  publish_locked();
+}
+
+void MaxAge::forget(const std::string& who) {
+  std::lock_guard lock(mu_);
+  ages_.erase(who);
+  publish_locked();
+}
+
+void MaxAge::publish_locked() {
+  double m = 0;
+  for (const auto& [who, ms] : ages_) m = std::max(m, ms);
+  gauge_->set(m);
+}
+
+MaxAge* ProcessService::Impl::max_age(metrics::Gauge* gauge) {
+  max_ages_.push_back(std::make_unique<MaxAge>(gauge));
+  return max_ages_.back().get();
+}
+
 FunctionSeries& ProcessService::Impl::function_series(const std::string& name) {
   std::lock_guard lock(series_mu_);
   auto& s = function_series_[name];
@@ -630,7 +653,9 @@ FunctionSeries& ProcessService::Impl::function_series(const std::string& name) {
         r.counter(cw("Invocations"), l, "Function invocations (mappings and Invoke)"),
         r.counter(cw("Errors"), l, "Invocations that ended in a function error"),
         r.histogram(cw("Duration"), l, "Invocation duration in milliseconds"),
-        r.gauge(cw("IteratorAge"), l, "Age of the last record of the last batch (ms)"),
+        max_age(r.gauge(cw("IteratorAge"), l,
+                        "Age of the last record of the last batch (ms), the largest of the "
+                        "function's shards; 0 when caught up")),
         r.gauge(cw("ConcurrentExecutions"), l, "Invocations running now"),
         r.counter(cw("DestinationDeliveryFailures"), l,
                   "Failure records that could not be written to the OnFailure stream (retried)"),
@@ -654,7 +679,9 @@ MappingSeries& ProcessService::Impl::mapping_series(const std::string& uuid) {
                   "Records written to the OnFailure stream"),
         r.counter(cw("DroppedEventCount"), l,
                   "Failed records dropped because the mapping has no OnFailure destination"),
-        r.gauge(cw("IteratorAge"), l, "Age of the last record of the last batch (ms)"),
+        max_age(r.gauge(cw("IteratorAge"), l,
+                        "Age of the last record of the last batch (ms), the largest of the "
+                        "mapping's shards; 0 when caught up")),
     });
   }
   return *s;
@@ -671,7 +698,8 @@ ShardSeries& ProcessService::Impl::shard_series(const std::string& uuid, const s
         r.counter(cw("FailedRecordCount"), l, "Records that failed (any reason)"),
         r.counter(cw("OnFailureDestinationDeliveredEventCount"), l,
                   "Records written to the OnFailure stream"),
-        r.gauge(cw("IteratorAge"), l, "Age of the last record of the last batch (ms)"),
+        r.gauge(cw("IteratorAge"), l,
+                "Age of the last record of the last batch (ms); 0 when caught up"),
     });
   }
   return *s;

@@ -30,11 +30,27 @@
 
 namespace freshet::process {
 
+// The IteratorAge of a function or a mapping: the largest of its shards' current ages (each
+// shard runner reports its own), so that the one gauge the sampler reads each second shows
+// the shard furthest behind, not whichever shard invoked last. Thread-safe (mu_).
+class MaxAge {
+ public:
+  explicit MaxAge(metrics::Gauge* gauge) : gauge_(gauge) {}
+  void set(const std::string& who, double ms);
+  void forget(const std::string& who);
+
+ private:
+  void publish_locked();
+  metrics::Gauge* gauge_;
+  std::mutex mu_;
+  std::map<std::string, double> ages_;  // GUARDED_BY(mu_)
+};
+
 struct FunctionSeries {
   metrics::Counter* invocations;
   metrics::Counter* errors;
   metrics::Histogram* duration;
-  metrics::Gauge* iterator_age;
+  MaxAge* iterator_age;
   metrics::Gauge* concurrent;
   metrics::Counter* dead_letter_errors;
 };
@@ -46,7 +62,7 @@ struct MappingSeries {
   metrics::Counter* failed_invoke;
   metrics::Counter* on_failure_delivered;
   metrics::Counter* dropped;
-  metrics::Gauge* iterator_age;
+  MaxAge* iterator_age;
 };
 
 struct ShardSeries {
@@ -88,6 +104,7 @@ class ProcessService::Impl {
   FunctionSeries& function_series(const std::string& name);
   MappingSeries& mapping_series(const std::string& uuid);
   ShardSeries& shard_series(const std::string& uuid, const std::string& shard);
+  MaxAge* max_age(metrics::Gauge* gauge);  // REQUIRES: series_mu_ held
   metrics::Registry& registry() { return *metrics_; }
 
   // Mappings.
@@ -122,6 +139,7 @@ class ProcessService::Impl {
   std::map<std::string, std::unique_ptr<FunctionSeries>> function_series_;
   std::map<std::string, std::unique_ptr<MappingSeries>> mapping_series_;
   std::map<std::string, std::unique_ptr<ShardSeries>> shard_series_;
+  std::vector<std::unique_ptr<MaxAge>> max_ages_;  // of the series above
   LogLimiter drop_log_;
 };
 

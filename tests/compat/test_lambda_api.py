@@ -344,6 +344,60 @@ def test_python_exec_mapping_end_to_end(server):
     assert datas[0] == b"bad3"
 
 
+def test_iterator_age_in_cloudwatch_backlog_then_steady_load(server):
+    """IteratorAge (AWS/Lambda, per mapping and function): a backlog 3 s old shows as >= 3 s;
+    then under steady load (500 records/s) every second's datapoint stays under 2 s."""
+    import datetime as dt
+    from cloudwatch_harness import client as cw_client
+    lam, kin, _ = lambda_client(server.endpoint)
+    cw = cw_client(server, "cloudwatch")
+    kin.create_stream(StreamName="age-in", ShardCount=2)
+    harness.wait_active(kin, "age-in")
+
+    def put(n: int, tag: str):
+        r = kin.put_records(StreamName="age-in", Records=[
+            {"Data": json.dumps({"lang": "en", "i": f"{tag}{i}"}).encode(),
+             "PartitionKey": f"{tag}{i}"} for i in range(n)])
+        assert r["FailedRecordCount"] == 0
+
+    put(200, "old")
+    time.sleep(3)
+    # lang-count without a tumbling window writes nothing: only the reading is measured.
+    uuid = lam.create_event_source_mapping(
+        FunctionName="lang-count", EventSourceArn=harness.stream_arn("age-in"),
+        StartingPosition="TRIM_HORIZON", BatchSize=100)["UUID"]
+    time.sleep(1.5)
+    steady_from = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)
+    end = time.monotonic() + 4
+    n = 0
+    while time.monotonic() < end:
+        put(50, f"s{n}-")
+        n += 1
+        time.sleep(0.1)
+    steady_to = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    time.sleep(2.2)  # the sampler records each second once it has ended
+
+    def stats(dim: str, value: str):
+        now = dt.datetime.now(dt.timezone.utc)
+        r = cw.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName="IteratorAge",
+            Dimensions=[{"Name": dim, "Value": value}],
+            StartTime=now - dt.timedelta(minutes=2), EndTime=now + dt.timedelta(minutes=1),
+            Period=1, Statistics=["Maximum", "SampleCount"])
+        assert all(p["Unit"] == "Milliseconds" for p in r["Datapoints"])
+        return sorted(r["Datapoints"], key=lambda p: p["Timestamp"])
+
+    points = stats("EventSourceMappingUUID", uuid)
+    assert max(p["Maximum"] for p in points) >= 3000, points
+    steady = [p for p in points if steady_from <= p["Timestamp"] <= steady_to]
+    assert len(steady) >= 2, (steady_from, steady_to, points)
+    assert all(p["Maximum"] < 2000 for p in steady), steady
+    assert any(p["Maximum"] > 0 for p in steady), steady
+    by_function = stats("FunctionName", "lang-count")
+    assert max(p["Maximum"] for p in by_function) >= 3000, by_function
+    lam.delete_event_source_mapping(UUID=uuid)
+
+
 def test_kill9_during_processing_loses_and_duplicates_nothing(tmp_path):
     (tmp_path / "fn").mkdir()
     (tmp_path / "fn" / "handler.py").write_text(HANDLER)

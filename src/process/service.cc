@@ -429,6 +429,19 @@ Result<Mapping> ProcessService::create_mapping(Mapping m) {
   return m;
 }
 
+void MappingUpdate::apply_to(Mapping& m) const {
+  if (batch_size) m.batch_size = *batch_size;
+  if (maximum_batching_window_s) m.maximum_batching_window_s = *maximum_batching_window_s;
+  if (parallelization_factor) m.parallelization_factor = *parallelization_factor;
+  if (maximum_retry_attempts) m.maximum_retry_attempts = *maximum_retry_attempts;
+  if (maximum_record_age_s) m.maximum_record_age_s = *maximum_record_age_s;
+  if (bisect_batch_on_function_error) m.bisect_batch_on_function_error = *bisect_batch_on_function_error;
+  if (report_batch_item_failures) m.report_batch_item_failures = *report_batch_item_failures;
+  if (on_failure_destination) m.on_failure_destination = *on_failure_destination;
+  if (tumbling_window_s) m.tumbling_window_s = *tumbling_window_s;
+  if (filter_patterns) m.filter_patterns = *filter_patterns;
+}
+
 Result<Mapping> ProcessService::update_mapping(std::string_view uuid, const MappingUpdate& u) {
   std::lock_guard lock(impl_->mu_);
   auto it = impl_->mappings_.find(uuid);
@@ -450,16 +463,7 @@ Result<Mapping> ProcessService::update_mapping(std::string_view uuid, const Mapp
     }
     m.function_name = fn;
   }
-  if (u.batch_size) m.batch_size = *u.batch_size;
-  if (u.maximum_batching_window_s) m.maximum_batching_window_s = *u.maximum_batching_window_s;
-  if (u.parallelization_factor) m.parallelization_factor = *u.parallelization_factor;
-  if (u.maximum_retry_attempts) m.maximum_retry_attempts = *u.maximum_retry_attempts;
-  if (u.maximum_record_age_s) m.maximum_record_age_s = *u.maximum_record_age_s;
-  if (u.bisect_batch_on_function_error) m.bisect_batch_on_function_error = *u.bisect_batch_on_function_error;
-  if (u.report_batch_item_failures) m.report_batch_item_failures = *u.report_batch_item_failures;
-  if (u.on_failure_destination) m.on_failure_destination = *u.on_failure_destination;
-  if (u.tumbling_window_s) m.tumbling_window_s = *u.tumbling_window_s;
-  if (u.filter_patterns) m.filter_patterns = *u.filter_patterns;
+  u.apply_to(m);
   FRESHET_RETURN_IF_ERROR(validate_mapping(m));
   if (u.enabled && *u.enabled != m.enabled) {
     m.enabled = *u.enabled;

@@ -490,5 +490,47 @@ TEST_F(ProcessServiceTest, MappingCatalogRulesAndPersistence) {
   EXPECT_FALSE(svc_->get_mapping(a->uuid).ok());
 }
 
+// UpdateEventSourceMapping and CreateEventSourceMapping (the Lambda API) share apply_to.
+TEST(MappingUpdate, ApplyToSetsEverySetFieldAndOnlyThose) {
+  Mapping m;
+  m.function_name = "f";
+  const Mapping before = m;
+  MappingUpdate none;
+  none.apply_to(m);
+  EXPECT_EQ(m.batch_size, before.batch_size);
+  EXPECT_EQ(m.filter_patterns, before.filter_patterns);
+  MappingUpdate u;
+  u.function_name = "g";
+  u.enabled = false;
+  u.batch_size = 7;
+  u.maximum_batching_window_s = 3;
+  u.parallelization_factor = 4;
+  u.maximum_retry_attempts = 2;
+  u.maximum_record_age_s = 120;
+  u.bisect_batch_on_function_error = true;
+  u.report_batch_item_failures = true;
+  u.on_failure_destination = "arn:aws:kinesis:us-east-1:000000000000:stream/dlq";
+  u.tumbling_window_s = 30;
+  u.filter_patterns = std::vector<std::string>{R"({"data":{"a":[1]}})"};
+  u.apply_to(m);
+  EXPECT_EQ(m.function_name, "f");  // resolved by the caller
+  EXPECT_TRUE(m.enabled);           // a state transition: the caller's
+  EXPECT_EQ(m.batch_size, 7);
+  EXPECT_EQ(m.maximum_batching_window_s, 3);
+  EXPECT_EQ(m.parallelization_factor, 4);
+  EXPECT_EQ(m.maximum_retry_attempts, 2);
+  EXPECT_EQ(m.maximum_record_age_s, 120);
+  EXPECT_TRUE(m.bisect_batch_on_function_error);
+  EXPECT_TRUE(m.report_batch_item_failures);
+  EXPECT_EQ(m.on_failure_destination, *u.on_failure_destination);
+  EXPECT_EQ(m.tumbling_window_s, 30);
+  EXPECT_EQ(m.filter_patterns, *u.filter_patterns);
+  MappingUpdate clear;
+  clear.on_failure_destination = "";
+  clear.apply_to(m);
+  EXPECT_EQ(m.on_failure_destination, "");
+  EXPECT_EQ(m.batch_size, 7);
+}
+
 }  // namespace
 }  // namespace freshet::process

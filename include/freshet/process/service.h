@@ -103,6 +103,10 @@ struct MappingUpdate {
   std::optional<std::string> on_failure_destination;  // "" removes it
   std::optional<int32_t> tumbling_window_s;
   std::optional<std::vector<std::string>> filter_patterns;
+
+  // Sets the fields that are set, except function_name and enabled, which the caller
+  // resolves (a function name or ARN) and turns into state transitions.
+  void apply_to(Mapping& m) const;
 };
 
 // Checks a mapping's values against Lambda's limits (kInvalidArgument with its message).

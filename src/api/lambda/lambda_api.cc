@@ -638,16 +638,7 @@ class LambdaApi::Impl {
                           "satisfy enum value set: [LATEST, AT_TIMESTAMP, TRIM_HORIZON]"));
     }
     if (u.enabled) m.enabled = *u.enabled;
-    if (u.batch_size) m.batch_size = *u.batch_size;
-    if (u.maximum_batching_window_s) m.maximum_batching_window_s = *u.maximum_batching_window_s;
-    if (u.parallelization_factor) m.parallelization_factor = *u.parallelization_factor;
-    if (u.maximum_retry_attempts) m.maximum_retry_attempts = *u.maximum_retry_attempts;
-    if (u.maximum_record_age_s) m.maximum_record_age_s = *u.maximum_record_age_s;
-    if (u.bisect_batch_on_function_error) m.bisect_batch_on_function_error = *u.bisect_batch_on_function_error;
-    if (u.report_batch_item_failures) m.report_batch_item_failures = *u.report_batch_item_failures;
-    if (u.on_failure_destination) m.on_failure_destination = *u.on_failure_destination;
-    if (u.tumbling_window_s) m.tumbling_window_s = *u.tumbling_window_s;
-    if (u.filter_patterns) m.filter_patterns = *u.filter_patterns;
+    u.apply_to(m);
     FRESHET_ASSIGN_OR_RETURN(process::Mapping created, svc_.create_mapping(m));
     return json_response(202, mapping_doc(created));
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 #include "freshet/common/base64.h"
@@ -55,14 +56,15 @@ std::string key_of(const table::TableDesc& d, const table::Item& item) {
 
 ShardRunner::ShardRunner(ProcessService::Impl& impl, Mapping m, FunctionConfig fc,
                          stream::Shard shard, std::string region, std::string stream,
-                         bool new_shard)
+                         bool new_shard, int64_t lease_counter)
     : impl_(impl),
       m_(std::move(m)),
       fc_(std::move(fc)),
       shard_(std::move(shard)),
       region_(std::move(region)),
       stream_(std::move(stream)),
-      new_shard_(new_shard) {
+      new_shard_(new_shard),
+      lease_counter_(lease_counter) {
   function_arn_ = impl_.function_arn(fc_.name);
   fseries_ = &impl_.function_series(fc_.name);
   mseries_ = &impl_.mapping_series(m_.uuid);
@@ -879,7 +881,8 @@ bool ShardRunner::commit(CommitSet& cs) {
   if (!write_failures(cs.failed)) return false;
   if (!write_outputs(cs.outputs, cs)) return false;
   if (!merge_window_counts(merges)) return false;
-  if (cs.checkpoint) ops.push_back(impl_.checkpoint_op(m_.uuid, shard_.shard_id, cs.cp));
+  const bool leased = lease_counter_ >= 0;
+  if (cs.checkpoint && !leased) ops.push_back(impl_.checkpoint_op(m_.uuid, shard_.shard_id, cs.cp));
   if (!ops.empty()) {
     // Chunks written without waiting, then one wait for all: they share the WAL syncs. A
     // chunk that fails is retried alone (puts by key: idempotent).
@@ -905,6 +908,25 @@ bool ShardRunner::commit(CommitSet& cs) {
       return first_error;
     });
     if (!ok) return false;
+  }
+  if (cs.checkpoint && leased) {
+    // With leases the checkpoint is written after the outputs, and only while this worker
+    // still holds the lease with the counter it started with: a worker whose lease was taken
+    // over stops here (its last outputs are written again by the new owner: puts by key).
+    bool lost = false;
+    if (!retry_until_ok("writing the checkpoint", [&]() -> Status {
+          auto r = impl_.write_leased_checkpoint(m_.uuid, shard_.shard_id, cs.cp, lease_counter_);
+          if (!r.ok()) return r.error();
+          lost = !*r;
+          return {};
+        })) {
+      return false;
+    }
+    if (lost) {
+      spdlog::info("process: mapping {} shard {}: the lease was taken over; stopping", m_.uuid,
+                   shard_.shard_id);
+      return false;
+    }
   }
   if (cs.checkpoint) {
     cp_ = cs.cp;
@@ -967,6 +989,68 @@ std::vector<ShardProgress> Supervisor::progress() const {
   return out;
 }
 
+// Leases: renews the ones held (dropping those taken over), takes free or expired ones up to
+// this worker's share (the active shards divided by the workers holding live leases, this
+// one included, rounded up), and below its share steals one lease per round from the worker
+// holding the most, if that one holds more than its share (the KCL's balancing).
+void Supervisor::balance_leases(const std::vector<std::string>& active) {
+  const std::string& me = impl_.opt.worker_id;
+  const std::set<std::string> is_active(active.begin(), active.end());
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (!is_active.contains(it->first)) {  // finished
+      it = held_.erase(it);
+      continue;
+    }
+    auto r = impl_.renew_lease(uuid_, it->first, it->second);
+    if (r.ok() && !*r) {
+      spdlog::info("process: mapping {} shard {}: lease taken over by another worker", uuid_,
+                   it->first);
+      it = held_.erase(it);
+    } else {
+      ++it;  // renewed, or an error: tried again next round (the lease may expire meanwhile)
+    }
+  }
+  auto leases = impl_.read_leases(uuid_);
+  if (!leases.ok()) return;
+  const int64_t now = now_ms();
+  std::map<std::string, const Lease*> by_shard;
+  for (const Lease& l : *leases) by_shard[l.shard] = &l;
+  std::map<std::string, std::vector<const Lease*>> others;  // live leases by owner
+  std::vector<std::string> free;
+  for (const std::string& id : active) {
+    if (held_.contains(id)) continue;
+    auto it = by_shard.find(id);
+    if (it == by_shard.end() || it->second->owner.empty() || it->second->owner == me ||
+        it->second->expires_ms < now) {
+      free.push_back(id);
+    } else {
+      others[it->second->owner].push_back(it->second);
+    }
+  }
+  const size_t workers = others.size() + 1;
+  const size_t share = (active.size() + workers - 1) / workers;
+  for (const std::string& id : free) {
+    if (held_.size() >= share) break;
+    int64_t counter = 0;
+    auto r = impl_.acquire_lease(uuid_, id, nullptr, counter);
+    if (r.ok() && *r) held_[id] = counter;
+  }
+  if (held_.size() >= share) return;
+  const std::vector<const Lease*>* most = nullptr;
+  for (const auto& [owner, ls] : others) {
+    if (ls.size() > share && (most == nullptr || ls.size() > most->size())) most = &ls;
+  }
+  if (most == nullptr) return;
+  const Lease* victim = most->front();
+  int64_t counter = 0;
+  auto r = impl_.acquire_lease(uuid_, victim->shard, victim, counter);
+  if (r.ok() && *r) {
+    spdlog::info("process: mapping {} shard {}: lease taken from {} to balance", uuid_,
+                 victim->shard, victim->owner);
+    held_[victim->shard] = counter;
+  }
+}
+
 void Supervisor::run() {
   int64_t applied_modified = -1;
   uint64_t applied_functions = 0;
@@ -1023,14 +1107,22 @@ void Supervisor::run() {
         }
         return false;
       };
+      if (impl_.leases()) {
+        std::vector<std::string> active;
+        for (const auto& s : info->shards) {
+          if (!is_finished(s.shard_id)) active.push_back(s.shard_id);
+        }
+        balance_leases(active);
+      }
       for (const auto& s : info->shards) {
+        const bool may_run = !impl_.leases() || held_.contains(s.shard_id);
         {
           std::lock_guard lock(mu_);
           if (stop_) return;
           if (finished_[s.shard_id]) continue;
           auto it = runners_.find(s.shard_id);
           if (it != runners_.end()) {
-            if (!it->second->done()) continue;
+            if (!it->second->done() && may_run) continue;
             if (it->second->finished()) finished_[s.shard_id] = true;
             auto r = std::move(it->second);
             runners_.erase(it);
@@ -1038,6 +1130,7 @@ void Supervisor::run() {
             continue;  // restarted on the next round if it stopped without finishing
           }
         }
+        if (!may_run) continue;
         // Parents first: a child starts once every parent this mapping knows is finished.
         bool parents_done = true;
         for (const std::string* p : {&s.parent_shard_id, &s.adjacent_parent_shard_id}) {
@@ -1045,7 +1138,8 @@ void Supervisor::run() {
         }
         if (!parents_done) continue;
         auto r = std::make_unique<ShardRunner>(impl_, *m, *fc, s, arn->region, arn->stream_name,
-                                               s.created_ms > m->created_ms);
+                                               s.created_ms > m->created_ms,
+                                               impl_.leases() ? held_.at(s.shard_id) : -1);
         r->start();
         std::lock_guard lock(mu_);
         runners_.emplace(s.shard_id, std::move(r));

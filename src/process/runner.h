@@ -25,7 +25,8 @@ namespace freshet::process {
 class ShardRunner {
  public:
   ShardRunner(ProcessService::Impl& impl, Mapping m, FunctionConfig fc, stream::Shard shard,
-              std::string region, std::string stream, bool new_shard);
+              std::string region, std::string stream, bool new_shard,
+              int64_t lease_counter = -1);
   ~ShardRunner();  // stop()
   void start();
   void stop();
@@ -81,6 +82,7 @@ class ShardRunner {
   const stream::Shard shard_;
   const std::string region_, stream_;
   const bool new_shard_;
+  const int64_t lease_counter_;  // leases: the counter of the lease held (-1: no leases)
   std::string function_arn_;
   std::unique_ptr<Function> fn_;
   std::vector<std::unique_ptr<Function>> lane_fns_;  // ParallelizationFactor > 1

@@ -416,7 +416,11 @@ Result<Mapping> ProcessService::create_mapping(Mapping m) {
     }
   }
   m.function_name = fn;
-  m.uuid = new_uuid();
+  if (m.uuid.empty()) {
+    m.uuid = new_uuid();
+  } else if (m.uuid.size() > 64 || impl_->mappings_.contains(m.uuid)) {
+    return invalid("The UUID " + m.uuid + " is too long or already in use.");
+  }
   m.created_ms = m.last_modified_ms = now_ms();
   m.state = "Creating";
   m.state_transition_reason = "USER_INITIATED";
@@ -620,6 +624,123 @@ table::WriteOp ProcessService::Impl::checkpoint_op(const std::string& uuid,
   op.item.emplace("window_state", table::Value::s(c.window_state));
   op.item.emplace("updated_ms", table::Value::n(std::to_string(now_ms())));
   return op;
+}
+
+// ---- leases ----
+
+namespace {
+
+// A conditional update of a shard's checkpoint item: false if the condition failed.
+Result<bool> update_lease_item(table::TableStore& tables, const std::string& key,
+                               std::string_view condition, std::string_view update,
+                               const std::map<std::string, table::Value>& values,
+                               int64_t* counter) {
+  const std::map<std::string, std::string> names = {
+      {"#o", "lease_owner"}, {"#c", "lease_counter"}, {"#e", "lease_expires_ms"}};
+  table::ExpressionContext cctx(&names, &values), uctx(&names, &values);
+  FRESHET_ASSIGN_OR_RETURN(table::Condition c,
+                           table::parse_condition(condition, "ConditionExpression", cctx));
+  FRESHET_ASSIGN_OR_RETURN(table::UpdateExpr u, table::parse_update(update, uctx));
+  table::Item k;
+  k.emplace("shard", table::Value::s(key));
+  FRESHET_ASSIGN_OR_RETURN(table::WriteOutcome w, tables.update_item(kCheckpointTable, k, u, &c));
+  if (w.condition_failed) return false;
+  if (counter != nullptr && w.new_item) {
+    auto it = w.new_item->find("lease_counter");
+    if (it != w.new_item->end()) *counter = std::strtoll(it->second.str().c_str(), nullptr, 10);
+  }
+  return true;
+}
+
+table::Value num(int64_t n) { return table::Value::n(std::to_string(n)); }
+
+}  // namespace
+
+Result<std::vector<Lease>> ProcessService::Impl::read_leases(const std::string& uuid) const {
+  std::vector<Lease> out;
+  const std::string prefix = uuid + "/";
+  table::ScanSpec spec;
+  spec.table = kCheckpointTable;
+  while (true) {
+    FRESHET_ASSIGN_OR_RETURN(table::Page page, opt.tables->scan(spec));
+    for (const table::Item& item : page.items) {
+      const std::string& key = item.at("shard").str();
+      if (!key.starts_with(prefix)) continue;
+      Lease l;
+      l.shard = key.substr(prefix.size());
+      if (auto it = item.find("lease_owner"); it != item.end()) l.owner = it->second.str();
+      if (auto it = item.find("lease_counter"); it != item.end()) {
+        l.counter = std::strtoll(it->second.str().c_str(), nullptr, 10);
+      }
+      if (auto it = item.find("lease_expires_ms"); it != item.end()) {
+        l.expires_ms = std::strtoll(it->second.str().c_str(), nullptr, 10);
+      }
+      if (auto it = item.find("finished"); it != item.end() && it->second.is(table::Type::kBool)) {
+        l.finished = it->second.as_bool();
+      }
+      out.push_back(std::move(l));
+    }
+    if (!page.last_evaluated_key) return out;
+    spec.exclusive_start_key = page.last_evaluated_key;
+  }
+}
+
+Result<bool> ProcessService::Impl::acquire_lease(const std::string& uuid, const std::string& shard,
+                                                 const Lease* seen, int64_t& counter) {
+  const int64_t now = now_ms();
+  std::map<std::string, table::Value> v = {{":me", table::Value::s(opt.worker_id)},
+                                           {":exp", num(now + opt.lease_ms)},
+                                           {":zero", num(0)},
+                                           {":one", num(1)}};
+  std::string cond;
+  if (seen == nullptr) {
+    v[":now"] = num(now);
+    cond = "attribute_not_exists(#o) OR #o = :me OR #e < :now";
+  } else {
+    v[":owner"] = table::Value::s(seen->owner);
+    v[":c"] = num(seen->counter);
+    cond = "#o = :owner AND #c = :c";
+  }
+  return update_lease_item(*opt.tables, uuid + "/" + shard, cond,
+                           "SET #o = :me, #e = :exp, #c = if_not_exists(#c, :zero) + :one", v,
+                           &counter);
+}
+
+Result<bool> ProcessService::Impl::renew_lease(const std::string& uuid, const std::string& shard,
+                                               int64_t counter) {
+  std::map<std::string, table::Value> v = {{":me", table::Value::s(opt.worker_id)},
+                                           {":c", num(counter)},
+                                           {":exp", num(now_ms() + opt.lease_ms)}};
+  return update_lease_item(*opt.tables, uuid + "/" + shard, "#o = :me AND #c = :c",
+                           "SET #e = :exp", v, nullptr);
+}
+
+Result<bool> ProcessService::Impl::write_leased_checkpoint(const std::string& uuid,
+                                                           const std::string& shard,
+                                                           const Checkpoint& c, int64_t counter) {
+  std::map<std::string, table::Value> v = {
+      {":me", table::Value::s(opt.worker_id)},
+      {":c", num(counter)},
+      {":f", table::Value::boolean(c.finished)},
+      {":w", num(c.window_start_ms)},
+      {":ws", table::Value::s(c.window_state)},
+      {":u", num(now_ms())}};
+  std::string update = "SET #f = :f, #w = :w, #ws = :ws, #u = :u";
+  if (!c.sequence.empty()) {
+    v[":s"] = table::Value::s(c.sequence);
+    update += ", #s = :s";
+  }
+  const std::map<std::string, std::string> names = {
+      {"#o", "lease_owner"}, {"#c", "lease_counter"}, {"#s", "sequence"},   {"#f", "finished"},
+      {"#w", "window_start"}, {"#ws", "window_state"}, {"#u", "updated_ms"}};
+  table::ExpressionContext cctx(&names, &v), uctx(&names, &v);
+  FRESHET_ASSIGN_OR_RETURN(table::Condition cond,
+                           table::parse_condition("#o = :me AND #c = :c", "ConditionExpression", cctx));
+  FRESHET_ASSIGN_OR_RETURN(table::UpdateExpr u, table::parse_update(update, uctx));
+  table::Item k;
+  k.emplace("shard", table::Value::s(uuid + "/" + shard));
+  FRESHET_ASSIGN_OR_RETURN(table::WriteOutcome w, opt.tables->update_item(kCheckpointTable, k, u, &cond));
+  return !w.condition_failed;
 }
 
 // ---- metrics ----

@@ -86,6 +86,16 @@ struct Checkpoint {
   std::string window_state = "{}";
 };
 
+// A shard's lease: fields of its checkpoint item (the KCL's lease: owner, counter,
+// checkpoint), with an expiry time instead of the KCL's observed-counter timeout.
+struct Lease {
+  std::string shard;  // shard id
+  std::string owner;  // worker id, "" = none
+  int64_t counter = 0;  // +1 on every change of owner
+  int64_t expires_ms = 0;
+  bool finished = false;
+};
+
 class Supervisor;
 class ShardRunner;
 
@@ -121,6 +131,19 @@ class ProcessService::Impl {
   Result<Checkpoint> read_checkpoint(const std::string& uuid, const std::string& shard) const;
   table::WriteOp checkpoint_op(const std::string& uuid, const std::string& shard,
                                const Checkpoint& c) const;
+
+  // Leases (opt.worker_id set). Conditional updates of the checkpoint items; each returns
+  // false if its condition failed (someone else holds the lease) and sets the new counter.
+  bool leases() const { return !opt.worker_id.empty(); }
+  Result<std::vector<Lease>> read_leases(const std::string& uuid) const;
+  // Takes a lease that is free or expired (seen == nullptr) or steals `seen` (its owner and
+  // counter unchanged since it was read).
+  Result<bool> acquire_lease(const std::string& uuid, const std::string& shard,
+                             const Lease* seen, int64_t& counter);
+  Result<bool> renew_lease(const std::string& uuid, const std::string& shard, int64_t counter);
+  // The checkpoint, written only while this worker holds the lease with this counter.
+  Result<bool> write_leased_checkpoint(const std::string& uuid, const std::string& shard,
+                                       const Checkpoint& c, int64_t counter);
 
   mutable std::mutex mu_;
   std::map<std::string, FunctionConfig, std::less<>> functions_;      // GUARDED_BY(mu_)
@@ -165,6 +188,9 @@ class Supervisor {
   bool stop_ = false;                                                // GUARDED_BY(mu_)
   std::map<std::string, std::unique_ptr<ShardRunner>> runners_;      // GUARDED_BY(mu_) for reads
   std::map<std::string, bool> finished_;                             // GUARDED_BY(mu_)
+  // Leases held (shard -> counter): touched by the supervisor thread only.
+  std::map<std::string, int64_t> held_;
+  void balance_leases(const std::vector<std::string>& active);
 };
 
 }  // namespace freshet::process

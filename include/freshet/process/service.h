@@ -65,7 +65,7 @@ const char* to_string(StartingPosition p);  // "TRIM_HORIZON", "LATEST", "AT_TIM
 
 // An event source mapping, with Lambda's names and defaults.
 struct Mapping {
-  std::string uuid;  // assigned by create_mapping
+  std::string uuid;  // assigned by create_mapping, unless set (leases: the shared identity)
   std::string function_name;
   std::string event_source_arn;  // a Freshet (Kinesis) stream ARN
   int32_t batch_size = 100;                    // 1..10000
@@ -125,6 +125,12 @@ struct ProcessOptions {
   int64_t poll_interval_ms = 100;              // a runner's wait when its shard has nothing new
   int64_t discovery_interval_ms = 1000;        // how often a mapping looks for new shards
   int64_t retry_backoff_max_ms = 2000;         // backoff between retries of a failed batch
+  // Leases (the KCL's model): several ProcessService instances that share the stream engine
+  // and the table store, each with its own worker id, divide the shards of a mapping they
+  // all declare with the same UUID (Mapping::uuid set before create_mapping). "" = no
+  // leases: this service runs every shard of its mappings. docs/process.md, "Leases".
+  std::string worker_id;
+  int64_t lease_ms = 10'000;  // a lease not renewed for this long may be taken over
 };
 
 // What Invoke returns, with what Lambda's REPORT line shows.

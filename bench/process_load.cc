@@ -7,7 +7,13 @@
 // logs and the table WAL are fsynced as in `freshet serve`.
 //
 //   process_load [--records N] [--shards S] [--batch B] [--malformed PCT] [--python]
-//                [--dir DIR] [--no-fsync]
+//                [--dir DIR] [--no-fsync] [--rate R]
+//
+// --rate R: steady load instead of a filled stream. The mapping starts on the empty stream
+// and runs while a producer puts R records/s (R/20 every 50 ms) until N are in; the mapping's IteratorAge gauge (AWS/Lambda, what CloudWatch shows) is read every
+// 100 ms and its largest value after the first second is reported.
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "freshet/metrics/registry.h"
 #include "freshet/process/service.h"
 #include "freshet/stream/engine.h"
 #include "freshet/stream/names.h"
@@ -56,6 +63,7 @@ int main(int argc, char** argv) {
   bool python = false;
   bool fsync = true;
   std::string dir = "/tmp/freshet-process-load";
+  double rate = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -66,6 +74,7 @@ int main(int argc, char** argv) {
     else if (a == "--python") python = true;
     else if (a == "--no-fsync") fsync = false;
     else if (a == "--dir") dir = next();
+    else if (a == "--rate") rate = std::stod(next());
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -90,6 +99,8 @@ int main(int argc, char** argv) {
   po.sync = fsync;
   po.poll_interval_ms = 10;
   po.discovery_interval_ms = 100;
+  metrics::Registry registry;
+  po.metrics = &registry;
   auto svc = process::ProcessService::open(po);
   if (!svc.ok()) return std::fprintf(stderr, "%s\n", svc.error().to_string().c_str()), 1;
 
@@ -141,14 +152,41 @@ def handler(event, context):
   std::mt19937_64 rng(42);
   uint64_t bad = 0;
   const uint64_t every = malformed_pct > 0 ? static_cast<uint64_t>(100.0 / malformed_pct) : 0;
+  for (uint64_t i = 0; i < records; ++i) {
+    if (every > 0 && i % every == every / 2) ++bad;
+  }
+  auto produce = [&](uint64_t from, uint64_t to) -> int {
+    uint64_t nbad = 0;
+    for (uint64_t j = 0; j < from; ++j) {
+      if (every > 0 && j % every == every / 2) ++nbad;
+    }
+    for (uint64_t i = from; i < to;) {
+      std::vector<std::string> datas, keys;
+      for (int k = 0; k < 500 && i < to; ++k, ++i) {
+        std::string t = tweet(rng, i);
+        if (every > 0 && i % every == every / 2) {
+          ++nbad;
+          t = (nbad % 2) ? t.substr(0, t.size() / 2) : "{\"lang\":\"en\",\"text\":\"no id\"}";
+        }
+        datas.push_back(std::move(t));
+        keys.push_back(std::to_string(rng()));
+      }
+      std::vector<stream::PutEntry> entries;
+      for (size_t k = 0; k < datas.size(); ++k) entries.push_back({datas[k], keys[k], ""});
+      auto r = (*engine)->put_records("us-east-1", "tweets", entries);
+      if (!r.ok()) return std::fprintf(stderr, "put: %s\n", r.error().to_string().c_str()), 1;
+    }
+    return 0;
+  };
   const auto f0 = std::chrono::steady_clock::now();
-  for (uint64_t i = 0; i < records;) {
+  uint64_t filled_bad = 0;
+  for (uint64_t i = 0; i < records && rate <= 0;) {
     std::vector<std::string> datas, keys;
     for (int k = 0; k < 500 && i < records; ++k, ++i) {
       std::string t = tweet(rng, i);
       if (every > 0 && i % every == every / 2) {
-        ++bad;
-        t = (bad % 2) ? t.substr(0, t.size() / 2) : "{\"lang\":\"en\",\"text\":\"no id\"}";
+        ++filled_bad;
+        t = (filled_bad % 2) ? t.substr(0, t.size() / 2) : "{\"lang\":\"en\",\"text\":\"no id\"}";
       }
       datas.push_back(std::move(t));
       keys.push_back(std::to_string(rng()));
@@ -177,6 +215,32 @@ def handler(event, context):
   const auto t0 = std::chrono::steady_clock::now();
   auto created = (*svc)->create_mapping(m);
   if (!created.ok()) return std::fprintf(stderr, "%s\n", created.error().to_string().c_str()), 1;
+  std::thread producer;
+  std::atomic<bool> sampling{true};
+  std::atomic<double> max_age{0};
+  std::thread sampler;
+  if (rate > 0) {
+    // Steady load: R/20 records every 50 ms.
+    producer = std::thread([&] {
+      const uint64_t step = std::max<uint64_t>(1, static_cast<uint64_t>(rate / 20));
+      auto next = std::chrono::steady_clock::now();
+      for (uint64_t i = 0; i < records; i += step) {
+        if (produce(i, std::min(records, i + step)) != 0) std::exit(1);
+        next += std::chrono::milliseconds(50);
+        std::this_thread::sleep_until(next);
+      }
+    });
+    metrics::Gauge* age = registry.gauge(metrics::cloudwatch_metric_name("lambda", "IteratorAge"),
+                                         {{"EventSourceMappingUUID", created->uuid}});
+    sampler = std::thread([&, age] {
+      while (sampling.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1)) continue;
+        const double v = age->value();
+        if (v > max_age.load()) max_age.store(v);
+      }
+    });
+  }
   // Done when every shard's runner has read and checkpointed every record.
   uint64_t read = 0, failed = 0;
   while (true) {
@@ -201,6 +265,13 @@ def handler(event, context):
     }
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (producer.joinable()) producer.join();
+  sampling.store(false);
+  if (sampler.joinable()) sampler.join();
+  if (rate > 0) {
+    std::printf("steady load %.0f records/s offered: IteratorAge max %.0f ms (sampled every "
+                "100 ms after the first second)\n", rate, max_age.load());
+  }
   (*svc)->stop();
   const auto stats = (*tables)->stats("tweets");
   std::printf("%s: %llu records (%llu valid, %llu malformed) in %.3f s: %.0f records/s "

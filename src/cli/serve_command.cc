@@ -67,6 +67,10 @@ void add_serve_command(CLI::App& app, int* exit_code) {
                   "fsync: acknowledge after fdatasync (group commit); os: after write()")
       ->capture_default_str()
       ->check(CLI::IsMember({"fsync", "os"}));
+  cmd->add_option("--segment-mib", a->segment_mib,
+                  "Shard log segment size in MiB (the log rolls to a new file at this size)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1024}));
   cmd->add_option("--io-threads", a->io_threads, "HTTP threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

@@ -160,6 +160,7 @@ Status Node::Impl::open_streams() {
   eo.enforce_limits = options.enforce_limits;
   eo.iterator_lifetime_ms = options.iterator_lifetime_ms;
   eo.durability = options.durability == "os" ? log::Durability::kOs : log::Durability::kFsync;
+  eo.segment_bytes = options.segment_mib << 20;
   metrics::Histogram* fsync_ms = registry.histogram(
       "freshet_log_fsync_duration_ms", {}, "Latency of each group-commit fdatasync (ms)");
   metrics::Histogram* round_size = registry.histogram(

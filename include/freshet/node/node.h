@@ -50,6 +50,7 @@ struct NodeOptions {
   uint32_t shard_limit = 500;
   bool enforce_limits = false;
   std::string durability = "fsync";  // "fsync" or "os"
+  uint64_t segment_mib = 64;          // shard log segment size (a roll seals one this big)
   int io_threads = 2;
   int handler_threads = 16;
   int64_t read_timeout_ms = 60'000;

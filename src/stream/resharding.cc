@@ -64,19 +64,4 @@ Result<std::vector<HashKeyRange>> uniform_scaling_ranges(uint32_t target) {
   return uniform_hash_key_ranges(target);
 }
 
-std::optional<IndexSpan> overlapping_ranges(std::span<const HashKeyRange> sorted, HashKeyRange r) {
-  // First range ending at or after r.start, then extend while ranges start at or before r.end.
-  const auto first = std::lower_bound(sorted.begin(), sorted.end(), r.start,
-                                      [](const HashKeyRange& x, HashKey k) { return x.end < k; });
-  if (first == sorted.end() || first->start > r.end) {
-    return std::nullopt;
-  }
-  auto last = first;
-  while (last + 1 != sorted.end() && (last + 1)->start <= r.end) {
-    ++last;
-  }
-  return IndexSpan{static_cast<size_t>(first - sorted.begin()),
-                   static_cast<size_t>(last - sorted.begin())};
-}
-
 }  // namespace freshet::stream

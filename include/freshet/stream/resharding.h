@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <vector>
 
@@ -56,14 +55,5 @@ Status validate_uniform_scaling(uint32_t current_open, uint32_t target,
 
 // The open shards' ranges after UNIFORM_SCALING to `target`: equal slices, as CreateStream.
 Result<std::vector<HashKeyRange>> uniform_scaling_ranges(uint32_t target);
-
-// Indexes [first, last] of the ranges in `sorted` (sorted, non-overlapping) that overlap `r`,
-// e.g. the parents of a new range in UpdateShardCount. std::nullopt if none overlaps.
-struct IndexSpan {
-  size_t first;
-  size_t last;
-  friend bool operator==(const IndexSpan&, const IndexSpan&) = default;
-};
-std::optional<IndexSpan> overlapping_ranges(std::span<const HashKeyRange> sorted, HashKeyRange r);
 
 }  // namespace freshet::stream

@@ -183,7 +183,10 @@ void Engine::Impl::tick() {
     return;
   }
   std::vector<std::shared_ptr<log::Log>> logs;
-  for (const auto& [k, s] : current()->streams) {
+  // Hold the catalog while iterating it: a range-for over current()->streams would destroy
+  // the temporary shared_ptr before the loop runs, and a concurrent commit could free it.
+  const std::shared_ptr<const Catalog> cat = current();
+  for (const auto& [k, s] : cat->streams) {
     for (const auto& sh : s->shards) logs.push_back(sh->log());
   }
   for (const auto& l : logs) {
@@ -220,7 +223,8 @@ Status Engine::health() const {
     }
   }
   if (Status s = m.logs_->health(); !s.ok()) return s;
-  for (const auto& [k, s] : m.current()->streams) {
+  const std::shared_ptr<const Catalog> cat = m.current();  // held: see tick()
+  for (const auto& [k, s] : cat->streams) {
     for (const auto& sh : s->shards) {
       if (Status h = sh->log()->health(); !h.ok()) {
         return Error(ErrorCode::kUnavailable, "shard " + sh->shard_id + " of stream " + k.second +

@@ -99,6 +99,13 @@ std::string S3Destination::bucket() const {
   return p == std::string::npos ? bucket_arn : bucket_arn.substr(p + 3);
 }
 
+PutQuotas put_quotas(std::string_view region) {
+  if (region == "us-east-1" || region == "us-west-2" || region == "eu-west-1") {
+    return PutQuotas{500'000, 2'000, 5.0 * 1024 * 1024};
+  }
+  return PutQuotas{100'000, 1'000, 1.0 * 1024 * 1024};
+}
+
 bool DeliveryService::Impl::creating(const DeliveryStreamInfo& info) const {
   return opt_.create_delay_ms > 0 && now_ms() < info.create_ms + opt_.create_delay_ms;
 }
@@ -149,6 +156,8 @@ void DeliveryService::Impl::add_metrics(Stream& s) {
   s.delivery_success = r.counter(name("DeliveryToS3.Success"), l, "Successful object writes");
   s.delivery_failures =
       r.counter("freshet_firehose_delivery_failures_total", l, "Failed object writes (retried)");
+  s.throttled_records = r.counter(name("ThrottledRecords"), l,
+                                 "Records refused because a put quota was exceeded");
   s.read_records = r.counter(name("DataReadFromKinesisStream.Records"), l,
                              "Records read from the source Kinesis stream");
   s.read_bytes = r.counter(name("DataReadFromKinesisStream.Bytes"), l,
@@ -698,6 +707,35 @@ Result<std::vector<std::string>> DeliveryService::put(std::string_view name,
                    "stream.");
     }
     s = it->second;
+    if (impl_->opt_.enforce_limits) {
+      uint64_t bytes = 0;
+      for (std::string_view r : records) bytes += r.size();
+      const PutQuotas q = put_quotas(impl_->opt_.region);
+      const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+      Stream& st = *s;
+      if (st.tokens_at_us == 0) {
+        st.tokens_records = q.records_per_s;
+        st.tokens_requests = q.requests_per_s;
+        st.tokens_bytes = q.bytes_per_s;
+      } else {
+        const double secs = static_cast<double>(now_us - st.tokens_at_us) / 1e6;
+        st.tokens_records = std::min(q.records_per_s, st.tokens_records + secs * q.records_per_s);
+        st.tokens_requests =
+            std::min(q.requests_per_s, st.tokens_requests + secs * q.requests_per_s);
+        st.tokens_bytes = std::min(q.bytes_per_s, st.tokens_bytes + secs * q.bytes_per_s);
+      }
+      st.tokens_at_us = now_us;
+      if (st.tokens_records < static_cast<double>(records.size()) || st.tokens_requests < 1 ||
+          st.tokens_bytes < static_cast<double>(bytes)) {
+        st.throttled_records->inc(records.size());
+        return Error(ErrorCode::kThrottled, "Slow down.");
+      }
+      st.tokens_records -= static_cast<double>(records.size());
+      st.tokens_requests -= 1;
+      st.tokens_bytes -= static_cast<double>(bytes);
+    }
   }
   const int64_t ts = now_ms();
   std::vector<log::Record> recs(records.size());

@@ -106,9 +106,15 @@ struct Stream {
   metrics::Counter* delivery_success = nullptr;
   metrics::Counter* delivery_failures = nullptr;
   metrics::Gauge* freshness = nullptr;
+  metrics::Counter* throttled_records = nullptr;
   metrics::Counter* read_records = nullptr;
   metrics::Counter* read_bytes = nullptr;
   metrics::Gauge* millis_behind = nullptr;
+
+  // Put quotas (enforce_limits), GUARDED_BY(Impl::mu_): token buckets holding up to one
+  // second of each quota, refilled continuously.
+  double tokens_records = 0, tokens_requests = 0, tokens_bytes = 0;
+  int64_t tokens_at_us = 0;  // steady clock; 0: full
 
   // ---- KinesisStreamAsSource (source.cc) ----
   // Set by the delivery thread once the buffer log holds nothing undelivered (always, for a

@@ -227,6 +227,7 @@ Status Node::Impl::open_objects_and_delivery() {
   dopt.region = options.region;
   dopt.account_id = options.account_id;
   dopt.fsync = options.durability != "os";
+  dopt.enforce_limits = options.enforce_limits;
   dopt.create_delay_ms = options.state_delay_ms;
   auto d = delivery::DeliveryService::open(dopt);
   if (!d.ok()) {

@@ -28,7 +28,8 @@ class DeliveryTest : public ::testing::Test {
     reopen();
   }
 
-  void reopen(int64_t create_delay_ms = 0) {
+  void reopen(int64_t create_delay_ms = 0, bool enforce_limits = false,
+              std::string region = "us-east-1") {
     svc_.reset();
     DeliveryOptions o;
     o.root = dir_.path() + "/firehose";
@@ -36,6 +37,8 @@ class DeliveryTest : public ::testing::Test {
     o.metrics = &metrics_;
     o.max_backoff_ms = 1;
     o.create_delay_ms = create_delay_ms;
+    o.enforce_limits = enforce_limits;
+    o.region = region;
     auto s = DeliveryService::open(o);
     ASSERT_TRUE(s.ok()) << s.error().to_string();
     svc_ = std::move(s).value();
@@ -234,6 +237,40 @@ TEST_F(DeliveryTest, FailuresPastRetryDurationGoToErrorPrefix) {
   std::string body = std::string(local_->get_object("dest", objs[0].key, std::nullopt)->data());
   EXPECT_NE(body.find("\"errorMessage\":\"injected: destination down\""), std::string::npos);
   EXPECT_NE(body.find("\"rawData\":\"cGF5bG9hZA==\""), std::string::npos);
+}
+
+// --enforce-limits: a put past the stream's quotas (5 MiB/s in us-east-1, 1 MiB/s elsewhere)
+// is refused whole with kThrottled ("Slow down."), nothing
+// appended, and its records counted in ThrottledRecords; once the bucket refills puts pass.
+TEST_F(DeliveryTest, PutsPastTheQuotasAreThrottledAndCounted) {
+  reopen(0, true, "us-east-1");
+  ASSERT_TRUE(svc_->create(stream("q1", 900)).ok());
+  const std::string mb(1'000'000, 'x');
+  ASSERT_TRUE(svc_->put("q1", {mb, mb, mb, mb}).ok());  // 4 MB of the 5 MiB a second
+  auto r = svc_->put("q1", {mb, mb, mb, mb});  // 8 MB within a second
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.code(), ErrorCode::kThrottled);
+  EXPECT_EQ(r.error().message(), "Slow down.");
+  auto throttled = [&](const std::string& name) {
+    return metrics_
+        .counter(metrics::cloudwatch_metric_name("firehose", "ThrottledRecords"),
+                 {{"DeliveryStreamName", name}}, "")
+        ->value();
+  };
+  EXPECT_EQ(throttled("q1"), 4u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // 2.5 MiB more
+  EXPECT_TRUE(svc_->put("q1", {mb, mb}).ok());
+  EXPECT_EQ(throttled("q1"), 4u);
+  // Elsewhere the quota is 1 MiB/s.
+  reopen(0, true, "ap-south-1");
+  ASSERT_TRUE(svc_->create(stream("q2", 900)).ok());
+  EXPECT_TRUE(svc_->put("q2", {mb}).ok());
+  EXPECT_EQ(svc_->put("q2", {mb}).code(), ErrorCode::kThrottled);
+  EXPECT_EQ(throttled("q2"), 1u);
+  // Without --enforce-limits nothing is throttled.
+  reopen(0, false);
+  ASSERT_TRUE(svc_->put("q1", {mb, mb, mb, mb}).ok());
+  ASSERT_TRUE(svc_->put("q1", {mb, mb, mb, mb}).ok());
 }
 
 }  // namespace

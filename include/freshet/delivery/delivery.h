@@ -103,7 +103,20 @@ struct DeliveryOptions {
   // deletion as AWS does; 0: ACTIVE at once (`freshet serve --state-delay-ms`).
   int64_t create_delay_ms = 0;
   int64_t max_backoff_ms = 10'000;   // retry backoff cap (1 s doubling)
+  // Firehose's per-stream quotas on PutRecord/PutRecordBatch, as AWS's defaults: 500,000
+  // records/s, 2,000 requests/s and 5 MiB/s in us-east-1, us-west-2 and eu-west-1; 100,000,
+  // 1,000 and 1 MiB/s elsewhere. A put past them fails with kThrottled ("Slow down.") and
+  // counts its records in ThrottledRecords. `freshet serve --enforce-limits`.
+  bool enforce_limits = false;
 };
+
+// The per-stream put quotas of a region (DeliveryOptions::enforce_limits).
+struct PutQuotas {
+  double records_per_s = 0;
+  double requests_per_s = 0;
+  double bytes_per_s = 0;
+};
+PutQuotas put_quotas(std::string_view region);
 
 // Errors: kNotFound (no such stream), kAlreadyExists, kInvalidArgument (with AWS's message),
 // kResourceInUse (wrong state / type), kLimitExceeded, kFailed (version mismatch).
@@ -131,7 +144,8 @@ class DeliveryService {
   Status set_encryption(std::string_view name, std::optional<Encryption> enc);
 
   // Appends records durably; returns one RecordId per record, in order. DirectPut only
-  // (kResourceInUse for a Kinesis-sourced stream).
+  // (kInvalidArgument for a Kinesis-sourced stream); kThrottled past the stream's quotas
+  // (enforce_limits), nothing appended.
   Result<std::vector<std::string>> put(std::string_view name,
                                        const std::vector<std::string_view>& records);
 

@@ -583,10 +583,13 @@ ApiResult put_record_batch(Ctx& c, RequestContext& ctx) {
       return from_error(ids.error());
     }
     // Nothing was appended: every record failed and may be retried.
+    const std::string message = ids.code() == ErrorCode::kThrottled
+                                    ? ids.error().message()  // "Slow down."
+                                    : "Internal service failure. " + ids.error().message();
     for (size_t k = 0; k < data.size(); ++k) {
       Document e = Document::make_map();
       e.set("ErrorCode", std::string(errcode_for(ids.error())));
-      e.set("ErrorMessage", "Internal service failure. " + ids.error().message());
+      e.set("ErrorMessage", message);
       responses.push_back(std::move(e));
     }
     failed = static_cast<int64_t>(data.size());

@@ -196,6 +196,7 @@ int up(UpArgs& a) {
   targets.delivery = &n.delivery();
   targets.buckets = &n.objects();
   targets.process = &n.process();
+  targets.cloudwatch = n.cloudwatch();
   targets.region = o.region;
   targets.account_id = o.account_id;
   auto planned = pipeline::plan(spec, targets);

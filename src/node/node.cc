@@ -450,6 +450,7 @@ void Node::stop() {
 stream::Engine& Node::engine() { return *impl_->engine; }
 table::TableStore& Node::tables() { return *impl_->tables; }
 delivery::DeliveryService& Node::delivery() { return *impl_->delivery; }
+api::CloudWatchApi* Node::cloudwatch() { return impl_->cloudwatch.get(); }
 objstore::ObjectStore& Node::objects() { return *impl_->objects; }
 metrics::Registry& Node::registry() { return impl_->registry; }
 process::ProcessService& Node::process() { return *impl_->process; }

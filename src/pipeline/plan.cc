@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "freshet/api/cloudwatch.h"
 #include "freshet/delivery/delivery.h"
 #include "freshet/objstore/object_store.h"
 #include "freshet/process/service.h"
@@ -487,6 +488,130 @@ Status plan_mapping(const MappingSpec& m, const Targets& t, Plan& plan) {
   return Status();
 }
 
+// PutMetricAlarm's input for an alarm of the file.
+api::Document alarm_input(const AlarmSpec& a) {
+  api::Document in = api::Document::make_map();
+  in.set("AlarmName", a.name);
+  if (!a.description.empty()) in.set("AlarmDescription", a.description);
+  in.set("Namespace", a.ns);
+  in.set("MetricName", a.metric);
+  api::Document dims = api::Document::make_list();
+  for (const auto& [k, v] : a.dimensions) {
+    api::Document d = api::Document::make_map();
+    d.set("Name", k);
+    d.set("Value", v);
+    dims.push_back(std::move(d));
+  }
+  in.set("Dimensions", std::move(dims));
+  in.set("Statistic", a.statistic);
+  in.set("Period", int64_t{a.period_s});
+  in.set("EvaluationPeriods", int64_t{a.evaluation_periods});
+  if (a.datapoints_to_alarm > 0) in.set("DatapointsToAlarm", int64_t{a.datapoints_to_alarm});
+  in.set("Threshold", a.threshold);
+  in.set("ComparisonOperator", a.comparison);
+  in.set("TreatMissingData", a.treat_missing_data);
+  in.set("ActionsEnabled", a.actions_enabled);
+  return in;
+}
+
+std::string doc_string(const api::Document& d, std::string_view key) {
+  const api::Document* v = d.find(key);
+  return v != nullptr && v->is_string() ? v->as_string() : std::string();
+}
+double doc_number(const api::Document& d, std::string_view key) {
+  const api::Document* v = d.find(key);
+  if (v == nullptr) return 0;
+  if (v->is_int()) return static_cast<double>(v->as_int());
+  if (v->is_double()) return v->as_double();
+  return 0;
+}
+std::string number_text(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
+// What differs between the alarm CloudWatch has (a DescribeAlarms MetricAlarm) and the file's.
+std::vector<std::string> alarm_diff(const api::Document& have, const AlarmSpec& a) {
+  std::vector<std::string> out;
+  auto text = [&](const char* what, std::string_view key, const std::string& want) {
+    const std::string got = doc_string(have, key);
+    if (got != want) out.push_back(std::string(what) + " " + got + " -> " + want);
+  };
+  auto num = [&](const char* what, std::string_view key, double want) {
+    const double got = doc_number(have, key);
+    if (got != want) out.push_back(std::string(what) + " " + number_text(got) + " -> " + number_text(want));
+  };
+  text("namespace", "Namespace", a.ns);
+  text("metric", "MetricName", a.metric);
+  std::map<std::string, std::string> dims;
+  if (const api::Document* d = have.find("Dimensions"); d != nullptr && d->is_list()) {
+    for (const api::Document& e : d->as_list()) dims[doc_string(e, "Name")] = doc_string(e, "Value");
+  }
+  if (dims != a.dimensions) out.push_back("dimensions");
+  text("statistic", "Statistic", a.statistic);
+  num("period", "Period", a.period_s);
+  num("evaluation periods", "EvaluationPeriods", a.evaluation_periods);
+  num("datapoints to alarm", "DatapointsToAlarm",
+      a.datapoints_to_alarm > 0 ? a.datapoints_to_alarm : a.evaluation_periods);
+  num("threshold", "Threshold", a.threshold);
+  text("comparison", "ComparisonOperator", a.comparison);
+  text("missing data", "TreatMissingData", a.treat_missing_data);
+  text("description", "AlarmDescription", a.description);
+  const api::Document* enabled = have.find("ActionsEnabled");
+  if (enabled != nullptr && enabled->is_bool() && enabled->as_bool() != a.actions_enabled) {
+    out.push_back(std::string("actions ") + (a.actions_enabled ? "enabled" : "disabled"));
+  }
+  return out;
+}
+
+Status call_ok(api::CloudWatchApi& cw, std::string_view op, const api::Document& in,
+               api::Document* out) {
+  api::CloudWatchApi::Outcome r = cw.call(op, in);
+  if (const auto* e = std::get_if<api::CloudWatchError>(&r)) {
+    return Error(ErrorCode::kInvalidArgument, std::string(op) + ": " + e->code + ": " + e->message);
+  }
+  if (out != nullptr) *out = std::move(std::get<api::Document>(r));
+  return Status();
+}
+
+Status plan_alarm(const AlarmSpec& a, const Targets& t, Plan& plan) {
+  api::Document q = api::Document::make_map();
+  api::Document names = api::Document::make_list();
+  names.push_back(a.name);
+  q.set("AlarmNames", std::move(names));
+  api::Document found;
+  FRESHET_RETURN_IF_ERROR(call_ok(*t.cloudwatch, "DescribeAlarms", q, &found));
+  const api::Document* have = nullptr;
+  if (const api::Document* l = found.find("MetricAlarms"); l != nullptr && l->is_list()) {
+    for (const api::Document& e : l->as_list()) {
+      if (doc_string(e, "AlarmName") == a.name) have = &e;
+    }
+  }
+  Change c;
+  c.resource = "alarm";
+  c.name = a.name;
+  if (have == nullptr) {
+    std::string dims;
+    for (const auto& [k, v] : a.dimensions) dims += (dims.empty() ? "" : ",") + k + "=" + v;
+    c.details.push_back(a.ns + " " + a.metric + (dims.empty() ? "" : " {" + dims + "}"));
+    c.details.push_back(a.statistic + " over " + std::to_string(a.period_s) + " s " +
+                        a.comparison + " " + number_text(a.threshold));
+  } else {
+    c.kind = Change::Kind::kUpdate;
+    c.details = alarm_diff(*have, a);
+    if (c.details.empty()) {
+      ++plan.unchanged;
+      return Status();
+    }
+  }
+  c.apply = [in = alarm_input(a)](const Targets& t) {
+    return call_ok(*t.cloudwatch, "PutMetricAlarm", in, nullptr);
+  };
+  plan.changes.push_back(std::move(c));
+  return Status();
+}
+
 }  // namespace
 
 std::string Plan::render() const {
@@ -523,6 +648,11 @@ Result<Plan> plan(const PipelineSpec& spec, const Targets& targets) {
     return Error(ErrorCode::kInvalidArgument, "mappings need the processing service");
   }
   for (const MappingSpec& m : spec.mappings) FRESHET_RETURN_IF_ERROR(plan_mapping(m, targets, p));
+  if (!spec.alarms.empty() && targets.cloudwatch == nullptr) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "alarms need the node's CloudWatch (its metric store is off)");
+  }
+  for (const AlarmSpec& a : spec.alarms) FRESHET_RETURN_IF_ERROR(plan_alarm(a, targets, p));
   return p;
 }
 

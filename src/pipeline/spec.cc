@@ -553,6 +553,69 @@ void parse_deliveries(Checker& c, const YAML::Node& section, PipelineSpec& spec)
   });
 }
 
+void parse_alarms(Checker& c, const YAML::Node& section, PipelineSpec& spec) {
+  each_named(c, section, "alarms", [&](const std::string& name, const YAML::Node& n,
+                                       const YAML::Mark& mark) {
+    const std::string where = "alarms." + name;
+    // CloudWatch's AlarmName: 1..255 characters, no control characters.
+    check_name(c, mark, where, name, "[^\\x00-\\x1f]+", 1, 255, "alarm");
+    AlarmSpec a;
+    a.name = name;
+    a.at = location(mark);
+    Map m(c, n, where);
+    if (!m.valid()) {
+      if (!n.IsDefined() || n.IsNull()) {
+        c.error(mark, where, "expected a mapping with namespace, metric, threshold, comparison");
+      }
+      return;
+    }
+    a.description = m.str("description").value_or("");
+    if (a.description.size() > 1024) {
+      c.error(m.get("description").Mark(), m.at("description"), "expected at most 1024 characters");
+    }
+    a.ns = m.str("namespace", true).value_or("");
+    a.metric = m.str("metric", true).value_or("");
+    for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"namespace", a.ns},
+                                     {"metric", a.metric}}) {
+      if (value.size() > 255) c.error(m.get(key).Mark(), m.at(key), "expected at most 255 characters");
+    }
+    a.dimensions = m.string_map("dimensions");
+    if (a.dimensions.size() > 30) {
+      c.error(m.get("dimensions").Mark(), m.at("dimensions"), "expected at most 30 dimensions");
+    }
+    a.statistic = m.choice("statistic", {"SampleCount", "Average", "Sum", "Minimum", "Maximum"})
+                      .value_or("Average");
+    a.period_s = m.integer<int32_t>("period_seconds", 10, 86'400).value_or(60);
+    if (a.period_s != 10 && a.period_s != 30 && a.period_s % 60 != 0) {
+      c.error(m.get("period_seconds").Mark(), m.at("period_seconds"),
+              "expected 10, 30 or a multiple of 60 (as CloudWatch requires), found " +
+                  std::to_string(a.period_s));
+    }
+    a.evaluation_periods = m.integer<int32_t>("evaluation_periods", 1, 100).value_or(1);
+    a.datapoints_to_alarm = m.integer<int32_t>("datapoints_to_alarm", 1, 100).value_or(0);
+    if (a.datapoints_to_alarm > a.evaluation_periods) {
+      c.error(m.get("datapoints_to_alarm").Mark(), m.at("datapoints_to_alarm"),
+              "expected at most evaluation_periods (" + std::to_string(a.evaluation_periods) + ")");
+    }
+    if (!m.has("threshold")) c.error(mark, m.at("threshold"), "required, expected a number");
+    a.threshold = m.number("threshold", -1e300, 1e300).value_or(0);
+    a.comparison = m.choice("comparison", {"GreaterThanOrEqualToThreshold", "GreaterThanThreshold",
+                                           "LessThanThreshold", "LessThanOrEqualToThreshold"})
+                       .value_or("");
+    if (a.comparison.empty() && !m.has("comparison")) {
+      c.error(mark, m.at("comparison"),
+              "required, expected one of GreaterThanOrEqualToThreshold, GreaterThanThreshold, "
+              "LessThanThreshold, LessThanOrEqualToThreshold");
+    }
+    a.treat_missing_data =
+        m.choice("treat_missing_data", {"breaching", "notBreaching", "ignore", "missing"})
+            .value_or("missing");
+    a.actions_enabled = m.boolean("actions_enabled").value_or(true);
+    m.finish();
+    spec.alarms.push_back(std::move(a));
+  });
+}
+
 void parse_producers(Checker& c, const YAML::Node& section, PipelineSpec& spec) {
   each_named(c, section, "producers", [&](const std::string& name, const YAML::Node& n,
                                           const YAML::Mark& mark) {
@@ -568,6 +631,10 @@ void parse_producers(Checker& c, const YAML::Node& section, PipelineSpec& spec) 
     p.stream = m.str("stream", true).value_or("");
     p.generate = m.choice("generate", {"tweets"}).value_or("");
     p.file = m.str("file").value_or("");
+    // A relative path is relative to the pipeline file, like functions' dir.
+    if (!p.file.empty() && p.file[0] != '/' && spec.path.find('/') != std::string::npos) {
+      p.file = spec.path.substr(0, spec.path.find_last_of('/') + 1) + p.file;
+    }
     if (p.generate.empty() == p.file.empty()) {
       c.error(mark, where, "expected exactly one of generate: tweets or file: PATH");
     }
@@ -765,13 +832,7 @@ Result<PipelineSpec> parse_pipeline(std::string_view text, const std::string& pa
       parse_functions_section(c, top.get("functions"),
                               slash == std::string::npos ? "." : path.substr(0, slash), spec);
       parse_mappings(c, top.get("mappings"), spec);
-      for (const char* later : {"alarms"}) {
-        YAML::Node n = top.get(later);
-        if (n.IsDefined()) {
-          c.error(n.Mark(), later,
-                  "not supported by this build yet; remove the section");
-        }
-      }
+      parse_alarms(c, top.get("alarms"), spec);
       top.finish();
       check_references(c, root, spec);
     }

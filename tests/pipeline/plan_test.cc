@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "../testing/temp_dir.h"
+#include "freshet/api/cloudwatch.h"
 #include "freshet/delivery/delivery.h"
 #include "freshet/node/node.h"
 #include "freshet/objstore/object_store.h"
@@ -35,11 +36,11 @@ delivery_streams:
 class PlanTest : public ::testing::Test {
  protected:
   void SetUp() override { open(); }
-  void open() {
+  void open(const std::string& sub = "") {
     node_.reset();
     node::NodeOptions o;
     o.listen = "127.0.0.1:0";
-    o.data_dir = dir_.path();
+    o.data_dir = dir_.path() + sub;
     o.durability = "os";
     auto n = node::Node::open(o);
     ASSERT_TRUE(n.ok()) << n.error().message();
@@ -49,6 +50,7 @@ class PlanTest : public ::testing::Test {
     t_.delivery = &node_->delivery();
     t_.buckets = &node_->objects();
     t_.process = &node_->process();
+    t_.cloudwatch = node_->cloudwatch();
   }
   Plan planned(const std::string& text) {
     auto spec = parse_pipeline(text, "p.yaml");
@@ -198,6 +200,87 @@ mappings:
   EXPECT_EQ(node_->process().list_mappings("f", arn).at(0).batch_size, 60);
   EXPECT_EQ(node_->process().list_mappings("f", arn).size(), 1u);
   EXPECT_TRUE(planned(edited).empty());
+}
+
+constexpr const char* kAlarm = R"(
+alarms:
+  hot-readings:
+    description: a sensor read over 30 degrees
+    namespace: AWS/Kinesis
+    metric: IncomingRecords
+    dimensions: {StreamName: hot}
+    statistic: Sum
+    period_seconds: 60
+    threshold: 0
+    comparison: GreaterThanThreshold
+    treat_missing_data: notBreaching
+)";
+
+// Alarms are created through the node's CloudWatch (PutMetricAlarm), seen by DescribeAlarms,
+// planned as unchanged when they match, as an update naming what differs when edited, and
+// kept across a restart.
+TEST_F(PlanTest, AlarmsAreCreatedUpdatedAndKept) {
+  ASSERT_NE(t_.cloudwatch, nullptr);
+  Plan p = planned(kAlarm);
+  ASSERT_EQ(p.changes.size(), 1u) << p.render();
+  EXPECT_EQ(p.changes[0].resource, "alarm");
+  EXPECT_EQ(p.changes[0].kind, Change::Kind::kCreate);
+  EXPECT_NE(p.render().find("+ alarm hot-readings (AWS/Kinesis IncomingRecords {StreamName=hot}, "
+                            "Sum over 60 s GreaterThanThreshold 0)"),
+            std::string::npos)
+      << p.render();
+  ASSERT_TRUE(apply(p, t_).ok());
+
+  auto described = [&]() {
+    api::Document q = api::Document::make_map();
+    api::Document names = api::Document::make_list();
+    names.push_back("hot-readings");
+    q.set("AlarmNames", std::move(names));
+    auto r = t_.cloudwatch->call("DescribeAlarms", q);
+    EXPECT_TRUE(std::holds_alternative<api::Document>(r));
+    const api::Document* l = std::get<api::Document>(r).find("MetricAlarms");
+    EXPECT_TRUE(l != nullptr && l->is_list() && l->as_list().size() == 1u);
+    return l != nullptr && l->is_list() && !l->as_list().empty() ? l->as_list()[0]
+                                                                  : api::Document();
+  };
+  api::Document a = described();
+  ASSERT_TRUE(a.is_map());
+  EXPECT_EQ(a.find("ComparisonOperator")->as_string(), "GreaterThanThreshold");
+  EXPECT_EQ(a.find("TreatMissingData")->as_string(), "notBreaching");
+  EXPECT_EQ(a.find("Statistic")->as_string(), "Sum");
+  EXPECT_TRUE(planned(kAlarm).empty()) << planned(kAlarm).render();
+
+  std::string edited = kAlarm;
+  edited.replace(edited.find("threshold: 0"), 12, "threshold: 5");
+  Plan u = planned(edited);
+  ASSERT_EQ(u.changes.size(), 1u) << u.render();
+  EXPECT_EQ(u.changes[0].kind, Change::Kind::kUpdate);
+  EXPECT_NE(u.render().find("~ alarm hot-readings: threshold 0 -> 5"), std::string::npos)
+      << u.render();
+  ASSERT_TRUE(apply(u, t_).ok());
+  EXPECT_DOUBLE_EQ(described().find("Threshold")->as_double(), 5.0);
+  open();  // a restart: the alarm is still there, as the file says
+  EXPECT_TRUE(planned(edited).empty()) << planned(edited).render();
+}
+
+// Every example applies to a fresh node (its functions, mappings and alarms included) and
+// then plans no changes.
+TEST_F(PlanTest, EveryExampleAppliesAndThenPlansNoChanges) {
+  for (const char* name : {"tweets", "clickstream", "iot"}) {
+    SCOPED_TRACE(name);
+    open(std::string("/") + name);
+    auto spec = load_pipeline(std::string(FRESHET_SOURCE_DIR "/examples/") + name + ".yaml");
+    ASSERT_TRUE(spec.ok()) << spec.error().message();
+    ASSERT_TRUE(node_->process().set_functions(spec->functions).ok());
+    auto p = plan(*spec, t_);
+    ASSERT_TRUE(p.ok()) << p.error().message();
+    EXPECT_FALSE(p->empty());
+    Status applied = apply(*p, t_);
+    ASSERT_TRUE(applied.ok()) << applied.error().message();
+    auto again = plan(*spec, t_);
+    ASSERT_TRUE(again.ok()) << again.error().message();
+    EXPECT_TRUE(again->empty()) << again->render();
+  }
 }
 
 }  // namespace

@@ -21,8 +21,13 @@ TEST(PipelineSpec, EveryExampleParses) {
     auto spec = load_pipeline(e.path().string());
     ASSERT_TRUE(spec.ok()) << spec.error().message();
     EXPECT_FALSE(spec->streams.empty()) << e.path();
+    for (const ProducerSpec& p : spec->producers) {
+      if (!p.file.empty()) {
+        EXPECT_TRUE(std::filesystem::exists(p.file)) << p.file;
+      }
+    }
   }
-  EXPECT_GE(files, 1);
+  EXPECT_GE(files, 3);  // tweets, clickstream, iot
 }
 
 TEST(PipelineSpec, TheTweetExampleSaysWhatTheReadmeSays) {
@@ -154,7 +159,7 @@ TEST(PipelineSpec, ErrorsSayFileLineColumnAndWhatWasExpected) {
             "producers; found a list");
   const std::string many = errors_of(
       "buckets: [UPPER]\ndelivery_streams:\n  d:\n    bucket: UPPER\n"
-      "    prefix: 'x/!{timestamp:yyyy}/'\n    buffering: {size_mb: 500}\nalarms: {}\n");
+      "    prefix: 'x/!{timestamp:yyyy}/'\n    buffering: {size_mb: 500}\nalarms: [a]\n");
   EXPECT_NE(many.find("p.yaml:1:11: buckets.UPPER: not a valid bucket name"), std::string::npos) << many;
   EXPECT_NE(many.find("p.yaml:6:26: delivery_streams.d.buffering.size_mb: expected a whole number "
                       "from 1 to 128, found '500'"),
@@ -163,13 +168,55 @@ TEST(PipelineSpec, ErrorsSayFileLineColumnAndWhatWasExpected) {
   EXPECT_NE(many.find("delivery_streams.d.error_prefix: required when prefix has"),
             std::string::npos)
       << many;
-  EXPECT_NE(many.find("p.yaml:7:9: alarms: not supported by this build yet"), std::string::npos)
+  EXPECT_NE(many.find("p.yaml:7:9: alarms: expected a mapping of names to their settings"),
+            std::string::npos)
       << many;
   EXPECT_EQ(errors_of("tables:\n  things:\n    partition_key: id\n    indexes:\n"
                       "      by_id: {partition_key: {name: id, type: N}}\n"),
             "p.yaml:5:7: tables.things: attribute 'id' is a key with two types; expected one "
             "type per attribute");
   EXPECT_FALSE(load_pipeline("/nonexistent/p.yaml").ok());
+}
+
+TEST(PipelineSpec, AlarmsWithDefaultsAndTheirErrors) {
+  auto spec = parse_pipeline(
+      "alarms:\n"
+      "  hot:\n"
+      "    namespace: AWS/Kinesis\n"
+      "    metric: IncomingRecords\n"
+      "    dimensions: {StreamName: hot-readings}\n"
+      "    statistic: Sum\n"
+      "    threshold: 0\n"
+      "    comparison: GreaterThanThreshold\n",
+      "p.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.error().message();
+  ASSERT_EQ(spec->alarms.size(), 1u);
+  const AlarmSpec& a = spec->alarms[0];
+  EXPECT_EQ(a.name, "hot");
+  EXPECT_EQ(a.ns, "AWS/Kinesis");
+  EXPECT_EQ(a.dimensions.at("StreamName"), "hot-readings");
+  EXPECT_EQ(a.statistic, "Sum");
+  EXPECT_EQ(a.period_s, 60);
+  EXPECT_EQ(a.evaluation_periods, 1);
+  EXPECT_EQ(a.treat_missing_data, "missing");
+  EXPECT_EQ(errors_of("alarms:\n  a:\n    namespace: N\n    metric: M\n    threshold: 1\n"
+                      "    comparison: Bigger\n"),
+            "p.yaml:6:17: alarms.a.comparison: expected GreaterThanOrEqualToThreshold, "
+            "GreaterThanThreshold, LessThanThreshold or LessThanOrEqualToThreshold, found 'Bigger'");
+  const std::string many = errors_of(
+      "alarms:\n  a:\n    namespace: N\n    period_seconds: 45\n    evaluation_periods: 2\n"
+      "    datapoints_to_alarm: 3\n    statistc: Sum\n");
+  EXPECT_NE(many.find("p.yaml:3:5: alarms.a.metric: required, expected a string"),
+            std::string::npos) << many;
+  EXPECT_NE(many.find("p.yaml:4:21: alarms.a.period_seconds: expected 10, 30 or a multiple of 60"),
+            std::string::npos) << many;
+  EXPECT_NE(many.find("p.yaml:6:26: alarms.a.datapoints_to_alarm: expected at most "
+                      "evaluation_periods (2)"),
+            std::string::npos) << many;
+  EXPECT_NE(many.find("alarms.a.threshold: required, expected a number"), std::string::npos) << many;
+  EXPECT_NE(many.find("alarms.a.comparison: required"), std::string::npos) << many;
+  EXPECT_NE(many.find("p.yaml:7:5: alarms.a.statistc: unknown key; did you mean 'statistic'?"),
+            std::string::npos) << many;
 }
 
 }  // namespace

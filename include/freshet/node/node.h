@@ -31,6 +31,9 @@ class DeliveryService;
 namespace freshet::objstore {
 class ObjectStore;
 }
+namespace freshet::api {
+class CloudWatchApi;
+}
 namespace freshet::metrics {
 class Registry;
 }
@@ -94,6 +97,7 @@ class Node {
   objstore::ObjectStore& objects();  // the local buckets (<data-dir>/s3)
   metrics::Registry& registry();
   process::ProcessService& process();  // functions and event source mappings
+  api::CloudWatchApi* cloudwatch();    // alarms and metrics; null when the metric store is off
   const NodeOptions& options() const;
 
   class Impl;

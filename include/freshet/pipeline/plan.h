@@ -33,6 +33,9 @@ class ObjectStore;
 namespace freshet::process {
 class ProcessService;
 }
+namespace freshet::api {
+class CloudWatchApi;
+}
 
 namespace freshet::pipeline {
 
@@ -43,6 +46,7 @@ struct Targets {
   delivery::DeliveryService* delivery = nullptr;
   objstore::ObjectStore* buckets = nullptr;  // where `buckets:` are created (the local store)
   process::ProcessService* process = nullptr;  // mappings (functions: set_functions, not planned)
+  api::CloudWatchApi* cloudwatch = nullptr;    // alarms (PutMetricAlarm, DescribeAlarms)
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
 };
@@ -50,7 +54,7 @@ struct Targets {
 struct Change {
   enum class Kind { kCreate, kUpdate };
   Kind kind = Kind::kCreate;
-  std::string resource;  // "stream", "table", "bucket", "delivery stream", "mapping"
+  std::string resource;  // "stream", "table", "bucket", "delivery stream", "mapping", "alarm"
   std::string name;
   std::vector<std::string> details;  // "shards 2 -> 4", "4 shards, 24 h retention", ...
   std::function<Status(const Targets&)> apply;

@@ -124,6 +124,26 @@ struct MappingSpec {
   bool enabled = true;
 };
 
+// A CloudWatch metric alarm (PutMetricAlarm's parameters), evaluated by the node's CloudWatch
+// on its metric store: any metric the node samples (AWS/Kinesis, AWS/Firehose, ...) or one
+// sent with PutMetricData.
+struct AlarmSpec {
+  std::string name;  // AlarmName
+  Location at;
+  std::string description;
+  std::string ns;      // Namespace, e.g. AWS/Kinesis
+  std::string metric;  // MetricName
+  std::map<std::string, std::string> dimensions;
+  std::string statistic = "Average";  // SampleCount | Average | Sum | Minimum | Maximum
+  int32_t period_s = 60;              // 10, 30 or a multiple of 60
+  int32_t evaluation_periods = 1;
+  int32_t datapoints_to_alarm = 0;  // 0: evaluation_periods
+  double threshold = 0;
+  std::string comparison;  // GreaterThanThreshold, LessThanOrEqualToThreshold, ...
+  std::string treat_missing_data = "missing";  // breaching | notBreaching | ignore | missing
+  bool actions_enabled = true;
+};
+
 struct PipelineSpec {
   std::string path;  // as given to load_pipeline / parse_pipeline
   std::string name;  // the file's `name:`, or the file name without extension
@@ -135,6 +155,7 @@ struct PipelineSpec {
   std::vector<ProducerSpec> producers;
   std::vector<process::FunctionConfig> functions;  // parsed by process::parse_functions
   std::vector<MappingSpec> mappings;
+  std::vector<AlarmSpec> alarms;
 
   const StreamSpec* find_stream(std::string_view name) const;
 };

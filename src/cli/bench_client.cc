@@ -8,6 +8,8 @@
 
 #include <cstdio>
 
+#include "freshet/api/codec.h"
+
 namespace freshet::cli::bench {
 
 namespace asio = boost::asio;
@@ -70,19 +72,8 @@ std::string aws_error_type(std::string_view body) {
 
 std::string json_escape(std::string_view s) {
   std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  api::append_json_string(s, out);  // the one JSON string escaper (api/codec.h), quoted
+  return out.substr(1, out.size() - 2);
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "freshet/api/codec.h"
 #include "keys.h"
 
 namespace freshet::produce {
@@ -23,21 +24,11 @@ size_t append_to_string(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
+// A JSON string (quoted), escaped as every API answer of Freshet's is (api/codec.h).
 std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
+  std::string out;
+  api::append_json_string(s, out);
+  return out;
 }
 
 }  // namespace

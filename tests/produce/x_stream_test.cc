@@ -138,7 +138,7 @@ TEST(XStreamSource, ReadsFramesAcrossChunksDisconnectsAndErrors) {
   XStreamOptions o;
   o.base_url = x.url();
   o.bearer_token = "token-123";
-  o.rules = {{"#AI lang:en", "ai"}};
+  o.rules = {{"\"machine learning\" #AI lang:en", "ai"}};  // quotes escaped in the JSON
   o.network_step_ms = 50;
   o.http_first_ms = 100;
   auto src = XStreamSource::open(o);
@@ -172,7 +172,8 @@ TEST(XStreamSource, ReadsFramesAcrossChunksDisconnectsAndErrors) {
   const std::vector<std::string> reqs = x.requests();
   ASSERT_GE(reqs.size(), 4u);
   EXPECT_EQ(reqs[0].rfind("POST /2/tweets/search/stream/rules", 0), 0u);
-  EXPECT_NE(reqs[0].find(R"({"add":[{"value":"#AI lang:en","tag":"ai"}]})"), std::string::npos)
+  EXPECT_NE(reqs[0].find(R"({"add":[{"value":"\"machine learning\" #AI lang:en","tag":"ai"}]})"),
+            std::string::npos)
       << reqs[0];
   for (const std::string& q : reqs) {
     EXPECT_NE(q.find("Authorization: Bearer token-123"), std::string::npos) << q;

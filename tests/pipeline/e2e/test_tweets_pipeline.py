@@ -11,6 +11,8 @@ before kill -9). Checks, each against it:
   * every malformed one is in `tweets-dlq`, inside a failure record with its reason;
   * `tweet_trends` counts every record's lang once in its window;
   * every record was delivered to the bucket exactly once (after gunzip, one per line);
+  * the extract mapping's IteratorAge stayed under 5 s and DataFreshness within the buffering
+    interval + 2 s (CloudWatch GetMetricStatistics on the same server);
   * all of it still holds after a second kill -9 and restart; a restart with the same file
     plans no changes.
 """
@@ -208,11 +210,35 @@ def wait_delivered(s3, expected: collections.Counter, timeout: float = 30):
         time.sleep(0.5)
 
 
+def metric_max(cloudwatch, namespace: str, name: str, dimensions: dict, since: float) -> float:
+    """The Maximum of a metric since `since` (epoch seconds), through CloudWatch's
+    GetMetricStatistics on the same server, in 1-minute periods."""
+    r = cloudwatch.get_metric_statistics(
+        Namespace=namespace, MetricName=name,
+        Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
+        StartTime=since - 120, EndTime=time.time() + 60, Period=60, Statistics=["Maximum"])
+    points = r["Datapoints"]
+    assert points, f"no datapoints of {namespace} {name} {dimensions}"
+    return max(p["Maximum"] for p in points)
+
+
+def check_bounds(up, since: float):
+    """Issue 15's bounds, as CloudWatch reports them: the extract mapping's IteratorAge under
+    5 s, and DataFreshness at most the buffering interval (1 s here) + 2 s."""
+    cw = up.client("cloudwatch")
+    age = metric_max(cw, "AWS/Lambda", "IteratorAge", {"FunctionName": "tweets-extract"}, since)
+    assert age < 5000, f"IteratorAge reached {age} ms"
+    fresh = metric_max(cw, "AWS/Firehose", "DeliveryToS3.DataFreshness",
+                       {"DeliveryStreamName": "tweets-archive"}, since)
+    assert fresh <= 1 + 2, f"DataFreshness reached {fresh} s"
+
+
 def test_tweets_pipeline_survives_kill9_with_every_record_delivered_once(tmp_path):
     file = pipeline_copy(tmp_path)
     data = tmp_path / "data"
 
     # 1. Up with the producer; kill -9 while it is producing (and delivery is running).
+    started = time.time()
     up = Up(file, data)
     assert re.search(r"Plan: 8 to add, 0 to change \(0 unchanged\)\.", up.output), up.output
     kinesis = up.client("kinesis")
@@ -238,6 +264,8 @@ def test_tweets_pipeline_survives_kill9_with_every_record_delivered_once(tmp_pat
         f"delivered {len(got)} records ({len(set(got))} distinct), stream holds {len(stored)}")
     assert all(k.startswith("tweets/") and k.endswith(".gz") for k in keys), keys
     check_processing(up, stored)
+    time.sleep(1.5)  # the metric sampler's next second
+    check_bounds(up, started)
 
     # 3. kill -9 again once everything is delivered; a restart delivers nothing twice.
     up.kill9()

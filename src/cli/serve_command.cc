@@ -90,6 +90,18 @@ void add_serve_command(CLI::App& app, int* exit_code) {
                   "How often expired DynamoDB TTL items are deleted")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{100}, int64_t{86'400'000}));
+  cmd->add_flag("--table-enforce-throughput", a->table_enforce_throughput,
+                "Answer ProvisionedThroughputExceededException when a PROVISIONED table's "
+                "capacity (with its burst) is used up");
+  cmd->add_option("--table-burst-seconds", a->table_burst_seconds,
+                  "Seconds of unused provisioned capacity a table keeps for bursts (DynamoDB: 300)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3600}));
+  cmd->add_option("--table-item-collection-limit-bytes", a->table_item_collection_limit_bytes,
+                  "Largest item collection of a table with a local secondary index (DynamoDB: "
+                  "10 GiB; smaller for tests)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1024}, int64_t{1} << 50));
   cmd->add_option("--subscription-lifetime-ms", a->subscription_lifetime_ms,
                   "How long a SubscribeToShard subscription lasts (Kinesis: 300000; shorter for "
                   "tests)")

@@ -248,6 +248,7 @@ Status Node::Impl::open_tables() {
   to.sync = options.durability != "os";
   to.create_delay_ms = options.state_delay_ms;
   to.ttl_interval_ms = options.table_ttl_interval_ms;
+  to.item_collection_limit_bytes = options.table_item_collection_limit_bytes;
   auto opened = table::TableStore::open(to);
   if (!opened.ok()) {
     return Error(opened.error().code(),
@@ -258,6 +259,8 @@ Status Node::Impl::open_tables() {
   ddb.default_region = options.region;
   ddb.account_id = options.account_id;
   ddb.endpoint_address = options.listen;
+  ddb.enforce_throughput = options.table_enforce_throughput;
+  ddb.burst_seconds = options.table_burst_seconds;
   if (Status s = api::register_dynamodb(services, *tables, registry, ddb); !s.ok()) {
     return Error(s.error().code(), "cannot register the DynamoDB API: " + s.error().message());
   }

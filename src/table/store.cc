@@ -248,7 +248,64 @@ struct TableStore::Impl {
   struct Deltas {
     int64_t items = 0, bytes = 0;
     std::vector<std::tuple<uint8_t, int64_t, int64_t>> index;
+    std::string collection_key;  // tables with an LSI: the item collection's size key
+    int64_t collection = 0;      // and how much the write grows it
   };
+
+  // ---- item collections (tables with a local secondary index) ----
+  static bool has_lsi(const TableDesc& d) {
+    for (const IndexDesc& x : d.indexes) {
+      if (!x.global) return true;
+    }
+    return false;
+  }
+  // An item's share of its collection: its size plus its LSI entries' projected sizes.
+  static int64_t collection_bytes(const TableDesc& d, const Item& item) {
+    int64_t n = static_cast<int64_t>(item_size(item));
+    for (const IndexDesc& x : d.indexes) {
+      if (!x.global && index_key(d, x, item)) {
+        n += static_cast<int64_t>(item_size(index_projection(d, x, item)));
+      }
+    }
+    return n;
+  }
+  static std::string collection_key(const TableDesc& d, const Item& item) {
+    std::string k = table_prefix(kCollectionPrefix, d.id);
+    k += pk_bytes(d, item);
+    return k;
+  }
+  // kItemCollectionTooLarge when a write's growth would take its collection past the limit.
+  // The size read is the one before this write; concurrent writes to one collection (other
+  // sort keys, other stripes) may each pass the check and overshoot by their own sizes.
+  Status check_collections(const std::vector<const Deltas*>& ds) const {
+    std::map<std::string, int64_t> grow;
+    for (const Deltas* d : ds) {
+      if (!d->collection_key.empty()) grow[d->collection_key] += d->collection;
+    }
+    for (const auto& [key, g] : grow) {
+      if (g <= 0) continue;
+      std::string v;
+      rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &v);
+      if (!s.ok() && !s.IsNotFound()) return io_error(s);
+      int64_t a[2] = {0, 0};
+      if (s.ok() && v.size() == 16) std::memcpy(a, v.data(), 16);
+      if (a[1] + g > opt.item_collection_limit_bytes) {
+        return Error(ErrorCode::kLimitExceeded, kItemCollectionTooLarge);
+      }
+    }
+    return Status();
+  }
+
+  // ---- in-flight transactions (TransactionConflict) ----
+  std::mutex txn_mu;
+  std::set<std::string> txn_keys;       // GUARDED_BY(txn_mu)
+  std::atomic<int> txn_inflight{0};     // transactions holding keys (0: skip the lookup)
+  Status check_not_held(const std::string& key) {
+    if (txn_inflight.load(std::memory_order_acquire) == 0) return Status();
+    std::lock_guard<std::mutex> l(txn_mu);
+    if (txn_keys.count(key)) return Error(ErrorCode::kUnavailable, kTransactionOngoing);
+    return Status();
+  }
   static void stage(const TableDesc& d, const std::string& key, const std::optional<Item>& old,
                     const Item* next, rocksdb::WriteBatch& b, Deltas& deltas) {
     int64_t old_size = old ? static_cast<int64_t>(item_size(*old)) : 0;
@@ -260,6 +317,14 @@ struct TableStore::Impl {
     }
     int64_t di = (next ? 1 : 0) - (old ? 1 : 0);
     int64_t db_ = new_size - old_size;
+    if ((next || old) && has_lsi(d)) {
+      const int64_t dc = (next ? collection_bytes(d, *next) : 0) - (old ? collection_bytes(d, *old) : 0);
+      if (di != 0 || dc != 0) {
+        deltas.collection_key = collection_key(d, next ? *next : *old);
+        deltas.collection += dc;
+        b.Merge(deltas.collection_key, stats_delta(di, dc));
+      }
+    }
     if (di != 0 || db_ != 0) {
       b.Merge(table_prefix(kStatsPrefix, d.id), stats_delta(di, db_));
       deltas.items += di;
@@ -421,6 +486,10 @@ Result<std::unique_ptr<TableStore>> TableStore::open(StoreOptions options) {
   o.write_buffer_size = 32 << 20;
   o.max_write_buffer_number = 3;
   o.allow_concurrent_memtable_write = true;
+  // A bloom filter over the memtable's whole keys: the read before a write of a fresh key
+  // (the common put) answers "not there" without a skiplist search.
+  o.memtable_prefix_bloom_size_ratio = 0.05;
+  o.memtable_whole_key_filtering = true;
   o.enable_write_thread_adaptive_yield = true;
   o.max_open_files = 256;
   rocksdb::BlockBasedTableOptions bt;
@@ -590,6 +659,8 @@ Result<TableDesc> TableStore::delete_table(std::string_view name) {
   b.DeleteRange(index, successor(index));
   const std::string stats = Impl::table_prefix(kStatsPrefix, d->id);
   b.DeleteRange(stats, successor(stats));
+  const std::string collections = Impl::table_prefix(kCollectionPrefix, d->id);
+  b.DeleteRange(collections, successor(collections));
   b.Delete(std::string(1, kCatalogPrefix) + d->name);
   FRESHET_RETURN_IF_ERROR(m.write(b));
   return *d;
@@ -767,6 +838,7 @@ Result<WriteOutcome> TableStore::put_item_nowait(std::string_view table, Item it
   auto& [st, d] = *a;
   FRESHET_RETURN_IF_ERROR(validate_item_keys(*d, item));
   const std::string key = Impl::item_key(*d, item);
+  FRESHET_RETURN_IF_ERROR(m.check_not_held(key));
   std::shared_lock<std::shared_mutex> drop(st->drop_mu);
   if (st->dropped) return table_gone();
   std::lock_guard<std::mutex> lock(m.stripes[m.stripe_of(*d, key)]);
@@ -782,6 +854,7 @@ Result<WriteOutcome> TableStore::put_item_nowait(std::string_view table, Item it
   rocksdb::WriteBatch b;
   Impl::Deltas deltas;
   Impl::stage(*d, key, out.old_item, &item, b, deltas);
+  FRESHET_RETURN_IF_ERROR(m.check_collections({&deltas}));
   FRESHET_RETURN_IF_ERROR(m.write_nowait(b));
   Impl::apply_deltas(*st, deltas);
   out.wrote = true;
@@ -798,6 +871,7 @@ Result<WriteOutcome> TableStore::delete_item_nowait(std::string_view table, cons
   auto& [st, d] = *a;
   FRESHET_RETURN_IF_ERROR(validate_key(*d, key));
   const std::string k = Impl::item_key(*d, key);
+  FRESHET_RETURN_IF_ERROR(m.check_not_held(k));
   std::shared_lock<std::shared_mutex> drop(st->drop_mu);
   if (st->dropped) return table_gone();
   std::lock_guard<std::mutex> lock(m.stripes[m.stripe_of(*d, k)]);
@@ -844,6 +918,7 @@ Result<WriteOutcome> TableStore::update_item_nowait(std::string_view table, cons
   FRESHET_RETURN_IF_ERROR(validate_key(*d, key));
   FRESHET_RETURN_IF_ERROR(check_update_keys(*d, update));
   const std::string k = Impl::item_key(*d, key);
+  FRESHET_RETURN_IF_ERROR(m.check_not_held(k));
   std::shared_lock<std::shared_mutex> drop(st->drop_mu);
   if (st->dropped) return table_gone();
   std::lock_guard<std::mutex> lock(m.stripes[m.stripe_of(*d, k)]);
@@ -865,6 +940,7 @@ Result<WriteOutcome> TableStore::update_item_nowait(std::string_view table, cons
   rocksdb::WriteBatch b;
   Impl::Deltas deltas;
   Impl::stage(*d, k, out.old_item, &next, b, deltas);
+  FRESHET_RETURN_IF_ERROR(m.check_collections({&deltas}));
   FRESHET_RETURN_IF_ERROR(m.write_nowait(b));
   Impl::apply_deltas(*st, deltas);
   out.wrote = true;
@@ -1148,6 +1224,7 @@ Status TableStore::batch_write_nowait(const std::vector<WriteOp>& ops) {
       FRESHET_RETURN_IF_ERROR(validate_key(*a->second, op.item));
     }
     std::string key = Impl::item_key(*a->second, op.item);
+    FRESHET_RETURN_IF_ERROR(m.check_not_held(key));
     size_t stripe = m.stripe_of(*a->second, key);
     prep.push_back({a->first, a->second, std::move(key), stripe});
   }
@@ -1187,12 +1264,24 @@ Status TableStore::batch_write_nowait(const std::vector<WriteOp>& ops) {
     }
   }
   if (b.Count() == 0) return Status();
+  std::vector<const Impl::Deltas*> staged;
+  for (const auto& dl : deltas) staged.push_back(&dl);
+  FRESHET_RETURN_IF_ERROR(m.check_collections(staged));
   FRESHET_RETURN_IF_ERROR(m.write_nowait(b));
   for (size_t i = 0; i < prep.size(); ++i) Impl::apply_deltas(*prep[i].st, deltas[i]);
   return Status();
 }
 
-Result<TransactOutcome> TableStore::transact_write_nowait(const std::vector<WriteOp>& ops) {
+void TableStore::release_held(const std::vector<std::string>& held) {
+  if (held.empty()) return;
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> l(m.txn_mu);
+  for (const std::string& k : held) m.txn_keys.erase(k);
+  m.txn_inflight.fetch_sub(1, std::memory_order_release);
+}
+
+Result<TransactOutcome> TableStore::transact_write_nowait(const std::vector<WriteOp>& ops,
+                                                          std::vector<std::string>* held) {
   Impl& m = *impl_;
   struct Prepared {
     std::shared_ptr<TableState> st;
@@ -1223,6 +1312,30 @@ Result<TransactOutcome> TableStore::transact_write_nowait(const std::vector<Writ
       }
     }
   }
+  // Hold the items (or find the ones another in-flight transaction holds).
+  {
+    std::lock_guard<std::mutex> l(m.txn_mu);
+    std::vector<bool> conflicted(ops.size(), false);
+    bool any = false;
+    for (size_t i = 0; i < prep.size(); ++i) {
+      conflicted[i] = m.txn_keys.count(prep[i].key) > 0;
+      any |= conflicted[i];
+    }
+    if (any) {
+      TransactOutcome out;
+      out.conflicted = std::move(conflicted);
+      out.failed.assign(ops.size(), false);
+      out.old_items.resize(ops.size());
+      out.sizes.resize(ops.size());
+      return out;
+    }
+    m.txn_inflight.fetch_add(1, std::memory_order_acq_rel);
+    for (const Prepared& p : prep) {
+      m.txn_keys.insert(p.key);
+      held->push_back(p.key);
+    }
+  }
+  if (m.opt.transact_hold_hook) m.opt.transact_hold_hook();
   std::vector<TableState*> tables;
   for (auto& p : prep) tables.push_back(p.st.get());
   std::sort(tables.begin(), tables.end());
@@ -1284,6 +1397,9 @@ Result<TransactOutcome> TableStore::transact_write_nowait(const std::vector<Writ
     }
   }
   if (b.Count() > 0) {
+    std::vector<const Impl::Deltas*> staged;
+    for (const auto& dl : deltas) staged.push_back(&dl);
+    FRESHET_RETURN_IF_ERROR(m.check_collections(staged));
     FRESHET_RETURN_IF_ERROR(m.write_nowait(b));
     out.wrote = true;
   }
@@ -1400,10 +1516,13 @@ void TableStore::batch_write_async(const std::vector<WriteOp>& ops,
 }
 
 Result<TransactOutcome> TableStore::transact_write(const std::vector<WriteOp>& ops) {
-  auto r = transact_write_nowait(ops);
+  std::vector<std::string> held;
+  auto r = transact_write_nowait(ops, &held);
   const bool wrote = r.ok() && r->wrote;
-  return wait_durable<TransactOutcome>([this](auto d) { impl_->after_write(std::move(d)); },
-                                       std::move(r), wrote);
+  auto out = wait_durable<TransactOutcome>([this](auto d) { impl_->after_write(std::move(d)); },
+                                           std::move(r), wrote);
+  release_held(held);  // in flight until durable
+  return out;
 }
 
 uint64_t TableStore::wal_sync_rounds() const {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <functional>
+#include <optional>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -30,6 +32,7 @@ class StoreTest : public ::testing::Test {
     StoreOptions o;
     o.dir = dir_.string();
     o.now_ms = [this] { return now_; };
+    if (tweak_) tweak_(o);
     auto s = TableStore::open(o);
     ASSERT_TRUE(s.ok()) << s.error().message();
     store_ = std::move(*s);
@@ -60,6 +63,7 @@ class StoreTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  std::function<void(StoreOptions&)> tweak_;  // applied by reopen()
   int64_t now_ = 1'700'000'000'000;
   std::unique_ptr<TableStore> store_;
 };
@@ -320,6 +324,144 @@ TEST_F(StoreTest, InspectVerifiesAClosedStore) {
   EXPECT_EQ(r->index_entries, 10);
   EXPECT_TRUE(r->problems.empty());
   EXPECT_EQ(lines.size(), 11u);
+}
+
+
+// A transaction in flight holds its items: single writes and batches of them fail with
+// kTransactionOngoing, an overlapping transaction is cancelled with its conflicting ops
+// marked, and a disjoint transaction goes through.
+TEST_F(StoreTest, ItemsHeldByAnInFlightTransactionConflict) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool holding = false, release = false;
+  int calls = 0;
+  tweak_ = [&](StoreOptions& o) {
+    o.transact_hold_hook = [&] {
+      std::unique_lock<std::mutex> l(mu);
+      if (++calls > 1) return;  // only the first transaction stays in flight
+      holding = true;
+      cv.notify_all();
+      cv.wait(l, [&] { return release; });
+    };
+  };
+  reopen();
+  create("t");
+  ASSERT_TRUE(store_->put_item("t", row("a", 1)).ok());
+  std::vector<WriteOp> first(2);
+  first[0].table = first[1].table = "t";
+  first[0].item = row("a", 1, "new");
+  first[1].item = row("b", 1);
+  std::optional<Result<TransactOutcome>> r1;
+  std::thread t([&] { r1.emplace(store_->transact_write(first)); });
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return holding; });
+  }
+  auto p = store_->put_item("t", row("a", 1));
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(p.error().message(), kTransactionOngoing);
+  auto d = store_->delete_item("t", {{"pk", Value::s("b")}, {"sk", Value::n("1")}});
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code(), ErrorCode::kUnavailable);
+  std::vector<WriteOp> batch(1);
+  batch[0].table = "t";
+  batch[0].item = row("b", 1);
+  EXPECT_EQ(store_->batch_write(batch).error().code(), ErrorCode::kUnavailable);
+  // Overlapping on b: cancelled, nothing written.
+  std::vector<WriteOp> second(2);
+  second[0].table = second[1].table = "t";
+  second[0].item = row("c", 1);
+  second[1].item = row("b", 1, "other");
+  auto r2 = store_->transact_write(second);
+  ASSERT_TRUE(r2.ok()) << r2.error().message();
+  EXPECT_EQ(r2->conflicted, (std::vector<bool>{false, true}));
+  EXPECT_FALSE(r2->wrote);
+  auto c = store_->get_item("t", {{"pk", Value::s("c")}, {"sk", Value::n("1")}});
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->has_value());
+  // Disjoint: goes through while the first is still in flight.
+  std::vector<WriteOp> third(1);
+  third[0].table = "t";
+  third[0].item = row("d", 1);
+  auto r3 = store_->transact_write(third);
+  ASSERT_TRUE(r3.ok());
+  EXPECT_TRUE(r3->conflicted.empty());
+  EXPECT_TRUE(r3->wrote);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    release = true;
+  }
+  cv.notify_all();
+  t.join();
+  ASSERT_TRUE(r1->ok());
+  EXPECT_TRUE((*r1)->wrote);
+  auto a = store_->get_item("t", {{"pk", Value::s("a")}, {"sk", Value::n("1")}});
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((**a).at("owner"), Value::s("new"));
+  // Released once durable: a single write of a works again.
+  EXPECT_TRUE(store_->put_item("t", row("a", 1)).ok());
+}
+
+// With a local secondary index, the items of one partition key and their LSI entries may not
+// grow past item_collection_limit_bytes; other partition keys, deletes and tables without an
+// LSI are unaffected, and the sizes survive a reopen.
+TEST_F(StoreTest, ItemCollectionSizeLimitWithALocalIndex) {
+  tweak_ = [](StoreOptions& o) { o.item_collection_limit_bytes = 3500; };
+  reopen();
+  TableDesc d;
+  d.name = "lsi";
+  d.key.hash = {"pk", Type::kS};
+  d.key.range = KeyAttr{"sk", Type::kN};
+  d.attribute_definitions = {{"pk", Type::kS}, {"sk", Type::kN}, {"at", Type::kS}};
+  IndexDesc lsi;
+  lsi.name = "by_at";
+  lsi.key.hash = {"pk", Type::kS};
+  lsi.key.range = KeyAttr{"at", Type::kS};
+  d.indexes.push_back(lsi);
+  ASSERT_TRUE(store_->create_table(d).ok());
+  create("plain", false);
+  auto big = [](const std::string& pk, int sk) {
+    // About 500 bytes, and as much again in the LSI (projection ALL): ~1000 per item.
+    return Item{{"pk", Value::s(pk)}, {"sk", Value::n(std::to_string(sk))},
+                {"at", Value::s("x")}, {"blob", Value::s(std::string(480, 'b'))}};
+  };
+  int written = 0;
+  Status last;
+  for (int i = 0; i < 10; ++i) {
+    auto r = store_->put_item("lsi", big("a", i));
+    if (!r.ok()) {
+      last = r.error();
+      break;
+    }
+    ++written;
+  }
+  EXPECT_EQ(written, 3);  // 3 x ~990 fit in 3500, a fourth would pass it
+  ASSERT_FALSE(last.ok());
+  EXPECT_EQ(last.error().code(), ErrorCode::kLimitExceeded);
+  EXPECT_EQ(last.error().message(), kItemCollectionTooLarge);
+  auto missing = store_->get_item("lsi", {{"pk", Value::s("a")}, {"sk", Value::n("3")}});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+  EXPECT_EQ(store_->stats("lsi").item_count, 3);
+  EXPECT_TRUE(store_->put_item("lsi", big("other", 0)).ok());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(store_->put_item("plain", {{"pk", Value::s("a")},
+                                           {"blob", Value::s(std::string(480, 'b'))}})
+                    .ok());
+  }
+  reopen();
+  EXPECT_FALSE(store_->put_item("lsi", big("a", 3)).ok());
+  ASSERT_TRUE(store_->delete_item("lsi", {{"pk", Value::s("a")}, {"sk", Value::n("0")}}).ok());
+  EXPECT_TRUE(store_->put_item("lsi", big("a", 3)).ok());
+  // A transaction and a batch are held to the limit too.
+  std::vector<WriteOp> ops(1);
+  ops[0].table = "lsi";
+  ops[0].item = big("a", 4);
+  auto tr = store_->transact_write(ops);
+  ASSERT_FALSE(tr.ok());
+  EXPECT_EQ(tr.error().message(), kItemCollectionTooLarge);
+  EXPECT_EQ(store_->batch_write(ops).error().message(), kItemCollectionTooLarge);
 }
 
 }  // namespace

@@ -27,6 +27,11 @@ struct DynamoDbApiOptions {
   std::string endpoint_address = "localhost";
   // TransactWriteItems ClientRequestToken idempotency window (DynamoDB: 10 minutes).
   int64_t idempotency_window_ms = 600'000;
+  // Provisioned throughput: when true, a PROVISIONED table whose read or write capacity is used up answers ProvisionedThroughputExceededException (and counts
+  // ThrottledRequests). Capacity refills at the table's ReadCapacityUnits/WriteCapacityUnits
+  // per second and keeps up to burst_seconds of unused capacity (DynamoDB keeps 300 s).
+  bool enforce_throughput = false;
+  int64_t burst_seconds = 300;
 };
 
 inline constexpr const char* kDynamoDbTargetPrefix = "DynamoDB_20120810";

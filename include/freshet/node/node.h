@@ -59,6 +59,9 @@ struct NodeOptions {
   int64_t read_timeout_ms = 60'000;
   int64_t iterator_lifetime_ms = 300'000;
   int64_t table_ttl_interval_ms = 60'000;
+  bool table_enforce_throughput = false;  // ProvisionedThroughputExceeded for PROVISIONED tables
+  int64_t table_burst_seconds = 300;      // unused capacity a table keeps for bursts
+  int64_t table_item_collection_limit_bytes = int64_t{10} << 30;  // tables with an LSI
   int64_t subscription_lifetime_ms = 300'000;
   // Firehose destination: an external S3-compatible endpoint instead of the local buckets.
   std::string firehose_s3_endpoint;

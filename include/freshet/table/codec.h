@@ -43,6 +43,7 @@ constexpr char kItemPrefix = 'D';
 constexpr char kIndexPrefix = 'I';
 constexpr char kStatsPrefix = 'S';
 constexpr char kMetaPrefix = 'M';
+constexpr char kCollectionPrefix = 'L';  // item collection sizes (tables with an LSI)
 
 // Appends one key component. REQUIRES v is S, N or B (N canonical).
 void encode_key_component(const Value& v, std::string& out);

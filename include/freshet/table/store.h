@@ -15,6 +15,9 @@
 //    index backfills hold it exclusively, so no write lands after its table's key range was
 //    deleted.
 //  - TableState::desc is a shared_ptr<const TableDesc>, swapped under desc_mu; readers copy it.
+//  - txn_mu guards the keys that in-flight transactions hold (from before they lock their
+//    stripes until their write is durable); other writes of those keys fail at once with
+//    kTransactionOngoing instead of waiting (TransactionConflictException).
 //  - stripes_: read-modify-write of one item (conditions, updates, index maintenance) holds
 //    the stripe of hash(table id, primary key); transactions lock all their stripes in
 //    ascending order.
@@ -112,7 +115,23 @@ struct StoreOptions {
   int64_t ttl_interval_ms = 0;   // how often expired items are deleted (0: never)
   size_t block_cache_bytes = 64 << 20;
   std::function<int64_t()> now_ms;  // default: the system clock
+  // The largest item collection (the items of one partition key value plus their local
+  // secondary index entries) of a table with a local secondary index (DynamoDB: 10 GB).
+  int64_t item_collection_limit_bytes = int64_t{10} << 30;
+  // Test hook: transact_write calls it while it holds its items (after registering them as
+  // in flight, before reading them), so a test can overlap another write with it.
+  std::function<void()> transact_hold_hook;
 };
+
+// The errors of item writes beyond validation (kInvalidArgument) and missing tables:
+//  - kUnavailable, kTransactionOngoing: the item is held by an in-flight transact_write
+//    (DynamoDB's TransactionConflictException);
+//  - kLimitExceeded, kItemCollectionTooLarge: the write would grow an item collection past
+//    item_collection_limit_bytes (ItemCollectionSizeLimitExceededException).
+inline constexpr const char* kTransactionOngoing = "Transaction is ongoing for the item";
+inline constexpr const char* kItemCollectionTooLarge =
+    "Item collection size limit exceeded: the items of this partition key and their local "
+    "secondary index entries would exceed the limit";
 
 // What a write did. condition_failed: nothing was written.
 struct WriteOutcome {
@@ -173,6 +192,9 @@ struct TransactOutcome {
   std::vector<bool> failed;
   std::vector<std::optional<Item>> old_items;  // per op, the item before
   std::vector<size_t> sizes;                   // per op, the item size written or checked
+  // Non-empty when the transaction was cancelled because some of its items were held by
+  // another in-flight transaction: true for those ops (failed is then all false).
+  std::vector<bool> conflicted;
   bool wrote = false;
 };
 
@@ -259,7 +281,11 @@ class TableStore {
   Result<WriteOutcome> update_item_nowait(std::string_view table, const Item& key,
                                           const UpdateExpr& update, const Condition* c);
   Status batch_write_nowait(const std::vector<WriteOp>& ops);
-  Result<TransactOutcome> transact_write_nowait(const std::vector<WriteOp>& ops);
+  // Registers the ops' keys as held (into *held) before it locks them; the caller releases
+  // them (release_held) once the write is durable.
+  Result<TransactOutcome> transact_write_nowait(const std::vector<WriteOp>& ops,
+                                                std::vector<std::string>* held);
+  void release_held(const std::vector<std::string>& held);
   void finish_async(Result<WriteOutcome> r, WriteDone done);
   std::unique_ptr<Impl> impl_;
 };

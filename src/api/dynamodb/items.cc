@@ -69,6 +69,13 @@ std::optional<ApiError> return_values(const Document& in, bool update, std::stri
   return std::nullopt;
 }
 
+// Every table of a batch was throttled (a partly throttled batch answers UnprocessedItems).
+ApiError batch_throttled() {
+  return ApiError{AwsError::kProvisionedThroughputExceeded,
+                  "The level of configured provisioned throughput for one or more tables was "
+                  "exceeded. Consider increasing your provisioning level with the UpdateTable API."};
+}
+
 ApiError condition_failed(const Document& in, const std::optional<Item>& old) {
   ApiError e{AwsError::kConditionalCheckFailed, "The conditional request failed"};
   if (string_member(in, "ReturnValuesOnConditionCheckFailure", "NONE") == "ALL_OLD" && old) {
@@ -131,6 +138,7 @@ void put_item(DynamoService& s, RequestContext& ctx, Responder respond) {
   bool expression = false;
   if (auto e = write_condition(in, ex, cond, expression)) return respond(*e);
   if (auto e = check_expression_attributes(ex, expression)) return respond(*e);
+  if (auto e = s.admit(table, "PutItem", false)) return respond(*e);
   s.store().put_item_async(
       table, std::move(item), cond ? &*cond : nullptr,
       [&s, &in, table, rv, respond = std::move(respond)](Result<table::WriteOutcome> r) {
@@ -138,6 +146,7 @@ void put_item(DynamoService& s, RequestContext& ctx, Responder respond) {
         Series& m = s.series(table, "PutItem");
         const double units = write_units(std::max(r->old_size, r->new_size));
         m.consumed_write->add(units);
+        s.charge(table, false, units);
         if (r->condition_failed) {
           m.conditional_failed->inc();
           return respond(condition_failed(in, r->old_item));
@@ -171,6 +180,7 @@ void delete_item(DynamoService& s, RequestContext& ctx, Responder respond) {
   bool expression = false;
   if (auto e = write_condition(in, ex, cond, expression)) return respond(*e);
   if (auto e = check_expression_attributes(ex, expression)) return respond(*e);
+  if (auto e = s.admit(table, "DeleteItem", false)) return respond(*e);
   s.store().delete_item_async(
       table, key, cond ? &*cond : nullptr,
       [&s, &in, table, rv, respond = std::move(respond)](Result<table::WriteOutcome> r) {
@@ -178,6 +188,7 @@ void delete_item(DynamoService& s, RequestContext& ctx, Responder respond) {
         Series& m = s.series(table, "DeleteItem");
         const double units = write_units(r->old_size);
         m.consumed_write->add(units);
+        s.charge(table, false, units);
         if (r->condition_failed) {
           m.conditional_failed->inc();
           return respond(condition_failed(in, r->old_item));
@@ -220,6 +231,7 @@ void update_item(DynamoService& s, RequestContext& ctx, Responder respond) {
   bool cond_expression = false;
   if (auto e = write_condition(in, ex, cond, cond_expression)) return respond(*e);
   if (auto e = check_expression_attributes(ex, expression || cond_expression)) return respond(*e);
+  if (auto e = s.admit(table, "UpdateItem", false)) return respond(*e);
   s.store().update_item_async(
       table, key, *update, cond ? &*cond : nullptr,
       [&s, &in, table, rv, update, respond = std::move(respond)](Result<table::WriteOutcome> r) {
@@ -227,6 +239,7 @@ void update_item(DynamoService& s, RequestContext& ctx, Responder respond) {
         Series& m = s.series(table, "UpdateItem");
         const double units = write_units(std::max(r->old_size, r->new_size));
         m.consumed_write->add(units);
+        s.charge(table, false, units);
         if (r->condition_failed) {
           m.conditional_failed->inc();
           return respond(condition_failed(in, r->old_item));
@@ -272,10 +285,12 @@ ApiResult get_item(DynamoService& s, RequestContext& ctx) {
   if (const Document* c = in.find("ConsistentRead"); c != nullptr && c->is_bool()) {
     consistent = c->as_bool();
   }
+  if (auto e = s.admit(table, "GetItem", true)) return *e;
   auto r = s.store().get_item(table, key);
   if (!r.ok()) return to_dynamo_error(r.error());
   const double units = read_units(*r ? table::item_size(**r) : 0, consistent);
   s.series(table, "GetItem").consumed_read->add(units);
+  s.charge(table, true, units);
   Document out = Document::make_map();
   if (*r) out.set("Item", from_item(projection ? table::project(**r, *projection) : **r));
   if (auto c = consumed_capacity(in, table, units, true)) out.set("ConsumedCapacity", std::move(*c));
@@ -299,6 +314,8 @@ ApiResult batch_write_prepare(DynamoService& s, RequestContext& ctx, Responder& 
   std::vector<table::WriteOp> ops;
   std::map<std::string, double> units;
   size_t total = 0;
+  // Tables whose write capacity is used up: their requests come back in UnprocessedItems.
+  Document unprocessed = Document::make_map();
   for (const Member& t : req->as_map()) {
     std::string name;
     Document wrapper = Document::make_map();
@@ -327,14 +344,24 @@ ApiResult batch_write_prepare(DynamoService& s, RequestContext& ctx, Responder& 
       ops.push_back(std::move(op));
     }
   }
+  for (const Member& t : req->as_map()) {
+    if (s.admit(t.key, "BatchWriteItem", false)) {
+      unprocessed.set(t.key, t.value);
+      units.erase(t.key);
+      std::erase_if(ops, [&](const table::WriteOp& op) { return op.table == t.key; });
+    }
+  }
+  if (ops.empty() && !unprocessed.as_map().empty()) return batch_throttled();
   s.store().batch_write_async(
-      ops, [&s, &in, units, respond = std::move(respond)](Status st) {
+      ops, [&s, &in, units, unprocessed = std::move(unprocessed),
+            respond = std::move(respond)](Status st) mutable {
         if (!st.ok()) return respond(to_dynamo_error(st.error()));
         Document out = Document::make_map();
-        out.set("UnprocessedItems", Document::make_map());
+        out.set("UnprocessedItems", std::move(unprocessed));
         Document caps = Document::make_list();
         for (const auto& [t, u] : units) {
           s.series(t, "BatchWriteItem").consumed_write->add(u);
+          s.charge(t, false, u);
           if (auto c = consumed_capacity(in, t, u, false)) caps.push_back(std::move(*c));
         }
         if (!caps.as_list().empty()) out.set("ConsumedCapacity", std::move(caps));
@@ -357,6 +384,7 @@ ApiResult batch_get_item(DynamoService& s, RequestContext& ctx) {
   Document unprocessed = Document::make_map();
   Document caps = Document::make_list();
   size_t response_bytes = 0;
+  bool any_throttled = false, any_processed = false;
   for (const Member& t : req->as_map()) {
     std::string name;
     Document wrapper = Document::make_map();
@@ -394,6 +422,9 @@ ApiResult batch_get_item(DynamoService& s, RequestContext& ctx) {
     Document items = Document::make_list();
     Document left = Document::make_list();
     double units = 0;
+    // A table whose read capacity is used up: all its keys come back unprocessed.
+    const bool throttled = s.admit(t.key, "BatchGetItem", true).has_value();
+    any_throttled |= throttled;
     for (const Document& k : keys->as_list()) {
       if (++total > 100) return validation("Too many items requested for the BatchGetItem call");
       auto key = to_item(k);
@@ -401,7 +432,7 @@ ApiResult batch_get_item(DynamoService& s, RequestContext& ctx) {
       if (!seen.insert(table::to_debug_string(*key.value)).second) {
         return validation("Provided list of item keys contains duplicates");
       }
-      if (response_bytes > (16u << 20)) {  // DynamoDB's 16 MB response limit
+      if (throttled || response_bytes > (16u << 20)) {  // DynamoDB's 16 MB response limit
         left.push_back(k);
         continue;
       }
@@ -415,15 +446,19 @@ ApiResult batch_get_item(DynamoService& s, RequestContext& ctx) {
         units += read_units(0, consistent);
       }
     }
-    responses.set(t.key, std::move(items));
+    if (!throttled) responses.set(t.key, std::move(items));
+    any_processed |= !throttled;
     if (!left.as_list().empty()) {
       Document u = spec;
       u.set("Keys", std::move(left));
       unprocessed.set(t.key, std::move(u));
     }
+    if (throttled) continue;
     s.series(t.key, "BatchGetItem").consumed_read->add(units);
+    s.charge(t.key, true, units);
     if (auto c = consumed_capacity(in, t.key, units, true)) caps.push_back(std::move(*c));
   }
+  if (any_throttled && !any_processed) return batch_throttled();
   Document out = Document::make_map();
   out.set("Responses", std::move(responses));
   out.set("UnprocessedKeys", std::move(unprocessed));
@@ -521,7 +556,11 @@ ApiResult transact_write_items(DynamoService& s, RequestContext& ctx) {
     std::string codes;
     for (size_t i = 0; i < n; ++i) {
       Document reason = Document::make_map();
-      if (r->failed[i]) {
+      const bool conflict = !r->conflicted.empty() && r->conflicted[i];
+      if (conflict) {
+        reason.set("Code", "TransactionConflict");
+        reason.set("Message", table::kTransactionOngoing);
+      } else if (r->failed[i]) {
         reason.set("Code", "ConditionalCheckFailed");
         reason.set("Message", "The conditional request failed");
         if (string_member(*specs[i], "ReturnValuesOnConditionCheckFailure", "NONE") == "ALL_OLD" &&
@@ -532,7 +571,9 @@ ApiResult transact_write_items(DynamoService& s, RequestContext& ctx) {
       } else {
         reason.set("Code", "None");
       }
-      codes += (i ? ", " : "") + std::string(r->failed[i] ? "ConditionalCheckFailed" : "None");
+      codes += (i ? ", " : "") + std::string(conflict        ? "TransactionConflict"
+                                             : r->failed[i] ? "ConditionalCheckFailed"
+                                                            : "None");
       reasons.push_back(std::move(reason));
     }
     ApiError e{AwsError::kTransactionCanceled,
@@ -548,6 +589,7 @@ ApiResult transact_write_items(DynamoService& s, RequestContext& ctx) {
   Document caps = Document::make_list();
   for (const auto& [t, u] : units) {
     s.series(t, "TransactWriteItems").consumed_write->add(u);
+    s.charge(t, false, u);
     if (auto c = consumed_capacity(in, t, u, false)) caps.push_back(std::move(*c));
   }
   if (!caps.as_list().empty()) out.set("ConsumedCapacity", std::move(caps));

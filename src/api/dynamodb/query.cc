@@ -242,7 +242,8 @@ std::optional<ApiError> read_common(DynamoService& s, const Document& in, const 
                       "not supported for global secondary index " + r.index +
                       " because its projection type is not ALL");
   }
-  return std::nullopt;
+  return s.admit(r.table, std::string_view(legacy_filter) == "QueryFilter" ? "Query" : "Scan",
+                 true);
 }
 
 Document page_response(DynamoService& s, const Document& in, const ReadRequest& r,
@@ -270,6 +271,7 @@ Document page_response(DynamoService& s, const Document& in, const ReadRequest& 
   const double units = read_units(page.bytes_read, r.consistent);
   Series& m = s.series(r.table, op);
   m.consumed_read->add(units);
+  s.charge(r.table, true, units);
   m.returned_items->inc(page.items.size());
   if (auto c = consumed_capacity(in, r.table, units, true)) out.set("ConsumedCapacity", std::move(*c));
   return out;

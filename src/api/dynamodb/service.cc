@@ -54,6 +54,51 @@ void DynamoService::remember(const std::string& token, const std::string& finger
   tokens_[token] = Token{fingerprint, response, std::chrono::steady_clock::now()};
 }
 
+void DynamoService::refill(Bucket& b, double rate, std::chrono::steady_clock::time_point now) const {
+  const double cap = rate * static_cast<double>(std::max<int64_t>(opt_.burst_seconds, 1));
+  if (!b.primed) {
+    b.primed = true;
+    b.tokens = cap;
+  } else {
+    b.tokens += rate * std::chrono::duration<double>(now - b.at).count();
+  }
+  b.tokens = std::min(b.tokens, cap);
+  b.at = now;
+}
+
+std::optional<ApiError> DynamoService::admit(const std::string& table, std::string_view operation,
+                                             bool read) {
+  if (!opt_.enforce_throughput) return std::nullopt;
+  auto d = store_.describe_table(table);
+  if (!d.ok() || d->pay_per_request) return std::nullopt;  // the operation reports a missing table
+  const double rate = static_cast<double>(read ? d->throughput.read : d->throughput.write);
+  if (rate <= 0) return std::nullopt;
+  {
+    std::lock_guard<std::mutex> l(bucket_mu_);
+    auto& [r, w] = buckets_[table];
+    Bucket& b = read ? r : w;
+    refill(b, rate, std::chrono::steady_clock::now());
+    if (b.tokens > 0) return std::nullopt;
+  }
+  series(table, operation).throttled->inc();
+  return ApiError{AwsError::kProvisionedThroughputExceeded,
+                  "The level of configured provisioned throughput for the table was exceeded. "
+                  "Consider increasing your provisioning level with the UpdateTable API."};
+}
+
+void DynamoService::charge(const std::string& table, bool read, double units) {
+  if (!opt_.enforce_throughput) return;
+  auto d = store_.describe_table(table);
+  if (!d.ok() || d->pay_per_request) return;
+  const double rate = static_cast<double>(read ? d->throughput.read : d->throughput.write);
+  if (rate <= 0) return;
+  std::lock_guard<std::mutex> l(bucket_mu_);
+  auto& [r, w] = buckets_[table];
+  Bucket& b = read ? r : w;
+  refill(b, rate, std::chrono::steady_clock::now());
+  b.tokens -= units;
+}
+
 std::optional<ApiError> check_table_name(const Document& in, std::string_view member,
                                          std::string& out) {
   const Document* v = in.find(member);
@@ -188,7 +233,12 @@ ApiError to_dynamo_error(const Error& e) {
     case ErrorCode::kNotFound: return ApiError{AwsError::kResourceNotFound, e.message()};
     case ErrorCode::kAlreadyExists:
     case ErrorCode::kResourceInUse: return ApiError{AwsError::kResourceInUse, e.message()};
-    case ErrorCode::kLimitExceeded: return ApiError{AwsError::kLimitExceeded, e.message()};
+    case ErrorCode::kLimitExceeded:
+      if (e.message() == table::kItemCollectionTooLarge) {
+        return ApiError{AwsError::kItemCollectionSizeLimitExceeded, e.message()};
+      }
+      return ApiError{AwsError::kLimitExceeded, e.message()};
+    case ErrorCode::kUnavailable: return ApiError{AwsError::kTransactionConflict, e.message()};
     default: return ApiError{AwsError::kInternalServerError, "Internal server error"};
   }
 }

@@ -23,10 +23,11 @@ struct Series {
   metrics::Counter* user_errors;   // UserErrors
   metrics::Counter* conditional_failed;  // ConditionalCheckFailedRequests
   metrics::Counter* returned_items;      // ReturnedItemCount
-  metrics::Counter* throttled;           // ThrottledRequests (limits are not enforced yet)
+  metrics::Counter* throttled;           // ThrottledRequests (when throughput is enforced)
 };
 
-// Thread-safe: mu_ guards series_ and tokens_; the store is thread-safe itself.
+// Thread-safe: mu_ guards series_ and tokens_, bucket_mu_ guards buckets_; the store is
+// thread-safe itself.
 class DynamoService {
  public:
   DynamoService(table::TableStore& store, metrics::Registry& metrics, DynamoDbApiOptions options)
@@ -49,7 +50,24 @@ class DynamoService {
   std::optional<ApiResult> recall(const std::string& token, const std::string& fingerprint);
   void remember(const std::string& token, const std::string& fingerprint, const Document& response);
 
+  // Provisioned throughput (options().enforce_throughput): admit() answers
+  // ProvisionedThroughputExceededException, and counts ThrottledRequests for operation, when
+  // the table's read (or write) capacity is used up; charge() takes consumed units from it.
+  // A request is admitted while any capacity is left, and may overdraw it (DynamoDB knows an
+  // item's size only after reading it); the debt is repaid by the refill.
+  std::optional<ApiError> admit(const std::string& table, std::string_view operation, bool read);
+  void charge(const std::string& table, bool read, double units);
+
  private:
+  struct Bucket {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point at;
+    bool primed = false;  // a new bucket starts full
+  };
+  // Refills b at rate units/s up to rate * burst_seconds. REQUIRES: bucket_mu_.
+  void refill(Bucket& b, double rate, std::chrono::steady_clock::time_point now) const;
+  std::mutex bucket_mu_;
+  std::map<std::string, std::pair<Bucket, Bucket>, std::less<>> buckets_;  // read, write
   table::TableStore& store_;
   metrics::Registry& metrics_;
   DynamoDbApiOptions opt_;

@@ -4,13 +4,14 @@
 #
 # Usage: bench/table_compare.sh [--quick] [--no-freshet] [--no-dynalite] [--no-moto] [--results DIR]
 #   --quick   3 s per workload instead of 10 s
+# FRESHET_BIN and TABLE_LOAD_BIN override the binaries (default: build/release).
 # Every server listens on 127.0.0.1 on a free port and is stopped by PID when the script ends.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-FRESHET="$ROOT/build/release/freshet"
-LOAD="$ROOT/build/release/bench/table_load"
+FRESHET=${FRESHET_BIN:-$ROOT/build/release/freshet}
+LOAD=${TABLE_LOAD_BIN:-$ROOT/build/release/bench/table_load}
 PEERS="$ROOT/bench/peers"
 RESULTS="$ROOT/build/table-compare-results"
 SECONDS_PER=10
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
     --no-moto) USE_MOTO=0 ;;
     --no-freshet) USE_FRESHET=0 ;;
     --results) RESULTS=$2; shift ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "table_compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift

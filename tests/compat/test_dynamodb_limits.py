@@ -1,7 +1,8 @@
 """DynamoDB limits with boto3 against the real freshet binary started with
 --table-enforce-throughput: ProvisionedThroughputExceededException (with its
 ThrottledRequests metric and BatchWriteItem's UnprocessedItems) and
-ItemCollectionSizeLimitExceededException on a table with a local secondary index."""
+ItemCollectionSizeLimitExceededException on a table with a local secondary index; and the
+per-index units of ReturnConsumedCapacity INDEXES."""
 
 from __future__ import annotations
 
@@ -128,3 +129,43 @@ def test_item_collection_size_limit_with_an_lsi(ddb):
                                          "at": {"S": "x"}, "blob": {"S": blob}})
     assert ddb.query(TableName="coll", KeyConditionExpression="pk = :p",
                      ExpressionAttributeValues={":p": {"S": "big"}})["Count"] == 4
+
+
+def test_return_consumed_capacity_indexes(ddb):
+    dh.create_table(
+        ddb, "capidx", range_key="sk",
+        ExtraDefinitions=[{"AttributeName": "g", "AttributeType": "S"},
+                          {"AttributeName": "at", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"}}],
+        LocalSecondaryIndexes=[{
+            "IndexName": "by_at",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                          {"AttributeName": "at", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"}}])
+    key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+    r = ddb.put_item(TableName="capidx", Item={**key, "g": {"S": "x"}, "at": {"S": "y"},
+                                                "blob": {"S": "b" * 1500}},
+                     ReturnConsumedCapacity="INDEXES")
+    c = r["ConsumedCapacity"]
+    # ~1.5 KB: 2 units in the table and 2 in the LSI (ALL); the KEYS_ONLY GSI entry is 1.
+    assert c["Table"] == {"CapacityUnits": 2.0, "WriteCapacityUnits": 2.0}
+    assert c["LocalSecondaryIndexes"] == {"by_at": {"CapacityUnits": 2.0, "WriteCapacityUnits": 2.0}}
+    assert c["GlobalSecondaryIndexes"] == {"by_g": {"CapacityUnits": 1.0, "WriteCapacityUnits": 1.0}}
+    assert c["CapacityUnits"] == 5.0 and c["WriteCapacityUnits"] == 5.0
+    # A changed GSI key is a delete and a put in the GSI.
+    r = ddb.update_item(TableName="capidx", Key=key, UpdateExpression="SET g = :g",
+                        ExpressionAttributeValues={":g": {"S": "z"}},
+                        ReturnConsumedCapacity="INDEXES")
+    assert r["ConsumedCapacity"]["GlobalSecondaryIndexes"]["by_g"]["CapacityUnits"] == 2.0
+    # A Query of an index consumes the index's capacity, not the table's.
+    q = ddb.query(TableName="capidx", IndexName="by_g", KeyConditionExpression="g = :g",
+                  ExpressionAttributeValues={":g": {"S": "z"}}, ReturnConsumedCapacity="INDEXES")
+    assert q["Count"] == 1
+    assert q["ConsumedCapacity"]["Table"]["CapacityUnits"] == 0.0
+    assert q["ConsumedCapacity"]["GlobalSecondaryIndexes"]["by_g"]["CapacityUnits"] == 0.5
+    # TOTAL counts the indexes without listing them.
+    r = ddb.delete_item(TableName="capidx", Key=key, ReturnConsumedCapacity="TOTAL")
+    assert r["ConsumedCapacity"] == {"TableName": "capidx", "CapacityUnits": 5.0,
+                                     "WriteCapacityUnits": 5.0}

@@ -76,6 +76,18 @@ ApiError batch_throttled() {
                   "exceeded. Consider increasing your provisioning level with the UpdateTable API."};
 }
 
+// ConsumedCapacity of a single-item write, with its indexes' units (nullopt for NONE).
+std::optional<Document> write_capacity(DynamoService& s, const Document& in,
+                                       const std::string& table, double units,
+                                       const table::WriteOutcome& r) {
+  const Document* rcc = in.find("ReturnConsumedCapacity");
+  if (rcc == nullptr || !rcc->is_string() || rcc->as_string() == "NONE") return std::nullopt;
+  auto d = s.store().describe_table(table);
+  if (!d.ok()) return consumed_capacity(in, table, units, false);
+  const IndexUnits iu = index_write_units(*d, r.old_item, r.new_item);
+  return consumed_capacity(in, table, units, false, &iu);
+}
+
 ApiError condition_failed(const Document& in, const std::optional<Item>& old) {
   ApiError e{AwsError::kConditionalCheckFailed, "The conditional request failed"};
   if (string_member(in, "ReturnValuesOnConditionCheckFailure", "NONE") == "ALL_OLD" && old) {
@@ -153,7 +165,7 @@ void put_item(DynamoService& s, RequestContext& ctx, Responder respond) {
         }
         Document out = Document::make_map();
         if (rv == "ALL_OLD" && r->old_item) out.set("Attributes", from_item(*r->old_item));
-        if (auto c = consumed_capacity(in, table, units, false)) {
+        if (auto c = write_capacity(s, in, table, units, *r)) {
           out.set("ConsumedCapacity", std::move(*c));
         }
         if (const Document* icm = in.find("ReturnItemCollectionMetrics");
@@ -195,7 +207,7 @@ void delete_item(DynamoService& s, RequestContext& ctx, Responder respond) {
         }
         Document out = Document::make_map();
         if (rv == "ALL_OLD" && r->old_item) out.set("Attributes", from_item(*r->old_item));
-        if (auto c = consumed_capacity(in, table, units, false)) {
+        if (auto c = write_capacity(s, in, table, units, *r)) {
           out.set("ConsumedCapacity", std::move(*c));
         }
         respond(std::move(out));
@@ -258,7 +270,7 @@ void update_item(DynamoService& s, RequestContext& ctx, Responder respond) {
           Item p = table::project(*r->new_item, touched);
           if (!p.empty()) out.set("Attributes", from_item(p));
         }
-        if (auto c = consumed_capacity(in, table, units, false)) {
+        if (auto c = write_capacity(s, in, table, units, *r)) {
           out.set("ConsumedCapacity", std::move(*c));
         }
         respond(std::move(out));

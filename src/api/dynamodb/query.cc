@@ -273,7 +273,9 @@ Document page_response(DynamoService& s, const Document& in, const ReadRequest& 
   m.consumed_read->add(units);
   s.charge(r.table, true, units);
   m.returned_items->inc(page.items.size());
-  if (auto c = consumed_capacity(in, r.table, units, true)) out.set("ConsumedCapacity", std::move(*c));
+  if (auto c = consumed_capacity(in, r.table, units, true, nullptr, x)) {
+    out.set("ConsumedCapacity", std::move(*c));
+  }
   return out;
 }
 

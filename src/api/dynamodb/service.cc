@@ -249,19 +249,89 @@ double read_units(size_t bytes, bool consistent) {
   return consistent ? u : u / 2;
 }
 
+namespace {
+// The attributes of item an index entry holds (its projection), or nullopt when the item is
+// not in the index (an index key attribute missing or of another type).
+std::optional<table::Item> index_entry(const table::TableDesc& d, const table::IndexDesc& x,
+                                       const table::Item& item) {
+  auto has = [&](const table::KeyAttr& k) {
+    auto f = item.find(k.name);
+    return f != item.end() && f->second.type() == k.type;
+  };
+  if (!has(x.key.hash) || (x.key.range && !has(*x.key.range))) return std::nullopt;
+  if (x.projection.type == table::ProjectionType::kAll) return item;
+  table::Item out;
+  auto copy = [&](const std::string& n) {
+    auto f = item.find(n);
+    if (f != item.end()) out[n] = f->second;
+  };
+  copy(d.key.hash.name);
+  if (d.key.range) copy(d.key.range->name);
+  copy(x.key.hash.name);
+  if (x.key.range) copy(x.key.range->name);
+  if (x.projection.type == table::ProjectionType::kInclude) {
+    for (const auto& n : x.projection.non_key_attributes) copy(n);
+  }
+  return out;
+}
+
+Document units_doc(double units, bool read) {
+  Document t = Document::make_map();
+  t.set("CapacityUnits", units);
+  t.set(read ? "ReadCapacityUnits" : "WriteCapacityUnits", units);
+  return t;
+}
+}  // namespace
+
+IndexUnits index_write_units(const table::TableDesc& d, const std::optional<table::Item>& old,
+                             const std::optional<table::Item>& next) {
+  IndexUnits out;
+  for (const table::IndexDesc& x : d.indexes) {
+    auto before = old ? index_entry(d, x, *old) : std::nullopt;
+    auto after = next ? index_entry(d, x, *next) : std::nullopt;
+    if (!before && !after) continue;
+    double u = 0;
+    auto key_of = [&](const table::Item& e) {
+      std::string k = table::to_debug_string(table::Item{{x.key.hash.name, e.at(x.key.hash.name)}});
+      if (x.key.range) k += table::to_debug_string(table::Item{{x.key.range->name, e.at(x.key.range->name)}});
+      return k;
+    };
+    if (before && after && key_of(*before) != key_of(*after)) {
+      u = write_units(table::item_size(*before)) + write_units(table::item_size(*after));
+    } else {
+      u = write_units(table::item_size(after ? *after : *before));
+    }
+    (x.global ? out.global : out.local)[x.name] += u;
+  }
+  return out;
+}
+
 std::optional<Document> consumed_capacity(const Document& in, const std::string& table,
-                                          double units, bool read) {
+                                          double units, bool read, const IndexUnits* indexes,
+                                          const table::IndexDesc* read_index) {
   const Document* r = in.find("ReturnConsumedCapacity");
   if (r == nullptr || !r->is_string() || r->as_string() == "NONE") return std::nullopt;
+  double total = units;
+  if (indexes != nullptr) {
+    for (const auto& [n, u] : indexes->global) total += u;
+    for (const auto& [n, u] : indexes->local) total += u;
+  }
   Document c = Document::make_map();
   c.set("TableName", table);
-  c.set("CapacityUnits", units);
-  c.set(read ? "ReadCapacityUnits" : "WriteCapacityUnits", units);
+  c.set("CapacityUnits", total);
+  c.set(read ? "ReadCapacityUnits" : "WriteCapacityUnits", total);
   if (r->as_string() == "INDEXES") {
-    Document t = Document::make_map();
-    t.set("CapacityUnits", units);
-    t.set(read ? "ReadCapacityUnits" : "WriteCapacityUnits", units);
-    c.set("Table", std::move(t));
+    c.set("Table", units_doc(read_index != nullptr ? 0.0 : units, read));
+    Document g = Document::make_map(), l = Document::make_map();
+    if (read_index != nullptr) {
+      (read_index->global ? g : l).set(read_index->name, units_doc(units, read));
+    }
+    if (indexes != nullptr) {
+      for (const auto& [n, u] : indexes->global) g.set(n, units_doc(u, read));
+      for (const auto& [n, u] : indexes->local) l.set(n, units_doc(u, read));
+    }
+    if (!g.as_map().empty()) c.set("GlobalSecondaryIndexes", std::move(g));
+    if (!l.as_map().empty()) c.set("LocalSecondaryIndexes", std::move(l));
   }
   return c;
 }

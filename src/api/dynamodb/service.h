@@ -118,9 +118,23 @@ std::optional<ApiError> check_mixed(const Document& in,
 
 ApiError to_dynamo_error(const Error& e);
 
-// ConsumedCapacity for ReturnConsumedCapacity TOTAL/INDEXES (nullopt for NONE).
+// Capacity units of the table's indexes, by index name.
+struct IndexUnits {
+  std::map<std::string, double> global, local;
+};
+// What one write (old item -> next item, either absent) costs each index: the projected
+// item's write units where an entry is added, changed or removed, twice (a delete and a put)
+// where the index key changes. Indexes the item is in neither before nor after cost nothing.
+IndexUnits index_write_units(const table::TableDesc& d, const std::optional<table::Item>& old,
+                             const std::optional<table::Item>& next);
+
+// ConsumedCapacity for ReturnConsumedCapacity TOTAL/INDEXES (nullopt for NONE). units are the
+// table's; index units (writes) add to the total, and INDEXES lists them by index. A read of
+// an index passes its name as read_index: its units are the index's, not the table's.
 std::optional<Document> consumed_capacity(const Document& in, const std::string& table,
-                                          double units, bool read);
+                                          double units, bool read,
+                                          const IndexUnits* indexes = nullptr,
+                                          const table::IndexDesc* read_index = nullptr);
 double write_units(size_t bytes);
 double read_units(size_t bytes, bool consistent);
 

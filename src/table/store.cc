@@ -416,6 +416,7 @@ struct TableStore::Impl {
       round.swap(sync_pending);
       Status st = sync_failed;
       l.unlock();
+      if (opt.before_wal_sync) opt.before_wal_sync();
       if (st.ok()) {
         rocksdb::Status s = db->SyncWAL();
         if (!s.ok()) st = io_error(s);

@@ -121,6 +121,9 @@ struct StoreOptions {
   // Test hook: transact_write calls it while it holds its items (after registering them as
   // in flight, before reading them), so a test can overlap another write with it.
   std::function<void()> transact_hold_hook;
+  // Test hook: the WAL syncer calls it before each round's fsync, without its lock, so a test
+  // can hold a round while more writes queue behind it.
+  std::function<void()> before_wal_sync;
 };
 
 // The errors of item writes beyond validation (kInvalidArgument) and missing tables:

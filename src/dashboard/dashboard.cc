@@ -9,6 +9,7 @@
 #include "freshet/api/codec.h"
 #include "freshet/delivery/delivery.h"
 #include "freshet/objstore/object_store.h"
+#include "freshet/process/service.h"
 #include "freshet/stream/engine.h"
 #include "freshet/stream/hash_key.h"
 #include "freshet/table/store.h"
@@ -274,9 +275,7 @@ std::string Dashboard::state_json() const {
     }
   }
   out.set("alarms", std::move(alarms));
-  // Functions and event source mappings arrive with issue 13 (Lambda).
-  out.set("functions", Document::make_list());
-  out.set("mappings", Document::make_list());
+  functions_json(out);
   if (s_.store != nullptr) {
     const metrics::StoreStats st = s_.store->stats();
     out.set("store", Document(Map{{"series", static_cast<int64_t>(st.series)},
@@ -285,6 +284,85 @@ std::string Dashboard::state_json() const {
                                   {"bytes", static_cast<int64_t>(st.bytes_written)}}));
   }
   return api::encode_json(out);
+}
+
+// Functions and event source mappings (ProcessService), with the counters their runners keep
+// (metrics::Registry: the same series the sampler stores as AWS/Lambda metrics).
+void Dashboard::functions_json(Document& out) const {
+  Document functions = Document::make_list();
+  Document mappings = Document::make_list();
+  if (s_.process == nullptr) {
+    out.set("functions", std::move(functions));
+    out.set("mappings", std::move(mappings));
+    return;
+  }
+  auto lambda_value = [&](std::string_view name, const char* dim, const std::string& v) {
+    if (s_.registry == nullptr) return 0.0;
+    return s_.registry->value(metrics::cloudwatch_metric_name("lambda", name), {{dim, v}})
+        .value_or(0.0);
+  };
+  auto lambda_count = [&](std::string_view name, const char* dim, const std::string& v) {
+    return static_cast<int64_t>(lambda_value(name, dim, v));
+  };
+  const std::vector<process::Mapping> all = s_.process->list_mappings("", "");
+  for (const process::FunctionConfig& f : s_.process->list_functions()) {
+    Document d = Document::make_map();
+    d.set("name", f.name);
+    d.set("arn", s_.process->function_arn(f.name));
+    d.set("kind", process::kind_name(f.kind));
+    d.set("runtime", process::runtime_of(f));
+    d.set("state", "Active");  // declared functions are ready at once (GetFunction's State)
+    d.set("timeout_s", static_cast<int64_t>(f.timeout_s));
+    d.set("memory_mb", static_cast<int64_t>(f.memory_mb));
+    d.set("invocations", lambda_count("Invocations", "FunctionName", f.name));
+    d.set("errors", lambda_count("Errors", "FunctionName", f.name));
+    d.set("iterator_age_ms", lambda_value("IteratorAge", "FunctionName", f.name));
+    int64_t n = 0;
+    for (const process::Mapping& m : all) n += m.function_name == f.name ? 1 : 0;
+    d.set("mappings", n);
+    functions.push_back(std::move(d));
+  }
+  for (const process::Mapping& m : all) {
+    Document d = Document::make_map();
+    d.set("uuid", m.uuid);
+    d.set("function", m.function_name);
+    const size_t slash = m.event_source_arn.rfind('/');
+    d.set("source", m.event_source_arn.substr(slash == std::string::npos ? 0 : slash + 1));
+    d.set("source_arn", m.event_source_arn);
+    d.set("state", m.state);
+    d.set("last_result", m.last_processing_result);
+    d.set("batch_size", static_cast<int64_t>(m.batch_size));
+    d.set("starting_position", process::to_string(m.starting_position));
+    if (!m.on_failure_destination.empty()) {
+      const size_t s = m.on_failure_destination.rfind('/');
+      d.set("on_failure",
+            m.on_failure_destination.substr(s == std::string::npos ? 0 : s + 1));
+    }
+    uint64_t records = 0, invocations = 0, failed = 0;
+    int64_t running = 0, finished = 0, shards = 0;
+    for (const process::ShardProgress& p : s_.process->progress(m.uuid)) {
+      records += p.records;
+      invocations += p.invocations;
+      failed += p.failed_records;
+      running += p.running ? 1 : 0;
+      finished += p.finished ? 1 : 0;
+      ++shards;
+    }
+    d.set("records", static_cast<int64_t>(records));
+    d.set("invocations", static_cast<int64_t>(invocations));
+    d.set("failed_records", static_cast<int64_t>(failed));
+    d.set("errors", lambda_count("FailedInvokeEventCount", "EventSourceMappingUUID", m.uuid));
+    d.set("dlq", lambda_count("OnFailureDestinationDeliveredEventCount", "EventSourceMappingUUID",
+                              m.uuid));
+    d.set("dropped", lambda_count("DroppedEventCount", "EventSourceMappingUUID", m.uuid));
+    d.set("iterator_age_ms", lambda_value("IteratorAge", "EventSourceMappingUUID", m.uuid));
+    d.set("shards", shards);
+    d.set("shards_running", running);
+    d.set("shards_finished", finished);
+    mappings.push_back(std::move(d));
+  }
+  out.set("functions", std::move(functions));
+  out.set("mappings", std::move(mappings));
 }
 
 std::string Dashboard::metric_json(std::string_view query) const {

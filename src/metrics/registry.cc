@@ -193,6 +193,20 @@ std::string Registry::render_prometheus() const {
   return out;
 }
 
+std::optional<double> Registry::value(std::string_view name, Labels labels) const {
+  for (auto& [k, v] : labels) k = sanitize_label_name(k);
+  std::sort(labels.begin(), labels.end());
+  const std::string key = render_labels(labels);
+  std::lock_guard lock(mu_);
+  auto fam = families_.find(sanitize_metric_name(name));
+  if (fam == families_.end()) return std::nullopt;
+  auto it = fam->second.series.find(key);
+  if (it == fam->second.series.end()) return std::nullopt;
+  if (it->second.counter) return static_cast<double>(it->second.counter->value());
+  if (it->second.gauge) return it->second.gauge->value();
+  return std::nullopt;
+}
+
 void Registry::for_each_series(const std::function<void(const SeriesView&)>& fn) const {
   std::lock_guard lock(mu_);
   for (const auto& [name, fam] : families_) {

@@ -305,6 +305,8 @@ void Node::Impl::open_dashboard() {
   ds.objects = objects.get();
   ds.store = metric_store.get();
   ds.cloudwatch = cloudwatch.get();
+  ds.process = process.get();
+  ds.registry = &registry;
   ds.region = options.region;
   dashboard = std::make_unique<dashboard::Dashboard>(ds);
   dashboard::Dashboard* d = dashboard.get();
@@ -393,8 +395,8 @@ Status Node::Impl::open() {
   if (Status s = open_objects_and_delivery(); !s.ok()) return s;
   if (Status s = open_tables(); !s.ok()) return s;
   if (Status s = open_observability(); !s.ok()) return s;
-  open_dashboard();
   if (Status s = open_process(); !s.ok()) return s;
+  open_dashboard();
   server = std::make_unique<api::HttpServer>(http, services, registry);
   add_routes();
   return Status();

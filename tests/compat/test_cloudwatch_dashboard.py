@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from cloudwatch_harness import UTC, Traffic, client, http
+from cloudwatch_harness import UTC, Traffic, client, http, wait_for
 
 HERE = Path(__file__).resolve().parent
 DASH = HERE / "dashboard"
@@ -108,3 +108,130 @@ def test_pipeline_charts_under_traffic_agree_with_the_api(server):
             checked += 1
     assert checked >= 3
     assert r["firstContentfulPaintMs"] is not None
+
+
+FUNCTIONS = """
+functions:
+  - name: extract
+    kind: extract
+    sink: {table: events, key: {hash: id}}
+    fields:
+      - {name: id, path: id, required: true}
+  - name: always-fails
+    kind: exec
+    runtime: python
+    handler: handler.fail
+    dir: fn
+    timeout: 5
+"""
+
+HANDLER = "def fail(event, context):\n    raise RuntimeError('this function always fails')\n"
+
+
+@pytest.fixture(scope="module")
+def fn_server(tmp_path_factory):
+    d = tmp_path_factory.mktemp("functions")
+    (d / "fn").mkdir()
+    (d / "fn" / "handler.py").write_text(HANDLER)
+    (d / "functions.yaml").write_text(FUNCTIONS)
+    subprocess.run(["bash", str(DASH / "setup.sh")], check=True, timeout=600, capture_output=True)
+    s = harness.FreshetServer(args=["--durability", "os", "--functions", str(d / "functions.yaml")])
+    s.start()
+    yield s
+    s.stop()
+    s.cleanup()
+
+
+def lambda_sum(cw, name: str, dim: str, value: str, start: dt.datetime) -> float:
+    got = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName=name,
+                                   Dimensions=[{"Name": dim, "Value": value}],
+                                   StartTime=start, EndTime=dt.datetime.now(UTC) + dt.timedelta(seconds=60),
+                                   Period=60, Statistics=["Sum"])["Datapoints"]
+    return sum(p["Sum"] for p in got)
+
+
+def test_functions_and_mappings_agree_with_the_lambda_and_cloudwatch_apis(fn_server):
+    server = fn_server
+    k, lam, cw = (client(server, n) for n in ("kinesis", "lambda", "cloudwatch"))
+    t0 = dt.datetime.now(UTC) - dt.timedelta(seconds=120)
+    # Before any mapping: the functions, and a clear empty state for mappings.
+    r = page(server, "functions", min_points=0)
+    assert r["errors"] == [], r["errors"]
+    assert "No event source mappings yet" in r["textSample"]
+    assert sorted(x["function"] for x in r["rows"] if x.get("function")) == ["always-fails", "extract"]
+
+    for name, n in (("events", 2), ("events-b", 1), ("events-dlq", 1)):
+        k.create_stream(StreamName=name, ShardCount=n)
+        harness.wait_active(k, name)
+    records = [{"Data": (json.dumps({"id": f"e{i}"}) if i % 50 != 7 else "{broken").encode(),
+                "PartitionKey": f"p{i}"} for i in range(300)]
+    assert k.put_records(StreamName="events", Records=records)["FailedRecordCount"] == 0
+    assert k.put_records(StreamName="events-b", Records=[
+        {"Data": b'{"id": "b%d"}' % i, "PartitionKey": "b"} for i in range(5)])["FailedRecordCount"] == 0
+    dlq = {"OnFailure": {"Destination": harness.stream_arn("events-dlq")}}
+    good = lam.create_event_source_mapping(
+        FunctionName="extract", EventSourceArn=harness.stream_arn("events"),
+        StartingPosition="TRIM_HORIZON", BatchSize=100, DestinationConfig=dlq)["UUID"]
+    bad = lam.create_event_source_mapping(
+        FunctionName="always-fails", EventSourceArn=harness.stream_arn("events-b"),
+        StartingPosition="TRIM_HORIZON", BatchSize=10, MaximumRetryAttempts=0,
+        DestinationConfig=dlq)["UUID"]
+
+    def settled():
+        st = json.loads(http(server, "GET", "/dashboard/api/state")[2])
+        ms = {m["uuid"]: m for m in st["mappings"]}
+        return (ms.get(good, {}).get("records") == 300 and ms[good]["dlq"] == 6 and
+                ms.get(bad, {}).get("dlq") == 5 and
+                all(m["state"] == "Enabled" for m in ms.values()) and st)
+    st = wait_for(settled, 60, "both mappings to process every record")
+    # Every second of the processing sampled into the store before the page reads it.
+    dlq_metric = "OnFailureDestinationDeliveredEventCount"
+    wait_for(lambda: (lambda_sum(cw, "PolledEventCount", "EventSourceMappingUUID", good, t0),
+                      lambda_sum(cw, dlq_metric, "EventSourceMappingUUID", good, t0),
+                      lambda_sum(cw, dlq_metric, "EventSourceMappingUUID", bad, t0)) == (300, 6, 5),
+             15, "CloudWatch to have the mappings' counts")
+    r = page(server, "functions", min_points=1, period=1)
+    assert r["errors"] == [], r["errors"]
+
+    # What the page shows against the Lambda API.
+    api_fns = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
+    shown_fns = {x["function"]: x["cells"] for x in r["rows"] if x.get("function")}
+    assert sorted(shown_fns) == sorted(api_fns)
+    for f in st["functions"]:
+        assert f["arn"] == api_fns[f["name"]]["FunctionArn"]
+        assert f["runtime"] == api_fns[f["name"]]["Runtime"]
+    api_maps = {m["UUID"]: m for m in lam.list_event_source_mappings()["EventSourceMappings"]}
+    shown = {x["uuid"]: x["cells"] for x in r["rows"] if x.get("uuid")}
+    assert sorted(shown) == sorted(api_maps) == sorted([good, bad])
+    for m in st["mappings"]:
+        a = api_maps[m["uuid"]]
+        assert shown[m["uuid"]]["state"] == a["State"] == m["state"]
+        assert m["source_arn"] == a["EventSourceArn"] and a["FunctionArn"].endswith(":" + m["function"])
+        assert m["batch_size"] == a["BatchSize"]
+        assert shown[m["uuid"]]["last_result"] == a["LastProcessingResult"]
+    # Records processed, errors and DLQ'd: the page, the state and CloudWatch agree.
+    assert shown[good]["records"] == "300" and shown[good]["dlq"] == "6" and shown[good]["errors"] == "0"
+    assert shown[bad]["records"] == "5" and shown[bad]["dlq"] == "5" and shown[bad]["errors"] == "5"
+    for uuid in (good, bad):
+        for cell, metric in (("records", "PolledEventCount"), ("errors", "FailedInvokeEventCount"),
+                             ("dlq", "OnFailureDestinationDeliveredEventCount")):
+            assert lambda_sum(cw, metric, "EventSourceMappingUUID", uuid, t0) == float(shown[uuid][cell]), (uuid, cell)
+    assert shown_fns["always-fails"]["errors"] == str(int(lambda_sum(cw, "Errors", "FunctionName", "always-fails", t0)))
+    assert int(shown_fns["always-fails"]["errors"]) >= 1
+    assert shown_fns["extract"]["invocations"] == str(int(lambda_sum(cw, "Invocations", "FunctionName", "extract", t0)))
+
+    # The four charts of the selected (first) mapping: the same numbers per second as the API.
+    assert [c["name"] for c in r["charts"]] == ["PolledEventCount", "Errors",
+                                                "OnFailureDestinationDeliveredEventCount", "IteratorAge"]
+    polled = r["charts"][0]
+    assert polled["dims"] == "EventSourceMappingUUID:" + good
+    assert sum(v for _, v in polled["points"]) == 300
+    got = cw.get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName="PolledEventCount",
+        Dimensions=[{"Name": "EventSourceMappingUUID", "Value": good}],
+        StartTime=dt.datetime.fromtimestamp(polled["points"][0][0], UTC),
+        EndTime=dt.datetime.fromtimestamp(polled["points"][-1][0] + 1, UTC), Period=1,
+        Statistics=["Sum"])["Datapoints"]
+    assert {int(p["Timestamp"].timestamp()): p["Sum"] for p in got if p["Sum"]} == {t: v for t, v in polled["points"] if v}
+    dlqd = r["charts"][2]
+    assert sum(v for _, v in dlqd["points"]) == 6

@@ -2,7 +2,8 @@
 // ListBuckets keeps GET / with one), its assets under /dashboard/ (compiled into the binary),
 // and the JSON it polls each second:
 //   GET /dashboard/api/state     streams and shards, delivery streams and their latest
-//                                objects, tables (item counts, a few items), alarms, functions
+//                                objects, tables (item counts, a few items), alarms, functions and
+//                                event source mappings (state, records, errors, DLQ'd, age)
 //   GET /dashboard/api/metric    one chart: ns, name, dims (Name:Value,...), stat, period,
 //                                range (seconds back from now) or start/end; agg=1 sums every
 //                                series whose dimensions include the given ones
@@ -18,6 +19,7 @@
 
 #include "freshet/api/cloudwatch.h"
 #include "freshet/api/http_server.h"
+#include "freshet/metrics/registry.h"
 #include "freshet/metrics/store.h"
 
 namespace freshet::stream {
@@ -32,6 +34,9 @@ class DeliveryService;
 namespace freshet::objstore {
 class ObjectStore;
 }
+namespace freshet::process {
+class ProcessService;
+}
 
 namespace freshet::dashboard {
 
@@ -43,6 +48,8 @@ struct DashboardSources {
   metrics::MetricStore* store = nullptr;     // null: charts show "metric store off"
   api::CloudWatchApi* cloudwatch = nullptr;  // alarms
   std::string region = "us-east-1";
+  process::ProcessService* process = nullptr;  // functions and event source mappings
+  const metrics::Registry* registry = nullptr;  // their counters (invocations, errors, age)
 };
 
 class Dashboard {
@@ -57,6 +64,8 @@ class Dashboard {
   std::string metrics_json() const;
 
  private:
+  void functions_json(api::Document& out) const;  // sets "functions" and "mappings"
+
   DashboardSources s_;
 };
 

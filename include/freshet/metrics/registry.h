@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -91,6 +92,10 @@ class Registry {
 
   // Prometheus text exposition format 0.0.4. Families sorted by name, series by labels.
   std::string render_prometheus() const;
+
+  // The current value of one counter or gauge series (labels in any order), or nullopt if
+  // the series does not exist or is a histogram. Never creates a series.
+  std::optional<double> value(std::string_view name, Labels labels) const;
 
   uint64_t type_conflicts() const { return type_conflicts_.load(std::memory_order_relaxed); }
 

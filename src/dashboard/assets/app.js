@@ -195,8 +195,39 @@ function renderOverview(st) {
     st.tables.map((t) => `<tr><td><b>${esc(t.name)}</b></td><td><span class="pill ${esc(t.status)}">${esc(t.status)}</span></td><td>${esc(t.key)}</td><td class="num">${t.items}</td><td class="num">${fmtNum(t.bytes, 'Bytes')}</td></tr>` +
       (t.sample.length ? `<tr><td colspan="5">${t.sample.map((s) => `<div class="sample" title="${esc(s)}">${esc(s)}</div>`).join('')}</td></tr>` : '')).join('') + '</table>'
     : empty(`No DynamoDB tables yet.<br><code>aws dynamodb create-table --table-name demo … --endpoint-url ${esc(origin())}</code>`);
-  $('#ov-functions').innerHTML = st.functions.length ? `<table><tr><th>Function</th><th>Runtime</th><th>State</th></tr>` + st.functions.map((f) => `<tr><td>${esc(f.name)}</td><td>${esc(f.runtime)}</td><td>${esc(f.state)}</td></tr>`).join('') + '</table>'
-    : empty('No functions or event source mappings yet.<br><span style="font-size:12px">Lambda-style processing (issue 13) shows its functions and mappings here once it is part of this node.</span>');
+  $('#ov-functions').innerHTML = st.functions.length || st.mappings.length ? functionsTable(st, true) + mappingsTable(st)
+    : empty('No functions or event source mappings yet.<br><span style="font-size:12px">Declare functions with <code>freshet serve --functions functions.yaml</code>, then <code>aws lambda create-event-source-mapping … --endpoint-url ' + esc(origin()) + '</code></span>');
+}
+
+function functionsTable(st, brief) {
+  if (!st.functions.length) return '';
+  return `<table class="fn-table"><tr><th>Function</th><th>Runtime</th><th>State</th><th class="num">Mappings</th><th class="num">Invocations</th><th class="num">Errors</th><th class="num">IteratorAge</th>${brief ? '' : '<th class="num">Timeout</th><th class="num">Memory</th>'}</tr>` +
+    st.functions.map((f) => `<tr data-function="${esc(f.name)}"><td><b>${esc(f.name)}</b> <span class="muted">${esc(f.kind)}</span></td><td>${esc(f.runtime)}</td><td><span class="pill ${esc(f.state)}">${esc(f.state)}</span></td>
+      <td class="num">${f.mappings}</td><td class="num" data-k="invocations">${f.invocations}</td><td class="num" data-k="errors">${f.errors}</td><td class="num" data-k="iterator_age_ms">${fmtNum(f.iterator_age_ms, 'Milliseconds')}</td>
+      ${brief ? '' : `<td class="num">${f.timeout_s} s</td><td class="num">${f.memory_mb} MB</td>`}</tr>`).join('') + '</table>';
+}
+function mappingsTable(st) {
+  if (!st.mappings.length) return '<div class="muted" style="font-size:12px;margin-top:8px">No event source mappings yet.</div>';
+  return `<table class="esm-table"><tr><th>Mapping</th><th>Function</th><th>Source</th><th>State</th><th class="num">Records processed</th><th class="num">Errors</th><th class="num">DLQ'd</th><th class="num">IteratorAge</th><th>Last result</th></tr>` +
+    st.mappings.map((m) => `<tr data-uuid="${esc(m.uuid)}"><td><code>${esc(m.uuid.slice(0, 8))}</code></td><td>${esc(m.function)}</td><td>${esc(m.source)}${m.on_failure ? ' <span class="muted">(on failure → ' + esc(m.on_failure) + ')</span>' : ''}</td>
+      <td><span class="pill ${esc(m.state)}" data-k="state">${esc(m.state)}</span></td><td class="num" data-k="records">${m.records}</td><td class="num" data-k="errors">${m.errors}</td>
+      <td class="num" data-k="dlq">${m.dlq}</td><td class="num" data-k="iterator_age_ms">${fmtNum(m.iterator_age_ms, 'Milliseconds')}</td><td class="muted" data-k="last_result">${esc(m.last_result)}</td></tr>`).join('') + '</table>';
+}
+
+function renderFunctions(st) {
+  $('#fn-functions').innerHTML = st.functions.length ? functionsTable(st, false)
+    : empty('No functions yet.<br><span style="font-size:12px">Declare them with <code>freshet serve --functions functions.yaml</code> (docs/process.md).</span>');
+  $('#fn-mappings').innerHTML = st.mappings.length ? mappingsTable(st)
+    : empty(`No event source mappings yet.<br><code>aws lambda create-event-source-mapping --function-name NAME --event-source-arn STREAM_ARN --starting-position LATEST --endpoint-url ${esc(origin())}</code>`);
+  const ids = st.mappings.map((m) => m.uuid);
+  ui.selected.mapping = fillSelect($('#fn-mapping'), ids, ui.selected.mapping);
+  const m = st.mappings.find((x) => x.uuid === ui.selected.mapping);
+  $('#fn-hint').textContent = m ? `${m.function} ← ${m.source} · batch ${m.batch_size} · ${m.starting_position} · ${m.shards_running} of ${m.shards} shards running` : '';
+  const M = (name, stat, title) => ({ ns: 'AWS/Lambda', name, dims: m ? 'EventSourceMappingUUID:' + m.uuid : '', stat, title });
+  setCharts($('#fn-charts'), m ? [M('PolledEventCount', 'Sum', 'Records processed (PolledEventCount, Sum)'),
+    { ns: 'AWS/Lambda', name: 'Errors', dims: 'FunctionName:' + m.function, stat: 'Sum', title: `Errors (Sum) · ${m.function}` },
+    M('OnFailureDestinationDeliveredEventCount', 'Sum', "DLQ'd (OnFailureDestinationDeliveredEventCount, Sum)"),
+    M('IteratorAge', 'Maximum', 'IteratorAge (Maximum)')] : []);
 }
 
 function renderAlarms(st) {
@@ -304,6 +335,7 @@ function render() {
   if (ui.tab === 'overview') renderOverview(st);
   if (ui.tab === 'pipeline') renderPipeline(st);
   if (ui.tab === 'streams') renderStreams(st);
+  if (ui.tab === 'functions') renderFunctions(st);
   if (ui.tab === 'metrics') renderMetrics();
 }
 async function loop() {
@@ -314,7 +346,7 @@ async function loop() {
 }
 
 function showTab(tab) {
-  ui.tab = ['overview', 'pipeline', 'streams', 'metrics', 'alarms'].includes(tab) ? tab : 'overview';
+  ui.tab = ['overview', 'pipeline', 'streams', 'functions', 'metrics', 'alarms'].includes(tab) ? tab : 'overview';
   document.querySelectorAll('#tabs a').forEach((a) => a.classList.toggle('active', a.dataset.tab === ui.tab));
   document.querySelectorAll('.tab').forEach((s) => { s.hidden = s.id !== 'tab-' + ui.tab; });
   $('#controls').hidden = ui.tab === 'overview' || ui.tab === 'alarms';
@@ -336,6 +368,7 @@ $('#range').onclick = (e) => {
 };
 $('#pl-delivery').onchange = (e) => { ui.selected.delivery = e.target.value; render(); };
 $('#pl-table').onchange = (e) => { ui.selected.table = e.target.value; render(); };
+$('#fn-mapping').onchange = (e) => { ui.selected.mapping = e.target.value; render(); };
 $('#st-stream').onchange = (e) => { ui.selected.stream = e.target.value; ui.showAllShards = false; render(); };
 $('#mx-filter').oninput = () => renderMetrics();
 $('#mx-list').onclick = (e) => { const r = e.target.closest('.metric-row'); if (r) pickMetric(r.dataset.key); };

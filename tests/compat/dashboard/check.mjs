@@ -3,7 +3,8 @@
 //   node check.mjs <url> <tab> <screenshot.png> [min_points] [period_seconds]
 // It waits until every chart of the tab has at least min_points points (default 2; 0: do not
 // wait for charts), then saves a full-page screenshot. Reports the first paint time, the
-// charts' data and every console error or page error.
+// charts' data, the rows of the function and mapping tables, and every console error or
+// page error.
 import { chromium } from 'playwright-core';
 
 const [url, tab, shot, minArg, periodArg] = process.argv.slice(2);
@@ -36,8 +37,13 @@ try {
     .map((c) => ({ ns: c.spec.ns, name: c.spec.name, dims: c.spec.dims, stat: c.stat(), period: c.data && c.data.period, end: c.data && c.data.end,
                    points: c.data ? c.data.points : [], canvasPoints: Number(c.canvas.dataset.points || 0) })));
   const text = await page.evaluate(() => document.body.innerText);
+  // The rows of the visible function and mapping tables, cell by cell (data-k).
+  const rows = await page.evaluate(() => [...document.querySelectorAll('tr[data-uuid], tr[data-function]')]
+    .filter((r) => r.offsetParent !== null)
+    .map((r) => ({ uuid: r.dataset.uuid, function: r.dataset.function,
+                   cells: Object.fromEntries([...r.querySelectorAll('[data-k]')].map((c) => [c.dataset.k, c.textContent.trim()])) })));
   await page.screenshot({ path: shot, fullPage: true });
-  console.log(JSON.stringify({ firstContentfulPaintMs: paint, loadedMs, charts, errors, textSample: text.slice(0, 4000) }));
+  console.log(JSON.stringify({ firstContentfulPaintMs: paint, loadedMs, charts, rows, errors, textSample: text.slice(0, 4000) }));
 } finally {
   await browser.close();
 }

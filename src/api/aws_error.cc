@@ -221,4 +221,26 @@ std::string ValidationErrors::message() const {
   return s;
 }
 
+std::string_view query_compatible_error(AwsError e) {
+  // cloudwatch-2010-08-01.json: each error shape's "error": {"code", "senderFault"}.
+  switch (e) {
+    case AwsError::kCwInvalidParameterValue:
+      return "InvalidParameterValue;Sender";
+    case AwsError::kCwMissingParameter:
+      return "MissingParameter;Sender";
+    case AwsError::kCwInvalidParameterCombination:
+      return "InvalidParameterCombination;Sender";
+    case AwsError::kCwResourceNotFound:
+      return "ResourceNotFound;Sender";
+    case AwsError::kCwLimitExceeded:
+      return "LimitExceeded;Sender";
+    case AwsError::kCwInvalidNextToken:
+      return "InvalidNextToken;Sender";
+    case AwsError::kCwInternalServiceFault:
+      return "InternalServiceError;Receiver";
+    default:
+      return {};
+  }
+}
+
 }  // namespace freshet::api

@@ -214,6 +214,7 @@ AwsResponse Dispatcher::error_response(const ApiError& e, Protocol p, std::strin
   resp.content_type = std::string(p == Protocol::kCbor ? kCbor11 : json_ct);
   resp.body = std::move(r.body);
   resp.error_type = info.type;
+  resp.query_error = query_compatible_error(e.type);
   return resp;
 }
 

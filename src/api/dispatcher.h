@@ -37,6 +37,7 @@ struct AwsResponse {
   std::string content_type;
   std::string body;
   std::string_view error_type;  // empty on success; else x-amzn-ErrorType
+  std::string_view query_error;  // x-amzn-query-error (awsQueryCompatible services), or empty
   // Set for a streaming answer (StreamingBody): body is empty and the server sends what the
   // stream yields; it must cancel() the stream if the client goes away first.
   std::shared_ptr<ResponseStream> stream;

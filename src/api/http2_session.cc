@@ -397,7 +397,8 @@ void Http2Session::on_request_complete(Stream& s) {
   }
   if (s.method != "POST") {
     AwsResponse r = unknown_method_response();
-    return respond(s, r.status, r.content_type, std::move(r.body), r.error_type);
+    return respond(s, r.status, r.content_type, std::move(r.body), r.error_type, false,
+                   r.query_error);
   }
   auto p = std::make_shared<Pending>();
   p->target = std::move(s.path);
@@ -431,7 +432,8 @@ void Http2Session::on_handler_done(int32_t stream_id, AwsResponse r) {
     return;
   }
   if (r.stream) return respond_stream(*it->second, std::move(r));
-  respond(*it->second, r.status, r.content_type, std::move(r.body), r.error_type);
+  respond(*it->second, r.status, r.content_type, std::move(r.body), r.error_type, false,
+          r.query_error);
 }
 
 void Http2Session::respond_stream(Stream& s, AwsResponse r) {
@@ -476,7 +478,8 @@ void Http2Session::respond_stream(Stream& s, AwsResponse r) {
 }
 
 void Http2Session::respond(Stream& s, int status, std::string_view content_type, std::string body,
-                           std::string_view error_type, bool preflight) {
+                           std::string_view error_type, bool preflight,
+                           std::string_view query_error) {
   if (s.responded) return;
   s.responded = true;
   if (s.request_id.empty()) s.request_id = make_uuid_v4(rng_);
@@ -498,7 +501,7 @@ void Http2Session::respond(Stream& s, int status, std::string_view content_type,
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     cors_names.push_back(std::move(name));
   }
-  nghttp2_nv nva[7 + 4];
+  nghttp2_nv nva[8 + 4];
   size_t n = 0;
   nva[n++] = make_nv(":status", status_s);
   if (!content_type.empty()) nva[n++] = make_nv("content-type", content_type);
@@ -507,6 +510,7 @@ void Http2Session::respond(Stream& s, int status, std::string_view content_type,
   if (!preflight) nva[n++] = make_nv("x-amz-id-2", id2);
   nva[n++] = make_nv("date", date);
   if (!error_type.empty()) nva[n++] = make_nv("x-amzn-errortype", error_type);
+  if (!query_error.empty()) nva[n++] = make_nv("x-amzn-query-error", query_error);
   for (size_t i = 0; i < cors.size() && i < 4; ++i) nva[n++] = make_nv(cors_names[i], cors[i].second);
   nghttp2_data_provider prd{};
   prd.source.ptr = &s;

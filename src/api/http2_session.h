@@ -104,7 +104,8 @@ class Http2Session : public std::enable_shared_from_this<Http2Session> {
   void on_request_complete(Stream& s);
   // preflight: a CORS preflight answer (its Access-Control-* fields, no x-amz-id-2).
   void respond(Stream& s, int status, std::string_view content_type, std::string body,
-               std::string_view error_type, bool preflight = false);
+               std::string_view error_type, bool preflight = false,
+               std::string_view query_error = {});
   void respond_plain(Stream& s, int status, std::string body);
   // A streaming answer (AwsResponse::stream): no content-length; DATA as the producer writes.
   void respond_stream(Stream& s, AwsResponse r);

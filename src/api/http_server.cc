@@ -396,6 +396,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void send_aws(AwsResponse r) {
     add_cors();
     if (r.stream) return send_stream(std::move(r));
+    if (!r.query_error.empty()) {
+      extra_headers_.append("x-amzn-query-error: ").append(r.query_error).append("\r\n");
+    }
     write(r.status, r.content_type, r.error_type, std::move(r.body), false);
   }
 

@@ -181,6 +181,83 @@ def test_json_and_cbor_protocols(server, traffic_stream):
     assert cbor2.loads(data)["__type"].endswith("#InvalidParameterValueException")
 
 
+def json10_client(server, tmp_path):
+    """boto3 speaking CloudWatch's JSON 1.0 protocol: the installed model with its protocol list
+    cut to ["json"], loaded from a data path that takes precedence over botocore's own."""
+    import boto3
+    import botocore.config
+    import botocore.loaders
+    import botocore.session
+
+    model = botocore.loaders.create_loader().load_service_model("cloudwatch", "service-2")
+    model["metadata"].update(protocol="json", protocols=["json"], jsonVersion="1.0",
+                             targetPrefix="GraniteServiceVersion20100801")
+    d = tmp_path / "models" / "cloudwatch" / model["metadata"]["apiVersion"]
+    d.mkdir(parents=True)
+    (d / "service-2.json").write_text(json.dumps(model))
+    bs = botocore.session.Session()
+    bs.set_config_variable("config_file", "/dev/null")
+    bs.set_config_variable("credentials_file", "/dev/null")
+    bs.set_config_variable("data_path", str(tmp_path / "models"))
+    session = boto3.session.Session(botocore_session=bs, aws_access_key_id="test",
+                                    aws_secret_access_key="test", region_name=harness.REGION)
+    cfg = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
+    return session.client("cloudwatch", endpoint_url=server.endpoint, config=cfg)
+
+
+def test_query_error_header_over_json10(server, tmp_path):
+    import botocore.exceptions
+
+    raw = {"Content-Type": "application/x-amz-json-1.0", "Authorization": harness.FAKE_AUTH,
+           "X-Amz-Date": "20250101T000000Z"}
+
+    def call(op: str, body: dict):
+        return http(server, "POST", "/", json.dumps(body).encode(),
+                    dict(raw, **{"X-Amz-Target": "GraniteServiceVersion20100801." + op}))
+
+    # Each error as AWS sends it over JSON 1.0: __type the shape's name, and
+    # x-amzn-query-error the model's awsQueryError code with the fault's side.
+    cases = [
+        ("PutMetricData", {"Namespace": "AWS/X", "MetricData": [{"MetricName": "a", "Value": 1.0}]},
+         400, "InvalidParameterValueException", "InvalidParameterValue;Sender"),
+        ("GetMetricStatistics", {"MetricName": "a"},
+         400, "MissingRequiredParameterException", "MissingParameter;Sender"),
+        ("DeleteAlarms", {"AlarmNames": ["no-such-alarm"]},
+         404, "ResourceNotFound", "ResourceNotFound;Sender"),
+        ("ListMetrics", {"NextToken": "not-a-token"},
+         400, "InvalidNextToken", "InvalidNextToken;Sender"),
+    ]
+    for op, body, status, shape, header in cases:
+        st, hd, data = call(op, body)
+        assert (st, json.loads(data)["__type"].rsplit("#", 1)[-1], hd.get("x-amzn-query-error")) == \
+            (status, shape, header), (op, st, hd, data)
+        assert hd["x-amzn-errortype"].rsplit("#", 1)[-1] == shape
+    # A success has no such header.
+    st, hd, _ = call("ListMetrics", {})
+    assert st == 200 and "x-amzn-query-error" not in hd
+
+    # boto3 over JSON 1.0 reads the header: the error code is the AWS Query one (the same the
+    # AWS CLI gets over Query), and the modeled exception classes match.
+    cw = json10_client(server, tmp_path)
+    assert cw.meta.service_model.protocol == "json"
+    with pytest.raises(cw.exceptions.InvalidParameterValueException) as e:
+        cw.put_metric_data(Namespace="AWS/X", MetricData=[{"MetricName": "a", "Value": 1.0}])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    # Newer botocore also keeps the JSON code and the fault's side.
+    assert e.value.response["Error"].get("QueryErrorCode", "InvalidParameterValueException") == \
+        "InvalidParameterValueException"
+    assert e.value.response["Error"].get("Type", "Sender") == "Sender"
+    with pytest.raises(cw.exceptions.ResourceNotFound) as e:
+        cw.delete_alarms(AlarmNames=["no-such-alarm"])
+    assert e.value.response["Error"]["Code"] == "ResourceNotFound"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.list_metrics(NextToken="not-a-token")
+    assert e.value.response["Error"]["Code"] == "InvalidNextToken"
+    q = cli(server, "cloudwatch", "put-metric-data", "--namespace", "AWS/X", "--metric-name", "a",
+            "--value", "1", check=False)
+    assert q.rc != 0 and "(InvalidParameterValue)" in q.stderr, q
+
+
 def test_alarm_transitions_under_load(server):
     k = client(server, "kinesis")
     k.create_stream(StreamName="hot", ShardCount=1)

@@ -80,6 +80,12 @@ struct AwsErrorInfo {
   bool retryable;     // SDKs retry these
 };
 
+// The awsQueryCompatible header of an error (CloudWatch over JSON 1.0 and RPC v2 CBOR):
+// x-amzn-query-error: <the model's awsQueryError code>;<Sender|Receiver>, e.g.
+// "InvalidParameterValue;Sender" for InvalidParameterValueException, so that a client maps it
+// to the code the AWS Query protocol gives. Empty for errors of services without the trait.
+std::string_view query_compatible_error(AwsError e);
+
 // The whole table, indexed by AwsError.
 std::span<const AwsErrorInfo> aws_error_table();
 const AwsErrorInfo& aws_error_info(AwsError e);

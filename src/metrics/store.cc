@@ -156,7 +156,22 @@ class MetricStore::Impl {
     uint16_t flags;
     int64_t min_t;
     int64_t max_t;
+    // The series of every kFenceStride-th index entry (entry 0, kFenceStride, ...), kept in
+    // memory so that finding a series in the batch is one pread of a few KiB around it
+    // instead of a binary search of ~17 preads over as many pages of the on-disk index
+    // (each a page-cache miss when cold). 4 bytes per 256 entries.
+    std::vector<uint32_t> fences;
   };
+  static constexpr uint32_t kFenceStride = 256;
+  static std::vector<uint32_t> fences_of(std::string_view index, uint32_t entries) {
+    std::vector<uint32_t> out;
+    out.reserve(entries / kFenceStride + 1);
+    for (uint32_t i = 0; i < entries; i += kFenceStride) {
+      out.push_back(format::decode_index_entry(index.data() + size_t{i} * format::kIndexEntrySize)
+                        .series);
+    }
+    return out;
+  }
   struct TierFile {
     int64_t start = 0;
     std::unique_ptr<File> file;
@@ -242,7 +257,8 @@ class MetricStore::Impl::BatchWriter {
       return st_;
     }
     f_.size = index_off + index_.size();
-    f_.batches.push_back({base_, index_off, h_.entries, flags, h_.min_t, h_.max_t});
+    f_.batches.push_back({base_, index_off, h_.entries, flags, h_.min_t, h_.max_t,
+                          fences_of(index_, h_.entries)});
     ++impl_.counters_.batches_written;
     impl_.counters_.bytes_written += f_.size - base_;
     return {};
@@ -365,7 +381,8 @@ Status MetricStore::Impl::scan_file(size_t tier, TierFile& f) {
         }
       }
     }
-    f.batches.push_back({off, index_off, h->entries, h->flags, h->min_t, h->max_t});
+    f.batches.push_back({off, index_off, h->entries, h->flags, h->min_t, h->max_t,
+                         fences_of(index, h->entries)});
     off = index_off + index_len;
   }
   if (off < size) {
@@ -844,32 +861,43 @@ void MetricStore::Impl::read_tier_locked(size_t tier, uint32_t series, int64_t a
   if (a >= b) return;
   const TierSpec& spec = kTiers[tier];
   std::string entry(format::kIndexEntrySize, '\0');
-  std::string bytes;
+  std::string bytes, block;
   for (const auto& [start, f] : files_[tier]) {
     if (start >= b) break;
     if (start + spec.file_span + spec.chunk_span <= a) continue;
     for (const BatchDesc& bd : f.batches) {
       if (bd.min_t >= b || bd.max_t <= a || bd.entries == 0) continue;
-      // Lower bound of `series` in the batch's index.
-      uint32_t lo = 0, hi = bd.entries;
-      while (lo < hi) {
-        const uint32_t mid = lo + (hi - lo) / 2;
-        if (!read_exact(*f.file, bd.index_offset + uint64_t{mid} * format::kIndexEntrySize,
-                        format::kIndexEntrySize, entry)
-                 .ok()) {
-          lo = hi = bd.entries;
-          break;
-        }
-        if (format::decode_index_entry(entry.data()).series < series) {
+      // The fences bound where `series` can start: after the last fence below it, at or
+      // before the first fence at or above it. One pread takes that stretch and the stride
+      // after it (the series' other entries); entries past it are read one by one.
+      const auto fence = std::lower_bound(bd.fences.begin(), bd.fences.end(), series);
+      const uint64_t j = static_cast<uint64_t>(fence - bd.fences.begin());
+      const uint64_t block_lo = j == 0 ? 0 : (j - 1) * kFenceStride;
+      const uint64_t block_hi = std::min<uint64_t>(bd.entries, (j + 1) * kFenceStride);
+      if (!read_exact(*f.file, bd.index_offset + block_lo * format::kIndexEntrySize,
+                      (block_hi - block_lo) * format::kIndexEntrySize, block)
+               .ok()) {
+        continue;
+      }
+      auto series_at = [&](uint64_t i) {
+        return format::decode_index_entry(block.data() + (i - block_lo) * format::kIndexEntrySize)
+            .series;
+      };
+      uint64_t lo = block_lo, hi = std::min<uint64_t>(block_hi, j * kFenceStride + 1);
+      while (lo < hi) {  // lower bound within the block
+        const uint64_t mid = lo + (hi - lo) / 2;
+        if (series_at(mid) < series) {
           lo = mid + 1;
         } else {
           hi = mid;
         }
       }
-      for (uint32_t i = lo; i < bd.entries; ++i) {
-        if (!read_exact(*f.file, bd.index_offset + uint64_t{i} * format::kIndexEntrySize,
-                        format::kIndexEntrySize, entry)
-                 .ok()) {
+      for (uint64_t i = lo; i < bd.entries; ++i) {
+        if (i < block_hi) {
+          entry.assign(block, (i - block_lo) * format::kIndexEntrySize, format::kIndexEntrySize);
+        } else if (!read_exact(*f.file, bd.index_offset + i * format::kIndexEntrySize,
+                               format::kIndexEntrySize, entry)
+                        .ok()) {
           break;
         }
         const format::IndexEntry e = format::decode_index_entry(entry.data());

@@ -72,6 +72,42 @@ TEST(MetricStoreTest, SumsPeriodsAcrossHeadsAndFlushedMinutes) {
   EXPECT_NEAR((*p)[0].percentiles[1].second, 98, 1);
 }
 
+// A batch's index is searched through in-memory fences (every 256th entry): every series,
+// those at and around the fences and the last ones included, is found, before and after a
+// reopen (which rebuilds the fences from the files). Some series have no entry in a minute.
+TEST(MetricStoreTest, FindsEverySeriesOfALargeBatch) {
+  Fixture f;
+  constexpr int kSeries = 1100;
+  std::vector<uint32_t> ids;
+  {
+    auto s = f.open();
+    for (int i = 0; i < kSeries; ++i) {
+      auto id = s->intern(key("s" + std::to_string(i)), "Count");
+      ASSERT_TRUE(id.ok());
+      ids.push_back(*id);
+    }
+    for (int m = 0; m < 2; ++m) {
+      for (int i = 0; i < kSeries; ++i) {
+        if (m == 1 && i % 3 == 0) continue;  // absent from the second minute's batch
+        ASSERT_TRUE(s->record(ids[i], kT0 + 60 * m + 5, Stat::of(i + 0.5)).ok());
+      }
+    }
+    f.advance_to(*s, kT0 + 180);
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    auto s = f.open();
+    for (int i = 0; i < kSeries; ++i) {
+      auto dp = s->query(ids[i], kT0, kT0 + 120, 60);
+      ASSERT_TRUE(dp.ok());
+      const size_t want = i % 3 == 0 ? 1 : 2;
+      ASSERT_EQ(dp->size(), want) << "series " << i << " pass " << pass;
+      for (const Datapoint& d : *dp) EXPECT_DOUBLE_EQ(d.stat.sum, i + 0.5) << i;
+    }
+    auto none = s->query(kSeries + 5, kT0, kT0 + 120, 60);
+    EXPECT_FALSE(none.ok());
+  }
+}
+
 TEST(MetricStoreTest, SurvivesReopenAndCutsATornTail) {
   Fixture f;
   uint32_t id = 0;

@@ -128,7 +128,7 @@ int run_put(const Args& a) {
   }
   Connection metrics(a);
   const double delivered_before =
-      scrape(metrics, "freshet_firehose_DeliveryToS3_Records", false);
+      scrape(metrics, "freshet_firehose_DeliveryToS3_Records_total", false);
   std::atomic<long> done{0}, errors{0};
   const long requests = (a.records + a.batch - 1) / a.batch;
   std::atomic<long> next{0};
@@ -169,7 +169,7 @@ int run_put(const Args& a) {
     Connection m(a);
     while (putting.load()) {
       max_freshness = std::max(max_freshness,
-                               scrape(m, "freshet_firehose_DeliveryToS3_DataFreshness", true));
+                               scrape(m, "freshet_firehose_DeliveryToS3_DataFreshness_seconds", true));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
@@ -179,7 +179,7 @@ int run_put(const Args& a) {
   double delivered = 0;
   const auto give_up = Clock::now() + std::chrono::seconds(120);
   while (Clock::now() < give_up) {
-    delivered = scrape(metrics, "freshet_firehose_DeliveryToS3_Records", false) - delivered_before;
+    delivered = scrape(metrics, "freshet_firehose_DeliveryToS3_Records_total", false) - delivered_before;
     if (delivered >= static_cast<double>(done.load())) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -24,6 +24,9 @@ PACKAGES=(
   # tests/compat/test_cloudwatch_dashboard.py: the dashboard in headless Chromium
   # (driven by playwright-core from npm, tests/compat/dashboard/package-lock.json).
   chromium
+  # tests/compat/test_prometheus.py: /metrics through a real Prometheus text parser and
+  # scraped by Debian's Prometheus server.
+  python3-prometheus-client prometheus
 )
 
 # npm: this machine's nodejs (NodeSource) ships it; Debian's own nodejs needs the npm package.

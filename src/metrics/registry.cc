@@ -1,9 +1,13 @@
 #include "freshet/metrics/registry.h"
 
+#include "exposition.h"
+
 #include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <set>
 
 namespace freshet::metrics {
 namespace {
@@ -157,31 +161,95 @@ Histogram* Registry::histogram(std::string_view name, Labels labels, std::string
       ->histogram.get();
 }
 
+namespace {
+
+// A bucket bound: six significant digits, fixed down to 0.0001 (0.1 ms in seconds), so that
+// le values read as written ("0.00025", not "0.00025000000000000001" or "2.5e-04").
+std::string format_bound(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6g", v);
+  return buf;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// How a family is exposed: its Prometheus name and the divisor from the registry's values to
+// the base unit (milliseconds are exposed in seconds: 1000).
+struct Exposed {
+  std::string name;
+  double divisor = 1;
+  std::string help;
+};
+
+Exposed exposed(const std::string& family, MetricType type, const std::string& help) {
+  std::string base = family;
+  if (type == MetricType::kCounter && ends_with(base, "_total")) base.resize(base.size() - 6);
+  const std::optional<CloudWatchName> cw = cloudwatch_name_of(family);
+  std::string unit = cw ? cw->unit : "";
+  if (!cw) {
+    if (ends_with(base, "_ms")) unit = "Milliseconds";
+    if (ends_with(base, "_seconds")) unit = "Seconds";
+    if (ends_with(base, "_bytes")) unit = "Bytes";
+  }
+  Exposed e;
+  if (unit == "Milliseconds") {
+    if (ends_with(base, "_ms")) base.resize(base.size() - 3);
+    base += "_seconds";
+    e.divisor = 1000;
+  } else if (unit == "Seconds" && !ends_with(base, "_seconds")) {
+    base += "_seconds";
+  } else if (unit == "Bytes" && !ends_with(base, "_bytes")) {
+    base += "_bytes";
+  }
+  if (type == MetricType::kCounter) base += "_total";
+  e.name = std::move(base);
+  e.help = help.empty() ? family : help;
+  if (e.divisor != 1) e.help += " (exposed in seconds)";
+  if (cw) e.help += " [CloudWatch " + cw->ns + " " + cw->name + ", " + cw->unit + "]";
+  return e;
+}
+
+}  // namespace
+
 std::string Registry::render_prometheus() const {
   std::lock_guard lock(mu_);
   std::string out;
-  for (const auto& [name, fam] : families_) {
-    if (!fam.help.empty()) out += "# HELP " + name + " " + escape_help(fam.help) + "\n";
+  std::set<std::string> names;  // exposed names so far: a clash keeps the registry's name
+  for (const auto& [family, fam] : families_) {
+    Exposed e = exposed(family, fam.type, fam.help);
+    const std::string& name = names.insert(e.name).second ? e.name : family;
+    if (&name == &family) {
+      names.insert(family);
+      e.divisor = 1;
+    }
+    out += "# HELP " + name + " " + escape_help(e.help) + "\n";
     out += "# TYPE " + name + " " + type_name(fam.type) + "\n";
     for (const auto& [key, s] : fam.series) {
       switch (fam.type) {
         case MetricType::kCounter:
-          out += name + key + " " + std::to_string(s.counter->value()) + "\n";
+          out += name + key + " " +
+                 (e.divisor == 1
+                      ? std::to_string(s.counter->value())
+                      : format_double(static_cast<double>(s.counter->value()) / e.divisor)) +
+                 "\n";
           break;
         case MetricType::kGauge:
-          out += name + key + " " + format_double(s.gauge->value()) + "\n";
+          out += name + key + " " + format_double(s.gauge->value() / e.divisor) + "\n";
           break;
         case MetricType::kHistogram: {
           const Histogram& h = *s.histogram;
           uint64_t cumulative = 0;
           for (size_t i = 0; i < Histogram::kBuckets; ++i) {
             cumulative += h.bucket(i);
-            std::string le = i < Histogram::kBounds.size() ? format_double(Histogram::kBounds[i])
-                                                           : std::string("+Inf");
+            std::string le = i < Histogram::kBounds.size()
+                                 ? format_bound(Histogram::kBounds[i] / e.divisor)
+                                 : std::string("+Inf");
             out += name + "_bucket" + render_labels(s.labels, "le", le) + " " +
                    std::to_string(cumulative) + "\n";
           }
-          out += name + "_sum" + key + " " + format_double(h.sum()) + "\n";
+          out += name + "_sum" + key + " " + format_double(h.sum() / e.divisor) + "\n";
           // _count equals the +Inf bucket so the exposition is self-consistent even while
           // observations race with the scrape.
           out += name + "_count" + key + " " + std::to_string(cumulative) + "\n";

@@ -1,5 +1,7 @@
 #include "freshet/metrics/sampler.h"
 
+#include "exposition.h"
+
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
@@ -174,6 +176,12 @@ std::optional<CloudWatchSeries> cloudwatch_series(std::string_view family, const
     return out;
   }
   return std::nullopt;
+}
+
+std::optional<CloudWatchName> cloudwatch_name_of(std::string_view family) {
+  std::optional<CloudWatchSeries> s = cloudwatch_series(family, {});
+  if (!s) return std::nullopt;
+  return CloudWatchName{s->key.ns, s->key.name, s->unit};
 }
 
 RegistrySampler::RegistrySampler(const Registry& registry, MetricStore& store)

@@ -467,7 +467,7 @@ TEST_F(HttpServerTest, GetRoutesAndMetrics) {
             std::string::npos)
       << m;
   EXPECT_NE(
-      m.find("freshet_api_request_duration_ms_count{operation=\"Echo\",service=\"kinesis\"} 1\n"),
+      m.find("freshet_api_request_duration_seconds_count{operation=\"Echo\",service=\"kinesis\"} 1\n"),
       std::string::npos)
       << m;
   EXPECT_NE(m.find("freshet_api_connections_open 1\n"), std::string::npos) << m;

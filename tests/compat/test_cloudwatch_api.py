@@ -35,7 +35,7 @@ def traffic_stream(server):
         time.sleep(3)
     assert not t.errors, t.errors
     # The sampler records each second once it has ended.
-    wait_for(lambda: prometheus_value(prometheus(server), "freshet_kinesis_IncomingRecords",
+    wait_for(lambda: prometheus_value(prometheus(server), "freshet_kinesis_IncomingRecords_total",
                                       'stream="cw"') == t.sent, 5, "the counter")
     time.sleep(2.2)
     return t.sent
@@ -48,8 +48,8 @@ def window():
 
 def test_boto3_and_cli_statistics_equal_prometheus(server, traffic_stream):
     prom = prometheus(server)
-    assert prometheus_value(prom, "freshet_kinesis_IncomingRecords", 'stream="cw"') == traffic_stream
-    prom_bytes = prometheus_value(prom, "freshet_kinesis_IncomingBytes", 'stream="cw"')
+    assert prometheus_value(prom, "freshet_kinesis_IncomingRecords_total", 'stream="cw"') == traffic_stream
+    prom_bytes = prometheus_value(prom, "freshet_kinesis_IncomingBytes_bytes_total", 'stream="cw"')
     cw = client(server, "cloudwatch")
     start, end = window()
     dims = [{"Name": "StreamName", "Value": "cw"}]
@@ -89,7 +89,7 @@ def test_boto3_and_cli_statistics_equal_prometheus(server, traffic_stream):
     lat = cw.get_metric_statistics(Namespace="AWS/Kinesis", MetricName="PutRecords.Latency",
                                    Dimensions=dims, StartTime=start, EndTime=end, Period=600,
                                    Statistics=["SampleCount", "Average"])["Datapoints"]
-    calls = prometheus_value(prom, "freshet_kinesis_PutRecords_Latency_count", 'stream="cw"')
+    calls = prometheus_value(prom, "freshet_kinesis_PutRecords_Latency_seconds_count", 'stream="cw"')
     assert sum(p["SampleCount"] for p in lat) == calls
     assert lat[0]["Unit"] == "Milliseconds"
 

@@ -150,7 +150,7 @@ TEST_F(DynamoDbApiTest, MetricsUseCloudWatchNames) {
             std::string::npos) << text;
   EXPECT_NE(text.find(R"j(freshet_dynamodb_ConsumedReadCapacityUnits{operation="GetItem",table="items"} 0.5)j"),
             std::string::npos);
-  EXPECT_NE(text.find(R"j(freshet_dynamodb_UserErrors{operation="GetItem",table="items"} 1)j"),
+  EXPECT_NE(text.find(R"j(freshet_dynamodb_UserErrors_total{operation="GetItem",table="items"} 1)j"),
             std::string::npos);
 }
 

@@ -308,10 +308,10 @@ TEST_F(KinesisApiTest, PutRecordAndGetRecords) {
 
   // Metrics were counted per stream.
   const std::string text = metrics_.render_prometheus();
-  EXPECT_NE(text.find("freshet_kinesis_IncomingRecords{stream=\"d\"} 1"), std::string::npos)
+  EXPECT_NE(text.find("freshet_kinesis_IncomingRecords_total{stream=\"d\"} 1"), std::string::npos)
       << text;
-  EXPECT_NE(text.find("freshet_kinesis_GetRecords_Records{stream=\"d\"} 1"), std::string::npos);
-  EXPECT_NE(text.find("freshet_kinesis_PutRecord_Latency_count{stream=\"d\"} 1"),
+  EXPECT_NE(text.find("freshet_kinesis_GetRecords_Records_total{stream=\"d\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("freshet_kinesis_PutRecord_Latency_seconds_count{stream=\"d\"} 1"),
             std::string::npos);
 }
 
@@ -417,7 +417,7 @@ TEST_F(KinesisApiTest, PutRecordsResultsAndLimits) {
   EXPECT_EQ(e.type, AwsError::kInvalidArgument);
   EXPECT_EQ(e.message, "Records size exceeds 10 MB limit");
   const std::string text = metrics_.render_prometheus();
-  EXPECT_NE(text.find("freshet_kinesis_PutRecords_SuccessfulRecords{stream=\"r\"} 5"),
+  EXPECT_NE(text.find("freshet_kinesis_PutRecords_SuccessfulRecords_total{stream=\"r\"} 5"),
             std::string::npos);
 }
 
@@ -451,9 +451,9 @@ TEST_F(KinesisApiTest, PutRecordsPartialFailure) {
   EXPECT_NE(failed.find("ErrorMessage"), nullptr);
   EXPECT_EQ(failed.find("SequenceNumber"), nullptr);
   const std::string text = metrics.render_prometheus();
-  EXPECT_NE(text.find("freshet_kinesis_PutRecords_FailedRecords{stream=\"t\"} 1"),
+  EXPECT_NE(text.find("freshet_kinesis_PutRecords_FailedRecords_total{stream=\"t\"} 1"),
             std::string::npos);
-  EXPECT_NE(text.find("freshet_kinesis_WriteProvisionedThroughputExceeded{stream=\"t\"} 1"),
+  EXPECT_NE(text.find("freshet_kinesis_WriteProvisionedThroughputExceeded_total{stream=\"t\"} 1"),
             std::string::npos);
 }
 
@@ -582,7 +582,7 @@ TEST_F(KinesisApiTest, RetentionShardCountLimitsAndMonitoring) {
   EXPECT_EQ(m.find("DesiredShardLevelMetrics")->as_list().size(), 1u);
   std::string shard;
   put("c", "x", "k", &shard);
-  EXPECT_NE(metrics_.render_prometheus().find("freshet_kinesis_IncomingRecords{shard=\"" + shard +
+  EXPECT_NE(metrics_.render_prometheus().find("freshet_kinesis_IncomingRecords_total{shard=\"" + shard +
                                               "\",stream=\"c\"} 1"),
             std::string::npos)
       << metrics_.render_prometheus();

@@ -292,11 +292,18 @@ def test_alarm_transitions_under_load(server):
     cw.disable_alarm_actions(AlarmNames=["hot-writes"])
     assert not cw.describe_alarms(AlarmNames=["hot-writes"])["MetricAlarms"][0]["ActionsEnabled"]
     cli(server, "cloudwatch", "enable-alarm-actions", "--alarm-names", "hot-writes")
-    cli(server, "cloudwatch", "set-alarm-state", "--alarm-name", "hot-writes", "--state-value", "ALARM",
+    assert cw.describe_alarms(AlarmNames=["hot-writes"])["MetricAlarms"][0]["ActionsEnabled"]
+    # SetAlarmState holds until the next evaluation changes the state: on an alarm whose
+    # metric has no data and TreatMissingData ignore, none does, however slow the calls.
+    cw.put_metric_alarm(AlarmName="held", Namespace="Quiet", MetricName="Nothing", Statistic="Sum",
+                        Period=10, EvaluationPeriods=1, Threshold=1, TreatMissingData="ignore",
+                        ComparisonOperator="GreaterThanThreshold")
+    cli(server, "cloudwatch", "set-alarm-state", "--alarm-name", "held", "--state-value", "ALARM",
         "--state-reason", "testing")
-    out = cli(server, "cloudwatch", "describe-alarms", "--state-value", "ALARM").json
-    assert [x["AlarmName"] for x in out["MetricAlarms"]] == ["hot-writes"]
-    assert out["MetricAlarms"][0]["ActionsEnabled"] is True
+    out = cli(server, "cloudwatch", "describe-alarms", "--state-value", "ALARM",
+              "--alarm-name-prefix", "held").json
+    assert [(x["AlarmName"], x["StateReason"]) for x in out["MetricAlarms"]] == [("held", "testing")]
+    cw.delete_alarms(AlarmNames=["held"])
     missing = cli(server, "cloudwatch", "delete-alarms", "--alarm-names", "nope", check=False)
     assert missing.rc != 0 and "ResourceNotFound" in missing.stderr
 

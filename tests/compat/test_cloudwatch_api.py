@@ -308,6 +308,61 @@ def test_alarm_transitions_under_load(server):
     assert missing.rc != 0 and "ResourceNotFound" in missing.stderr
 
 
+def test_metric_math_and_composite_alarms(server):
+    """An alarm on metric math (boto3) and a composite alarm over it (AWS CLI v2), evaluated
+    for real: custom metrics cross the expression's threshold, both go to ALARM."""
+    cw = client(server, "cloudwatch")
+
+    def stat(mid: str, name: str) -> dict:
+        return {"Id": mid, "ReturnData": False, "MetricStat": {
+            "Metric": {"Namespace": "Shop", "MetricName": name,
+                       "Dimensions": [{"Name": "Service", "Value": "cart"}]},
+            "Period": 10, "Stat": "Sum"}}
+    cw.put_metric_alarm(
+        AlarmName="cart-error-rate", EvaluationPeriods=1, Threshold=10,
+        ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+        Metrics=[stat("errors", "Errors"), stat("requests", "Requests"),
+                 {"Id": "rate", "Expression": "100 * errors / requests", "Label": "Error rate"}])
+    with pytest.raises(cw.exceptions.InvalidParameterCombinationException):
+        cw.put_metric_alarm(AlarmName="bad", EvaluationPeriods=1, Threshold=1, Namespace="Shop",
+                            ComparisonOperator="GreaterThanThreshold",
+                            Metrics=[{"Id": "e", "Expression": "1", "Period": 10}])
+    bad = cli(server, "cloudwatch", "put-composite-alarm", "--alarm-name", "x",
+              "--alarm-rule", "ALARM(no-such-alarm)", check=False)
+    assert bad.rc != 0 and "InvalidParameterValue" in bad.stderr, bad
+    cli(server, "cloudwatch", "put-composite-alarm", "--alarm-name", "cart-page",
+        "--alarm-rule", 'ALARM("cart-error-rate") AND NOT INSUFFICIENT_DATA(cart-error-rate)')
+    [m] = cw.describe_alarms(AlarmNames=["cart-error-rate"])["MetricAlarms"]
+    assert [q["Id"] for q in m["Metrics"]] == ["errors", "requests", "rate"]
+    assert m["Metrics"][0]["MetricStat"]["Period"] == 10 and "MetricName" not in m
+
+    def states():
+        out = cli(server, "cloudwatch", "describe-alarms", "--alarm-types", "MetricAlarm",
+                  "CompositeAlarm", "--alarm-name-prefix", "cart-").json
+        return {a["AlarmName"]: a["StateValue"] for a in out["MetricAlarms"] + out["CompositeAlarms"]}
+    wait_for(lambda: states() == {"cart-error-rate": "OK", "cart-page": "OK"}, 20,
+             "both alarms OK without data")
+    dims = [{"Name": "Service", "Value": "cart"}]
+
+    def put(requests: int, errors: int):
+        now = dt.datetime.now(UTC)
+        cw.put_metric_data(Namespace="Shop", MetricData=[
+            {"MetricName": "Requests", "Dimensions": dims, "Value": requests, "Timestamp": now},
+            {"MetricName": "Errors", "Dimensions": dims, "Value": errors, "Timestamp": now}])
+    put(200, 30)  # 15% > 10%
+    wait_for(lambda: states() == {"cart-error-rate": "ALARM", "cart-page": "ALARM"}, 25,
+             "the math alarm and the composite in ALARM")
+    [c] = cw.describe_alarms(AlarmNames=["cart-page"], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]
+    assert c["AlarmRule"] == 'ALARM("cart-error-rate") AND NOT INSUFFICIENT_DATA(cart-error-rate)'
+    assert "cart-error-rate (ALARM)" in c["StateReason"]
+    [m] = cw.describe_alarms(AlarmNames=["cart-error-rate"])["MetricAlarms"]
+    assert m["StateReason"].startswith("Threshold Crossed: 1 out of the last 1 datapoints [15 (")
+    # Past the period with no data: missing is not breaching, both back to OK.
+    wait_for(lambda: states() == {"cart-error-rate": "OK", "cart-page": "OK"}, 25, "OK again")
+    cw.delete_alarms(AlarmNames=["cart-page", "cart-error-rate"])
+    assert states() == {}
+
+
 def test_restart_keeps_history(server, traffic_stream):
     cw = client(server, "cloudwatch")
     start, end = window()

@@ -65,22 +65,146 @@ Result<std::vector<std::string>> strings(const Document& in, std::string_view ke
   return out;
 }
 
+// AlarmRule of a composite alarm (CloudWatch's grammar): ALARM(name), OK(name),
+// INSUFFICIENT_DATA(name) (name: an alarm's name or ARN, optionally in double quotes), TRUE,
+// FALSE, NOT, AND, OR (NOT binds tightest, then AND, then OR; keywords in capitals) and
+// parentheses. state_of answers an alarm's state, or nullopt if there is no such alarm.
+class RuleEvaluator {
+ public:
+  using StateOf = std::function<std::optional<std::string>(std::string_view)>;
+  RuleEvaluator(std::string_view rule, StateOf state_of)
+      : s_(rule), state_of_(std::move(state_of)) {}
+  Result<bool> run() {
+    if (s_.empty() || s_.size() > 10240) {
+      return Error(ErrorCode::kInvalidArgument, "AlarmRule must be 1 to 10240 characters.");
+    }
+    FRESHET_ASSIGN_OR_RETURN(bool v, expr(0));
+    skip_space();
+    if (pos_ != s_.size()) return fail("unexpected text");
+    return v;
+  }
+  std::vector<std::string> referenced;  // the alarm names the rule uses
+
+ private:
+  Error fail(std::string_view what) const {
+    return Error(ErrorCode::kInvalidArgument, "Error in alarm rule at character " +
+                                                  std::to_string(pos_ + 1) + ": " +
+                                                  std::string(what) + ".");
+  }
+  void skip_space() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' ||
+                                s_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+  bool keyword(std::string_view k) {
+    skip_space();
+    if (s_.substr(pos_, k.size()) != k) return false;
+    const size_t end = pos_ + k.size();
+    if (end < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[end])) || s_[end] == '_')) {
+      return false;
+    }
+    pos_ = end;
+    return true;
+  }
+  // OR of ANDs of factors; depth bounds the recursion.
+  Result<bool> expr(int depth) {
+    if (depth > 100) return fail("too deeply nested");
+    FRESHET_ASSIGN_OR_RETURN(bool v, term(depth));
+    while (keyword("OR")) {
+      FRESHET_ASSIGN_OR_RETURN(bool w, term(depth));
+      v = v || w;
+    }
+    return v;
+  }
+  Result<bool> term(int depth) {
+    FRESHET_ASSIGN_OR_RETURN(bool v, factor(depth));
+    while (keyword("AND")) {
+      FRESHET_ASSIGN_OR_RETURN(bool w, factor(depth));
+      v = v && w;
+    }
+    return v;
+  }
+  Result<bool> factor(int depth) {
+    if (depth > 100) return fail("too deeply nested");
+    if (keyword("NOT")) {
+      FRESHET_ASSIGN_OR_RETURN(bool v, factor(depth + 1));
+      return !v;
+    }
+    if (keyword("TRUE")) return true;
+    if (keyword("FALSE")) return false;
+    skip_space();
+    if (pos_ < s_.size() && s_[pos_] == '(') {
+      ++pos_;
+      FRESHET_ASSIGN_OR_RETURN(bool v, expr(depth + 1));
+      skip_space();
+      if (pos_ >= s_.size() || s_[pos_] != ')') return fail("expected )");
+      ++pos_;
+      return v;
+    }
+    for (std::string_view state : {"ALARM", "OK", "INSUFFICIENT_DATA"}) {
+      if (!keyword(state)) continue;
+      skip_space();
+      if (pos_ >= s_.size() || s_[pos_] != '(') return fail("expected ( after " + std::string(state));
+      ++pos_;
+      skip_space();
+      std::string name;
+      if (pos_ < s_.size() && s_[pos_] == '"') {
+        const size_t close = s_.find('"', pos_ + 1);
+        if (close == std::string_view::npos) return fail("unterminated alarm name");
+        name = std::string(s_.substr(pos_ + 1, close - pos_ - 1));
+        pos_ = close + 1;
+      } else {
+        const size_t close = s_.find(')', pos_);
+        if (close == std::string_view::npos) return fail("expected )");
+        name = std::string(s_.substr(pos_, close - pos_));
+        while (!name.empty() && name.back() == ' ') name.pop_back();
+        pos_ = close;
+      }
+      skip_space();
+      if (pos_ >= s_.size() || s_[pos_] != ')') return fail("expected )");
+      ++pos_;
+      // An ARN names the alarm after ":alarm:".
+      if (const size_t a = name.find(":alarm:"); name.starts_with("arn:") && a != std::string::npos) {
+        name = name.substr(a + 7);
+      }
+      if (name.empty()) return fail("an empty alarm name");
+      const std::optional<std::string> st = state_of_(name);
+      if (!st) {
+        return Error(ErrorCode::kInvalidArgument,
+                     "Could not save the composite alarm as alarms [" + name +
+                         "] in the alarm rule do not exist");
+      }
+      referenced.push_back(name);
+      return *st == state;
+    }
+    return fail("expected ALARM(...), OK(...), INSUFFICIENT_DATA(...), TRUE, FALSE, NOT or (");
+  }
+
+  std::string_view s_;
+  const StateOf state_of_;
+  size_t pos_ = 0;
+};
+
 }  // namespace
 
 AlarmBook::AlarmBook(metrics::MetricStore& store, std::string file, std::string region,
-                     std::string account, std::shared_ptr<const Clock> clock)
+                     std::string account, std::shared_ptr<const Clock> clock,
+                     MetricData metric_data)
     : store_(store),
       file_(std::move(file)),
       region_(std::move(region)),
       account_(std::move(account)),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      metric_data_(std::move(metric_data)) {}
 
 Result<std::unique_ptr<AlarmBook>> AlarmBook::open(metrics::MetricStore& store, std::string file,
                                                    std::string region, std::string account,
-                                                   std::shared_ptr<const Clock> clock) {
+                                                   std::shared_ptr<const Clock> clock,
+                                                   MetricData metric_data) {
   if (!clock) clock = std::make_shared<SystemClock>();
-  std::unique_ptr<AlarmBook> b(
-      new AlarmBook(store, std::move(file), std::move(region), std::move(account), clock));
+  std::unique_ptr<AlarmBook> b(new AlarmBook(store, std::move(file), std::move(region),
+                                             std::move(account), clock, std::move(metric_data)));
   FRESHET_RETURN_IF_ERROR(b->load());
   return b;
 }
@@ -88,7 +212,8 @@ Result<std::unique_ptr<AlarmBook>> AlarmBook::open(metrics::MetricStore& store, 
 const std::vector<std::string_view>& AlarmBook::operations() {
   static const std::vector<std::string_view> kOps = {
       "PutMetricAlarm", "DescribeAlarms",       "DescribeAlarmsForMetric", "DeleteAlarms",
-      "SetAlarmState",  "DescribeAlarmHistory", "EnableAlarmActions",      "DisableAlarmActions"};
+      "SetAlarmState",  "DescribeAlarmHistory", "EnableAlarmActions",      "DisableAlarmActions",
+      "PutCompositeAlarm"};
   return kOps;
 }
 
@@ -99,6 +224,7 @@ bool AlarmBook::handles(std::string_view op) const {
 
 CloudWatchApi::Outcome AlarmBook::call(std::string_view op, const Document& in) {
   if (op == "PutMetricAlarm") return put(in);
+  if (op == "PutCompositeAlarm") return put_composite(in);
   if (op == "DescribeAlarms") return describe(in);
   if (op == "DescribeAlarmsForMetric") return describe_for_metric(in);
   if (op == "DeleteAlarms") return remove(in);
@@ -122,21 +248,44 @@ Document AlarmBook::alarm_document(const Alarm& a) const {
   d.set("StateReason", a.state_reason);
   if (!a.state_reason_data.empty()) d.set("StateReasonData", a.state_reason_data);
   d.set("StateUpdatedTimestamp", Document::timestamp_ms(a.state_updated_ms));
-  d.set("MetricName", a.metric.name);
-  d.set("Namespace", a.metric.ns);
-  if (!a.statistic.empty()) d.set("Statistic", a.statistic);
-  if (!a.extended_statistic.empty()) d.set("ExtendedStatistic", a.extended_statistic);
-  Document dims = Document::make_list();
-  for (const auto& x : a.metric.dims)
-    dims.push_back(Document(Map{{"Name", x.name}, {"Value", x.value}}));
-  d.set("Dimensions", std::move(dims));
-  d.set("Period", a.period);
+  if (a.metrics.is_list()) {
+    d.set("Metrics", a.metrics);
+  } else {
+    d.set("MetricName", a.metric.name);
+    d.set("Namespace", a.metric.ns);
+    if (!a.statistic.empty()) d.set("Statistic", a.statistic);
+    if (!a.extended_statistic.empty()) d.set("ExtendedStatistic", a.extended_statistic);
+    Document dims = Document::make_list();
+    for (const auto& x : a.metric.dims)
+      dims.push_back(Document(Map{{"Name", x.name}, {"Value", x.value}}));
+    d.set("Dimensions", std::move(dims));
+    d.set("Period", a.period);
+  }
   if (!a.unit.empty()) d.set("Unit", a.unit);
   d.set("EvaluationPeriods", a.evaluation_periods);
   d.set("DatapointsToAlarm", a.datapoints_to_alarm);
   d.set("Threshold", a.threshold);
   d.set("ComparisonOperator", a.comparison);
   d.set("TreatMissingData", a.treat_missing);
+  d.set("StateTransitionedTimestamp", Document::timestamp_ms(a.state_updated_ms));
+  return d;
+}
+
+Document AlarmBook::composite_document(const Alarm& a) const {
+  Document d = Document::make_map();
+  d.set("AlarmName", a.name);
+  d.set("AlarmArn", "arn:aws:cloudwatch:" + region_ + ":" + account_ + ":alarm:" + a.name);
+  if (!a.description.empty()) d.set("AlarmDescription", a.description);
+  d.set("AlarmRule", a.rule);
+  d.set("AlarmConfigurationUpdatedTimestamp", Document::timestamp_ms(a.config_updated_ms));
+  d.set("ActionsEnabled", a.actions_enabled);
+  d.set("OKActions", string_list(a.ok_actions));
+  d.set("AlarmActions", string_list(a.alarm_actions));
+  d.set("InsufficientDataActions", string_list(a.insufficient_actions));
+  d.set("StateValue", a.state);
+  d.set("StateReason", a.state_reason);
+  if (!a.state_reason_data.empty()) d.set("StateReasonData", a.state_reason_data);
+  d.set("StateUpdatedTimestamp", Document::timestamp_ms(a.state_updated_ms));
   d.set("StateTransitionedTimestamp", Document::timestamp_ms(a.state_updated_ms));
   return d;
 }
@@ -198,6 +347,14 @@ Status AlarmBook::load() {
       a.state_reason_data = str(d, "StateReasonData");
       a.state_updated_ms = static_cast<int64_t>(num(d, "StateUpdatedMs"));
       a.config_updated_ms = static_cast<int64_t>(num(d, "ConfigUpdatedMs"));
+      if (const Document* m = d.find("Metrics"); m && m->is_list()) a.metrics = *m;
+      a.rule = str(d, "AlarmRule");
+      a.composite = !a.rule.empty();
+      if (a.composite) {
+        a.period = 60;
+        a.evaluation_periods = 1;
+        a.datapoints_to_alarm = 1;
+      }
       if (a.name.empty() || a.period <= 0 || a.evaluation_periods <= 0) continue;
       alarms_[a.name] = std::move(a);
     }
@@ -216,7 +373,8 @@ Status AlarmBook::save_locked() {
   Document doc = Document::make_map();
   Document list = Document::make_list();
   for (const auto& [name, a] : alarms_) {
-    Document d = alarm_document(a);
+    Document d = a.composite ? composite_document(a) : alarm_document(a);
+    if (a.metrics.is_list()) d.set("Period", a.period);
     d.set("StateUpdatedMs", a.state_updated_ms);
     d.set("ConfigUpdatedMs", a.config_updated_ms);
     list.push_back(std::move(d));
@@ -279,7 +437,9 @@ void AlarmBook::evaluate_locked(Alarm& a, int64_t now_s) {
     pct = v;
     pcts.push_back(v);
   }
-  if (auto id = store_.find(a.metric)) {
+  if (a.metrics.is_list()) {
+    math_values_locked(a, start, end, values);
+  } else if (auto id = store_.find(a.metric)) {
     auto info = store_.info(*id);
     if (a.unit.empty() || (info && info->unit == a.unit)) {
       auto dps = store_.query(*id, start, end, a.period, pcts);
@@ -356,13 +516,94 @@ void AlarmBook::evaluate_locked(Alarm& a, int64_t now_s) {
   set_state_locked(a, next, reason, encode_json(data));
 }
 
+void AlarmBook::math_values_locked(const Alarm& a, int64_t start, int64_t end,
+                                   std::vector<std::optional<double>>& values) {
+  if (!metric_data_) return;
+  Document in = Document(Map{{"MetricDataQueries", a.metrics},
+                             {"StartTime", Document::timestamp_ms(start * 1000)},
+                             {"EndTime", Document::timestamp_ms(end * 1000)},
+                             {"ScanBy", "TimestampAscending"}});
+  CloudWatchApi::Outcome o = metric_data_(in);
+  const Document* out = std::get_if<Document>(&o);
+  const Document* results = out != nullptr ? out->find("MetricDataResults") : nullptr;
+  if (results == nullptr || !results->is_list() || results->as_list().empty()) return;
+  // The one query with ReturnData (put() checked there is exactly one).
+  const Document& r = results->as_list().front();
+  const Document* ts = r.find("Timestamps");
+  const Document* vs = r.find("Values");
+  if (ts == nullptr || vs == nullptr || !ts->is_list() || !vs->is_list()) return;
+  for (size_t i = 0; i < ts->as_list().size() && i < vs->as_list().size(); ++i) {
+    const Document& t = ts->as_list()[i];
+    const Document& v = vs->as_list()[i];
+    int64_t t_s = 0;
+    if (t.type() == Document::Type::kTimestamp) {
+      t_s = t.as_timestamp_ms() / 1000;
+    } else if (t.is_int()) {
+      t_s = t.as_int();
+    } else {
+      continue;
+    }
+    if (t_s < start || t_s >= end) continue;
+    const size_t k = static_cast<size_t>((t_s - start) / a.period);
+    if (k >= values.size()) continue;
+    if (v.is_double()) {
+      values[k] = v.as_double();
+    } else if (v.is_int()) {
+      values[k] = static_cast<double>(v.as_int());
+    }
+  }
+}
+
+void AlarmBook::evaluate_composite_locked(Alarm& a) {
+  std::vector<std::string> changed_children;
+  auto state_of = [&](std::string_view name) -> std::optional<std::string> {
+    auto it = alarms_.find(std::string(name));
+    if (it == alarms_.end()) return std::nullopt;
+    return it->second.state;
+  };
+  RuleEvaluator ev(a.rule, state_of);
+  Result<bool> v = ev.run();
+  if (!v.ok()) {
+    // A child deleted since: the rule cannot be evaluated.
+    if (a.state != "INSUFFICIENT_DATA") {
+      set_state_locked(a, "INSUFFICIENT_DATA", v.error().message(), "");
+    }
+    return;
+  }
+  const std::string next = *v ? "ALARM" : "OK";
+  if (next == a.state) return;
+  // CloudWatch names the child alarms that triggered the change.
+  std::string reason;
+  std::string triggering;
+  for (const std::string& n : ev.referenced) {
+    const Alarm& c = alarms_.at(n);
+    if (!triggering.empty()) triggering += ", ";
+    triggering += "arn:aws:cloudwatch:" + region_ + ":" + account_ + ":alarm:" + n + " (" +
+                  c.state + ")";
+  }
+  reason = "Alarm rule " + std::string(*v ? "" : "no longer ") + "evaluates to TRUE: " + a.rule +
+           " [" + triggering + "]";
+  Document data =
+      Document(Map{{"triggeringAlarms", triggering}, {"rule", a.rule}});
+  set_state_locked(a, next, reason, encode_json(data));
+}
+
 void AlarmBook::evaluate() {
   std::lock_guard lock(mu_);
   const int64_t now = clock_->now_ms() / 1000;
   bool changed = false;
   for (auto& [name, a] : alarms_) {
+    if (a.composite) continue;
     const std::string before = a.state;
     evaluate_locked(a, now);
+    changed = changed || a.state != before;
+  }
+  // Composites see this pass's metric alarm states (a composite of composites may take one
+  // more pass).
+  for (auto& [name, a] : alarms_) {
+    if (!a.composite) continue;
+    const std::string before = a.state;
+    evaluate_composite_locked(a);
     changed = changed || a.state != before;
   }
   if (changed) {
@@ -382,13 +623,95 @@ CloudWatchApi::Outcome AlarmBook::put(const Document& in) {
   a.name = *name;
   CW_ASSIGN(auto desc, get_str(in, "AlarmDescription"));
   a.description = desc.value_or("");
-  if (member(in, "Metrics") != nullptr) {
-    return invalid_value("Alarms on metric math (Metrics) are not supported by Freshet yet.");
+  CW_ASSIGN(const List* math, get_items(in, "Metrics"));
+  if (math != nullptr) {
+    // An alarm on metric math: no single metric; the queries are GetMetricData's, exactly
+    // one with ReturnData, and the alarm's period is their MetricStat period.
+    for (std::string_view k : {"Namespace", "MetricName", "Statistic", "ExtendedStatistic",
+                               "Dimensions", "Period", "Unit"}) {
+      if (member(in, k) != nullptr) {
+        return combination("The parameter " + std::string(k) +
+                           " cannot be used together with Metrics.");
+      }
+    }
+    if (math->empty() || math->size() > 20) {
+      return invalid_value("The collection Metrics must have 1 to 20 members.");
+    }
+    int64_t returned = 0, period = 0;
+    for (const Document& q : *math) {
+      CW_ASSIGN(auto rd, get_flag(q, "ReturnData"));
+      returned += rd.value_or(true) ? 1 : 0;
+      if (const Document* ms = member(q, "MetricStat")) {
+        CW_ASSIGN(auto p, get_num(*ms, "Period"));
+        if (p) period = std::max(period, to_i64(*p));
+      }
+      CW_ASSIGN(auto qp, get_num(q, "Period"));
+      if (qp && period == 0) period = to_i64(*qp);
+    }
+    if (returned != 1) {
+      return invalid_value(
+          "Exactly one element of the metrics list should return data (ReturnData).");
+    }
+    if (period == 0) return missing("Metrics.member.N.MetricStat.Period");
+    a.period = period;
+    // Typed as the model has them (Query carries every value as a string).
+    a.metrics = Document::make_list();
+    for (const Document& q : *math) {
+      Document n = Document::make_map();
+      for (std::string_view k : {"Id", "Label", "Expression", "AccountId"}) {
+        CW_ASSIGN(auto v, get_str(q, k));
+        if (v) n.set(std::string(k), *v);
+      }
+      CW_ASSIGN(auto rd, get_flag(q, "ReturnData"));
+      n.set("ReturnData", rd.value_or(true));
+      CW_ASSIGN(auto qp, get_num(q, "Period"));
+      if (qp) n.set("Period", to_i64(*qp));
+      if (const Document* ms = member(q, "MetricStat")) {
+        Document m = Document::make_map();
+        const Document* metric = member(*ms, "Metric");
+        if (metric == nullptr) return missing("Metrics.member.N.MetricStat.Metric");
+        Document md = Document::make_map();
+        for (std::string_view k : {"Namespace", "MetricName"}) {
+          CW_ASSIGN(auto v, get_str(*metric, k));
+          if (v) md.set(std::string(k), *v);
+        }
+        Document dl = Document::make_list();
+        CW_ASSIGN(const List* dims, get_items(*metric, "Dimensions"));
+        if (dims != nullptr) {
+          for (const Document& d : *dims) {
+            CW_ASSIGN(auto dn, get_str(d, "Name"));
+            CW_ASSIGN(auto dv, get_str(d, "Value"));
+            if (!dn || !dv) return missing("Dimensions.member.Name and Value");
+            dl.push_back(Document(Map{{"Name", *dn}, {"Value", *dv}}));
+          }
+        }
+        md.set("Dimensions", std::move(dl));
+        m.set("Metric", std::move(md));
+        CW_ASSIGN(auto p, get_num(*ms, "Period"));
+        if (p) m.set("Period", to_i64(*p));
+        for (std::string_view k : {"Stat", "Unit"}) {
+          CW_ASSIGN(auto v, get_str(*ms, k));
+          if (v) m.set(std::string(k), *v);
+        }
+        n.set("MetricStat", std::move(m));
+      }
+      a.metrics.push_back(std::move(n));
+    }
+    // The queries must run: an unknown id or a bad expression fails here, not at evaluation.
+    if (metric_data_) {
+      const int64_t now_ms = clock_->now_ms();
+      CloudWatchApi::Outcome o = metric_data_(Document(
+          Map{{"MetricDataQueries", a.metrics},
+              {"StartTime", Document::timestamp_ms(now_ms - period * 1000)},
+              {"EndTime", Document::timestamp_ms(now_ms)}}));
+      if (auto* e = std::get_if<CloudWatchError>(&o)) return *e;
+    }
   }
   CW_ASSIGN(auto ns, get_str(in, "Namespace"));
   CW_ASSIGN(auto metric, get_str(in, "MetricName"));
-  if (!metric) return missing("MetricName");
-  if (!ns) return missing("Namespace");
+  if (math == nullptr && !metric) return missing("MetricName");
+  if (math == nullptr && !ns) return missing("Namespace");
+  if (math != nullptr) ns = metric = "";
   a.metric.ns = *ns;
   a.metric.name = *metric;
   CW_ASSIGN(const List* dims, get_items(in, "Dimensions"));
@@ -403,7 +726,7 @@ CloudWatchApi::Outcome AlarmBook::put(const Document& in) {
   }
   CW_ASSIGN(auto stat, get_str(in, "Statistic"));
   CW_ASSIGN(auto ext, get_str(in, "ExtendedStatistic"));
-  if (stat.has_value() == ext.has_value()) {
+  if (math == nullptr && stat.has_value() == ext.has_value()) {
     return combination("Exactly one of Statistic or ExtendedStatistic must be specified.");
   }
   if (stat && std::find(kStats.begin(), kStats.end(), *stat) == kStats.end()) {
@@ -427,11 +750,11 @@ CloudWatchApi::Outcome AlarmBook::put(const Document& in) {
   CW_ASSIGN(auto dta, get_num(in, "DatapointsToAlarm"));
   CW_ASSIGN(auto threshold, get_num(in, "Threshold"));
   CW_ASSIGN(auto cmp, get_str(in, "ComparisonOperator"));
-  if (!period) return missing("Period");
+  if (!period && math == nullptr) return missing("Period");
   if (!eval) return missing("EvaluationPeriods");
   if (!threshold) return missing("Threshold");
   if (!cmp) return missing("ComparisonOperator");
-  a.period = to_i64(*period);
+  if (math == nullptr) a.period = to_i64(*period);
   if (a.period < 10 || (a.period > 60 && a.period % 60 != 0) ||
       (a.period < 60 && a.period != 10 && a.period != 30)) {
     return invalid_value("The parameter Period must be 10, 30, or a multiple of 60.");
@@ -489,6 +812,65 @@ CloudWatchApi::Outcome AlarmBook::put(const Document& in) {
   return Document::make_map();
 }
 
+CloudWatchApi::Outcome AlarmBook::put_composite(const Document& in) {
+  Alarm a;
+  a.composite = true;
+  CW_ASSIGN(auto name, get_str(in, "AlarmName"));
+  if (!name) return missing("AlarmName");
+  if (name->empty() || name->size() > 255) {
+    return invalid_value("The parameter AlarmName must be 1 to 255 characters.");
+  }
+  a.name = *name;
+  CW_ASSIGN(auto rule, get_str(in, "AlarmRule"));
+  if (!rule) return missing("AlarmRule");
+  a.rule = *rule;
+  CW_ASSIGN(auto desc, get_str(in, "AlarmDescription"));
+  a.description = desc.value_or("");
+  CW_ASSIGN(auto enabled, get_flag(in, "ActionsEnabled"));
+  a.actions_enabled = enabled.value_or(true);
+  CW_ASSIGN(a.ok_actions, strings(in, "OKActions"));
+  CW_ASSIGN(a.alarm_actions, strings(in, "AlarmActions"));
+  CW_ASSIGN(a.insufficient_actions, strings(in, "InsufficientDataActions"));
+  a.period = 60;
+  a.evaluation_periods = a.datapoints_to_alarm = 1;
+  std::lock_guard lock(mu_);
+  // The rule must parse and name alarms that exist (not itself).
+  auto state_of = [&](std::string_view n) -> std::optional<std::string> {
+    if (n == a.name) return std::nullopt;
+    auto it = alarms_.find(std::string(n));
+    if (it == alarms_.end()) return std::nullopt;
+    return it->second.state;
+  };
+  RuleEvaluator ev(a.rule, state_of);
+  if (Result<bool> v = ev.run(); !v.ok()) return invalid_value(v.error().message());
+  const int64_t now = clock_->now_ms();
+  auto it = alarms_.find(a.name);
+  if (it == alarms_.end()) {
+    if (alarms_.size() >= kMaxAlarms) {
+      return limit_exceeded("The maximum number of alarms (5000) has been reached.");
+    }
+    a.state_updated_ms = now;
+  } else {
+    if (!it->second.composite) {
+      return invalid_value("The alarm " + a.name + " is a metric alarm, not a composite alarm.");
+    }
+    a.state = it->second.state;
+    a.state_reason = it->second.state_reason;
+    a.state_reason_data = it->second.state_reason_data;
+    a.state_updated_ms = it->second.state_updated_ms;
+  }
+  a.config_updated_ms = now;
+  history_.push_back(HistoryItem{
+      a.name, now, "ConfigurationUpdate",
+      std::string("Alarm \"") + a.name + "\" " + (it == alarms_.end() ? "created" : "updated"),
+      "{}"});
+  while (history_.size() > kMaxHistory) history_.pop_front();
+  Alarm& stored = alarms_[a.name] = std::move(a);
+  evaluate_composite_locked(stored);  // at once: children already have states
+  if (Status s = save_locked(); !s.ok()) return internal(s.error().message());
+  return Document::make_map();
+}
+
 CloudWatchApi::Outcome AlarmBook::describe(const Document& in) {
   CW_ASSIGN(auto names, strings(in, "AlarmNames"));
   CW_ASSIGN(auto prefix, get_str(in, "AlarmNamePrefix"));
@@ -512,10 +894,18 @@ CloudWatchApi::Outcome AlarmBook::describe(const Document& in) {
   }
   const bool metric_alarms =
       types.empty() || std::find(types.begin(), types.end(), "MetricAlarm") != types.end();
+  const bool composite_alarms =
+      std::find(types.begin(), types.end(), "CompositeAlarm") != types.end();
+  for (const std::string& t : types) {
+    if (t != "MetricAlarm" && t != "CompositeAlarm") {
+      return invalid_value("The value " + t + " for parameter AlarmTypes is invalid.");
+    }
+  }
   std::lock_guard lock(mu_);
   std::vector<const Alarm*> found;
-  if (metric_alarms) {
+  if (metric_alarms || composite_alarms) {
     for (const auto& [name, a] : alarms_) {
+      if (a.composite ? !composite_alarms : !metric_alarms) continue;
       if (!names.empty() && std::find(names.begin(), names.end(), name) == names.end()) continue;
       if (prefix && !name.starts_with(*prefix)) continue;
       if (state && a.state != *state) continue;
@@ -530,11 +920,16 @@ CloudWatchApi::Outcome AlarmBook::describe(const Document& in) {
     }
   }
   Document list = Document::make_list();
+  Document composites = Document::make_list();
   for (size_t i = skip; i < found.size() && i < skip + page; ++i) {
-    list.push_back(alarm_document(*found[i]));
+    if (found[i]->composite) {
+      composites.push_back(composite_document(*found[i]));
+    } else {
+      list.push_back(alarm_document(*found[i]));
+    }
   }
   Document out = Document::make_map();
-  out.set("CompositeAlarms", Document::make_list());
+  out.set("CompositeAlarms", std::move(composites));
   out.set("MetricAlarms", std::move(list));
   if (skip + page < found.size()) out.set("NextToken", std::to_string(skip + page));
   return out;
@@ -562,6 +957,7 @@ CloudWatchApi::Outcome AlarmBook::describe_for_metric(const Document& in) {
   std::lock_guard lock(mu_);
   Document list = Document::make_list();
   for (const auto& [name, a] : alarms_) {
+    if (a.composite || a.metrics.is_list()) continue;
     if (a.metric.ns != *ns || a.metric.name != *metric) continue;
     if (dl != nullptr && a.metric.dims != dims) continue;
     if (stat && a.statistic != *stat) continue;

@@ -1,18 +1,25 @@
-// Metric alarms: their definitions, state, history and evaluation.
+// Metric alarms (on one metric, or on metric math: Metrics), composite alarms (AlarmRule over
+// other alarms' states): their definitions, state, history and evaluation.
 //
 // Alarms are kept in memory and written to one JSON file (replaced atomically: temp file,
 // fsync, rename, fsync of the directory) on every change of definition or state; history
 // keeps the newest 10,000 items. evaluate() runs once a second on the owner's thread: each
 // alarm is evaluated when one of its periods has ended, over its last EvaluationPeriods
-// periods, with DatapointsToAlarm and TreatMissingData as CloudWatch applies them.
+// periods, with DatapointsToAlarm and TreatMissingData as CloudWatch applies them. An alarm
+// on metric math gets its values from GetMetricData (the `metric_data` function given to
+// open(), called without mu_'s protection being needed: it reads only the store). Composite
+// alarms are evaluated after the metric alarms of the same pass: ALARM when the rule is true,
+// else OK.
 //
 // Threads: every method may be called from any thread; mu_ guards all state and the file.
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,9 +31,12 @@ namespace freshet::api::cloudwatch {
 
 class AlarmBook {
  public:
+  // GetMetricData: MetricDataQueries, StartTime, EndTime, ScanBy in; MetricDataResults out.
+  using MetricData = std::function<CloudWatchApi::Outcome(const Document&)>;
   static Result<std::unique_ptr<AlarmBook>> open(metrics::MetricStore& store, std::string file,
                                                  std::string region, std::string account,
-                                                 std::shared_ptr<const Clock> clock);
+                                                 std::shared_ptr<const Clock> clock,
+                                                 MetricData metric_data = {});
   static const std::vector<std::string_view>& operations();
   bool handles(std::string_view op) const;
   CloudWatchApi::Outcome call(std::string_view op, const Document& in);
@@ -50,6 +60,9 @@ class AlarmBook {
     int64_t state_updated_ms = 0;
     int64_t config_updated_ms = 0;
     int64_t evaluated_to = 0;  // end of the last evaluated window (seconds)
+    Document metrics;          // metric math alarms: PutMetricAlarm's Metrics (a list), else null
+    bool composite = false;    // a composite alarm: rule, no metric
+    std::string rule;          // AlarmRule
   };
   struct HistoryItem {
     std::string alarm;
@@ -61,14 +74,20 @@ class AlarmBook {
 
  private:
   AlarmBook(metrics::MetricStore& store, std::string file, std::string region, std::string account,
-            std::shared_ptr<const Clock> clock);
+            std::shared_ptr<const Clock> clock, MetricData metric_data);
   Status load();
   Status save_locked();
   Document alarm_document(const Alarm& a) const;
   void set_state_locked(Alarm& a, std::string state, std::string reason, std::string data);
   void evaluate_locked(Alarm& a, int64_t now_s);
+  // The values of a metric math alarm's periods [start, end), by period index.
+  void math_values_locked(const Alarm& a, int64_t start, int64_t end,
+                          std::vector<std::optional<double>>& values);
+  void evaluate_composite_locked(Alarm& a);
+  Document composite_document(const Alarm& a) const;
 
   CloudWatchApi::Outcome put(const Document& in);
+  CloudWatchApi::Outcome put_composite(const Document& in);
   CloudWatchApi::Outcome describe(const Document& in);
   CloudWatchApi::Outcome describe_for_metric(const Document& in);
   CloudWatchApi::Outcome remove(const Document& in);
@@ -80,6 +99,7 @@ class AlarmBook {
   const std::string file_;
   const std::string region_, account_;
   std::shared_ptr<const Clock> clock_;
+  const MetricData metric_data_;
   std::mutex mu_;
   std::map<std::string, Alarm> alarms_;  // GUARDED_BY(mu_)
   std::deque<HistoryItem> history_;      // GUARDED_BY(mu_); newest last

@@ -771,9 +771,13 @@ Result<std::unique_ptr<CloudWatchApi>> CloudWatchApi::open(metrics::MetricStore&
                                                            metrics::Registry& registry,
                                                            CloudWatchApiOptions options) {
   auto impl = std::make_unique<Impl>(store, registry, std::move(options));
+  // Alarms on metric math evaluate through GetMetricData (Impl outlives its AlarmBook).
+  Impl* raw = impl.get();
   FRESHET_ASSIGN_OR_RETURN(
-      impl->alarms_, cw::AlarmBook::open(store, impl->options_.alarms_file, impl->options_.region,
-                                         impl->options_.account_id, impl->options_.clock));
+      impl->alarms_,
+      cw::AlarmBook::open(store, impl->options_.alarms_file, impl->options_.region,
+                          impl->options_.account_id, impl->options_.clock,
+                          [raw](const Document& in) { return raw->get_metric_data(in); }));
   return std::unique_ptr<CloudWatchApi>(new CloudWatchApi(std::move(impl)));
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "../../testing/temp_dir.h"
 #include "cloudwatch_internal.h"
 
@@ -190,6 +192,112 @@ TEST(CloudWatchApiTest, AlarmsTransitionAndSurviveRestart) {
   EXPECT_EQ(f.error("DeleteAlarms", "AlarmNames.member.1=nope"), "ResourceNotFound");
   f.ok("DeleteAlarms", "AlarmNames.member.1=hot");
   EXPECT_EQ(f.ok("DescribeAlarms", "").find("MetricAlarms")->as_list().size(), 0u);
+}
+
+// An alarm on metric math (Metrics: two MetricStats and an expression) and a composite alarm
+// over it and a plain alarm, evaluated with a manual clock; both survive a restart.
+TEST(CloudWatchApiTest, MetricMathAndCompositeAlarms) {
+  Fixture f;
+  const std::string m =
+      "Metrics.member.1.Id=a&Metrics.member.1.ReturnData=false"
+      "&Metrics.member.1.MetricStat.Metric.Namespace=App&Metrics.member.1.MetricStat.Metric."
+      "MetricName=Errors&Metrics.member.1.MetricStat.Period=10&Metrics.member.1.MetricStat.Stat=Sum"
+      "&Metrics.member.2.Id=b&Metrics.member.2.ReturnData=false"
+      "&Metrics.member.2.MetricStat.Metric.Namespace=App&Metrics.member.2.MetricStat.Metric."
+      "MetricName=Requests&Metrics.member.2.MetricStat.Period=10&Metrics.member.2.MetricStat.Stat=Sum"
+      "&Metrics.member.3.Id=rate&Metrics.member.3.Expression=100*a%2Fb&Metrics.member.3.Label=Rate";
+  f.ok("PutMetricAlarm", "AlarmName=error-rate&EvaluationPeriods=1&Threshold=10"
+                         "&ComparisonOperator=GreaterThanThreshold&TreatMissingData=notBreaching&" + m);
+  f.ok("PutMetricAlarm",
+       "AlarmName=busy&Namespace=App&MetricName=Requests&Statistic=Sum&Period=10"
+       "&EvaluationPeriods=1&Threshold=50&ComparisonOperator=GreaterThanOrEqualToThreshold"
+       "&TreatMissingData=notBreaching");
+  // Errors: bad rules and unknown children; a metric alarm's own fields with Metrics.
+  EXPECT_EQ(f.error("PutCompositeAlarm", "AlarmName=c&AlarmRule=ALARM(nope)"),
+            "InvalidParameterValue");
+  EXPECT_EQ(f.error("PutCompositeAlarm", "AlarmName=c&AlarmRule=ALARM(busy)+AND"),
+            "InvalidParameterValue");
+  EXPECT_EQ(f.error("PutCompositeAlarm", "AlarmName=c"), "MissingParameter");
+  EXPECT_EQ(f.error("PutMetricAlarm", "AlarmName=x&EvaluationPeriods=1&Threshold=1"
+                                      "&ComparisonOperator=GreaterThanThreshold&Namespace=App&" + m),
+            "InvalidParameterCombination");
+  EXPECT_EQ(f.error("PutMetricAlarm",
+                    "AlarmName=x&EvaluationPeriods=1&Threshold=1&ComparisonOperator="
+                    "GreaterThanThreshold&Metrics.member.1.Id=a&Metrics.member.1.Expression=nope(1)"
+                    "&Metrics.member.1.Period=10"),
+            "InvalidParameterValue");
+  f.ok("PutCompositeAlarm",
+       "AlarmName=page&AlarmRule=ALARM(%22error-rate%22)+AND+NOT+ALARM(busy)"
+       "&AlarmActions.member.1=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3Apage");
+  auto states = [&] {
+    Document d = f.ok("DescribeAlarms", "AlarmTypes.member.1=MetricAlarm&AlarmTypes.member.2=CompositeAlarm");
+    std::map<std::string, std::string> out;
+    for (const char* k : {"MetricAlarms", "CompositeAlarms"}) {
+      for (const Document& a : d.find(k)->as_list()) {
+        out[a.find("AlarmName")->as_string()] = a.find("StateValue")->as_string();
+      }
+    }
+    return out;
+  };
+  using S = std::map<std::string, std::string>;
+  // The composite is evaluated at once: its children are not in ALARM.
+  EXPECT_EQ(states(), (S{{"busy", "INSUFFICIENT_DATA"}, {"error-rate", "INSUFFICIENT_DATA"}, {"page", "OK"}}));
+  // Only metric alarms without AlarmTypes; the composite with its rule.
+  Document plain = f.ok("DescribeAlarms", "");
+  EXPECT_EQ(plain.find("MetricAlarms")->as_list().size(), 2u);
+  EXPECT_TRUE(plain.find("CompositeAlarms")->as_list().empty());
+  Document comp = f.ok("DescribeAlarms", "AlarmTypes.member.1=CompositeAlarm");
+  ASSERT_EQ(comp.find("CompositeAlarms")->as_list().size(), 1u);
+  EXPECT_EQ(comp.find("CompositeAlarms")->as_list()[0].find("AlarmRule")->as_string(),
+            "ALARM(\"error-rate\") AND NOT ALARM(busy)");
+  Document math = f.ok("DescribeAlarms", "AlarmNames.member.1=error-rate");
+  const Document& ma = math.find("MetricAlarms")->as_list()[0];
+  EXPECT_EQ(ma.find("Metrics")->as_list().size(), 3u);
+  EXPECT_EQ(ma.find("Metrics")->as_list()[0].find("MetricStat")->find("Period")->as_int(), 10);
+  EXPECT_FALSE(ma.find("Metrics")->as_list()[0].find("ReturnData")->as_bool());
+  EXPECT_EQ(ma.find("MetricName"), nullptr);
+
+  // One period with 20 requests and 4 errors: 20% > 10%: error-rate in ALARM, busy OK.
+  auto put = [&](const char* name, int value) {
+    f.ok("PutMetricData", "Namespace=App&MetricData.member.1.MetricName=" + std::string(name) +
+                              "&MetricData.member.1.Value=" + std::to_string(value) +
+                              "&MetricData.member.1.Timestamp=" +
+                              std::to_string(f.clock->now_ms() / 1000));
+  };
+  put("Requests", 20);
+  put("Errors", 4);
+  f.clock->advance(10'000);
+  f.api->evaluate_alarms();
+  EXPECT_EQ(states(), (S{{"busy", "OK"}, {"error-rate", "ALARM"}, {"page", "ALARM"}}));
+  Document reason = f.ok("DescribeAlarms", "AlarmNames.member.1=error-rate");
+  EXPECT_NE(reason.find("MetricAlarms")->as_list()[0].find("StateReason")->as_string().find("[20 ("),
+            std::string::npos);
+  // 60 requests, 7 errors: 11.7% still over, but busy is in ALARM: the composite goes OK.
+  put("Requests", 60);
+  put("Errors", 7);
+  f.clock->advance(10'000);
+  f.api->evaluate_alarms();
+  EXPECT_EQ(states(), (S{{"busy", "ALARM"}, {"error-rate", "ALARM"}, {"page", "OK"}}));
+  // 100 requests, 1 error: 1%: the math alarm goes OK.
+  put("Requests", 100);
+  put("Errors", 1);
+  f.clock->advance(10'000);
+  f.api->evaluate_alarms();
+  EXPECT_EQ(states()["error-rate"], "OK");
+  Document h = f.ok("DescribeAlarmHistory", "AlarmName=page&HistoryItemType=StateUpdate");
+  ASSERT_EQ(h.find("AlarmHistoryItems")->as_list().size(), 3u);
+  EXPECT_EQ(h.find("AlarmHistoryItems")->as_list()[0].find("HistorySummary")->as_string(),
+            "Alarm updated from ALARM to OK");
+  const S before = states();
+  f.open();  // definitions and states survive a restart
+  EXPECT_EQ(states(), before);
+  f.ok("SetAlarmState", "AlarmName=error-rate&StateValue=ALARM&StateReason=test");
+  f.clock->advance(1'000);
+  f.api->evaluate_alarms();
+  EXPECT_EQ(states()["page"], "OK");  // busy still in ALARM
+  f.ok("DeleteAlarms", "AlarmNames.member.1=page");
+  EXPECT_TRUE(f.ok("DescribeAlarms", "AlarmTypes.member.1=CompositeAlarm")
+                  .find("CompositeAlarms")->as_list().empty());
 }
 
 }  // namespace

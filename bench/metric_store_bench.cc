@@ -7,7 +7,10 @@
 //      for 3 simulated hours.
 //      Every series has a datapoint each minute (each minute batch indexes all QSERIES),
 //      the queried one each second (all of them with "dense").
-// Usage: metric_store_bench [SERIES=100000] [MINUTES=5] [QSERIES=2000] [DIR=/tmp/...] [dense]
+//      The first query round is cold: the store's files are dropped from the page cache
+//      first (posix_fadvise DONTNEED), unless "warm" is given.
+// Usage: metric_store_bench [SERIES=100000] [MINUTES=5] [QSERIES=2000] [DIR=/tmp/...]
+//                           [dense] [warm]
 #include <fcntl.h>
 #include <malloc.h>
 #include <unistd.h>
@@ -43,7 +46,11 @@ int main(int argc, char** argv) {
   const int minutes = argc > 2 ? std::atoi(argv[2]) : 5;
   const size_t qseries = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 2000;
   const std::string dir = argc > 4 ? argv[4] : "/tmp/freshet-metric-store-bench";
-  const bool dense = argc > 5 && std::string(argv[5]) == "dense";
+  bool dense = false, warm = false;
+  for (int i = 5; i < argc; ++i) {
+    dense = dense || std::string(argv[i]) == "dense";
+    warm = warm || std::string(argv[i]) == "warm";
+  }
   std::filesystem::remove_all(dir);
   const int64_t t0 = 1'800'000'000;  // a whole hour
 
@@ -125,6 +132,7 @@ int main(int argc, char** argv) {
     // (posix_fadvise DONTNEED), so the first round reads from the disk what it needs.
     size_t evicted = 0;
     for (const auto& e : std::filesystem::recursive_directory_iterator(o.dir)) {
+      if (warm) break;
       if (!e.is_regular_file()) continue;
       const int fd = ::open(e.path().c_str(), O_RDONLY);
       if (fd < 0) continue;
@@ -132,8 +140,12 @@ int main(int argc, char** argv) {
       if (::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0) evicted += e.file_size();
       ::close(fd);
     }
-    std::printf("dropped %.1f MiB of the store's files from the page cache (cold first round)\n",
-                evicted / 1048576.0);
+    if (warm) {
+      std::printf("first round with the store's files as the fill left them in the page cache\n");
+    } else {
+      std::printf("dropped %.1f MiB of the store's files from the page cache (cold first round)\n",
+                  evicted / 1048576.0);
+    }
     for (int round = 0; round < 5; ++round) {
       auto a = Steady::now();
       auto dps = store->query(id, t0, t0 + 3 * 3600, 1);

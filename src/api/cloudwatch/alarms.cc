@@ -787,14 +787,27 @@ CloudWatchApi::Outcome AlarmBook::put(const Document& in) {
   CW_ASSIGN(auto unit, get_str(in, "Unit"));
   a.unit = unit.value_or("");
   std::lock_guard lock(mu_);
+  CloudWatchError error;
+  if (store_locked(std::move(a), error) == nullptr) return error;
+  if (Status s = save_locked(); !s.ok()) return internal(s.error().message());
+  return Document::make_map();
+}
+
+AlarmBook::Alarm* AlarmBook::store_locked(Alarm a, CloudWatchError& error) {
   const int64_t now = clock_->now_ms();
   auto it = alarms_.find(a.name);
   if (it == alarms_.end()) {
     if (alarms_.size() >= kMaxAlarms) {
-      return limit_exceeded("The maximum number of alarms (5000) has been reached.");
+      error = limit_exceeded("The maximum number of alarms (5000) has been reached.");
+      return nullptr;
     }
     a.state_updated_ms = now;
   } else {
+    if (it->second.composite != a.composite) {
+      error = invalid_value("The alarm " + a.name + " is a " +
+                            (it->second.composite ? "composite" : "metric") + " alarm.");
+      return nullptr;
+    }
     // An update keeps the state; the next evaluation decides with the new definition.
     a.state = it->second.state;
     a.state_reason = it->second.state_reason;
@@ -807,9 +820,8 @@ CloudWatchApi::Outcome AlarmBook::put(const Document& in) {
       std::string("Alarm \"") + a.name + "\" " + (it == alarms_.end() ? "created" : "updated"),
       "{}"});
   while (history_.size() > kMaxHistory) history_.pop_front();
-  alarms_[a.name] = std::move(a);
-  if (Status s = save_locked(); !s.ok()) return internal(s.error().message());
-  return Document::make_map();
+  Alarm& stored = alarms_[a.name] = std::move(a);
+  return &stored;
 }
 
 CloudWatchApi::Outcome AlarmBook::put_composite(const Document& in) {
@@ -843,30 +855,10 @@ CloudWatchApi::Outcome AlarmBook::put_composite(const Document& in) {
   };
   RuleEvaluator ev(a.rule, state_of);
   if (Result<bool> v = ev.run(); !v.ok()) return invalid_value(v.error().message());
-  const int64_t now = clock_->now_ms();
-  auto it = alarms_.find(a.name);
-  if (it == alarms_.end()) {
-    if (alarms_.size() >= kMaxAlarms) {
-      return limit_exceeded("The maximum number of alarms (5000) has been reached.");
-    }
-    a.state_updated_ms = now;
-  } else {
-    if (!it->second.composite) {
-      return invalid_value("The alarm " + a.name + " is a metric alarm, not a composite alarm.");
-    }
-    a.state = it->second.state;
-    a.state_reason = it->second.state_reason;
-    a.state_reason_data = it->second.state_reason_data;
-    a.state_updated_ms = it->second.state_updated_ms;
-  }
-  a.config_updated_ms = now;
-  history_.push_back(HistoryItem{
-      a.name, now, "ConfigurationUpdate",
-      std::string("Alarm \"") + a.name + "\" " + (it == alarms_.end() ? "created" : "updated"),
-      "{}"});
-  while (history_.size() > kMaxHistory) history_.pop_front();
-  Alarm& stored = alarms_[a.name] = std::move(a);
-  evaluate_composite_locked(stored);  // at once: children already have states
+  CloudWatchError error;
+  Alarm* stored = store_locked(std::move(a), error);
+  if (stored == nullptr) return error;
+  evaluate_composite_locked(*stored);  // at once: children already have states
   if (Status s = save_locked(); !s.ok()) return internal(s.error().message());
   return Document::make_map();
 }

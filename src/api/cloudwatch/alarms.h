@@ -84,6 +84,10 @@ class AlarmBook {
   void math_values_locked(const Alarm& a, int64_t start, int64_t end,
                           std::vector<std::optional<double>>& values);
   void evaluate_composite_locked(Alarm& a);
+  // Stores a new or updated definition (an update keeps the alarm's state) with its history
+  // item. nullptr and `error` past the alarm limit or if the update changes the alarm's type.
+  // REQUIRES: mu_ held.
+  Alarm* store_locked(Alarm a, CloudWatchError& error);
   Document composite_document(const Alarm& a) const;
 
   CloudWatchApi::Outcome put(const Document& in);

@@ -229,6 +229,12 @@ TEST(CloudWatchApiTest, MetricMathAndCompositeAlarms) {
   f.ok("PutCompositeAlarm",
        "AlarmName=page&AlarmRule=ALARM(%22error-rate%22)+AND+NOT+ALARM(busy)"
        "&AlarmActions.member.1=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3Apage");
+  // A name keeps its type: no metric alarm over a composite, and the reverse.
+  EXPECT_EQ(f.error("PutMetricAlarm",
+                    "AlarmName=page&Namespace=App&MetricName=Q&Statistic=Sum&Period=10"
+                    "&EvaluationPeriods=1&Threshold=1&ComparisonOperator=GreaterThanThreshold"),
+            "InvalidParameterValue");
+  EXPECT_EQ(f.error("PutCompositeAlarm", "AlarmName=busy&AlarmRule=TRUE"), "InvalidParameterValue");
   auto states = [&] {
     Document d = f.ok("DescribeAlarms", "AlarmTypes.member.1=MetricAlarm&AlarmTypes.member.2=CompositeAlarm");
     std::map<std::string, std::string> out;

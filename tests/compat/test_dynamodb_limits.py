@@ -79,9 +79,9 @@ def test_provisioned_writes_and_reads_are_throttled(server, ddb):
         "thin": [{"PutRequest": {"Item": {"pk": {"S": f"b{i}"}}}}]}), 5, BATCH_THROTTLE_MSG)
     assert "ProvisionedThroughputExceededException" in batches, batches
     body = urllib.request.urlopen(server.endpoint + "/metrics", timeout=10).read().decode()
-    assert 'freshet_dynamodb_ThrottledRequests{operation="PutItem",table="thin"}' in body
+    assert 'freshet_dynamodb_ThrottledRequests_total{operation="PutItem",table="thin"}' in body
     line = [l for l in body.splitlines()
-            if l.startswith('freshet_dynamodb_ThrottledRequests{operation="PutItem",table="thin"}')]
+            if l.startswith('freshet_dynamodb_ThrottledRequests_total{operation="PutItem",table="thin"}')]
     assert float(line[0].split()[-1]) == codes.count("ProvisionedThroughputExceededException")
 
 

@@ -224,6 +224,7 @@ def test_functions_and_mappings_agree_with_the_lambda_and_cloudwatch_apis(fn_ser
     assert [c["name"] for c in r["charts"]] == ["PolledEventCount", "Errors",
                                                 "OnFailureDestinationDeliveredEventCount", "IteratorAge"]
     polled = r["charts"][0]
+    assert polled["period"] == 1
     assert polled["dims"] == "EventSourceMappingUUID:" + good
     assert sum(v for _, v in polled["points"]) == 300
     got = cw.get_metric_statistics(

@@ -27,10 +27,13 @@ try {
   });
   if (periodArg) await page.selectOption('#period', periodArg);
   if (minPoints > 0) {
-    await page.waitForFunction((n) => {
+    // A chart fetched before the period switch still holds the old period's points: wait for
+    // data at the period asked for, not just any data.
+    await page.waitForFunction(([n, period]) => {
       const cs = window.__freshet.charts.filter((c) => c.el.isConnected && c.el.offsetParent !== null);
-      return cs.length > 0 && cs.every((c) => c.data && c.data.points && c.data.points.length >= n);
-    }, minPoints, { timeout: 30000 });
+      return cs.length > 0 && cs.every((c) => c.data && c.data.points && c.data.points.length >= n &&
+                                             (period === null || c.data.period === period));
+    }, [minPoints, periodArg ? Number(periodArg) : null], { timeout: 30000 });
   }
   const charts = await page.evaluate(() => window.__freshet.charts
     .filter((c) => c.el.isConnected && c.el.offsetParent !== null)

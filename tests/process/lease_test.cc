@@ -18,7 +18,7 @@
 #include "freshet/stream/engine.h"
 #include "freshet/stream/names.h"
 #include "freshet/table/store.h"
-#include "testing/temp_dir.h"
+#include "process/process_fixture.h"
 
 namespace freshet::process {
 namespace {
@@ -26,14 +26,7 @@ namespace {
 constexpr const char* kRegion = "us-east-1";
 constexpr const char* kUuid = "6f1c2d3e-0000-4000-8000-00000000beef";
 
-bool wait_for(const std::function<bool()>& pred, int ms = 15000) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
+using testing_support::wait_for;
 
 // Writes {id: <data>} per record and notes which worker ran which shard.
 class NotingFunction : public Function {
@@ -61,31 +54,20 @@ class NotingFunction : public Function {
   std::map<std::string, std::set<std::string>>& ran_;
 };
 
-class LeaseTest : public ::testing::Test {
+class LeaseTest : public testing_support::ProcessFixture {
  protected:
   void SetUp() override {
-    stream::EngineOptions eo;
-    eo.data_dir = dir_.path() + "/streams";
-    eo.durability = log::Durability::kOs;
-    engine_ = std::move(stream::Engine::open(eo)).value();
-    table::StoreOptions to;
-    to.dir = dir_.path() + "/tables";
-    to.sync = false;
-    tables_ = std::move(table::TableStore::open(to)).value();
+    ProcessFixture::SetUp();
     ASSERT_TRUE(engine_->create_stream(kRegion, "in", 4, stream::StreamMode::kProvisioned, {}, std::nullopt).ok());
   }
   void TearDown() override {
     stop_producer();
     workers_.clear();
-    tables_.reset();
-    engine_.reset();
+    ProcessFixture::TearDown();
   }
 
   ProcessService& start_worker(const std::string& id) {
-    ProcessOptions po;
-    po.data_dir = dir_.path() + "/" + id;
-    po.engine = engine_.get();
-    po.tables = tables_.get();
+    ProcessOptions po = options(dir_.path() + "/" + id);
     po.poll_interval_ms = 10;
     po.discovery_interval_ms = 50;
     po.retry_backoff_max_ms = 20;
@@ -163,9 +145,6 @@ class LeaseTest : public ::testing::Test {
     return p.ok() ? static_cast<int64_t>(p->items.size()) : -1;
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<stream::Engine> engine_;
-  std::unique_ptr<table::TableStore> tables_;
   std::map<std::string, std::unique_ptr<ProcessService>> workers_;
   std::mutex mu_;
   std::map<std::string, std::set<std::string>> ran_;  // GUARDED_BY(mu_)

@@ -14,19 +14,12 @@
 #include "freshet/stream/engine.h"
 #include "freshet/stream/names.h"
 #include "freshet/table/store.h"
-#include "testing/temp_dir.h"
+#include "process/process_fixture.h"
 
 namespace freshet::process {
 namespace {
 
-bool wait_for(const std::function<bool()>& pred, int ms = 15000) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
+using testing_support::wait_for;
 
 // A compiled function: outputs {id: <data>} per record; fails as configured.
 class ScriptedFunction : public Function {
@@ -54,30 +47,19 @@ class ScriptedFunction : public Function {
   Rule rule_;
 };
 
-class ProcessServiceTest : public ::testing::Test {
+class ProcessServiceTest : public testing_support::ProcessFixture {
  protected:
   void SetUp() override {
-    stream::EngineOptions eo;
-    eo.data_dir = dir_.path() + "/streams";
-    eo.durability = log::Durability::kOs;
-    engine_ = std::move(stream::Engine::open(eo)).value();
-    table::StoreOptions to;
-    to.dir = dir_.path() + "/tables";
-    to.sync = false;
-    tables_ = std::move(table::TableStore::open(to)).value();
+    ProcessFixture::SetUp();
     open_service();
   }
   void TearDown() override {
     svc_.reset();
-    tables_.reset();
-    engine_.reset();
+    ProcessFixture::TearDown();
   }
 
   void open_service() {
-    ProcessOptions po;
-    po.data_dir = dir_.path();
-    po.engine = engine_.get();
-    po.tables = tables_.get();
+    ProcessOptions po = options(dir_.path());
     po.poll_interval_ms = 20;
     po.discovery_interval_ms = 100;
     po.retry_backoff_max_ms = 20;
@@ -86,7 +68,9 @@ class ProcessServiceTest : public ::testing::Test {
       return std::make_unique<ScriptedFunction>(
           [this](const Batch& b, InvokeResult& r) { rule_(b, r); });
     });
-    if (!functions_.empty()) ASSERT_TRUE(svc_->set_functions(functions_).ok());
+    if (!functions_.empty()) {
+      ASSERT_TRUE(svc_->set_functions(functions_).ok());
+    }
     svc_->start();
   }
 
@@ -158,9 +142,6 @@ class ProcessServiceTest : public ::testing::Test {
     return m;
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<stream::Engine> engine_;
-  std::unique_ptr<table::TableStore> tables_;
   std::unique_ptr<ProcessService> svc_;
   std::vector<FunctionConfig> functions_;
   std::function<void(const Batch&, InvokeResult&)> rule_ = [](const Batch&, InvokeResult&) {};

@@ -10,27 +10,16 @@
 #include "freshet/process/service.h"
 #include "freshet/stream/engine.h"
 #include "freshet/table/store.h"
-#include "testing/temp_dir.h"
+#include "process/process_fixture.h"
 
 namespace freshet::api {
 namespace {
 
-class LambdaApiTest : public ::testing::Test {
+class LambdaApiTest : public process::testing_support::ProcessFixture {
  protected:
   void SetUp() override {
-    stream::EngineOptions eo;
-    eo.data_dir = dir_.path() + "/streams";
-    eo.durability = log::Durability::kOs;
-    engine_ = std::move(stream::Engine::open(eo)).value();
-    table::StoreOptions to;
-    to.dir = dir_.path() + "/tables";
-    to.sync = false;
-    tables_ = std::move(table::TableStore::open(to)).value();
-    process::ProcessOptions po;
-    po.data_dir = dir_.path();
-    po.engine = engine_.get();
-    po.tables = tables_.get();
-    svc_ = std::move(process::ProcessService::open(po)).value();
+    ProcessFixture::SetUp();
+    svc_ = std::move(process::ProcessService::open(options(dir_.path()))).value();
     process::FunctionConfig c;
     c.name = "extract";
     c.kind = process::FunctionConfig::Kind::kExtract;
@@ -42,8 +31,7 @@ class LambdaApiTest : public ::testing::Test {
   void TearDown() override {
     api_.reset();
     svc_.reset();
-    tables_.reset();
-    engine_.reset();
+    ProcessFixture::TearDown();
   }
 
   struct Answer {
@@ -72,10 +60,7 @@ class LambdaApiTest : public ::testing::Test {
     return a;
   }
 
-  testing::TempDir dir_;
   metrics::Registry metrics_;
-  std::unique_ptr<stream::Engine> engine_;
-  std::unique_ptr<table::TableStore> tables_;
   std::unique_ptr<process::ProcessService> svc_;
   std::unique_ptr<LambdaApi> api_;
 };

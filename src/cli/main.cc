@@ -5,6 +5,7 @@
 
 #include "bench_command.h"
 #include "log_commands.h"
+#include "process_command.h"
 #include "produce_command.h"
 #include "serve_command.h"
 #include "table_commands.h"
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   freshet::cli::add_table_commands(app, &exit_code);
   freshet::cli::add_produce_command(app, &exit_code);
   freshet::cli::add_up_command(app, &exit_code);
+  freshet::cli::add_process_command(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -361,4 +361,61 @@ Result<std::vector<FunctionConfig>> load_functions_file(const std::string& path)
   return r;
 }
 
+Result<std::vector<Mapping>> parse_mappings(const YAML::Node& mappings) {
+  std::vector<Mapping> out;
+  auto bad_m = [](const std::string& uuid, const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument,
+                 uuid.empty() ? "mappings: " + why : "mapping " + uuid + ": " + why);
+  };
+  try {
+    if (!mappings.IsSequence()) return bad_m("", "mappings: must be a list");
+    std::set<std::string> uuids;
+    for (const auto& n : mappings) {
+      if (!n.IsMap()) return bad_m("", "each mapping must be a map");
+      Mapping m;
+      m.uuid = n["uuid"] ? n["uuid"].as<std::string>() : "";
+      if (m.uuid.empty()) return bad_m("", "a mapping needs uuid: (the id every worker shares)");
+      if (!uuids.insert(m.uuid).second) return bad_m(m.uuid, "declared twice");
+      for (const auto& kv : n) {
+        const std::string key = kv.first.as<std::string>();
+        const YAML::Node& v = kv.second;
+        if (key == "uuid") continue;
+        if (key == "function") m.function_name = v.as<std::string>();
+        else if (key == "source") m.event_source_arn = v.as<std::string>();
+        else if (key == "batch_size") m.batch_size = v.as<int32_t>();
+        else if (key == "batching_window") m.maximum_batching_window_s = v.as<int32_t>();
+        else if (key == "parallelization_factor") m.parallelization_factor = v.as<int32_t>();
+        else if (key == "maximum_retry_attempts") m.maximum_retry_attempts = v.as<int32_t>();
+        else if (key == "maximum_record_age") m.maximum_record_age_s = v.as<int32_t>();
+        else if (key == "bisect") m.bisect_batch_on_function_error = v.as<bool>();
+        else if (key == "report_batch_item_failures") m.report_batch_item_failures = v.as<bool>();
+        else if (key == "on_failure") m.on_failure_destination = v.as<std::string>();
+        else if (key == "tumbling_window") m.tumbling_window_s = v.as<int32_t>();
+        else if (key == "enabled") m.enabled = v.as<bool>();
+        else if (key == "starting_position") {
+          const std::string p = v.as<std::string>();
+          if (p == "TRIM_HORIZON") m.starting_position = StartingPosition::kTrimHorizon;
+          else if (p == "LATEST") m.starting_position = StartingPosition::kLatest;
+          else return bad_m(m.uuid, "starting_position must be TRIM_HORIZON or LATEST");
+        } else if (key == "filters") {
+          for (const auto& f : v) {
+            std::string json;
+            yaml_json(f, json);
+            m.filter_patterns.push_back(f.IsScalar() ? f.as<std::string>() : json);
+          }
+        } else {
+          return bad_m(m.uuid, "unknown key " + key);
+        }
+      }
+      if (m.function_name.empty()) return bad_m(m.uuid, "function: is required");
+      if (m.event_source_arn.empty()) return bad_m(m.uuid, "source: (a stream ARN) is required");
+      if (Status st = validate_mapping(m); !st.ok()) return bad_m(m.uuid, st.error().message());
+      out.push_back(std::move(m));
+    }
+  } catch (const YAML::Exception& e) {
+    return bad_m("", std::string("bad YAML: ") + e.what());
+  }
+  return out;
+}
+
 }  // namespace freshet::process

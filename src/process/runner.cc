@@ -142,7 +142,7 @@ bool ShardRunner::retry_until_ok(const char* what, const std::function<Status()>
 }
 
 Result<std::string> ShardRunner::iterator_from(const std::string& after_seq) {
-  stream::Engine& e = *impl_.opt.engine;
+  Backend& e = *impl_.backend;
   if (!after_seq.empty()) {
     auto it = e.get_shard_iterator(region_, stream_, shard_.shard_id,
                                    stream::IteratorType::kAfterSequenceNumber, after_seq, 0);
@@ -220,7 +220,7 @@ void ShardRunner::run() {
     bool caught_up = false;
     if (!ended) {
       const uint32_t limit = static_cast<uint32_t>(std::min<size_t>(10000, batch_size - pending.size()));
-      auto r = impl_.opt.engine->get_records(iterator, limit, false);
+      auto r = impl_.backend->get_records(iterator, limit);
       if (!r.ok()) {
         if (r.code() == ErrorCode::kExpired || r.code() == ErrorCode::kInvalidArgument) {
           if (!retry_until_ok("getting a shard iterator", [&]() -> Status {
@@ -609,7 +609,7 @@ bool ShardRunner::write_failures(std::vector<Failed>& failed) {
           idx.push_back(k);
         }
       }
-      auto r = impl_.opt.engine->put_records(arn->region, arn->stream_name, left);
+      auto r = impl_.backend->put_records(arn->region, arn->stream_name, left);
       if (!r.ok()) {
         fseries_->dead_letter_errors->inc();
         return r.error();
@@ -689,7 +689,7 @@ bool ShardRunner::write_outputs(std::vector<Output>& outputs, CommitSet& cs) {
             left.push_back({datas[i + k], pk, ""});
             idx.push_back(k);
           }
-          auto r = impl_.opt.engine->put_records(region, sink.name, left);
+          auto r = impl_.backend->put_records(region, sink.name, left);
           if (!r.ok()) return r.error();
           bool all = true;
           for (size_t k = 0; k < r->size(); ++k) {
@@ -717,7 +717,7 @@ bool ShardRunner::write_outputs(std::vector<Output>& outputs, CommitSet& cs) {
 // counted once. The items are durable before the checkpoint that closes the window is written.
 bool ShardRunner::merge_window_counts(std::vector<table::Item>& items) {
   if (items.empty()) return true;
-  table::TableStore& tables = *impl_.opt.tables;
+  Backend& tables = *impl_.backend;
   const table::KeySchema& ks = sink_desc_->key;
   std::vector<char> done(items.size(), 0);  // written by the callbacks under mu
   return retry_until_ok("writing window counts", [&]() -> Status {
@@ -744,25 +744,17 @@ bool ShardRunner::merge_window_counts(std::vector<table::Item>& items) {
         }
         table::Item next = mine;
         table::Item shards;
-        table::Condition cond;
+        WriteExpr cond;
         if (old->has_value()) {
           auto s = (*old)->find("shards");
           if (s != (*old)->end() && s->second.is(table::Type::kM)) shards = s->second.as_map();
           auto c = (*old)->find("count");
-          cond.kind = table::Condition::Kind::kCompare;
-          cond.op = table::Condition::Op::kEq;
-          table::Operand path, value;
-          path.kind = table::Operand::Kind::kPath;
-          path.path = {table::PathElement{"count"}};
-          value.kind = table::Operand::Kind::kValue;
-          value.value = c != (*old)->end() ? c->second : table::Value::n("0");
-          cond.operands = {std::move(path), std::move(value)};
+          cond.condition = "#c = :c";
+          cond.names = {{"#c", "count"}};
+          cond.values = {{":c", c != (*old)->end() ? c->second : table::Value::n("0")}};
         } else {
-          cond.kind = table::Condition::Kind::kNotExists;
-          table::Operand path;
-          path.kind = table::Operand::Kind::kPath;
-          path.path = {table::PathElement{ks.hash.name}};
-          cond.operands = {std::move(path)};
+          cond.condition = "attribute_not_exists(#h)";
+          cond.names = {{"#h", ks.hash.name}};
         }
         const table::Value& count = mine.at("count");
         auto here = shards.find(shard_.shard_id);
@@ -781,7 +773,7 @@ bool ShardRunner::merge_window_counts(std::vector<table::Item>& items) {
           std::lock_guard lock(mu);
           ++in_flight;
         }
-        tables.put_item_async(sink_desc_->name, std::move(next), &cond,
+        tables.put_item_async(sink_desc_->name, std::move(next), cond,
                               [&, i](Result<table::WriteOutcome> r) {
                                 std::lock_guard lock(mu);
                                 if (!r.ok()) {
@@ -807,7 +799,7 @@ bool ShardRunner::merge_window_counts(std::vector<table::Item>& items) {
 bool ShardRunner::ensure_sink() {
   const SinkConfig& sink = fc_.sink;
   if (sink.kind != SinkConfig::Kind::kTable || sink_desc_) return true;
-  table::TableStore& tables = *impl_.opt.tables;
+  Backend& tables = *impl_.backend;
   return retry_until_ok("opening the sink table", [&]() -> Status {
             auto d = tables.describe_table(sink.name);
             if (!d.ok() && d.code() == ErrorCode::kNotFound && sink.create_key) {
@@ -829,7 +821,7 @@ bool ShardRunner::ensure_sink() {
 }
 
 bool ShardRunner::commit(CommitSet& cs) {
-  table::TableStore& tables = *impl_.opt.tables;
+  Backend& tables = *impl_.backend;
   const SinkConfig& sink = fc_.sink;
   std::vector<table::WriteOp> ops;
   std::vector<table::Item> merges;  // window_count's window items
@@ -1083,7 +1075,7 @@ void Supervisor::run() {
     }
     auto fc = impl_.function_config(m->function_name);
     auto arn = stream::parse_stream_arn(m->event_source_arn);
-    auto info = arn.ok() ? impl_.opt.engine->describe_stream(arn->region, arn->stream_name)
+    auto info = arn.ok() ? impl_.backend->describe_stream(arn->region, arn->stream_name)
                          : Result<stream::StreamInfo>(arn.error());
     if (!fc.ok() || !info.ok()) {
       impl_.set_last_result(uuid_, "PROBLEM: " + (!fc.ok() ? fc.error().message()

@@ -220,10 +220,22 @@ ProcessService::Impl::Impl(ProcessOptions o)
 }
 
 Result<std::unique_ptr<ProcessService>> ProcessService::open(ProcessOptions options) {
-  if (options.engine == nullptr || options.tables == nullptr) {
-    return Error(ErrorCode::kInvalidArgument, "ProcessService needs an engine and a table store");
+  std::unique_ptr<Backend> backend;
+  if (!options.endpoint.empty()) {
+    RemoteOptions r;
+    r.endpoint = options.endpoint;
+    r.region = options.region;
+    r.access_key = options.access_key;
+    r.secret_key = options.secret_key;
+    FRESHET_ASSIGN_OR_RETURN(backend, make_remote_backend(r));
+  } else if (options.engine == nullptr || options.tables == nullptr) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "ProcessService needs an engine and a table store, or an endpoint");
+  } else {
+    backend = make_local_backend(*options.engine, *options.tables);
   }
   auto impl = std::make_unique<Impl>(std::move(options));
+  impl->backend = std::move(backend);
   FRESHET_RETURN_IF_ERROR(create_dirs_durably(*impl->fs, impl->dir));
   FRESHET_RETURN_IF_ERROR(impl->load());
   return std::unique_ptr<ProcessService>(new ProcessService(std::move(impl)));
@@ -394,7 +406,7 @@ Result<Mapping> ProcessService::create_mapping(Mapping m) {
     return invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs. "
                    "Unsupported source arn : " + m.event_source_arn);
   }
-  auto info = impl_->opt.engine->describe_stream(arn->region, arn->stream_name);
+  auto info = impl_->backend->describe_stream(arn->region, arn->stream_name);
   if (!info.ok()) {
     return invalid("Stream not found: " + m.event_source_arn);
   }
@@ -573,14 +585,14 @@ void ProcessService::Impl::forget_mapping(const std::string& uuid) {
 
 Status ProcessService::Impl::ensure_checkpoint_table() {
   if (checkpoint_table_ready_.load()) return {};
-  auto d = opt.tables->describe_table(kCheckpointTable);
+  auto d = backend->describe_table(kCheckpointTable);
   if (!d.ok()) {
     table::TableDesc desc;
     desc.name = kCheckpointTable;
     desc.key.hash = {"shard", table::Type::kS};
     desc.attribute_definitions = {{"shard", table::Type::kS}};
     desc.pay_per_request = true;
-    auto c = opt.tables->create_table(desc);
+    auto c = backend->create_table(desc);
     if (!c.ok() && c.code() != ErrorCode::kAlreadyExists) return c.error();
   }
   checkpoint_table_ready_.store(true);
@@ -591,7 +603,7 @@ Result<Checkpoint> ProcessService::Impl::read_checkpoint(const std::string& uuid
                                                          const std::string& shard) const {
   table::Item key;
   key.emplace("shard", table::Value::s(uuid + "/" + shard));
-  auto got = opt.tables->get_item(kCheckpointTable, key);
+  auto got = backend->get_item(kCheckpointTable, key);
   if (!got.ok()) return got.error();
   Checkpoint c;
   if (!got->has_value()) return c;
@@ -631,19 +643,17 @@ table::WriteOp ProcessService::Impl::checkpoint_op(const std::string& uuid,
 namespace {
 
 // A conditional update of a shard's checkpoint item: false if the condition failed.
-Result<bool> update_lease_item(table::TableStore& tables, const std::string& key,
-                               std::string_view condition, std::string_view update,
-                               const std::map<std::string, table::Value>& values,
+Result<bool> update_lease_item(Backend& backend, const std::string& key, std::string condition,
+                               std::string update, std::map<std::string, table::Value> values,
                                int64_t* counter) {
-  const std::map<std::string, std::string> names = {
-      {"#o", "lease_owner"}, {"#c", "lease_counter"}, {"#e", "lease_expires_ms"}};
-  table::ExpressionContext cctx(&names, &values), uctx(&names, &values);
-  FRESHET_ASSIGN_OR_RETURN(table::Condition c,
-                           table::parse_condition(condition, "ConditionExpression", cctx));
-  FRESHET_ASSIGN_OR_RETURN(table::UpdateExpr u, table::parse_update(update, uctx));
+  WriteExpr e;
+  e.condition = std::move(condition);
+  e.update = std::move(update);
+  e.names = {{"#o", "lease_owner"}, {"#c", "lease_counter"}, {"#e", "lease_expires_ms"}};
+  e.values = std::move(values);
   table::Item k;
   k.emplace("shard", table::Value::s(key));
-  FRESHET_ASSIGN_OR_RETURN(table::WriteOutcome w, tables.update_item(kCheckpointTable, k, u, &c));
+  FRESHET_ASSIGN_OR_RETURN(table::WriteOutcome w, backend.update_item(kCheckpointTable, k, e));
   if (w.condition_failed) return false;
   if (counter != nullptr && w.new_item) {
     auto it = w.new_item->find("lease_counter");
@@ -662,7 +672,7 @@ Result<std::vector<Lease>> ProcessService::Impl::read_leases(const std::string& 
   table::ScanSpec spec;
   spec.table = kCheckpointTable;
   while (true) {
-    FRESHET_ASSIGN_OR_RETURN(table::Page page, opt.tables->scan(spec));
+    FRESHET_ASSIGN_OR_RETURN(table::Page page, backend->scan(spec));
     for (const table::Item& item : page.items) {
       const std::string& key = item.at("shard").str();
       if (!key.starts_with(prefix)) continue;
@@ -701,7 +711,7 @@ Result<bool> ProcessService::Impl::acquire_lease(const std::string& uuid, const 
     v[":c"] = num(seen->counter);
     cond = "#o = :owner AND #c = :c";
   }
-  return update_lease_item(*opt.tables, uuid + "/" + shard, cond,
+  return update_lease_item(*backend, uuid + "/" + shard, cond,
                            "SET #o = :me, #e = :exp, #c = if_not_exists(#c, :zero) + :one", v,
                            &counter);
 }
@@ -711,7 +721,7 @@ Result<bool> ProcessService::Impl::renew_lease(const std::string& uuid, const st
   std::map<std::string, table::Value> v = {{":me", table::Value::s(opt.worker_id)},
                                            {":c", num(counter)},
                                            {":exp", num(now_ms() + opt.lease_ms)}};
-  return update_lease_item(*opt.tables, uuid + "/" + shard, "#o = :me AND #c = :c",
+  return update_lease_item(*backend, uuid + "/" + shard, "#o = :me AND #c = :c",
                            "SET #e = :exp", v, nullptr);
 }
 
@@ -730,16 +740,16 @@ Result<bool> ProcessService::Impl::write_leased_checkpoint(const std::string& uu
     v[":s"] = table::Value::s(c.sequence);
     update += ", #s = :s";
   }
-  const std::map<std::string, std::string> names = {
-      {"#o", "lease_owner"}, {"#c", "lease_counter"}, {"#s", "sequence"},   {"#f", "finished"},
-      {"#w", "window_start"}, {"#ws", "window_state"}, {"#u", "updated_ms"}};
-  table::ExpressionContext cctx(&names, &v), uctx(&names, &v);
-  FRESHET_ASSIGN_OR_RETURN(table::Condition cond,
-                           table::parse_condition("#o = :me AND #c = :c", "ConditionExpression", cctx));
-  FRESHET_ASSIGN_OR_RETURN(table::UpdateExpr u, table::parse_update(update, uctx));
+  WriteExpr e;
+  e.condition = "#o = :me AND #c = :c";
+  e.update = std::move(update);
+  e.names = {{"#o", "lease_owner"},  {"#c", "lease_counter"}, {"#f", "finished"},
+             {"#w", "window_start"}, {"#ws", "window_state"}, {"#u", "updated_ms"}};
+  if (!c.sequence.empty()) e.names.emplace("#s", "sequence");
+  e.values = std::move(v);
   table::Item k;
   k.emplace("shard", table::Value::s(uuid + "/" + shard));
-  FRESHET_ASSIGN_OR_RETURN(table::WriteOutcome w, opt.tables->update_item(kCheckpointTable, k, u, &cond));
+  FRESHET_ASSIGN_OR_RETURN(table::WriteOutcome w, backend->update_item(kCheckpointTable, k, e));
   return !w.condition_failed;
 }
 

@@ -27,6 +27,7 @@
 #include "freshet/process/service.h"
 #include "freshet/stream/engine.h"
 #include "freshet/table/store.h"
+#include "backend.h"
 
 namespace freshet::process {
 
@@ -104,6 +105,8 @@ class ProcessService::Impl {
   explicit Impl(ProcessOptions o);
 
   ProcessOptions opt;
+  // The streams and tables: opt.engine and opt.tables, or a remote server (opt.endpoint).
+  std::unique_ptr<Backend> backend;
   std::shared_ptr<FileSystem> fs;
   std::string dir;  // <data_dir>/process
 

@@ -287,5 +287,40 @@ TEST(Config, ParsesFunctionsAndRejectsMistakes) {
   }
 }
 
+TEST(Config, ParsesWorkerMappingsAndRejectsMistakes) {
+  auto ms = parse_mappings(YAML::Load(R"(
+- uuid: m1
+  function: extract
+  source: arn:aws:kinesis:us-east-1:000000000000:stream/tweets
+  starting_position: TRIM_HORIZON
+  batch_size: 500
+  bisect: true
+  filters: [{data: {lang: [en]}}]
+)"));
+  ASSERT_TRUE(ms.ok()) << ms.error().to_string();
+  ASSERT_EQ(ms->size(), 1u);
+  const Mapping& m = ms->front();
+  EXPECT_EQ(m.uuid, "m1");
+  EXPECT_EQ(m.function_name, "extract");
+  EXPECT_EQ(m.starting_position, StartingPosition::kTrimHorizon);
+  EXPECT_EQ(m.batch_size, 500);
+  EXPECT_TRUE(m.bisect_batch_on_function_error);
+  ASSERT_EQ(m.filter_patterns.size(), 1u);
+  EXPECT_EQ(m.filter_patterns[0], R"({"data":{"lang":["en"]}})");
+  const std::string src = "source: arn:aws:kinesis:us-east-1:000000000000:stream/s";
+  for (const std::string& bad : {
+           "- {function: f, " + src + "}",                                  // no uuid
+           "- {uuid: a, " + src + "}",                                       // no function
+           std::string("- {uuid: a, function: f}"),                          // no source
+           "- {uuid: a, function: f, " + src + ", batch_size: 0}",          // out of range
+           "- {uuid: a, function: f, " + src + ", colour: red}",            // unknown key
+           "- {uuid: a, function: f, " + src + ", starting_position: NOW}",
+           "- {uuid: a, function: f, " + src + "}\n- {uuid: a, function: g, " + src + "}",
+       }) {
+    auto r = parse_mappings(YAML::Load(bad));
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace freshet::process

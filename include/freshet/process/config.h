@@ -30,6 +30,7 @@
 
 #include "freshet/common/result.h"
 #include "freshet/process/function.h"
+#include "freshet/process/service.h"
 
 namespace YAML {
 class Node;
@@ -44,5 +45,18 @@ Result<std::vector<FunctionConfig>> parse_functions(const YAML::Node& functions,
                                                     const std::string& base_dir);
 // Reads a file whose top level holds `functions:` (what `freshet serve --functions` takes).
 Result<std::vector<FunctionConfig>> load_functions_file(const std::string& path);
+
+// Parses a `mappings:` sequence: the event source mappings a worker process runs
+// (`freshet process --config FILE`), each with the uuid every worker of it shares:
+//   mappings:
+//     - uuid: tweets-extract        # the lease and checkpoint identity (any text)
+//       function: extract
+//       source: arn:aws:kinesis:us-east-1:000000000000:stream/tweets
+//       batch_size: 500             # and batching_window, starting_position (TRIM_HORIZON |
+//                                   # LATEST), parallelization_factor, maximum_retry_attempts,
+//                                   # maximum_record_age, bisect, report_batch_item_failures,
+//                                   # on_failure, tumbling_window, filters, enabled
+// Checked with validate_mapping; kInvalidArgument naming the mapping and the key.
+Result<std::vector<Mapping>> parse_mappings(const YAML::Node& mappings);
 
 }  // namespace freshet::process

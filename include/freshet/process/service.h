@@ -116,8 +116,16 @@ struct ProcessOptions {
   std::string data_dir;  // the service keeps its files in <data_dir>/process
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
-  stream::Engine* engine = nullptr;            // required
-  table::TableStore* tables = nullptr;         // required (checkpoints, table sinks)
+  stream::Engine* engine = nullptr;            // required, unless endpoint is set
+  table::TableStore* tables = nullptr;         // required (checkpoints, table sinks), idem
+  // A worker of another Freshet server (`freshet process --endpoint URL`): when set, engine
+  // and tables are not used; the streams are read and written through the Kinesis API and
+  // the checkpoints, leases and table sinks through the DynamoDB API of this endpoint
+  // (http://host:port), signed with these keys (SigV4, opt.region). Delivery sinks are not
+  // available to a remote worker. src/process/README.md, "Workers".
+  std::string endpoint;
+  std::string access_key = "test";
+  std::string secret_key = "test";
   delivery::DeliveryService* delivery = nullptr;  // optional (delivery sinks)
   metrics::Registry* metrics = nullptr;        // optional
   std::shared_ptr<FileSystem> fs;              // null: the real file system

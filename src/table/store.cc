@@ -325,11 +325,10 @@ struct TableStore::Impl {
         b.Merge(deltas.collection_key, stats_delta(di, dc));
       }
     }
-    if (di != 0 || db_ != 0) {
-      b.Merge(table_prefix(kStatsPrefix, d.id), stats_delta(di, db_));
-      deltas.items += di;
-      deltas.bytes += db_;
-    }
+    // Table and index statistics are kept in memory only (TableState); they are written at a
+    // clean close and recounted from the items after an unclean one (see open()).
+    deltas.items += di;
+    deltas.bytes += db_;
     for (const IndexDesc& x : d.indexes) {
       std::optional<std::string> ok = old ? index_key(d, x, *old) : std::nullopt;
       std::optional<std::string> nk = next ? index_key(d, x, *next) : std::nullopt;
@@ -345,12 +344,7 @@ struct TableStore::Impl {
         ib += new_size;
         if (ok && *ok == *nk) ib -= old_size;
       }
-      if (ii != 0 || ib != 0) {
-        std::string sk = table_prefix(kStatsPrefix, d.id);
-        sk.push_back(static_cast<char>(x.id));
-        b.Merge(sk, stats_delta(ii, ib));
-        deltas.index.emplace_back(x.id, ii, ib);
-      }
+      if (ii != 0 || ib != 0) deltas.index.emplace_back(x.id, ii, ib);
     }
   }
 
@@ -438,6 +432,105 @@ struct TableStore::Impl {
   uint64_t sync_rounds = 0;                              // GUARDED_BY(sync_mu)
   std::thread sync_thread;
 
+  // ---- statistics (ItemCount, TableSizeBytes, index sizes) ----
+  // Kept in memory (TableState) and updated by every write after it reaches the WAL. They
+  // reach the database only at a clean close, together with the clean-close marker; open()
+  // loads them and deletes the marker (synced) before the first write, or, without the marker
+  // (a crash, a power loss, a store of an older version), recounts them from the items.
+  static std::string stats_key(uint32_t table_id, std::optional<uint8_t> index_id) {
+    std::string k = table_prefix(kStatsPrefix, table_id);
+    if (index_id) k.push_back(static_cast<char>(*index_id));
+    return k;
+  }
+
+  // Writes every table's statistics and the marker, synced. REQUIRES: no write in flight
+  // and every acknowledged write durable (the destructor, after the WAL syncer stopped).
+  Status checkpoint_stats() {
+    rocksdb::WriteBatch b;
+    std::shared_lock<std::shared_mutex> l(catalog_mu);
+    for (const auto& [name, st] : tables) {
+      auto d = st->snapshot();
+      b.Put(stats_key(d->id, std::nullopt), stats_delta(st->items.load(), st->bytes.load()));
+      for (const IndexDesc& x : d->indexes) {
+        auto f = st->index_stats.find(x.id);
+        if (f == st->index_stats.end()) continue;
+        b.Put(stats_key(d->id, x.id),
+              stats_delta(f->second.first.load(), f->second.second.load()));
+      }
+    }
+    b.Put(kStatsCleanKey, std::string());
+    rocksdb::WriteOptions w;
+    w.sync = true;
+    rocksdb::Status s = db->Write(w, &b);
+    if (!s.ok()) return io_error(s);
+    return Status();
+  }
+
+  // Reads the statistics that the last clean close wrote.
+  Status load_stats(TableState& st) {
+    auto read_stats = [&](const std::string& key, int64_t& items, int64_t& bytes) -> Status {
+      std::string v;
+      rocksdb::Status g = db->Get(rocksdb::ReadOptions(), key, &v);
+      if (g.IsNotFound()) return Status();
+      if (!g.ok()) return io_error(g);
+      if (v.size() == 16) {
+        int64_t a[2];
+        std::memcpy(a, v.data(), 16);
+        items = a[0];
+        bytes = a[1];
+      }
+      return Status();
+    };
+    int64_t i = 0, b = 0;
+    FRESHET_RETURN_IF_ERROR(read_stats(stats_key(st.desc->id, std::nullopt), i, b));
+    st.items = i;
+    st.bytes = b;
+    for (const IndexDesc& x : st.desc->indexes) {
+      int64_t ii = 0, ib = 0;
+      FRESHET_RETURN_IF_ERROR(read_stats(stats_key(st.desc->id, x.id), ii, ib));
+      st.index_stats[x.id].first = ii;
+      st.index_stats[x.id].second = ib;
+    }
+    return Status();
+  }
+
+  // Counts a table's items and index entries (and their sizes, as stage() adds them up)
+  // from its items: after an unclean shutdown, one read of the table.
+  Status recount_stats(TableState& st) {
+    const TableDesc& d = *st.desc;
+    int64_t items = 0, bytes = 0;
+    std::map<uint8_t, std::pair<int64_t, int64_t>> idx;
+    for (const IndexDesc& x : d.indexes) idx[x.id] = {0, 0};
+    const std::string lo = table_prefix(kItemPrefix, d.id);
+    const std::string hi = successor(lo);
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice upper(hi);
+    ro.iterate_upper_bound = &upper;
+    ro.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+    for (it->Seek(lo); it->Valid(); it->Next()) {
+      auto item = decode_item(std::string_view(it->value().data(), it->value().size()));
+      if (!item.ok()) return item.error();
+      const int64_t sz = static_cast<int64_t>(item_size(*item));
+      ++items;
+      bytes += sz;
+      for (const IndexDesc& x : d.indexes) {
+        if (index_key(d, x, *item)) {
+          idx[x.id].first += 1;
+          idx[x.id].second += sz;
+        }
+      }
+    }
+    if (!it->status().ok()) return io_error(it->status());
+    st.items = items;
+    st.bytes = bytes;
+    for (const auto& [id, v] : idx) {
+      st.index_stats[id].first = v.first;
+      st.index_stats[id].second = v.second;
+    }
+    return Status();
+  }
+
   Status persist_desc(const TableDesc& d, rocksdb::WriteBatch& b) {
     b.Put(std::string(1, kCatalogPrefix) + d.name, encode_item(desc_to_item(d)));
     return Status();
@@ -464,7 +557,16 @@ TableStore::~TableStore() {
   }
   impl_->sync_cv.notify_all();
   if (impl_->sync_thread.joinable()) impl_->sync_thread.join();
-  if (impl_->db) {
+  if (impl_->db && impl_->opt.close_uncleanly) {
+    rocksdb::Status s = impl_->db->Close();
+    (void)s;
+  } else if (impl_->db) {
+    // The statistics and the clean-close marker; not after a failed WAL sync (the in-memory
+    // statistics may count writes that were never acknowledged): the next open recounts.
+    if (impl_->syncer_status().ok()) {
+      Status c = impl_->checkpoint_stats();
+      (void)c;  // without the marker the next open recounts
+    }
     // A clean close flushes the memtables, so the next open replays no WAL (start-up time).
     rocksdb::Status f = impl_->db->Flush(rocksdb::FlushOptions());
     (void)f;  // the WAL still holds everything if the flush fails
@@ -517,32 +619,19 @@ Result<std::unique_ptr<TableStore>> TableStore::open(StoreOptions options) {
     m.tables[st->desc->name] = st;
   }
   if (!it->status().ok()) return io_error(it->status());
+  std::string marker;
+  s = m.db->Get(rocksdb::ReadOptions(), kStatsCleanKey, &marker);
+  if (!s.ok() && !s.IsNotFound()) return io_error(s);
+  const bool clean = s.ok();
   for (auto& [name, st] : m.tables) {
-    auto read_stats = [&](std::string key, int64_t& items, int64_t& bytes) -> Status {
-      std::string v;
-      rocksdb::Status g = m.db->Get(rocksdb::ReadOptions(), key, &v);
-      if (g.IsNotFound()) return Status();
-      if (!g.ok()) return io_error(g);
-      if (v.size() == 16) {
-        int64_t a[2];
-        std::memcpy(a, v.data(), 16);
-        items = a[0];
-        bytes = a[1];
-      }
-      return Status();
-    };
-    int64_t i = 0, b = 0;
-    FRESHET_RETURN_IF_ERROR(read_stats(Impl::table_prefix(kStatsPrefix, st->desc->id), i, b));
-    st->items = i;
-    st->bytes = b;
-    for (const IndexDesc& x : st->desc->indexes) {
-      std::string k = Impl::table_prefix(kStatsPrefix, st->desc->id);
-      k.push_back(static_cast<char>(x.id));
-      int64_t ii = 0, ib = 0;
-      FRESHET_RETURN_IF_ERROR(read_stats(k, ii, ib));
-      st->index_stats[x.id].first = ii;
-      st->index_stats[x.id].second = ib;
-    }
+    FRESHET_RETURN_IF_ERROR(clean ? m.load_stats(*st) : m.recount_stats(*st));
+  }
+  if (clean) {
+    // From here on the stored statistics are stale until the next clean close.
+    rocksdb::WriteOptions w;
+    w.sync = true;
+    s = m.db->Delete(w, kStatsCleanKey);
+    if (!s.ok()) return io_error(s);
   }
   std::string next;
   s = m.db->Get(rocksdb::ReadOptions(), std::string(1, kMetaPrefix) + "next_table_id", &next);
@@ -731,9 +820,6 @@ Result<TableDesc> TableStore::add_global_index(std::string_view table, IndexDesc
     }
   }
   if (!it->status().ok()) return io_error(it->status());
-  std::string sk = Impl::table_prefix(kStatsPrefix, d.id);
-  sk.push_back(static_cast<char>(x.id));
-  b.Merge(sk, stats_delta(count, bytes));
   FRESHET_RETURN_IF_ERROR(m.persist_desc(d, b));
   FRESHET_RETURN_IF_ERROR(m.write(b));
   st.index_stats[x.id].first = count;

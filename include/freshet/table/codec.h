@@ -10,7 +10,8 @@
 //   'C' name                                         catalog: table descriptor
 //   'D' u32 table_id  u16 bucket  pk [sk]             item: encoded item value
 //   'I' u32 table_id  u8 index_id  u16 bucket  ipk [isk]  pk [sk]   index entry
-//   'S' u32 table_id                                 table statistics
+//   'S' u32 table_id [u8 index_id]                   table statistics (exact after a clean close)
+//   'M' "stats_clean"                                empty: the 'S' records are exact
 //   'M' "next_table_id"                              u32, the next table id
 // bucket = CRC32C(pk) >> 16 spreads partitions like DynamoDB's hash ordering and gives
 // parallel scans contiguous ranges (segment s of n: buckets [s*65536/n, (s+1)*65536/n)).
@@ -44,6 +45,9 @@ constexpr char kIndexPrefix = 'I';
 constexpr char kStatsPrefix = 'S';
 constexpr char kMetaPrefix = 'M';
 constexpr char kCollectionPrefix = 'L';  // item collection sizes (tables with an LSI)
+// Present only between a clean close and the next open: the 'S' statistics records are
+// exact. Without it open() recounts them from the items (docs/format.md).
+constexpr const char* kStatsCleanKey = "Mstats_clean";
 
 // Appends one key component. REQUIRES v is S, N or B (N canonical).
 void encode_key_component(const Value& v, std::string& out);

@@ -1,8 +1,7 @@
 // TableStore: DynamoDB-style tables on one RocksDB database, the in-process API that the
 // DynamoDB handlers (src/api/dynamodb) and in-server writers (processing) call.
 //
-// Durability: every write is one RocksDB WriteBatch (item, index entries and statistics
-// together). Item writes go into the WAL without a sync; a WAL sync thread then runs
+// Durability: every write is one RocksDB WriteBatch (item and index entries together). Item writes go into the WAL without a sync; a WAL sync thread then runs
 // DB::SyncWAL once for every write that completed before it (group commit: all writers that
 // arrive during one fsync share the next), and only then does a write return (or its async
 // callback run). Catalog changes are written with WriteOptions::sync directly.
@@ -24,6 +23,9 @@
 //  - The TTL thread (started by open() if ttl_interval_ms > 0) and the WAL sync thread (if
 //    sync) are stopped and joined by the destructor; the sync thread answers every waiter
 //    before it exits. sync_mu guards the sync queue, the sticky sync error and the round count.
+// Statistics (item counts and sizes of tables and indexes) live in memory and are written
+// only at a clean close, with a marker; an open without the marker (after a crash or a power
+// loss) recounts them from the items, so they stay exact without a write per item.
 // All methods are thread-safe.
 #pragma once
 
@@ -124,6 +126,9 @@ struct StoreOptions {
   // Test hook: the WAL syncer calls it before each round's fsync, without its lock, so a test
   // can hold a round while more writes queue behind it.
   std::function<void()> before_wal_sync;
+  // Test hook: the destructor closes RocksDB as a kill -9 after the last acknowledged write
+  // would leave it: no statistics checkpoint, no clean-close marker, no memtable flush.
+  bool close_uncleanly = false;
 };
 
 // The errors of item writes beyond validation (kInvalidArgument) and missing tables:

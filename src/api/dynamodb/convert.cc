@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "freshet/api/codec.h"
 #include "freshet/common/base64.h"
 #include "freshet/table/number.h"
 
@@ -230,6 +231,68 @@ Document from_item(const table::Item& item) {
   m.reserve(item.size());
   for (const auto& [k, v] : item) m.push_back(Member{k, from_value(v)});
   return d;
+}
+
+void append_value_json(const Value& v, std::string& out) {
+  out += "{\"";
+  out += table::type_name(v.type());
+  out += "\":";
+  switch (v.type()) {
+    case Type::kS:
+    case Type::kN: append_json_string(v.str(), out); break;
+    case Type::kB:
+      out.push_back('"');
+      base64_encode_append(v.str(), out);
+      out.push_back('"');
+      break;
+    case Type::kBool: out += v.as_bool() ? "true" : "false"; break;
+    case Type::kNull: out += "true"; break;
+    case Type::kSS:
+    case Type::kNS:
+    case Type::kBS: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& m : v.members()) {
+        if (!first) out.push_back(',');
+        first = false;
+        if (v.type() == Type::kBS) {
+          out.push_back('"');
+          base64_encode_append(m, out);
+          out.push_back('"');
+        } else {
+          append_json_string(m, out);
+        }
+      }
+      out.push_back(']');
+      break;
+    }
+    case Type::kL: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& e : v.as_list()) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_value_json(e, out);
+      }
+      out.push_back(']');
+      break;
+    }
+    case Type::kM: append_item_json(v.as_map(), out); break;
+  }
+  out.push_back('}');
+}
+
+void append_item_json(const table::Item& item, std::string& out) {
+  out.push_back('{');
+  bool first = true;
+  for (const auto& [k, v] : item) {
+    if (!first) out.push_back(',');
+    first = false;
+    append_json_string(k, out);
+    out.push_back(':');
+    append_value_json(v, out);
+  }
+  out.push_back('}');
 }
 
 }  // namespace freshet::api::dynamodb

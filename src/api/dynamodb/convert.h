@@ -26,6 +26,11 @@ Converted<table::Item> to_item(const Document& map);
 
 Document from_value(const table::Value& v);
 Document from_item(const table::Item& item);
+// The same DynamoDB JSON appended straight to a JSON text (hot-path answers written as an
+// EncodedBody), byte for byte what encode_json(from_value(v)) / encode_json(from_item(m))
+// writes.
+void append_value_json(const table::Value& v, std::string& out);
+void append_item_json(const table::Item& item, std::string& out);
 
 ApiError validation(std::string message);
 

@@ -303,9 +303,21 @@ ApiResult get_item(DynamoService& s, RequestContext& ctx) {
   const double units = read_units(*r ? table::item_size(**r) : 0, consistent);
   s.series(table, "GetItem").consumed_read->add(units);
   s.charge(table, true, units);
+  if (*r && projection) **r = table::project(**r, *projection);
+  std::optional<Document> capacity = consumed_capacity(in, table, units, true);
+  if (ctx.protocol == Protocol::kJson) {  // written straight into the body
+    std::string body(1, '{');
+    if (*r) {
+      body += "\"Item\":";
+      append_item_json(**r, body);
+    }
+    if (capacity) body += std::string(*r ? "," : "") + "\"ConsumedCapacity\":" + encode_json(*capacity);
+    body.push_back('}');
+    return EncodedBody{std::move(body)};
+  }
   Document out = Document::make_map();
-  if (*r) out.set("Item", from_item(projection ? table::project(**r, *projection) : **r));
-  if (auto c = consumed_capacity(in, table, units, true)) out.set("ConsumedCapacity", std::move(*c));
+  if (*r) out.set("Item", from_item(**r));
+  if (capacity) out.set("ConsumedCapacity", std::move(*capacity));
   return out;
 }
 

@@ -246,12 +246,14 @@ std::optional<ApiError> read_common(DynamoService& s, const Document& in, const 
                  true);
 }
 
-Document page_response(DynamoService& s, const Document& in, const ReadRequest& r,
-                       const table::TableDesc& d, table::Page& page, const char* op) {
+// The answer of a Query or Scan page. JSON requests get it written straight into the body
+// (Items can be a megabyte of attributes); other protocols get the same members as a Document.
+ApiResult page_response(DynamoService& s, const RequestContext& ctx, const ReadRequest& r,
+                        const table::TableDesc& d, table::Page& page, const char* op) {
+  const Document& in = ctx.input;
   const table::IndexDesc* x = r.index.empty() ? nullptr : d.find_index(r.index);
-  Document out = Document::make_map();
-  if (r.select != "COUNT") {
-    Document items = Document::make_list();
+  const bool items_wanted = r.select != "COUNT";
+  if (items_wanted) {
     for (Item& item : page.items) {
       // An LSI whose projection lacks attributes: ALL_ATTRIBUTES fetches the table's item.
       if (x != nullptr && !x->global && r.select == "ALL_ATTRIBUTES" &&
@@ -261,21 +263,48 @@ Document page_response(DynamoService& s, const Document& in, const ReadRequest& 
         auto full = s.store().get_item(r.table, key);
         if (full.ok() && *full) item = std::move(**full);
       }
-      items.push_back(from_item(r.projection ? table::project(item, *r.projection) : item));
+      if (r.projection) item = table::project(item, *r.projection);
     }
-    out.set("Items", std::move(items));
   }
-  out.set("Count", static_cast<int64_t>(page.items.size()));
-  out.set("ScannedCount", page.scanned_count);
-  if (page.last_evaluated_key) out.set("LastEvaluatedKey", from_item(*page.last_evaluated_key));
   const double units = read_units(page.bytes_read, r.consistent);
   Series& m = s.series(r.table, op);
   m.consumed_read->add(units);
   s.charge(r.table, true, units);
   m.returned_items->inc(page.items.size());
-  if (auto c = consumed_capacity(in, r.table, units, true, nullptr, x)) {
-    out.set("ConsumedCapacity", std::move(*c));
+  std::optional<Document> capacity = consumed_capacity(in, r.table, units, true, nullptr, x);
+  const int64_t count = static_cast<int64_t>(page.items.size());
+  if (ctx.protocol == Protocol::kJson) {
+    std::string body;
+    body.reserve(64 + (items_wanted ? page.bytes_read + page.bytes_read / 2 : 0));
+    body.push_back('{');
+    if (items_wanted) {
+      body += "\"Items\":[";
+      for (size_t i = 0; i < page.items.size(); ++i) {
+        if (i > 0) body.push_back(',');
+        append_item_json(page.items[i], body);
+      }
+      body += "],";
+    }
+    body += "\"Count\":" + std::to_string(count);
+    body += ",\"ScannedCount\":" + std::to_string(page.scanned_count);
+    if (page.last_evaluated_key) {
+      body += ",\"LastEvaluatedKey\":";
+      append_item_json(*page.last_evaluated_key, body);
+    }
+    if (capacity) body += ",\"ConsumedCapacity\":" + encode_json(*capacity);
+    body.push_back('}');
+    return EncodedBody{std::move(body)};
   }
+  Document out = Document::make_map();
+  if (items_wanted) {
+    Document items = Document::make_list();
+    for (const Item& item : page.items) items.push_back(from_item(item));
+    out.set("Items", std::move(items));
+  }
+  out.set("Count", count);
+  out.set("ScannedCount", page.scanned_count);
+  if (page.last_evaluated_key) out.set("LastEvaluatedKey", from_item(*page.last_evaluated_key));
+  if (capacity) out.set("ConsumedCapacity", std::move(*capacity));
   return out;
 }
 
@@ -340,7 +369,7 @@ ApiResult query(DynamoService& s, RequestContext& ctx) {
   }
   auto page = s.store().query(q);
   if (!page.ok()) return to_dynamo_error(page.error());
-  return page_response(s, in, r, d, *page, "Query");
+  return page_response(s, ctx, r, d, *page, "Query");
 }
 
 ApiResult scan(DynamoService& s, RequestContext& ctx) {
@@ -388,7 +417,7 @@ ApiResult scan(DynamoService& s, RequestContext& ctx) {
   }
   auto page = s.store().scan(sp);
   if (!page.ok()) return to_dynamo_error(page.error());
-  return page_response(s, in, r, d, *page, "Scan");
+  return page_response(s, ctx, r, d, *page, "Scan");
 }
 
 }  // namespace freshet::api::dynamodb

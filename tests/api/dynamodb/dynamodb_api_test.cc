@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "dispatcher.h"
+#include "dynamodb/convert.h"
 #include "freshet/api/codec.h"
 #include "freshet/api/dynamodb.h"
 
@@ -58,6 +59,36 @@ class DynamoDbApiTest : public ::testing::Test {
   std::unique_ptr<table::TableStore> store_;
   std::unique_ptr<Dispatcher> dispatcher_;
 };
+
+// GetItem, Query and Scan write their answers straight to JSON (append_item_json): the text
+// must be what encoding the Document form gives, for every type and awkward string.
+TEST(DynamoDbJson, DirectWriterMatchesDocumentEncoding) {
+  using table::Type;
+  using table::Value;
+  table::Item inner{{"q\"uote", Value::s("tab\tnl\nnul" + std::string(1, '\0') + "\x01")},
+                    {"u", Value::s("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")},
+                    {"bad", Value::s("\xff\xfe invalid \xc3")}};
+  table::Item item{
+      {"s", Value::s("plain")},
+      {"n", Value::n("-12.5E+3")},
+      {"b", Value::b(std::string("\0\x01\xff", 3))},
+      {"t", Value::boolean(true)},
+      {"f", Value::boolean(false)},
+      {"z", Value::null()},
+      {"ss", Value::set(Type::kSS, {"b", "a\\", "</script>"})},
+      {"ns", Value::set(Type::kNS, {"1", "2.5"})},
+      {"bs", Value::set(Type::kBS, {std::string("\0", 1), "xyz"})},
+      {"l", Value::list({Value::s("x"), Value::map(inner), Value::list({}), Value::null()})},
+      {"m", Value::map(inner)},
+      {"e", Value::map({})},
+      {"\xe2\x82\xac key", Value::s("")}};
+  std::string direct;
+  dynamodb::append_item_json(item, direct);
+  EXPECT_EQ(direct, encode_json(dynamodb::from_item(item)));
+  std::string empty;
+  dynamodb::append_item_json({}, empty);
+  EXPECT_EQ(empty, encode_json(dynamodb::from_item({})));
+}
 
 TEST_F(DynamoDbApiTest, PutGetRoundTripsInJson10) {
   AwsResponse r = call("PutItem", R"j({"TableName":"items","Item":{"pk":{"S":"a"},

@@ -39,13 +39,19 @@ constexpr size_t kTableChunk = 256;    // ops per batch_write (it rejects duplic
 constexpr size_t kStreamChunk = 500;   // records per put_records
 constexpr size_t kFailureRecordBytes = 900 * 1024;  // below Kinesis' 1 MiB record limit
 
-// The key of an item in its table, for de-duplicating a batch's puts (last one wins).
+// The key of an item in its table, for de-duplicating a batch's puts (last one wins): per
+// key attribute its type and length, then its bytes (key values are S, N or B: str() holds
+// them; validate_item_keys has checked them first).
 std::string key_of(const table::TableDesc& d, const table::Item& item) {
   std::string k;
   auto add = [&](const std::string& name) {
     auto it = item.find(name);
-    if (it != item.end()) k += table::to_debug_string(it->second);
-    k.push_back('\x1f');
+    if (it == item.end()) return;
+    const std::string& v = it->second.str();
+    k.push_back(static_cast<char>(it->second.type()));
+    const uint32_t n = static_cast<uint32_t>(v.size());
+    k.append(reinterpret_cast<const char*>(&n), sizeof n);
+    k += v;
   };
   add(d.key.hash.name);
   if (d.key.range) add(d.key.range->name);
@@ -877,23 +883,32 @@ bool ShardRunner::commit(CommitSet& cs) {
   if (cs.checkpoint && !leased) ops.push_back(impl_.checkpoint_op(m_.uuid, shard_.shard_id, cs.cp));
   if (!ops.empty()) {
     // Chunks written without waiting, then one wait for all: they share the WAL syncs. A
-    // chunk that fails is retried alone (puts by key: idempotent).
+    // chunk that fails is retried alone (puts by key: idempotent). The chunks are cut once.
+    std::vector<std::vector<table::WriteOp>> chunks;
+    chunks.reserve((ops.size() + kTableChunk - 1) / kTableChunk);
+    for (size_t i = 0; i < ops.size(); i += kTableChunk) {
+      const size_t end = std::min(ops.size(), i + kTableChunk);
+      chunks.emplace_back(std::make_move_iterator(ops.begin() + static_cast<ptrdiff_t>(i)),
+                          std::make_move_iterator(ops.begin() + static_cast<ptrdiff_t>(end)));
+    }
+    std::vector<char> written(chunks.size(), 0);  // GUARDED_BY(mu) below while in flight
     const bool ok = retry_until_ok("writing to the table", [&]() -> Status {
       std::mutex mu;
       std::condition_variable cv;
-      size_t left = (ops.size() + kTableChunk - 1) / kTableChunk;
-      Status first_error;
-      for (size_t i = 0; i < ops.size(); i += kTableChunk) {
-        std::vector<table::WriteOp> chunk(
-            std::make_move_iterator(ops.begin() + static_cast<ptrdiff_t>(i)),
-            std::make_move_iterator(ops.begin() + static_cast<ptrdiff_t>(std::min(ops.size(), i + kTableChunk))));
-        // Keep ops intact for a retry: copy back after the call.
-        tables.batch_write_async(chunk, [&](Status s) {
+      size_t left = 0;  // GUARDED_BY(mu)
+      Status first_error;  // GUARDED_BY(mu)
+      for (char w : written) left += w ? 0 : 1;
+      for (size_t i = 0; i < chunks.size(); ++i) {
+        if (written[i]) continue;
+        tables.batch_write_async(chunks[i], [&, i](Status s) {
           std::lock_guard lock(mu);
-          if (!s.ok() && first_error.ok()) first_error = s;
+          if (s.ok()) {
+            written[i] = 1;
+          } else if (first_error.ok()) {
+            first_error = s;
+          }
           if (--left == 0) cv.notify_all();
         });
-        std::move(chunk.begin(), chunk.end(), ops.begin() + static_cast<ptrdiff_t>(i));
       }
       std::unique_lock lock(mu);
       cv.wait(lock, [&] { return left == 0; });

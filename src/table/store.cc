@@ -432,6 +432,49 @@ struct TableStore::Impl {
   uint64_t sync_rounds = 0;                              // GUARDED_BY(sync_mu)
   std::thread sync_thread;
 
+  // ---- one item's read-modify-write (put, delete, update) ----
+  // Finds the table, runs check(desc) (key validation), locks the item's stripe, reads the
+  // item, evaluates the condition, and writes next(desc, old) without a sync: an item to put,
+  // or nullopt to delete (nothing is written when there is nothing to delete). key_attrs
+  // holds the key attributes; it is read before next runs (which may move from it).
+  template <typename Check, typename Next>
+  Result<WriteOutcome> write_one(std::string_view table, const Item& key_attrs,
+                                 const Condition* condition, Check check, Next next) {
+    auto a = active(table);
+    if (!a.ok()) return a.error();
+    auto& [st, d] = *a;
+    FRESHET_RETURN_IF_ERROR(check(*d));
+    const std::string key = item_key(*d, key_attrs);
+    FRESHET_RETURN_IF_ERROR(check_not_held(key));
+    std::shared_lock<std::shared_mutex> drop(st->drop_mu);
+    if (st->dropped) return table_gone();
+    std::lock_guard<std::mutex> lock(stripes[stripe_of(*d, key)]);
+    auto old = read(key);
+    if (!old.ok()) return old.error();
+    WriteOutcome out;
+    out.old_item = std::move(*old);
+    out.old_size = out.old_item ? item_size(*out.old_item) : 0;
+    if (condition != nullptr && !evaluate(*condition, out.old_item ? *out.old_item : Item())) {
+      out.condition_failed = true;
+      return out;
+    }
+    Result<std::optional<Item>> n = next(*d, out.old_item);
+    if (!n.ok()) return n.error();
+    if (!*n && !out.old_item) return out;  // nothing to delete; nothing to sync
+    rocksdb::WriteBatch b;
+    Deltas deltas;
+    stage(*d, key, out.old_item, *n ? &**n : nullptr, b, deltas);
+    FRESHET_RETURN_IF_ERROR(check_collections({&deltas}));
+    FRESHET_RETURN_IF_ERROR(write_nowait(b));
+    apply_deltas(*st, deltas);
+    out.wrote = true;
+    if (*n) {
+      out.new_size = item_size(**n);
+      out.new_item = std::move(**n);
+    }
+    return out;
+  }
+
   // ---- statistics (ItemCount, TableSizeBytes, index sizes) ----
   // Kept in memory (TableState) and updated by every write after it reaches the WAL. They
   // reach the database only at a clean close, together with the clean-close marker; open()
@@ -919,66 +962,20 @@ Status TableStore::validate_key(const TableDesc& d, const Item& key) {
 
 Result<WriteOutcome> TableStore::put_item_nowait(std::string_view table, Item item,
                                                  const Condition* condition) {
-  Impl& m = *impl_;
-  auto a = m.active(table);
-  if (!a.ok()) return a.error();
-  auto& [st, d] = *a;
-  FRESHET_RETURN_IF_ERROR(validate_item_keys(*d, item));
-  const std::string key = Impl::item_key(*d, item);
-  FRESHET_RETURN_IF_ERROR(m.check_not_held(key));
-  std::shared_lock<std::shared_mutex> drop(st->drop_mu);
-  if (st->dropped) return table_gone();
-  std::lock_guard<std::mutex> lock(m.stripes[m.stripe_of(*d, key)]);
-  auto old = m.read(key);
-  if (!old.ok()) return old.error();
-  WriteOutcome out;
-  out.old_item = std::move(*old);
-  out.old_size = out.old_item ? item_size(*out.old_item) : 0;
-  if (condition != nullptr && !evaluate(*condition, out.old_item ? *out.old_item : Item())) {
-    out.condition_failed = true;
-    return out;
-  }
-  rocksdb::WriteBatch b;
-  Impl::Deltas deltas;
-  Impl::stage(*d, key, out.old_item, &item, b, deltas);
-  FRESHET_RETURN_IF_ERROR(m.check_collections({&deltas}));
-  FRESHET_RETURN_IF_ERROR(m.write_nowait(b));
-  Impl::apply_deltas(*st, deltas);
-  out.wrote = true;
-  out.new_size = item_size(item);
-  out.new_item = std::move(item);
-  return out;
+  return impl_->write_one(
+      table, item, condition, [&](const TableDesc& d) { return validate_item_keys(d, item); },
+      [&](const TableDesc&, const std::optional<Item>&) -> Result<std::optional<Item>> {
+        return std::optional<Item>(std::move(item));
+      });
 }
 
 Result<WriteOutcome> TableStore::delete_item_nowait(std::string_view table, const Item& key,
                                                     const Condition* condition) {
-  Impl& m = *impl_;
-  auto a = m.active(table);
-  if (!a.ok()) return a.error();
-  auto& [st, d] = *a;
-  FRESHET_RETURN_IF_ERROR(validate_key(*d, key));
-  const std::string k = Impl::item_key(*d, key);
-  FRESHET_RETURN_IF_ERROR(m.check_not_held(k));
-  std::shared_lock<std::shared_mutex> drop(st->drop_mu);
-  if (st->dropped) return table_gone();
-  std::lock_guard<std::mutex> lock(m.stripes[m.stripe_of(*d, k)]);
-  auto old = m.read(k);
-  if (!old.ok()) return old.error();
-  WriteOutcome out;
-  out.old_item = std::move(*old);
-  out.old_size = out.old_item ? item_size(*out.old_item) : 0;
-  if (condition != nullptr && !evaluate(*condition, out.old_item ? *out.old_item : Item())) {
-    out.condition_failed = true;
-    return out;
-  }
-  if (!out.old_item) return out;  // nothing to delete; nothing to sync
-  rocksdb::WriteBatch b;
-  Impl::Deltas deltas;
-  Impl::stage(*d, k, out.old_item, nullptr, b, deltas);
-  FRESHET_RETURN_IF_ERROR(m.write_nowait(b));
-  Impl::apply_deltas(*st, deltas);
-  out.wrote = true;
-  return out;
+  return impl_->write_one(
+      table, key, condition, [&](const TableDesc& d) { return validate_key(d, key); },
+      [](const TableDesc&, const std::optional<Item>&) -> Result<std::optional<Item>> {
+        return std::optional<Item>();
+      });
 }
 
 namespace {
@@ -998,42 +995,21 @@ Status check_update_keys(const TableDesc& d, const UpdateExpr& u) {
 Result<WriteOutcome> TableStore::update_item_nowait(std::string_view table, const Item& key,
                                                     const UpdateExpr& update,
                                                     const Condition* condition) {
-  Impl& m = *impl_;
-  auto a = m.active(table);
-  if (!a.ok()) return a.error();
-  auto& [st, d] = *a;
-  FRESHET_RETURN_IF_ERROR(validate_key(*d, key));
-  FRESHET_RETURN_IF_ERROR(check_update_keys(*d, update));
-  const std::string k = Impl::item_key(*d, key);
-  FRESHET_RETURN_IF_ERROR(m.check_not_held(k));
-  std::shared_lock<std::shared_mutex> drop(st->drop_mu);
-  if (st->dropped) return table_gone();
-  std::lock_guard<std::mutex> lock(m.stripes[m.stripe_of(*d, k)]);
-  auto old = m.read(k);
-  if (!old.ok()) return old.error();
-  WriteOutcome out;
-  out.old_item = std::move(*old);
-  out.old_size = out.old_item ? item_size(*out.old_item) : 0;
-  if (condition != nullptr && !evaluate(*condition, out.old_item ? *out.old_item : Item())) {
-    out.condition_failed = true;
-    return out;
-  }
-  Item next = out.old_item ? *out.old_item : key;
-  FRESHET_RETURN_IF_ERROR(apply_update(update, next));
-  if (item_size(next) > kMaxItemBytes) {
-    return validation("Item size to update has exceeded the maximum allowed size");
-  }
-  FRESHET_RETURN_IF_ERROR(validate_item_keys(*d, next));
-  rocksdb::WriteBatch b;
-  Impl::Deltas deltas;
-  Impl::stage(*d, k, out.old_item, &next, b, deltas);
-  FRESHET_RETURN_IF_ERROR(m.check_collections({&deltas}));
-  FRESHET_RETURN_IF_ERROR(m.write_nowait(b));
-  Impl::apply_deltas(*st, deltas);
-  out.wrote = true;
-  out.new_size = item_size(next);
-  out.new_item = std::move(next);
-  return out;
+  return impl_->write_one(
+      table, key, condition,
+      [&](const TableDesc& d) -> Status {
+        FRESHET_RETURN_IF_ERROR(validate_key(d, key));
+        return check_update_keys(d, update);
+      },
+      [&](const TableDesc& d, const std::optional<Item>& old) -> Result<std::optional<Item>> {
+        Item next = old ? *old : key;
+        FRESHET_RETURN_IF_ERROR(apply_update(update, next));
+        if (item_size(next) > kMaxItemBytes) {
+          return validation("Item size to update has exceeded the maximum allowed size");
+        }
+        FRESHET_RETURN_IF_ERROR(validate_item_keys(d, next));
+        return std::optional<Item>(std::move(next));
+      });
 }
 
 Result<std::optional<Item>> TableStore::get_item(std::string_view table, const Item& key) const {

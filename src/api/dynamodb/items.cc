@@ -132,37 +132,67 @@ void add_item_collection_metrics(const Document& in, const table::TableDesc& d, 
   out.set("ItemCollectionMetrics", std::move(m));
 }
 
+// The members every single-item write starts with: TableName, the item or key (member),
+// and ReturnValues with the other Return* enums.
+std::optional<ApiError> read_write_target(const Document& in, const char* member, bool update,
+                                          std::string& table, Item& item, std::string& rv) {
+  if (auto e = check_table_name(in, "TableName", table)) return e;
+  if (auto e = read_item(in, member, item)) return e;
+  return return_values(in, update, rv);
+}
+
+// The members every single-item write ends with: the condition (ConditionExpression or
+// Expected), the unused-attribute check over every expression of the request (other_expression:
+// an UpdateExpression was given), and the throughput admission.
+std::optional<ApiError> read_write_condition(DynamoService& s, const Document& in,
+                                             const std::string& table, std::string_view op,
+                                             Expressions& ex, bool other_expression,
+                                             std::optional<table::Condition>& cond) {
+  bool expression = false;
+  if (auto e = write_condition(in, ex, cond, expression)) return e;
+  if (auto e = check_expression_attributes(ex, expression || other_expression)) return e;
+  return s.admit(table, op, false);
+}
+
+// What every single-item write's answer starts with: counts and charges the units, and
+// answers a store error or a failed condition. False when it has answered.
+bool account_write(DynamoService& s, const Document& in, const std::string& table,
+                   std::string_view op, const Result<table::WriteOutcome>& r, double& units,
+                   Responder& respond) {
+  if (!r.ok()) {
+    respond(to_dynamo_error(r.error()));
+    return false;
+  }
+  Series& m = s.series(table, op);
+  units = write_units(op == "DeleteItem" ? r->old_size : std::max(r->old_size, r->new_size));
+  m.consumed_write->add(units);
+  s.charge(table, false, units);
+  if (r->condition_failed) {
+    m.conditional_failed->inc();
+    respond(condition_failed(in, r->old_item));
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 ApiResult batch_write_prepare(DynamoService& s, RequestContext& ctx, Responder& respond);
 
 void put_item(DynamoService& s, RequestContext& ctx, Responder respond) {
   const Document& in = ctx.input;
-  std::string table;
-  if (auto e = check_table_name(in, "TableName", table)) return respond(*e);
+  std::string table, rv;
   Item item;
-  if (auto e = read_item(in, "Item", item)) return respond(*e);
-  std::string rv;
-  if (auto e = return_values(in, false, rv)) return respond(*e);
+  if (auto e = read_write_target(in, "Item", false, table, item, rv)) return respond(*e);
   Expressions ex;
   if (auto e = read_expression_attributes(in, ex)) return respond(*e);
   std::optional<table::Condition> cond;
-  bool expression = false;
-  if (auto e = write_condition(in, ex, cond, expression)) return respond(*e);
-  if (auto e = check_expression_attributes(ex, expression)) return respond(*e);
-  if (auto e = s.admit(table, "PutItem", false)) return respond(*e);
+  if (auto e = read_write_condition(s, in, table, "PutItem", ex, false, cond)) return respond(*e);
   s.store().put_item_async(
       table, std::move(item), cond ? &*cond : nullptr,
-      [&s, &in, table, rv, respond = std::move(respond)](Result<table::WriteOutcome> r) {
-        if (!r.ok()) return respond(to_dynamo_error(r.error()));
-        Series& m = s.series(table, "PutItem");
-        const double units = write_units(std::max(r->old_size, r->new_size));
-        m.consumed_write->add(units);
-        s.charge(table, false, units);
-        if (r->condition_failed) {
-          m.conditional_failed->inc();
-          return respond(condition_failed(in, r->old_item));
-        }
+      [&s, &in, table, rv, respond = std::move(respond)](Result<table::WriteOutcome> r) mutable {
+        double units = 0;
+        if (!account_write(s, in, table, "PutItem", r, units, respond)) return;
         Document out = Document::make_map();
         if (rv == "ALL_OLD" && r->old_item) out.set("Attributes", from_item(*r->old_item));
         if (auto c = write_capacity(s, in, table, units, *r)) {
@@ -180,31 +210,20 @@ void put_item(DynamoService& s, RequestContext& ctx, Responder respond) {
 
 void delete_item(DynamoService& s, RequestContext& ctx, Responder respond) {
   const Document& in = ctx.input;
-  std::string table;
-  if (auto e = check_table_name(in, "TableName", table)) return respond(*e);
+  std::string table, rv;
   Item key;
-  if (auto e = read_item(in, "Key", key)) return respond(*e);
-  std::string rv;
-  if (auto e = return_values(in, false, rv)) return respond(*e);
+  if (auto e = read_write_target(in, "Key", false, table, key, rv)) return respond(*e);
   Expressions ex;
   if (auto e = read_expression_attributes(in, ex)) return respond(*e);
   std::optional<table::Condition> cond;
-  bool expression = false;
-  if (auto e = write_condition(in, ex, cond, expression)) return respond(*e);
-  if (auto e = check_expression_attributes(ex, expression)) return respond(*e);
-  if (auto e = s.admit(table, "DeleteItem", false)) return respond(*e);
+  if (auto e = read_write_condition(s, in, table, "DeleteItem", ex, false, cond)) {
+    return respond(*e);
+  }
   s.store().delete_item_async(
       table, key, cond ? &*cond : nullptr,
-      [&s, &in, table, rv, respond = std::move(respond)](Result<table::WriteOutcome> r) {
-        if (!r.ok()) return respond(to_dynamo_error(r.error()));
-        Series& m = s.series(table, "DeleteItem");
-        const double units = write_units(r->old_size);
-        m.consumed_write->add(units);
-        s.charge(table, false, units);
-        if (r->condition_failed) {
-          m.conditional_failed->inc();
-          return respond(condition_failed(in, r->old_item));
-        }
+      [&s, &in, table, rv, respond = std::move(respond)](Result<table::WriteOutcome> r) mutable {
+        double units = 0;
+        if (!account_write(s, in, table, "DeleteItem", r, units, respond)) return;
         Document out = Document::make_map();
         if (rv == "ALL_OLD" && r->old_item) out.set("Attributes", from_item(*r->old_item));
         if (auto c = write_capacity(s, in, table, units, *r)) {
@@ -216,12 +235,9 @@ void delete_item(DynamoService& s, RequestContext& ctx, Responder respond) {
 
 void update_item(DynamoService& s, RequestContext& ctx, Responder respond) {
   const Document& in = ctx.input;
-  std::string table;
-  if (auto e = check_table_name(in, "TableName", table)) return respond(*e);
+  std::string table, rv;
   Item key;
-  if (auto e = read_item(in, "Key", key)) return respond(*e);
-  std::string rv;
-  if (auto e = return_values(in, true, rv)) return respond(*e);
+  if (auto e = read_write_target(in, "Key", true, table, key, rv)) return respond(*e);
   if (auto e = check_mixed(in, {"AttributeUpdates", "Expected", "ConditionalOperator"},
                            {"UpdateExpression", "ConditionExpression"})) {
     return respond(*e);
@@ -240,22 +256,15 @@ void update_item(DynamoService& s, RequestContext& ctx, Responder respond) {
     if (auto e = legacy_updates(*au, *update)) return respond(*e);
   }
   std::optional<table::Condition> cond;
-  bool cond_expression = false;
-  if (auto e = write_condition(in, ex, cond, cond_expression)) return respond(*e);
-  if (auto e = check_expression_attributes(ex, expression || cond_expression)) return respond(*e);
-  if (auto e = s.admit(table, "UpdateItem", false)) return respond(*e);
+  if (auto e = read_write_condition(s, in, table, "UpdateItem", ex, expression, cond)) {
+    return respond(*e);
+  }
   s.store().update_item_async(
       table, key, *update, cond ? &*cond : nullptr,
-      [&s, &in, table, rv, update, respond = std::move(respond)](Result<table::WriteOutcome> r) {
-        if (!r.ok()) return respond(to_dynamo_error(r.error()));
-        Series& m = s.series(table, "UpdateItem");
-        const double units = write_units(std::max(r->old_size, r->new_size));
-        m.consumed_write->add(units);
-        s.charge(table, false, units);
-        if (r->condition_failed) {
-          m.conditional_failed->inc();
-          return respond(condition_failed(in, r->old_item));
-        }
+      [&s, &in, table, rv, update,
+       respond = std::move(respond)](Result<table::WriteOutcome> r) mutable {
+        double units = 0;
+        if (!account_write(s, in, table, "UpdateItem", r, units, respond)) return;
         Document out = Document::make_map();
         std::vector<table::Path> touched;
         for (const auto& a : update->actions) touched.push_back(a.path);

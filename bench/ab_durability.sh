@@ -14,45 +14,12 @@ ROUNDS=${3:-2}
 RESULTS=${RESULTS:-build/ab-results}
 mkdir -p "$RESULTS"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/freshet-ab.XXXXXX")
-PID=""
+. "$(dirname "${BASH_SOURCE[0]}")/lib_server.sh"
 cleanup() {
-  if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+  stop_quietly
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-start() {  # $1 binary
-  rm -rf "$TMP/data"
-  "$1" serve --listen 127.0.0.1:0 --data-dir "$TMP/data" >"$TMP/serve.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 100); do
-    if grep -q 'listening on' "$TMP/serve.log"; then break; fi
-    sleep 0.1
-  done
-  PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/serve.log" | head -1)
-  [ -n "$PORT" ] || { echo "server did not start" >&2; exit 1; }
-}
-stop() {
-  kill -TERM "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  PID=""
-}
-
-# Creates streams c0, c1, ... every 100 ms for $2 seconds against port $1 (unsigned requests
-# carry a SigV4-shaped header: Freshet parses, not verifies, signatures).
-churn() {
-  local port=$1 secs=$2 i=0
-  local end=$(( $(date +%s) + secs ))
-  while [ "$(date +%s)" -lt "$end" ]; do
-    curl -s -o /dev/null -X POST "http://127.0.0.1:$port/" \
-      -H 'Content-Type: application/x-amz-json-1.1' \
-      -H 'X-Amz-Target: Kinesis_20131202.CreateStream' \
-      -H 'Authorization: AWS4-HMAC-SHA256 Credential=t/20250101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0' \
-      -d "{\"StreamName\":\"churn$i\",\"ShardCount\":1}" || true
-    i=$((i + 1))
-    sleep 0.1
-  done
-}
 
 run() {  # $1 label $2 binary $3 round
   local label=$1 bin=$2 r=$3 ep

@@ -13,50 +13,20 @@ set -euo pipefail
 BIN=$1
 ROUNDS=${2:-3}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/freshet-spike.XXXXXX")
-PID=""
+. "$(dirname "${BASH_SOURCE[0]}")/lib_server.sh"
 cleanup() {
-  if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+  stop_quietly
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-start() {  # extra serve flags...
-  rm -rf "$TMP/data"
-  "$BIN" serve --listen 127.0.0.1:0 --data-dir "$TMP/data" "$@" >"$TMP/serve.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 100); do
-    if grep -q 'listening on' "$TMP/serve.log"; then break; fi
-    sleep 0.1
-  done
-  PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/serve.log" | head -1)
-  [ -n "$PORT" ] || { echo "server did not start" >&2; exit 1; }
-}
-stop() {
-  kill -TERM "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  PID=""
-}
-churn() {  # port seconds: CreateStream every 100 ms (signatures are parsed, not verified)
-  local port=$1 secs=$2 i=0
-  local end=$(( $(date +%s) + secs ))
-  while [ "$(date +%s)" -lt "$end" ]; do
-    curl -s -o /dev/null -X POST "http://127.0.0.1:$port/" \
-      -H 'Content-Type: application/x-amz-json-1.1' \
-      -H 'X-Amz-Target: Kinesis_20131202.CreateStream' \
-      -H 'Authorization: AWS4-HMAC-SHA256 Credential=t/20250101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0' \
-      -d "{\"StreamName\":\"churn$i\",\"ShardCount\":1}" || true
-    i=$((i + 1))
-    sleep 0.1
-  done
-}
 load() {  # label round
   "$BIN" bench put --endpoint "http://127.0.0.1:$PORT" --stream s --create --shards 4 --batch 1 \
     --concurrency 16 --duration 6 --json >"$TMP/$1-$2.json" 2>/dev/null
 }
 for r in $(seq "$ROUNDS"); do
-  start; load base "$r"; stop
-  start; churn "$PORT" 8 & cp=$!; load churn "$r"; wait "$cp" || true; stop
-  start --segment-mib 1; load roll "$r"; segs=$(find "$TMP/data" -name '*.log' | wc -l); stop
+  start "$BIN"; load base "$r"; stop
+  start "$BIN"; churn "$PORT" 8 & cp=$!; load churn "$r"; wait "$cp" || true; stop
+  start "$BIN" --segment-mib 1; load roll "$r"; segs=$(find "$TMP/data" -name '*.log' | wc -l); stop
   echo "round $r: roll run left $segs segment files"
 done
 /usr/bin/python3 - "$TMP" "$ROUNDS" <<'PY'

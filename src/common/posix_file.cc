@@ -225,6 +225,32 @@ Status create_dirs_durably(FileSystem& fs, const std::string& path) {
   return {};
 }
 
+Status write_file_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
+                             std::string_view bytes) {
+  const std::string tmp = dir + "/" + name + ".tmp";
+  {
+    FRESHET_ASSIGN_OR_RETURN(std::unique_ptr<File> f, fs.open(tmp, OpenMode::kCreate));
+    FRESHET_RETURN_IF_ERROR(f->truncate(0));
+    FRESHET_RETURN_IF_ERROR(f->write_at(bytes.data(), bytes.size(), 0));
+    FRESHET_RETURN_IF_ERROR(f->sync());
+  }
+  FRESHET_RETURN_IF_ERROR(fs.rename(tmp, dir + "/" + name));
+  return fs.sync_dir(dir);
+}
+
+Result<std::string> read_whole_file(FileSystem& fs, const std::string& path, uint64_t max_bytes) {
+  FRESHET_ASSIGN_OR_RETURN(std::unique_ptr<File> f, fs.open(path, OpenMode::kReadOnly));
+  FRESHET_ASSIGN_OR_RETURN(uint64_t size, f->size());
+  if (size > max_bytes) {
+    return Error(ErrorCode::kCorruption, path + " is implausibly large (" + std::to_string(size) +
+                                             " bytes)");
+  }
+  std::string out(size, '\0');
+  FRESHET_ASSIGN_OR_RETURN(size_t got, f->read_at(out.data(), size, 0));
+  out.resize(got);
+  return out;
+}
+
 std::shared_ptr<FileSystem> posix_file_system() { return std::make_shared<PosixFileSystem>(); }
 
 }  // namespace freshet

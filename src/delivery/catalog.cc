@@ -218,27 +218,4 @@ Result<DeliveryState> decode_state(std::string_view text) {
   return s;
 }
 
-Status write_file_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
-                             std::string_view bytes) {
-  const std::string tmp = dir + "/" + name + ".tmp";
-  {
-    FRESHET_ASSIGN_OR_RETURN(std::unique_ptr<File> f, fs.open(tmp, OpenMode::kCreate));
-    FRESHET_RETURN_IF_ERROR(f->truncate(0));
-    FRESHET_RETURN_IF_ERROR(f->write_at(bytes.data(), bytes.size(), 0));
-    FRESHET_RETURN_IF_ERROR(f->sync());
-  }
-  FRESHET_RETURN_IF_ERROR(fs.rename(tmp, dir + "/" + name));
-  return fs.sync_dir(dir);
-}
-
-Result<std::string> read_file(FileSystem& fs, const std::string& path) {
-  FRESHET_ASSIGN_OR_RETURN(std::unique_ptr<File> f, fs.open(path, OpenMode::kReadOnly));
-  FRESHET_ASSIGN_OR_RETURN(uint64_t size, f->size());
-  if (size > (16u << 20)) return Error(ErrorCode::kCorruption, path + " is too large");
-  std::string out(size, '\0');
-  FRESHET_ASSIGN_OR_RETURN(size_t got, f->read_at(out.data(), size, 0));
-  out.resize(got);
-  return out;
-}
-
 }  // namespace freshet::delivery

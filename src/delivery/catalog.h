@@ -28,10 +28,4 @@ struct DeliveryState {
 std::string encode_state(const DeliveryState& s);
 Result<DeliveryState> decode_state(std::string_view text);
 
-// Writes bytes to dir/name atomically and durably.
-Status write_file_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
-                             std::string_view bytes);
-// Reads a whole file; kNotFound if it does not exist.
-Result<std::string> read_file(FileSystem& fs, const std::string& path);
-
 }  // namespace freshet::delivery

@@ -136,7 +136,7 @@ Status DeliveryService::Impl::open() {
   FRESHET_ASSIGN_OR_RETURN(std::vector<std::string> files, fs_->list_dir(opt_.root + "/streams"));
   for (const std::string& f : files) {
     if (f.size() < 6 || f.substr(f.size() - 5) != ".json") continue;
-    FRESHET_ASSIGN_OR_RETURN(std::string text, read_file(*fs_, opt_.root + "/streams/" + f));
+    FRESHET_ASSIGN_OR_RETURN(std::string text, read_whole_file(*fs_, opt_.root + "/streams/" + f));
     FRESHET_ASSIGN_OR_RETURN(DeliveryStreamInfo info, decode_stream(text));
     FRESHET_RETURN_IF_ERROR(open_stream(std::move(info), false));
   }
@@ -183,7 +183,7 @@ Status DeliveryService::Impl::open_stream(DeliveryStreamInfo info, bool fresh) {
     FRESHET_RETURN_IF_ERROR(write_file_atomically(*fs_, opt_.root + "/state", state_name,
                                                   encode_state(s->state)));
   } else {
-    Result<std::string> text = read_file(*fs_, opt_.root + "/state/" + state_name);
+    Result<std::string> text = read_whole_file(*fs_, opt_.root + "/state/" + state_name);
     if (text.ok()) {
       FRESHET_ASSIGN_OR_RETURN(s->state, decode_state(*text));
     } else if (text.code() != ErrorCode::kNotFound) {

@@ -75,7 +75,7 @@ Status DeliveryService::Impl::save_source(Stream& s) {
 
 Status DeliveryService::Impl::load_source(Stream& s) {
   Result<std::string> text =
-      read_file(*fs_, opt_.root + "/state/" + s.state_name + ".source");
+      read_whole_file(*fs_, opt_.root + "/state/" + s.state_name + ".source");
   if (text.ok()) {
     std::string_view t = *text;
     size_t nl = t.find('\n');

@@ -268,25 +268,4 @@ Result<CatalogData> decode_catalog(std::string_view json) {
   return d;
 }
 
-Status write_file_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
-                             std::string_view bytes) {
-  const std::string tmp = dir + "/" + name + ".tmp";
-  FRESHET_ASSIGN_OR_RETURN(auto f, fs.open(tmp, OpenMode::kCreate));
-  FRESHET_RETURN_IF_ERROR(f->truncate(0));
-  FRESHET_RETURN_IF_ERROR(f->write_at(bytes.data(), bytes.size(), 0));
-  FRESHET_RETURN_IF_ERROR(f->sync());
-  FRESHET_RETURN_IF_ERROR(fs.rename(tmp, dir + "/" + name));
-  return fs.sync_dir(dir);
-}
-
-Result<std::string> read_whole_file(FileSystem& fs, const std::string& path) {
-  FRESHET_ASSIGN_OR_RETURN(auto f, fs.open(path, OpenMode::kReadOnly));
-  FRESHET_ASSIGN_OR_RETURN(uint64_t size, f->size());
-  if (size > (256u << 20)) return Error(ErrorCode::kCorruption, path + " is implausibly large");
-  std::string out(size, '\0');
-  FRESHET_ASSIGN_OR_RETURN(size_t got, f->read_at(out.data(), size, 0));
-  out.resize(got);
-  return out;
-}
-
 }  // namespace freshet::stream

@@ -27,10 +27,4 @@ struct CatalogData {
 std::string encode_catalog(const CatalogData& data);
 Result<CatalogData> decode_catalog(std::string_view json);
 
-// Writes path atomically and durably: temp file, fsync, rename, fsync of the directory.
-Status write_file_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
-                             std::string_view bytes);
-// Reads a whole file; kNotFound if it does not exist.
-Result<std::string> read_whole_file(FileSystem& fs, const std::string& path);
-
 }  // namespace freshet::stream

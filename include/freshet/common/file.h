@@ -66,6 +66,16 @@ class FileSystem {
 // everything later written into it). Existing directories are left as they are.
 Status create_dirs_durably(FileSystem& fs, const std::string& path);
 
+// Replaces dir/name atomically and durably: writes dir/name.tmp, fsyncs it, renames it over
+// dir/name and fsyncs dir. After a crash at any point dir/name holds the old or the new bytes.
+Status write_file_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
+                             std::string_view bytes);
+
+// Reads a whole file: kNotFound if it does not exist, kCorruption if it is larger than
+// max_bytes (a bound, so a damaged size never becomes a huge allocation).
+Result<std::string> read_whole_file(FileSystem& fs, const std::string& path,
+                                    uint64_t max_bytes = uint64_t{256} << 20);
+
 // The real file system. Stateless; one instance may be shared by everything in a process.
 std::shared_ptr<FileSystem> posix_file_system();
 

@@ -14,6 +14,7 @@ namespace freshet::testing {
 struct Faults {
   std::atomic<int64_t> write_budget{-1};  // bytes writable before ENOSPC; -1 = unlimited
   std::atomic<bool> fail_sync{false};     // fdatasync returns EIO
+  std::atomic<bool> fail_rename{false};   // rename returns EIO (an atomic replace fails)
   std::atomic<int> syncs{0};
   std::atomic<int> write_errors{0};
 };
@@ -69,7 +70,10 @@ class FaultFileSystem final : public FileSystem {
   }
   Status remove(const std::string& path) override { return inner_->remove(path); }
   Status remove_dir(const std::string& path) override { return inner_->remove_dir(path); }
-  Status rename(const std::string& a, const std::string& b) override { return inner_->rename(a, b); }
+  Status rename(const std::string& a, const std::string& b) override {
+    if (faults_->fail_rename.load()) return errno_error(EIO, "rename " + a);
+    return inner_->rename(a, b);
+  }
   Status create_dirs(const std::string& path) override { return inner_->create_dirs(path); }
   Status sync_dir(const std::string& path) override {
     if (faults_->fail_sync.load()) return errno_error(EIO, "fsync directory " + path);

@@ -201,6 +201,7 @@ void ShardRunner::run() {
   }
   window_start_ = cp_.window_start_ms;
   window_state_ = cp_.window_state;
+  window_closed_ = cp_.window_closed;
   {
     std::lock_guard lock(progress_mu_);
     checkpoint_seq_ = cp_.sequence;
@@ -297,12 +298,14 @@ void ShardRunner::run() {
         cs.cp.sequence = read_seq;
         if (!commit(cs)) return;
       }
-      if (m_.tumbling_window_s > 0 && window_start_ >= 0 &&
+      if (m_.tumbling_window_s > 0 && window_start_ >= 0 && !window_closed_ &&
           now_ms() >= window_start_ + static_cast<int64_t>(m_.tumbling_window_s) * 1000) {
         if (!close_window()) return;
       }
       if (ended) {
-        if (m_.tumbling_window_s > 0 && window_start_ >= 0 && !close_window()) return;
+        if (m_.tumbling_window_s > 0 && window_start_ >= 0 && !window_closed_ && !close_window()) {
+          return;
+        }
         CommitSet cs;
         cs.checkpoint = true;
         cs.cp = cp_;
@@ -398,13 +401,16 @@ bool ShardRunner::process_batch(std::span<const Record> recs, const std::string&
   size_t i = 0;
   while (i < recs.size()) {
     const int64_t start = recs[i].arrival_ms / w * w;
-    if (window_start_ >= 0 && start > window_start_) {
+    if (window_start_ >= 0 && start > window_start_ && !window_closed_) {
       if (!close_window()) return false;
     }
     if (window_start_ < 0 || start > window_start_) {
       window_start_ = start;
       window_state_ = "{}";
     }
+    // A record of a window closed already (readable only after the close) reopens it with
+    // its state, so the next final invocation has every record of the window.
+    window_closed_ = false;
     size_t j = i;
     while (j < recs.size() && recs[j].arrival_ms / w * w <= window_start_) ++j;
     const std::string& seq = j == recs.size() ? end_seq : std::string(recs[j - 1].sequence_number);
@@ -424,11 +430,11 @@ bool ShardRunner::close_window() {
       cs.outputs = std::move(r.outputs);
       cs.checkpoint = true;
       cs.cp = cp_;
-      cs.cp.window_start_ms = -1;
-      cs.cp.window_state = "{}";
+      cs.cp.window_start_ms = window_start_;
+      cs.cp.window_state = window_state_;
+      cs.cp.window_closed = true;
       if (!commit(cs)) return false;
-      window_start_ = -1;
-      window_state_ = "{}";
+      window_closed_ = true;
       return true;
     }
     impl_.set_last_result(m_.uuid, "PROBLEM: Function call failed: " + r.error_message);
@@ -469,6 +475,7 @@ bool ShardRunner::handle(std::span<const Record> recs, const std::string& end_se
           if (r.window_state) window_state_ = *r.window_state;
           cs.cp.window_start_ms = window_start_;
           cs.cp.window_state = window_state_;
+          cs.cp.window_closed = window_closed_;
         }
         if (!commit(cs)) return false;
         impl_.set_last_result(m_.uuid, "OK");

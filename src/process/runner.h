@@ -96,6 +96,7 @@ class ShardRunner {
   Checkpoint cp_;  // what is committed (run thread only)
   int64_t window_start_ = -1;
   std::string window_state_ = "{}";
+  bool window_closed_ = false;  // window_start_'s final invocation is done (see Checkpoint)
   bool window_dirty_ = false;  // records were invoked in the open window
   // The last IteratorAge reported and when (report_age: run thread and lane threads).
   std::atomic<double> last_age_ms_{0};

@@ -620,6 +620,9 @@ Result<Checkpoint> ProcessService::Impl::read_checkpoint(const std::string& uuid
   if (auto it = item.find("window_state"); it != item.end() && it->second.is(table::Type::kS)) {
     c.window_state = it->second.str();
   }
+  if (auto it = item.find("window_closed"); it != item.end() && it->second.is(table::Type::kBool)) {
+    c.window_closed = it->second.as_bool();
+  }
   return c;
 }
 
@@ -634,6 +637,7 @@ table::WriteOp ProcessService::Impl::checkpoint_op(const std::string& uuid,
   op.item.emplace("finished", table::Value::boolean(c.finished));
   op.item.emplace("window_start", table::Value::n(std::to_string(c.window_start_ms)));
   op.item.emplace("window_state", table::Value::s(c.window_state));
+  op.item.emplace("window_closed", table::Value::boolean(c.window_closed));
   op.item.emplace("updated_ms", table::Value::n(std::to_string(now_ms())));
   return op;
 }
@@ -734,8 +738,9 @@ Result<bool> ProcessService::Impl::write_leased_checkpoint(const std::string& uu
       {":f", table::Value::boolean(c.finished)},
       {":w", num(c.window_start_ms)},
       {":ws", table::Value::s(c.window_state)},
+      {":wc", table::Value::boolean(c.window_closed)},
       {":u", num(now_ms())}};
-  std::string update = "SET #f = :f, #w = :w, #ws = :ws, #u = :u";
+  std::string update = "SET #f = :f, #w = :w, #ws = :ws, #wc = :wc, #u = :u";
   if (!c.sequence.empty()) {
     v[":s"] = table::Value::s(c.sequence);
     update += ", #s = :s";
@@ -744,7 +749,8 @@ Result<bool> ProcessService::Impl::write_leased_checkpoint(const std::string& uu
   e.condition = "#o = :me AND #c = :c";
   e.update = std::move(update);
   e.names = {{"#o", "lease_owner"},  {"#c", "lease_counter"}, {"#f", "finished"},
-             {"#w", "window_start"}, {"#ws", "window_state"}, {"#u", "updated_ms"}};
+             {"#w", "window_start"}, {"#ws", "window_state"}, {"#wc", "window_closed"},
+             {"#u", "updated_ms"}};
   if (!c.sequence.empty()) e.names.emplace("#s", "sequence");
   e.values = std::move(v);
   table::Item k;

@@ -83,8 +83,13 @@ struct InvokeSlot {
 struct Checkpoint {
   std::string sequence;  // last sequence number done ("" = none)
   bool finished = false;
-  int64_t window_start_ms = -1;  // the open tumbling window (-1: none)
+  // The shard's last tumbling window (-1: none) and its state. A closed window keeps both:
+  // a record that becomes readable after the window closed (it arrived, by its timestamp,
+  // inside the window, but its append was still syncing) reopens it with the state so far,
+  // so the window's next final invocation counts it too instead of starting over.
+  int64_t window_start_ms = -1;
   std::string window_state = "{}";
+  bool window_closed = false;
 };
 
 // A shard's lease: fields of its checkpoint item (the KCL's lease: owner, counter,

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "freshet/common/base64.h"
+#include "freshet/common/clock.h"
 #include "freshet/process/service.h"
 #include "freshet/stream/engine.h"
 #include "freshet/stream/names.h"
@@ -341,6 +342,63 @@ TEST_F(ProcessServiceTest, TumblingWindowCountsLandWhenTheWindowCloses) {
   int64_t total = 0;
   for (const auto& it : p->items) total += std::stoll(it.at("count").str());
   EXPECT_EQ(total, 3);
+}
+
+// A record can arrive (its arrival timestamp) inside a window yet become readable only after
+// the runner closed that window by time: its append was still being synced. The engine's clock
+// is held inside a window 5 s ago while the runner, on the real clock, closes it; the record put
+// afterwards is such a late one. It reopens the window with the state so far, so the shard's
+// count in the item grows to 3 instead of being replaced by a count of 1.
+TEST_F(ProcessServiceTest, ARecordReadableOnlyAfterItsWindowClosedIsStillCounted) {
+  svc_.reset();
+  engine_.reset();
+  const int64_t real_now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const int64_t window = real_now / 1000 * 1000 - 5000;
+  ManualClock clock(window + 100);
+  stream::EngineOptions eo;
+  eo.data_dir = dir_.path() + "/streams";
+  eo.durability = log::Durability::kOs;
+  eo.clock = &clock;
+  engine_ = std::move(stream::Engine::open(eo)).value();
+  open_service();
+
+  create_stream("in", 1);
+  FunctionConfig c;
+  c.name = "tags";
+  c.kind = FunctionConfig::Kind::kWindowCount;
+  c.counts = {{"lang", "lang"}};
+  c.sink.kind = SinkConfig::Kind::kTable;
+  c.sink.name = "counts";
+  c.sink.create_key = table::KeySchema{{"key", table::Type::kS}, table::KeyAttr{"window_start", table::Type::kN}};
+  declare(c);
+  auto total = [&] {
+    table::ScanSpec s;
+    s.table = "counts";
+    auto p = tables_->scan(s);
+    int64_t n = 0;
+    if (p.ok()) {
+      for (const auto& it : p->items) n += std::stoll(it.at("count").str());
+    }
+    return n;
+  };
+  put("in", {R"({"lang":"en"})", R"({"lang":"en"})"});
+  Mapping m = mapping("tags", "in");
+  m.tumbling_window_s = 1;
+  ASSERT_TRUE(svc_->create_mapping(m).ok());
+  ASSERT_TRUE(wait_for([&] { return total() == 2; }, 10000)) << total();  // closed by time
+  clock.advance(100);  // still inside the window
+  put("in", {R"({"lang":"en"})"});
+  EXPECT_TRUE(wait_for([&] { return total() == 3; }, 10000)) << total();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(total(), 3);
+  // One item: the window's, not a second one for the same window and value.
+  table::ScanSpec s;
+  s.table = "counts";
+  auto p = tables_->scan(s);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->items.size(), 1u);
 }
 
 // Windows are per shard (as Lambda's are); the items of one window and value are shared by

@@ -1,14 +1,14 @@
 #include "dispatcher.h"
 
-#include <ctime>
 #include <atomic>
+#include <ctime>
 #include <exception>
 #include <future>
 #include <memory>
 
-#include "freshet/common/base64.h"
-#include "freshet/api/sigv4.h"
 #include "freshet/api/codec.h"
+#include "freshet/api/sigv4.h"
+#include "freshet/common/base64.h"
 
 namespace freshet::api {
 namespace {
@@ -190,8 +190,8 @@ Dispatcher::Dispatcher(const ServiceRegistry& services, metrics::Registry& metri
                                        "API requests by operation");
 }
 
-void Dispatcher::count_error(std::string_view service, std::string_view op,
-                             std::string_view type, bool client) const {
+void Dispatcher::count_error(std::string_view service, std::string_view op, std::string_view type,
+                             bool client) const {
   // Error paths take the registry mutex to find the series; success paths never do.
   metrics_
       .counter("freshet_api_errors_total",
@@ -226,6 +226,7 @@ struct Dispatcher::Prepared {
   const Operation* op = nullptr;
   const OpMetrics* om = nullptr;
   RequestContext ctx;
+  std::function<void(std::function<void()>)> run_on_connection;  // AwsRequest's
 };
 
 bool Dispatcher::runs_inline(const AwsRequest& req) const {
@@ -257,8 +258,8 @@ std::optional<AwsResponse> Dispatcher::lookup(const AwsRequest& req, Prepared& p
     if (dot == std::string_view::npos || dot == 0 || dot + 1 == req.amz_target.size()) {
       return unknown(unknown_method_response());
     }
-    return unknown(plain_response(404, "", "<UnknownOperationException/>\n",
-                                  "UnknownOperationException"));
+    return unknown(
+        plain_response(404, "", "<UnknownOperationException/>\n", "UnknownOperationException"));
   }
   if (pr.json_ct == "application/json") {
     // AWS answers the plain JSON content type with a Coral envelope, status 200.
@@ -346,8 +347,8 @@ std::optional<AwsResponse> Dispatcher::decode(const AwsRequest& req, Prepared& p
   if (!decoded.ok()) return fail(serialization_error(""));
   Document input = std::move(decoded).value();
   if (!input.is_map()) {
-    return fail(serialization_error(input.is_list() ? "Start of list found where not expected"
-                                                    : ""));
+    return fail(
+        serialization_error(input.is_list() ? "Start of list found where not expected" : ""));
   }
   // 2. Authentication (parsed, not verified yet): after the syntax, as AWS answers.
   if (std::optional<ApiError> e = authenticate(req, pr.ctx)) return fail(*e);
@@ -359,6 +360,13 @@ std::optional<AwsResponse> Dispatcher::decode(const AwsRequest& req, Prepared& p
 }
 
 AwsResponse Dispatcher::finish(const Prepared& p, ApiResult result) const {
+  if (result.deferred()) {
+    try {
+      result = std::move(result).made();
+    } catch (...) {
+      result = ApiError{AwsError::kInternalFailure, "Internal error"};
+    }
+  }
   AwsResponse resp;
   if (!result.ok()) {
     resp = error_response(result.error(), p.protocol, p.json_ct, p.svc->name, p.op->name);
@@ -379,9 +387,9 @@ AwsResponse Dispatcher::finish(const Prepared& p, ApiResult result) const {
     resp.content_type = std::string(p.protocol == Protocol::kCbor ? kCbor11 : p.json_ct);
     resp.body = p.protocol == Protocol::kCbor ? encode_cbor(body) : encode_json(body);
   }
-  p.om->latency_ms->observe(std::chrono::duration<double, std::milli>(
-                                std::chrono::steady_clock::now() - p.start)
-                                .count());
+  p.om->latency_ms->observe(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - p.start)
+          .count());
   return resp;
 }
 
@@ -407,9 +415,13 @@ void Dispatcher::dispatch_async(AwsRequest& req, Done done) const {
   // flag makes it answer once. A handler may move `respond` away and then throw, so the catch
   // below answers through its own copy, which is a no-op if the handler's copy answered.
   auto responded = std::make_shared<std::atomic<bool>>(false);
+  pr->run_on_connection = req.run_on_connection;
   auto answer = [this, pr, done, responded](ApiResult result) {
     if (responded->exchange(true)) return;
-    done(finish(*pr, std::move(result)));
+    if (!pr->run_on_connection) return done(finish(*pr, std::move(result)));
+    pr->run_on_connection([this, pr, done, result = std::move(result)]() mutable {
+      done(finish(*pr, std::move(result)));
+    });
   };
   Responder respond = answer;
   try {

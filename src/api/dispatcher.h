@@ -30,6 +30,10 @@ struct AwsRequest {
   std::string body;
   std::string remote_address;
   std::string request_id;
+  // Runs a task on the thread that owns the connection (its executor), or inline when empty.
+  // An asynchronous answer (which may arrive on the group-commit thread) is finished there:
+  // deferred work, encoding and metrics stay off the thread that answered.
+  std::function<void(std::function<void()>)> run_on_connection;
 };
 
 struct AwsResponse {

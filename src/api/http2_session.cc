@@ -15,7 +15,7 @@ struct Http2Session::Stream {
   // Request (filled by the header callback).
   std::string method, path, content_type, amz_target, authorization;
   std::string origin, cors_request_headers, cors_request_method;  // CORS
-  bool has_date = false;  // x-amz-date or date
+  bool has_date = false;                                          // x-amz-date or date
   bool has_security_token = false;
   std::optional<uint64_t> content_length;
   size_t header_bytes = 0;  // RFC 9113 header list size: name + value + 32 per field
@@ -414,6 +414,9 @@ void Http2Session::on_request_complete(Stream& s) {
   p->req.body = std::move(s.body);
   p->req.remote_address = remote_;
   p->req.request_id = s.request_id;
+  p->req.run_on_connection = [ex = socket_.get_executor()](std::function<void()> task) {
+    asio::dispatch(ex, std::move(task));
+  };
   // Responses always come back through the strand: an asynchronous operation answers from
   // another thread.
   host_.run_request(p->req, [self = shared_from_this(), p, id = s.id,
@@ -493,8 +496,8 @@ void Http2Session::respond(Stream& s, int status, std::string_view content_type,
   std::string id2 = make_id2(rng_);
   std::string date = http_date(std::chrono::system_clock::now());
   // CORS (dispatcher.h): field names lowercase in HTTP/2.
-  const auto cors = cors_headers(
-      CorsRequest{s.origin, s.cors_request_headers, s.cors_request_method}, preflight);
+  const auto cors =
+      cors_headers(CorsRequest{s.origin, s.cors_request_headers, s.cors_request_method}, preflight);
   std::vector<std::string> cors_names;
   for (const auto& [k, v] : cors) {
     std::string name(k);

@@ -1,12 +1,12 @@
 #include "freshet/api/http_server.h"
 
 #include <array>
-#include <cctype>
-#include <cstdio>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <random>
@@ -193,9 +193,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_read(bool new_deadline = true) {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.options_.header_limit));
-    parser_->body_limit(server_.rest_ ? std::max(server_.options_.body_limit,
-                                                 server_.options_.rest_body_limit)
-                                      : server_.options_.body_limit);
+    parser_->body_limit(
+        server_.rest_ ? std::max(server_.options_.body_limit, server_.options_.rest_body_limit)
+                      : server_.options_.body_limit);
     parser_->eager(true);
     header_seen_ = false;
     // One deadline for the whole request, header and body: slow and half-open clients and
@@ -298,6 +298,9 @@ class Session : public std::enable_shared_from_this<Session> {
     req->body = std::move(request_.body());
     req->remote_address = remote_;
     req->request_id = request_id_;
+    req->run_on_connection = [ex = socket_.get_executor()](std::function<void()> task) {
+      asio::dispatch(ex, std::move(task));
+    };
 
     // The string_views in *req point into request_, which stays untouched until the response
     // is back on this connection's thread.
@@ -449,8 +452,8 @@ class Session : public std::enable_shared_from_this<Session> {
     body_.clear();
     if (!t.bytes.empty()) {
       char size[24];
-      body_.append(size, static_cast<size_t>(std::snprintf(size, sizeof(size), "%zx\r\n",
-                                                           t.bytes.size())));
+      body_.append(
+          size, static_cast<size_t>(std::snprintf(size, sizeof(size), "%zx\r\n", t.bytes.size())));
       body_.append(t.bytes);
       body_.append("\r\n");
     }
@@ -587,11 +590,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::mt19937_64 rng_;  // request ids; per connection, no shared state
   std::string remote_;
   std::string request_id_;
-  std::string head_;  // the response being written: head_ then body_
-  std::string origin_;        // the request's Origin header (CORS), "" if none
-  bool omit_id2_ = false;     // the next head has no x-amz-id-2 (CORS preflight answers)
-  std::string extra_headers_;             // REST response headers for the next format_head
-  std::optional<uint64_t> head_length_;   // Content-Length of a HEAD response (no body)
+  std::string head_;                     // the response being written: head_ then body_
+  std::string origin_;                   // the request's Origin header (CORS), "" if none
+  bool omit_id2_ = false;                // the next head has no x-amz-id-2 (CORS preflight answers)
+  std::string extra_headers_;            // REST response headers for the next format_head
+  std::optional<uint64_t> head_length_;  // Content-Length of a HEAD response (no body)
   std::shared_ptr<const void> body_owner_;  // keeps body_view_ alive while it is written
   std::string_view body_view_;              // a REST body owned elsewhere (mapped file)
   std::string body_;

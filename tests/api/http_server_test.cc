@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <future>
 #include <cstdio>
 #include <stdexcept>
 #include <thread>
@@ -515,6 +516,52 @@ TEST(HttpServerOffloadTest, HandlersCanRunOnAnotherExecutor) {
   EXPECT_TRUE(on_pool);
   server.stop();
   pool.join();
+}
+
+// An asynchronous answer that arrives on another thread (as a put's does, on the group-commit
+// thread) with a DeferredBody: the body is made on the connection's io thread, not there.
+TEST(HttpServerDeferredTest, DeferredBodiesAreMadeOnTheConnectionsThread) {
+  ServiceRegistry services;
+  ASSERT_TRUE(services.add_service("T_1", "t").ok());
+  asio::thread_pool answerer(1);  // stands in for the group-commit thread
+  std::promise<std::thread::id> answerer_id;
+  asio::post(answerer, [&] { answerer_id.set_value(std::this_thread::get_id()); });
+  const std::thread::id answering_thread = answerer_id.get_future().get();
+  std::atomic<bool> made_elsewhere{false};
+  ASSERT_TRUE(services
+                  .add_async_operation("T_1", "Op", {},
+                                       [&](RequestContext&, Responder respond) {
+                                         asio::post(answerer, [&, respond] {
+                                           respond(DeferredBody{[&]() -> ApiResult {
+                                             made_elsewhere =
+                                                 std::this_thread::get_id() != answering_thread;
+                                             return Document(Map{{"made", true}});
+                                           }});
+                                         });
+                                       })
+                  .ok());
+  metrics::Registry metrics;
+  HttpServerOptions opts;
+  HttpServer server(opts, services, metrics);
+  ASSERT_TRUE(server.start().ok());
+  asio::io_context ioc;
+  tcp::socket s(ioc);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
+  http::request<http::string_body> req(http::verb::post, "/", 11);
+  req.set(http::field::content_type, "application/x-amz-json-1.0");
+  req.set("X-Amz-Target", "T_1.Op");
+  req.set("X-Amz-Security-Token", "t");
+  req.body() = "{}";
+  req.prepare_payload();
+  http::write(s, req);
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), R"({"made":true})");
+  EXPECT_TRUE(made_elsewhere);
+  server.stop();
+  answerer.join();
 }
 
 TEST(HttpServerLimitTest, MaxConnectionsClosesExtraConnections) {

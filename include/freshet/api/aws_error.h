@@ -9,6 +9,7 @@
 // Kinesis uses the lowercase "message" member (the model's error shapes all have `message`).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -147,8 +148,19 @@ struct StreamingBody {
   std::shared_ptr<ResponseStream> stream;
 };
 
+class ApiResult;
+
+// An answer whose body is made later, where the response is sent: an asynchronous handler
+// whose continuation runs on a thread that must not do the work (the group-commit thread,
+// issue 9) hands the work to the dispatcher, which runs `make` on the connection's thread
+// (AwsRequest::run_on_connection) before encoding. `make` may return any ApiResult but another
+// DeferredBody.
+struct DeferredBody {
+  std::function<ApiResult()> make;
+};
+
 // Result type of API handlers: a response Document (or an EncodedBody or StreamingBody), or
-// an ApiError.
+// an ApiError, or a DeferredBody that makes one of those.
 class [[nodiscard]] ApiResult {
  public:
   ApiResult(Document d) : v_(std::move(d)) {}         // NOLINT: implicit by design
@@ -156,6 +168,10 @@ class [[nodiscard]] ApiResult {
   ApiResult(const Error& e) : v_(to_api_error(e)) {}  // NOLINT: implicit by design
   ApiResult(EncodedBody b) : v_(std::move(b)) {}      // NOLINT: implicit by design
   ApiResult(StreamingBody b) : v_(std::move(b)) {}    // NOLINT: implicit by design
+  ApiResult(DeferredBody b) : v_(std::move(b)) {}     // NOLINT: implicit by design
+  bool deferred() const { return v_.index() == 4; }
+  // REQUIRES: deferred(). Runs the deferred work; the result is never deferred again.
+  ApiResult made() && { return std::get<4>(std::move(v_)).make(); }
   bool ok() const { return v_.index() != 1; }
   bool streaming() const { return v_.index() == 3; }
   // REQUIRES: streaming().
@@ -170,7 +186,7 @@ class [[nodiscard]] ApiResult {
   std::string&& encoded_body() && { return std::move(std::get<2>(v_).bytes); }
 
  private:
-  std::variant<Document, ApiError, EncodedBody, StreamingBody> v_;
+  std::variant<Document, ApiError, EncodedBody, StreamingBody, DeferredBody> v_;
 };
 
 // Builds AWS's ValidationException message:

@@ -19,7 +19,7 @@ namespace freshet::api {
 inline constexpr const char* kAccount = "000000000000";
 
 // Runs an operation's handler, synchronous or not. An asynchronous one (the puts) answers
-// inline with durability kOs, but this waits anyway. A body the handler encoded itself must
+// inline with durability kOs, but this waits anyway; a deferred answer is made here. A body the handler encoded itself must
 // be valid JSON; it comes back decoded, as the Document the other handlers return.
 inline ApiResult invoke(const Operation& op, RequestContext& ctx) {
   std::promise<ApiResult> answer;
@@ -30,6 +30,7 @@ inline ApiResult invoke(const Operation& op, RequestContext& ctx) {
     op.async_handler(ctx, [&answer](ApiResult r) { answer.set_value(std::move(r)); });
   }
   ApiResult r = future.get();
+  if (r.deferred()) r = std::move(r).made();  // what the dispatcher does on the connection
   if (!r.encoded()) return r;
   auto doc = decode_json(r.encoded_body());
   EXPECT_TRUE(doc.ok()) << r.encoded_body();

@@ -6,6 +6,12 @@
 //       default), then waits until DeliveryToS3.Records (from /metrics) covers every record.
 //       Prints put records/s, delivered records/s end to end, and the largest
 //       DeliveryToS3.DataFreshness seen (sampled every 100 ms).
+//   firehose_load --mode kinesis --records 3000000 --shards 4 --concurrency 8
+//       Fills a Kinesis stream (`<stream>-source`, --shards) with --records records by
+//       PutRecords (--batch per call), then creates a KinesisStreamAsSource delivery stream
+//       reading it from TRIM_HORIZON and waits until DeliveryToS3.Records covers every record.
+//       Prints the fill rate and the delivered records/s (from CreateDeliveryStream to the last
+//       record in an object).
 //   firehose_load --mode get --object-mb 64 --repeat 20
 //       PutObject of one object, then GetObject of it `repeat` times: GB/s.
 //   firehose_load --mode list --objects 100000 --concurrency 8
@@ -51,6 +57,7 @@ struct Args {
   int object_mb = 64;
   int repeat = 10;
   long objects = 100'000;
+  int shards = 4;
 };
 
 class Connection {
@@ -68,9 +75,10 @@ class Connection {
       req.set(http::field::content_type, "application/x-amz-json-1.1");
       req.set("X-Amz-Target", amz_target);
     }
+    const std::string service = amz_target.rfind("Kinesis_", 0) == 0 ? "kinesis" : "firehose";
     req.set(http::field::authorization,
-            "AWS4-HMAC-SHA256 Credential=load/20250101/us-east-1/firehose/aws4_request, "
-            "SignedHeaders=host, Signature=0");
+            "AWS4-HMAC-SHA256 Credential=load/20250101/us-east-1/" + service +
+                "/aws4_request, SignedHeaders=host, Signature=0");
     req.set("X-Amz-Date", "20250101T000000Z");
     req.keep_alive(true);
     req.body() = body;
@@ -195,6 +203,125 @@ int run_put(const Args& a) {
   return errors.load() == 0 && delivered >= done.load() ? 0 : 1;
 }
 
+// The value of a JSON string member in a small answer ("" if absent).
+std::string json_member(const std::string& body, const std::string& name) {
+  const std::string key = "\"" + name + "\":\"";
+  const size_t at = body.find(key);
+  if (at == std::string::npos) return "";
+  const size_t end = body.find('"', at + key.size());
+  return end == std::string::npos ? "" : body.substr(at + key.size(), end - at - key.size());
+}
+
+int run_kinesis(const Args& a) {
+  const std::string source = a.stream + "-source";
+  Connection c(a);
+  std::string out;
+  int st = c.request(http::verb::post, "/", "Kinesis_20131202.CreateStream",
+                     "{\"StreamName\":\"" + source + "\",\"ShardCount\":" +
+                         std::to_string(a.shards) + "}",
+                     &out);
+  if (st != 200 && out.find("ResourceInUse") == std::string::npos) {
+    std::fprintf(stderr, "CreateStream: %d %s\n", st, out.c_str());
+    return 1;
+  }
+  std::string arn;
+  for (int i = 0; i < 100; ++i) {  // ACTIVE within 10 s
+    c.request(http::verb::post, "/", "Kinesis_20131202.DescribeStreamSummary",
+              "{\"StreamName\":\"" + source + "\"}", &out);
+    if (json_member(out, "StreamStatus") == "ACTIVE") {
+      arn = json_member(out, "StreamARN");
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (arn.empty()) {
+    std::fprintf(stderr, "stream %s did not become ACTIVE: %s\n", source.c_str(), out.c_str());
+    return 1;
+  }
+  // 1. Fill the stream.
+  std::atomic<long> filled{0}, errors{0}, next{0};
+  const long requests = (a.records + a.batch - 1) / a.batch;
+  const auto fill_start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < a.concurrency; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(t);
+      try {
+        Connection k(a);
+        std::string answer;
+        while (true) {
+          const long r = next.fetch_add(1);
+          if (r >= requests) break;
+          std::string body = "{\"StreamName\":\"" + source + "\",\"Records\":[";
+          for (int i = 0; i < a.batch; ++i) {
+            std::string data(static_cast<size_t>(a.record_size) - 1, 'x');
+            for (auto& ch : data) ch = static_cast<char>('a' + rng() % 26);
+            data.push_back('\n');
+            if (i) body += ",";
+            body += "{\"Data\":\"" + freshet::base64_encode(data) + "\",\"PartitionKey\":\"p" +
+                    std::to_string(r * a.batch + i) + "\"}";
+          }
+          body += "]}";
+          int code = k.request(http::verb::post, "/", "Kinesis_20131202.PutRecords", body, &answer);
+          if (code != 200 || answer.find("\"FailedRecordCount\":0") == std::string::npos) {
+            if (errors.fetch_add(1) < 3) {
+              std::fprintf(stderr, "PutRecords %d: %.300s\n", code, answer.c_str());
+            }
+          } else {
+            filled.fetch_add(a.batch);
+          }
+        }
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "connection %d: %s\n", t, e.what());
+        errors.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const double fill_secs = std::chrono::duration<double>(Clock::now() - fill_start).count();
+  if (errors.load() != 0) return 1;
+  // 2. Deliver it.
+  Connection metrics(a);
+  const double delivered_before =
+      scrape(metrics, "freshet_firehose_DeliveryToS3_Records_total", false);
+  c.request(http::verb::put, "/" + a.bucket, "", "", &out);
+  const std::string cfg =
+      "{\"DeliveryStreamName\":\"" + a.stream +
+      "\",\"DeliveryStreamType\":\"KinesisStreamAsSource\",\"KinesisStreamSourceConfiguration\":"
+      "{\"KinesisStreamARN\":\"" + arn + "\",\"RoleARN\":\"arn:aws:iam::000000000000:role/r\"},"
+      "\"ExtendedS3DestinationConfiguration\":{\"RoleARN\":\"arn:aws:iam::000000000000:role/r\","
+      "\"BucketARN\":\"arn:aws:s3:::" + a.bucket + "\",\"CompressionFormat\":\"" + a.compression +
+      "\",\"BufferingHints\":{\"SizeInMBs\":" + std::to_string(a.size_mb) +
+      ",\"IntervalInSeconds\":" + std::to_string(a.interval_s) + "}}}";
+  const auto start = Clock::now();
+  st = c.request(http::verb::post, "/", "Firehose_20150804.CreateDeliveryStream", cfg, &out);
+  if (st != 200) {
+    std::fprintf(stderr, "CreateDeliveryStream: %d %s\n", st, out.c_str());
+    return 1;
+  }
+  double delivered = 0;
+  long last_report = 0;
+  const auto give_up = Clock::now() + std::chrono::seconds(300);
+  while (Clock::now() < give_up) {
+    delivered = scrape(metrics, "freshet_firehose_DeliveryToS3_Records_total", false) -
+                delivered_before;
+    if (delivered >= static_cast<double>(filled.load())) break;
+    const long secs = static_cast<long>(std::chrono::duration<double>(Clock::now() - start).count());
+    if (secs >= last_report + 5) {  // progress for long runs
+      last_report = secs;
+      std::fprintf(stderr, "  %lds: delivered %.0f of %ld\n", secs, delivered, filled.load());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("mode=kinesis compression=%s records=%ld record_size=%d shards=%d "
+              "fill_seconds=%.2f fill_records_per_s=%.0f delivered=%.0f delivery_seconds=%.2f "
+              "delivered_records_per_s=%.0f\n",
+              a.compression.c_str(), filled.load(), a.record_size, a.shards, fill_secs,
+              filled.load() / fill_secs, delivered, secs, delivered / secs);
+  return delivered >= filled.load() ? 0 : 1;
+}
+
 int run_get(const Args& a) {
   Connection c(a);
   std::string out;
@@ -313,12 +440,14 @@ int main(int argc, char** argv) {
     else if (k == "--object-mb") a.object_mb = std::stoi(next());
     else if (k == "--repeat") a.repeat = std::stoi(next());
     else if (k == "--objects") a.objects = std::stol(next());
+    else if (k == "--shards") a.shards = std::stoi(next());
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 2;
     }
   }
   if (a.mode == "put") return run_put(a);
+  if (a.mode == "kinesis") return run_kinesis(a);
   if (a.mode == "get") return run_get(a);
   if (a.mode == "list") return run_list(a);
   std::fprintf(stderr, "unknown mode %s\n", a.mode.c_str());

@@ -8,6 +8,10 @@
 #   bench/pipeline_bench.sh [N]            # producer in process (default N = 1,000,000)
 #   bench/pipeline_bench.sh N --split      # the 1-vCPU target: server pinned to core 0
 #                                          # (taskset -c 0), `freshet produce` over HTTP on core 1
+#   bench/pipeline_bench.sh N --rate R     # sustained: the in-process producer at R tweets/s;
+#                                          # also prints the worst IteratorAge of the mappings
+#                                          # and DataFreshness seen (sampled every 0.2 s), the
+#                                          # bounds of issue 15 (< 5 s and <= interval + 2 s)
 #
 # FRESHET_BINARY picks the binary (default build/release/freshet). Durability is fsync, as
 # shipped. The machine's other load skews the numbers: say so when recording them.
@@ -15,13 +19,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 MODE=${2:-}
+RATE=0
+if [ "$MODE" = "--rate" ]; then RATE=${3:?--rate needs tweets/s}; fi
 BIN=${FRESHET_BINARY:-build/release/freshet}
 work=$(mktemp -d /tmp/freshet-pipeline-bench.XXXXXX)
 trap 'kill $up_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # The example with: the producer at full speed for N records with 4 senders; 1 s buffering.
 sed -e 's/interval_seconds: 60/interval_seconds: 1/' \
-    -e 's/rate: 1000 /rate: 0 /' \
+    -e "s/rate: 1000 /rate: $RATE /" \
     -e "s/seed: 42/seed: 42\n    count: $N\n    senders: 4/" \
     examples/tweets.yaml > "$work/tweets.yaml"
 extra=()
@@ -51,12 +57,23 @@ metric() {
   curl -s "$endpoint/metrics" | awk -v name="$1" -v label="$2" \
     'index($0, name) == 1 && index($0, label) > 0 { s += $NF } END { printf "%d\n", s }'
 }
+# The largest value of a metric's series (Prometheus text).
+metric_max() {
+  curl -s "$endpoint/metrics" | awk -v name="$1" \
+    'index($0, name) == 1 && $NF + 0 > m { m = $NF + 0 } END { printf "%.3f\n", m }'
+}
 produced_at=""
 delivered_at=""
+max_age=0
+max_fresh=0
 while :; do
   now=$(date +%s.%N)
   stored=$(metric freshet_shard_tip_offset 'stream="tweets"')
   delivered=$(metric freshet_firehose_DeliveryToS3_Records 'tweets-archive')
+  age=$(metric_max 'freshet_lambda_IteratorAge_seconds{')
+  fresh=$(metric_max 'freshet_firehose_DeliveryToS3_DataFreshness_seconds{')
+  max_age=$(awk -v a="$age" -v b="$max_age" 'BEGIN { print (a > b ? a : b) }')
+  max_fresh=$(awk -v a="$fresh" -v b="$max_fresh" 'BEGIN { print (a > b ? a : b) }')
   if [ -z "$produced_at" ] && [ "$stored" -ge "$N" ]; then produced_at=$now; fi
   if [ -z "$delivered_at" ] && [ "$delivered" -ge "$N" ]; then delivered_at=$now; break; fi
   if awk -v a="$now" -v b="$t0" 'BEGIN { exit !(a - b > 180) }'; then
@@ -65,10 +82,14 @@ while :; do
   sleep 0.2
 done
 rss=$(awk '/VmHWM/ { print $2 }' /proc/$up_pid/status)
-awk -v n="$N" -v t0="$t0" -v p="$produced_at" -v d="$delivered_at" -v rss="$rss" -v mode="${MODE:-in-process producer}" 'BEGIN {
+label="in-process producer"
+if [ "$MODE" = "--split" ]; then label="--split: server on core 0, producer over HTTP on core 1"; fi
+if [ "$RATE" != 0 ]; then label="in-process producer at $RATE tweets/s"; fi
+awk -v n="$N" -v t0="$t0" -v p="$produced_at" -v d="$delivered_at" -v rss="$rss" -v age="$max_age" -v fresh="$max_fresh" -v mode="$label" 'BEGIN {
   printf "pipeline bench (%s): %d tweets, 1%% malformed\n", mode, n
   printf "  produced into stream tweets: %.2f s, %.0f tweets/s\n", p - t0, n / (p - t0)
   printf "  delivered to s3://tweets-archive (GZIP): %.2f s, %.0f tweets/s end to end\n", d - t0, n / (d - t0)
   printf "  delivery finished %.2f s after the last tweet was stored\n", d - p
   printf "  server peak RSS: %.0f MiB\n", rss / 1024
+  printf "  worst IteratorAge of the mappings: %.2f s; worst DataFreshness: %.2f s\n", age, fresh
 }'

@@ -37,7 +37,8 @@ class CatalogFaultTest : public ::testing::Test {
   }
 
   void put(const std::string& stream, const std::string& data) {
-    PutEntry entry{data, "key-" + data, ""};
+    const std::string key = "key-" + data;  // PutEntry holds views
+    PutEntry entry{data, key, ""};
     auto r = engine_->put_records(kRegion, stream, std::span<const PutEntry>(&entry, 1));
     ASSERT_TRUE(r.ok()) << r.error().to_string();
   }

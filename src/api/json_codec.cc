@@ -1,4 +1,5 @@
 // JSON codec: simdjson DOM parser for decoding, a hand-written writer for encoding.
+#include <cstring>
 #include <simdjson.h>
 
 #include <charconv>
@@ -94,6 +95,18 @@ void write_string(std::string_view s, std::string& out) {
   while (i < s.size()) {
     // Copy the longest run of characters that need no escaping in one append.
     size_t run = i;
+    // Eight bytes at a time while none needs a look (SWAR: a byte below 0x20, at or above
+    // 0x80, '"' or '\\' sets its high bit in `flags`); the byte loop finds which one.
+    constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+    while (run + 8 <= s.size()) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + run, 8);
+      const uint64_t quote = w ^ (kOnes * '"'), slash = w ^ (kOnes * '\\');
+      const uint64_t flags = ((w - kOnes * 0x20) | ((quote - kOnes) & ~quote) |
+                              ((slash - kOnes) & ~slash) | w) & kHigh;
+      if (flags != 0) break;
+      run += 8;
+    }
     while (run < s.size()) {
       const auto r = static_cast<uint8_t>(s[run]);
       if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\') break;

@@ -48,6 +48,52 @@ TEST(JsonCodecTest, InvalidUtf8IsReplacedOnEncode) {
   EXPECT_TRUE(decode_json(out).ok());
 }
 
+// append_json_string scans eight bytes at a time; every byte that needs escaping, at every
+// position of a word, must still be found. Reference: escape each ASCII byte on its own (the
+// strings are ASCII, so UTF-8 handling is not involved) and compare.
+TEST(JsonCodecTest, EscapesEveryByteAtEveryPositionOfAWord) {
+  auto reference = [](std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (char ch : s) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c == '"') {
+        out += "\\\"";
+      } else if (c == '\\') {
+        out += "\\\\";
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\r') {
+        out += "\\r";
+      } else if (c == '\t') {
+        out += "\\t";
+      } else if (c == '\b') {
+        out += "\\b";
+      } else if (c == '\f') {
+        out += "\\f";
+      } else if (c < 0x20) {
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    return out + "\"";
+  };
+  for (int c = 0; c < 0x80; ++c) {
+    for (size_t len = 1; len <= 24; ++len) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string s(len, 'a');
+        s[at] = static_cast<char>(c);
+        std::string got;
+        append_json_string(s, got);
+        ASSERT_EQ(got, reference(s)) << "byte " << c << " at " << at << " of " << len;
+      }
+    }
+  }
+}
+
 TEST(JsonCodecTest, RoundTrip) {
   std::string text = R"({"a":[1,2,{"b":"c"}],"d":{"e":null},"f":1.25,"g":"\u0000x"})";
   auto r = decode_json(text);

@@ -969,6 +969,16 @@ void Supervisor::stop() {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   stop_runners();
+  // A clean stop gives the leases back: the runners have stopped (none writes a checkpoint
+  // any more), and the other workers take the shards at their next round.
+  for (const auto& [shard, counter] : held_) {
+    auto r = impl_.release_lease(uuid_, shard, counter);
+    if (!r.ok()) {
+      spdlog::warn("process: mapping {} shard {}: cannot give the lease back ({}); it expires",
+                   uuid_, shard, r.error().to_string());
+    }
+  }
+  held_.clear();
 }
 
 bool Supervisor::wait(int64_t ms) {

@@ -729,6 +729,14 @@ Result<bool> ProcessService::Impl::renew_lease(const std::string& uuid, const st
                            "SET #e = :exp", v, nullptr);
 }
 
+Result<bool> ProcessService::Impl::release_lease(const std::string& uuid,
+                                                 const std::string& shard, int64_t counter) {
+  std::map<std::string, table::Value> v = {
+      {":me", table::Value::s(opt.worker_id)}, {":c", num(counter)}, {":exp", num(0)}};
+  return update_lease_item(*backend, uuid + "/" + shard, "#o = :me AND #c = :c",
+                           "SET #e = :exp", v, nullptr);
+}
+
 Result<bool> ProcessService::Impl::write_leased_checkpoint(const std::string& uuid,
                                                            const std::string& shard,
                                                            const Checkpoint& c, int64_t counter) {

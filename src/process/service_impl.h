@@ -149,6 +149,9 @@ class ProcessService::Impl {
   Result<bool> acquire_lease(const std::string& uuid, const std::string& shard,
                              const Lease* seen, int64_t& counter);
   Result<bool> renew_lease(const std::string& uuid, const std::string& shard, int64_t counter);
+  // Gives a lease back (expires it now) at a clean stop, so that another worker takes the
+  // shard at its next round instead of after lease_ms.
+  Result<bool> release_lease(const std::string& uuid, const std::string& shard, int64_t counter);
   // The checkpoint, written only while this worker holds the lease with this counter.
   Result<bool> write_leased_checkpoint(const std::string& uuid, const std::string& shard,
                                        const Checkpoint& c, int64_t counter);
@@ -196,7 +199,8 @@ class Supervisor {
   bool stop_ = false;                                                // GUARDED_BY(mu_)
   std::map<std::string, std::unique_ptr<ShardRunner>> runners_;      // GUARDED_BY(mu_) for reads
   std::map<std::string, bool> finished_;                             // GUARDED_BY(mu_)
-  // Leases held (shard -> counter): touched by the supervisor thread only.
+  // Leases held (shard -> counter): touched by the supervisor thread only (and by stop(),
+  // which gives them back, after joining it).
   std::map<std::string, int64_t> held_;
   void balance_leases(const std::vector<std::string>& active);
 };

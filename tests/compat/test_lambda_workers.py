@@ -151,8 +151,10 @@ mappings:
         for shard in a_shards:
             assert cps[shard]["lease_owner"]["S"] == "b"
             assert int(cps[shard]["lease_counter"]["N"]) >= 2
+        # A clean stop (SIGTERM) gives the leases back at once, not after they expire.
         b.proc.terminate()
         assert b.proc.wait(timeout=20) == 0, b.text()
+        assert live_owners(ddb) == {}
     except BaseException:
         for w in workers:
             print(f"--- worker {w.id} log:\n{w.text()}")

@@ -284,7 +284,11 @@ int run_kinesis(const Args& a) {
   Connection metrics(a);
   const double delivered_before =
       scrape(metrics, "freshet_firehose_DeliveryToS3_Records_total", false);
-  c.request(http::verb::put, "/" + a.bucket, "", "", &out);
+  st = c.request(http::verb::put, "/" + a.bucket, "", "", &out);
+  if (st != 200 && out.find("BucketAlreadyOwnedByYou") == std::string::npos) {
+    std::fprintf(stderr, "CreateBucket %s: %d %s\n", a.bucket.c_str(), st, out.c_str());
+    return 1;
+  }
   const std::string cfg =
       "{\"DeliveryStreamName\":\"" + a.stream +
       "\",\"DeliveryStreamType\":\"KinesisStreamAsSource\",\"KinesisStreamSourceConfiguration\":"

@@ -102,6 +102,29 @@ class ProcessServiceTest : public testing_support::ProcessFixture {
     return c;
   }
 
+  // window_count of each record's lang into the table "counts" (key, window_start).
+  FunctionConfig lang_counts_fn() {
+    FunctionConfig c;
+    c.name = "tags";
+    c.kind = FunctionConfig::Kind::kWindowCount;
+    c.counts = {{"lang", "lang"}};
+    c.sink.kind = SinkConfig::Kind::kTable;
+    c.sink.name = "counts";
+    c.sink.create_key = table::KeySchema{{"key", table::Type::kS}, table::KeyAttr{"window_start", table::Type::kN}};
+    return c;
+  }
+  // The sum of the `count` attributes of a window_count table (0 while it does not exist).
+  int64_t counted(const std::string& table) {
+    table::ScanSpec s;
+    s.table = table;
+    auto p = tables_->scan(s);
+    int64_t n = 0;
+    if (p.ok()) {
+      for (const auto& it : p->items) n += std::stoll(it.at("count").str());
+    }
+    return n;
+  }
+
   std::string arn(const std::string& stream) {
     return stream::format_stream_arn("us-east-1", engine_->account_id(), stream);
   }
@@ -323,25 +346,13 @@ TEST_F(ProcessServiceTest, FilterCriteriaDropRecordsBeforeTheFunction) {
 
 TEST_F(ProcessServiceTest, TumblingWindowCountsLandWhenTheWindowCloses) {
   create_stream("in", 1);
-  FunctionConfig c;
-  c.name = "tags";
-  c.kind = FunctionConfig::Kind::kWindowCount;
-  c.counts = {{"lang", "lang"}};
-  c.sink.kind = SinkConfig::Kind::kTable;
-  c.sink.name = "counts";
-  c.sink.create_key = table::KeySchema{{"key", table::Type::kS}, table::KeyAttr{"window_start", table::Type::kN}};
-  declare(c);
+  declare(lang_counts_fn());
   put("in", {R"({"lang":"en"})", R"({"lang":"en"})", R"({"lang":"fr"})"});
   Mapping m = mapping("tags", "in");
   m.tumbling_window_s = 1;
   ASSERT_TRUE(svc_->create_mapping(m).ok());
   ASSERT_TRUE(wait_for([&] { return items("counts") >= 2; }, 10000));
-  table::ScanSpec s;
-  s.table = "counts";
-  auto p = tables_->scan(s);
-  int64_t total = 0;
-  for (const auto& it : p->items) total += std::stoll(it.at("count").str());
-  EXPECT_EQ(total, 3);
+  EXPECT_EQ(counted("counts"), 3);
 }
 
 // A record can arrive (its arrival timestamp) inside a window yet become readable only after
@@ -365,24 +376,8 @@ TEST_F(ProcessServiceTest, ARecordReadableOnlyAfterItsWindowClosedIsStillCounted
   open_service();
 
   create_stream("in", 1);
-  FunctionConfig c;
-  c.name = "tags";
-  c.kind = FunctionConfig::Kind::kWindowCount;
-  c.counts = {{"lang", "lang"}};
-  c.sink.kind = SinkConfig::Kind::kTable;
-  c.sink.name = "counts";
-  c.sink.create_key = table::KeySchema{{"key", table::Type::kS}, table::KeyAttr{"window_start", table::Type::kN}};
-  declare(c);
-  auto total = [&] {
-    table::ScanSpec s;
-    s.table = "counts";
-    auto p = tables_->scan(s);
-    int64_t n = 0;
-    if (p.ok()) {
-      for (const auto& it : p->items) n += std::stoll(it.at("count").str());
-    }
-    return n;
-  };
+  declare(lang_counts_fn());
+  auto total = [&] { return counted("counts"); };
   put("in", {R"({"lang":"en"})", R"({"lang":"en"})"});
   Mapping m = mapping("tags", "in");
   m.tumbling_window_s = 1;
@@ -405,14 +400,7 @@ TEST_F(ProcessServiceTest, ARecordReadableOnlyAfterItsWindowClosedIsStillCounted
 // every shard of the stream, so each shard's count must add to the others', not replace them.
 TEST_F(ProcessServiceTest, TumblingWindowCountsOfEveryShardAddUp) {
   create_stream("in", 4);
-  FunctionConfig c;
-  c.name = "tags";
-  c.kind = FunctionConfig::Kind::kWindowCount;
-  c.counts = {{"lang", "lang"}};
-  c.sink.kind = SinkConfig::Kind::kTable;
-  c.sink.name = "counts";
-  c.sink.create_key = table::KeySchema{{"key", table::Type::kS}, table::KeyAttr{"window_start", table::Type::kN}};
-  declare(c);
+  declare(lang_counts_fn());
   std::vector<std::string> datas;
   for (int i = 0; i < 400; ++i) datas.push_back(i % 4 == 0 ? R"({"lang":"fr"})" : R"({"lang":"en"})");
   put("in", datas);
@@ -420,16 +408,7 @@ TEST_F(ProcessServiceTest, TumblingWindowCountsOfEveryShardAddUp) {
   m.tumbling_window_s = 1;
   m.batch_size = 7;
   ASSERT_TRUE(svc_->create_mapping(m).ok());
-  auto total = [&] {
-    table::ScanSpec s;
-    s.table = "counts";
-    auto p = tables_->scan(s);
-    int64_t n = 0;
-    if (p.ok()) {
-      for (const auto& it : p->items) n += std::stoll(it.at("count").str());
-    }
-    return n;
-  };
+  auto total = [&] { return counted("counts"); };
   EXPECT_TRUE(wait_for([&] { return total() == 400; }, 10000)) << total();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(total(), 400);

@@ -275,7 +275,7 @@ void submit_put_records(const std::shared_ptr<KinesisService>& service, RequestC
             out.set("FailedRecordCount", failed);
             out.set("Records", std::move(results));
             out.set("EncryptionType", encryption);
-            return std::move(out);
+            return out;
           }
           // The same members in the same order as the Document above, written directly.
           std::string body;

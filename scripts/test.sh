@@ -26,6 +26,15 @@ run_preset() {
 }
 
 run_preset release
+# The main job's binary (scripts/run.sh) is a unity build: check that it still builds, and that
+# it reads the example pipeline. (The modules are run_preset's list, read back as run.sh does.)
+echo "== configure and build: run (the main job's unity build)"
+run_modules=$(sed -n 's/.*-DFRESHET_MODULES=.\([^"]*\)".*/\1/p' scripts/test.sh | head -1)
+cmake --preset run -D "FRESHET_MODULES=$run_modules" >/dev/null
+cmake --build --preset run -j "$jobs" --target freshet
+run_check_dir=$(mktemp -d)
+./build/run/freshet up examples/tweets.yaml --dry-run --data-dir "$run_check_dir/data" >/dev/null
+rm -rf "$run_check_dir"
 echo "== clang-tidy: sources changed by the last 3 commits"
 ./scripts/tidy.sh HEAD~3
 if [ "${1:-}" != "--release-only" ]; then

@@ -13,14 +13,16 @@
 namespace freshet::api {
 namespace {
 
-Error serialization(std::string msg) { return Error(ErrorCode::kInvalidArgument, std::move(msg)); }
+Error json_serialization_error(std::string msg) {
+  return Error(ErrorCode::kInvalidArgument, std::move(msg));
+}
 
 struct JsonConverter {
   const DecodeLimits& limits;
   size_t nodes = 0;
 
   Result<Document> convert(simdjson::dom::element e, size_t depth) {
-    if (++nodes > limits.max_nodes) return serialization("Request has too many values");
+    if (++nodes > limits.max_nodes) return json_serialization_error("Request has too many values");
     switch (e.type()) {
       case simdjson::dom::element_type::NULL_VALUE:
         return Document();
@@ -35,14 +37,16 @@ struct JsonConverter {
         return Document(e.get_double().value_unsafe());
       case simdjson::dom::element_type::STRING: {
         std::string_view s = e.get_string().value_unsafe();
-        if (s.size() > limits.max_string_bytes) return serialization("String value too long");
+        if (s.size() > limits.max_string_bytes)
+          return json_serialization_error("String value too long");
         return Document(s);
       }
       case simdjson::dom::element_type::ARRAY: {
-        if (depth >= limits.max_depth) return serialization("Nesting too deep");
+        if (depth >= limits.max_depth) return json_serialization_error("Nesting too deep");
         List list;
         simdjson::dom::array arr;
-        if (e.get_array().get(arr) != simdjson::SUCCESS) return serialization("Invalid JSON");
+        if (e.get_array().get(arr) != simdjson::SUCCESS)
+          return json_serialization_error("Invalid JSON");
         for (simdjson::dom::element c : arr) {
           FRESHET_ASSIGN_OR_RETURN(Document v, convert(c, depth + 1));
           list.push_back(std::move(v));
@@ -50,10 +54,11 @@ struct JsonConverter {
         return Document(std::move(list));
       }
       case simdjson::dom::element_type::OBJECT: {
-        if (depth >= limits.max_depth) return serialization("Nesting too deep");
+        if (depth >= limits.max_depth) return json_serialization_error("Nesting too deep");
         Map map;
         simdjson::dom::object obj;
-        if (e.get_object().get(obj) != simdjson::SUCCESS) return serialization("Invalid JSON");
+        if (e.get_object().get(obj) != simdjson::SUCCESS)
+          return json_serialization_error("Invalid JSON");
         for (simdjson::dom::key_value_pair kv : obj) {
           FRESHET_ASSIGN_OR_RETURN(Document v, convert(kv.value, depth + 1));
           map.push_back(Member{std::string(kv.key), std::move(v)});
@@ -61,7 +66,7 @@ struct JsonConverter {
         return Document(std::move(map));
       }
     }
-    return serialization("Unexpected JSON value");
+    return json_serialization_error("Unexpected JSON value");
   }
 };
 
@@ -165,7 +170,7 @@ void write_string(std::string_view s, std::string& out) {
   out.push_back('"');
 }
 
-void write_double(double v, std::string& out) {
+void write_json_double(double v, std::string& out) {
   if (std::isnan(v)) {
     out += "\"NaN\"";
   } else if (std::isinf(v)) {
@@ -188,7 +193,7 @@ void write_timestamp(int64_t ms, std::string& out) {
   out.push_back(static_cast<char>('0' + frac % 10));
 }
 
-void write_value(const Document& d, std::string& out) {
+void write_json_value(const Document& d, std::string& out) {
   switch (d.type()) {
     case Document::Type::kNull:
       out += "null";
@@ -200,7 +205,7 @@ void write_value(const Document& d, std::string& out) {
       out += std::to_string(d.as_int());
       break;
     case Document::Type::kDouble:
-      write_double(d.as_double(), out);
+      write_json_double(d.as_double(), out);
       break;
     case Document::Type::kString:
       write_string(d.as_string(), out);
@@ -219,7 +224,7 @@ void write_value(const Document& d, std::string& out) {
       for (const Document& e : d.as_list()) {
         if (!first) out.push_back(',');
         first = false;
-        write_value(e, out);
+        write_json_value(e, out);
       }
       out.push_back(']');
       break;
@@ -232,7 +237,7 @@ void write_value(const Document& d, std::string& out) {
         first = false;
         write_string(m.key, out);
         out.push_back(':');
-        write_value(m.value, out);
+        write_json_value(m.value, out);
       }
       out.push_back('}');
       break;
@@ -243,20 +248,22 @@ void write_value(const Document& d, std::string& out) {
 }  // namespace
 
 Result<Document> decode_json(std::string_view body, const DecodeLimits& limits) {
-  if (body.size() > limits.max_input_bytes) return serialization("Request body too large");
-  if (body.empty()) return serialization("Empty request body");
+  if (body.size() > limits.max_input_bytes)
+    return json_serialization_error("Request body too large");
+  if (body.empty()) return json_serialization_error("Empty request body");
   simdjson::dom::parser parser;
   // simdjson counts the document root as a level; give it one level of slack and let the
   // converter enforce max_depth exactly.
   if (parser.allocate(body.size(), limits.max_depth + 2) != simdjson::SUCCESS) {
-    return serialization("Request body too large");
+    return json_serialization_error("Request body too large");
   }
   simdjson::dom::element root;
   auto err = parser.parse(body.data(), body.size(), true).get(root);
   if (err != simdjson::SUCCESS) {
-    if (err == simdjson::DEPTH_ERROR) return serialization("Nesting too deep");
-    if (err == simdjson::UTF8_ERROR) return serialization("Invalid UTF-8 in request body");
-    return serialization(std::string("Invalid JSON: ") + simdjson::error_message(err));
+    if (err == simdjson::DEPTH_ERROR) return json_serialization_error("Nesting too deep");
+    if (err == simdjson::UTF8_ERROR)
+      return json_serialization_error("Invalid UTF-8 in request body");
+    return json_serialization_error(std::string("Invalid JSON: ") + simdjson::error_message(err));
   }
   JsonConverter conv{limits};
   return conv.convert(root, 0);
@@ -267,7 +274,7 @@ void append_json_timestamp(int64_t ms, std::string& out) { write_timestamp(ms, o
 
 std::string encode_json(const Document& doc) {
   std::string out;
-  write_value(doc, out);
+  write_json_value(doc, out);
   return out;
 }
 

@@ -1,4 +1,5 @@
 #include "bench_command.h"
+#include "env.h"
 
 #include <sys/resource.h>
 
@@ -634,11 +635,6 @@ void add_common(CLI::App* sub, CommonArgs& c) {
   sub->add_option("--shards", c.shards, "Shard count for --create")->check(CLI::Range(1, 100000));
   sub->add_option("--record-size", c.record_size, "Bytes of data per record (default 100)")
       ->check(CLI::Range(1, 1 << 20));
-}
-
-std::string env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
 }
 
 }  // namespace

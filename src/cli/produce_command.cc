@@ -1,4 +1,5 @@
 #include "produce_command.h"
+#include "env.h"
 
 #include <signal.h>
 
@@ -44,11 +45,6 @@ struct ProduceArgs {
   bool quiet = false;
   bool json = false;
 };
-
-const char* env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
-}
 
 void print_progress(const produce::ProducerStats& s, double elapsed, uint64_t* last_records,
                     double* last_elapsed) {

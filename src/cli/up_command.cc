@@ -1,4 +1,5 @@
 #include "up_command.h"
+#include "env.h"
 
 #include <signal.h>
 
@@ -28,11 +29,6 @@ struct UpArgs {
   std::string listen, data_dir, region, durability;
   int64_t state_delay_ms = -1;
 };
-
-const char* env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
-}
 
 // One producer of the file, run on its own thread until it ends or the node stops.
 class RunningProducer {

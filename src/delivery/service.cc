@@ -25,7 +25,6 @@ int64_t now_ms() {
 
 namespace {
 
-constexpr uint64_t kMiB = 1024 * 1024;
 constexpr size_t kReadRecords = 100'000;
 
 uint64_t splitmix64(uint64_t x) {

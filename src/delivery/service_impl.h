@@ -32,6 +32,8 @@
 
 namespace freshet::delivery {
 
+constexpr uint64_t kMiB = 1024 * 1024;
+
 // One record of a batch, wherever it is kept (the buffer log or the source stream).
 struct BatchRecord {
   std::string_view data;

@@ -19,7 +19,6 @@
 namespace freshet::delivery {
 namespace {
 
-constexpr uint64_t kMiB = 1024 * 1024;
 constexpr uint32_t kMaxReadRecords = 10'000;
 
 const char* flag(bool b) { return b ? "1" : "0"; }

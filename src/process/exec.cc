@@ -25,6 +25,7 @@
 #include <random>
 
 #include "builtins.h"
+#include "freshet/common/clock.h"
 #include "json_util.h"
 
 extern char** environ;
@@ -117,12 +118,6 @@ std::string random_id() {
                 static_cast<unsigned>(a & 0xffff), static_cast<unsigned>((a >> 16) & 0xfff),
                 static_cast<unsigned>(b >> 52), static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return buf;
-}
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // Resolves a program name through PATH (before fork: execve does no search).
@@ -322,7 +317,7 @@ class ExecFunction : public Function {
         return r;
       }
     }
-    const int64_t start = now_ms();
+    const int64_t start = wall_clock_ms();
     const int64_t deadline = start + static_cast<int64_t>(c_.timeout_s) * 1000;
     std::string req = "{\"id\":\"" + random_id() + "\",\"deadline_ms\":" +
                       std::to_string(deadline) + ",\"function_name\":";
@@ -335,7 +330,7 @@ class ExecFunction : public Function {
     bool have_answer = false;
     char buf[65536];
     while (!have_answer) {
-      const int64_t left = deadline - now_ms();
+      const int64_t left = deadline - wall_clock_ms();
       if (left <= 0) {
         kill_worker();
         char msg[96];

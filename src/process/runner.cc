@@ -10,18 +10,13 @@
 #include <unordered_map>
 
 #include "freshet/common/base64.h"
+#include "freshet/common/clock.h"
 #include "freshet/delivery/delivery.h"
 #include "freshet/stream/names.h"
 #include "json_util.h"
 
 namespace freshet::process {
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string request_id() {
   static thread_local std::mt19937_64 g(std::random_device{}());
@@ -88,7 +83,7 @@ ShardRunner::~ShardRunner() {
 // shard is caught up: nothing read is waiting).
 void ShardRunner::report_age(double ms) {
   last_age_ms_ = ms;
-  last_age_report_ms_ = now_ms();
+  last_age_report_ms_ = wall_clock_ms();
   sseries_->iterator_age->set(ms);
   fseries_->iterator_age->set(m_.uuid + "/" + shard_.shard_id, ms);
   mseries_->iterator_age->set(shard_.shard_id, ms);
@@ -253,7 +248,7 @@ void ShardRunner::run() {
           mseries_->filtered_out->inc();
           continue;
         }
-        if (pending.empty()) first_pending_ms = now_ms();
+        if (pending.empty()) first_pending_ms = wall_clock_ms();
         pending.push_back(x);
       }
       if (got > 0) {
@@ -276,7 +271,8 @@ void ShardRunner::run() {
       }
     }
     const bool full = pending.size() >= batch_size;
-    const bool window_due = batching_window_ms == 0 || now_ms() - first_pending_ms >= batching_window_ms;
+    const bool window_due =
+        batching_window_ms == 0 || wall_clock_ms() - first_pending_ms >= batching_window_ms;
     if (!pending.empty() && (full || ended || window_due)) {
       if (!process_batch(pending, read_seq)) return;
       pending.clear();
@@ -287,7 +283,7 @@ void ShardRunner::run() {
       // Caught up and idle for a while: nothing is waiting, the age is 0. (Not at once:
       // between batches under steady load the last batch's age is what the sampler, which
       // reads the gauge once a second, should see.)
-      if (caught_up && last_age_ms_ != 0 && now_ms() - last_age_report_ms_ >= kIdleAgeMs) {
+      if (caught_up && last_age_ms_ != 0 && wall_clock_ms() - last_age_report_ms_ >= kIdleAgeMs) {
         report_age(0);
       }
       if (read_seq != cp_.sequence && (caught_up || ended)) {
@@ -299,7 +295,7 @@ void ShardRunner::run() {
         if (!commit(cs)) return;
       }
       if (m_.tumbling_window_s > 0 && window_start_ >= 0 && !window_closed_ &&
-          now_ms() >= window_start_ + static_cast<int64_t>(m_.tumbling_window_s) * 1000) {
+          wall_clock_ms() >= window_start_ + static_cast<int64_t>(m_.tumbling_window_s) * 1000) {
         if (!close_window()) return;
       }
       if (ended) {
@@ -337,7 +333,7 @@ InvokeResult ShardRunner::invoke(std::span<const Record> recs, bool final_window
     w.is_final = final_window;
     b.window = std::move(w);
   }
-  if (!recs.empty()) report_age(static_cast<double>(now_ms() - recs.back().arrival_ms));
+  if (!recs.empty()) report_age(static_cast<double>(wall_clock_ms() - recs.back().arrival_ms));
   fseries_->concurrent->inc();
   const auto t0 = std::chrono::steady_clock::now();
   InvokeResult r = fn.invoke(b);
@@ -515,7 +511,8 @@ bool ShardRunner::handle(std::span<const Record> recs, const std::string& end_se
     if (m_.maximum_retry_attempts >= 0 && attempts > m_.maximum_retry_attempts) {
       condition = "RetryAttemptsExhausted";
     } else if (m_.maximum_record_age_s >= 0 &&
-               now_ms() - recs.front().arrival_ms > static_cast<int64_t>(m_.maximum_record_age_s) * 1000) {
+               wall_clock_ms() - recs.front().arrival_ms >
+                   static_cast<int64_t>(m_.maximum_record_age_s) * 1000) {
       condition = "RecordAgeExceeded";
     }
     if (!condition.empty()) {
@@ -593,7 +590,7 @@ bool ShardRunner::write_failures(std::vector<Failed>& failed) {
            std::to_string(f.attempts) + "},\"responseContext\":{\"statusCode\":200,"
            "\"executedVersion\":\"$LATEST\",\"functionError\":";
       append_json_string(d, f.function_error);
-      d += "},\"version\":\"1.0\",\"timestamp\":\"" + iso8601_ms(now_ms()) +
+      d += "},\"version\":\"1.0\",\"timestamp\":\"" + iso8601_ms(wall_clock_ms()) +
            "\",\"KinesisBatchInfo\":{\"shardId\":\"" + shard_.shard_id +
            "\",\"startSequenceNumber\":\"" + std::string(first.sequence_number) +
            "\",\"endSequenceNumber\":\"" + std::string(last.sequence_number) +
@@ -1036,7 +1033,7 @@ void Supervisor::balance_leases(const std::vector<std::string>& active) {
   }
   auto leases = impl_.read_leases(uuid_);
   if (!leases.ok()) return;
-  const int64_t now = now_ms();
+  const int64_t now = wall_clock_ms();
   std::map<std::string, const Lease*> by_shard;
   for (const Lease& l : *leases) by_shard[l.shard] = &l;
   std::map<std::string, std::vector<const Lease*>> others;  // live leases by owner

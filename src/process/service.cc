@@ -5,6 +5,7 @@
 #include <chrono>
 #include <random>
 
+#include "freshet/common/clock.h"
 #include "freshet/process/filter.h"
 #include "freshet/process/service.h"
 #include "freshet/stream/names.h"
@@ -15,15 +16,10 @@
 namespace freshet::process {
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string new_uuid() {
   std::random_device rd;
-  std::mt19937_64 g((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(now_ms()));
+  std::mt19937_64 g((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+                    static_cast<uint64_t>(wall_clock_ms()));
   const uint64_t a = g(), b = g();
   char buf[40];
   std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
@@ -433,7 +429,7 @@ Result<Mapping> ProcessService::create_mapping(Mapping m) {
   } else if (m.uuid.size() > 64 || impl_->mappings_.contains(m.uuid)) {
     return invalid("The UUID " + m.uuid + " is too long or already in use.");
   }
-  m.created_ms = m.last_modified_ms = now_ms();
+  m.created_ms = m.last_modified_ms = wall_clock_ms();
   m.state = "Creating";
   m.state_transition_reason = "USER_INITIATED";
   impl_->mappings_.emplace(m.uuid, m);
@@ -487,7 +483,7 @@ Result<Mapping> ProcessService::update_mapping(std::string_view uuid, const Mapp
   } else {
     m.state = "Updating";
   }
-  m.last_modified_ms = now_ms();
+  m.last_modified_ms = wall_clock_ms();
   const Mapping before = it->second;
   it->second = m;
   if (Status s = impl_->persist_locked(); !s.ok()) {
@@ -509,7 +505,7 @@ Result<Mapping> ProcessService::delete_mapping(std::string_view uuid) {
   }
   const Mapping before = it->second;
   it->second.state = "Deleting";
-  it->second.last_modified_ms = now_ms();
+  it->second.last_modified_ms = wall_clock_ms();
   if (Status s = impl_->persist_locked(); !s.ok()) {
     it->second = before;
     return s.error();
@@ -638,7 +634,7 @@ table::WriteOp ProcessService::Impl::checkpoint_op(const std::string& uuid,
   op.item.emplace("window_start", table::Value::n(std::to_string(c.window_start_ms)));
   op.item.emplace("window_state", table::Value::s(c.window_state));
   op.item.emplace("window_closed", table::Value::boolean(c.window_closed));
-  op.item.emplace("updated_ms", table::Value::n(std::to_string(now_ms())));
+  op.item.emplace("updated_ms", table::Value::n(std::to_string(wall_clock_ms())));
   return op;
 }
 
@@ -701,7 +697,7 @@ Result<std::vector<Lease>> ProcessService::Impl::read_leases(const std::string& 
 
 Result<bool> ProcessService::Impl::acquire_lease(const std::string& uuid, const std::string& shard,
                                                  const Lease* seen, int64_t& counter) {
-  const int64_t now = now_ms();
+  const int64_t now = wall_clock_ms();
   std::map<std::string, table::Value> v = {{":me", table::Value::s(opt.worker_id)},
                                            {":exp", num(now + opt.lease_ms)},
                                            {":zero", num(0)},
@@ -724,7 +720,7 @@ Result<bool> ProcessService::Impl::renew_lease(const std::string& uuid, const st
                                                int64_t counter) {
   std::map<std::string, table::Value> v = {{":me", table::Value::s(opt.worker_id)},
                                            {":c", num(counter)},
-                                           {":exp", num(now_ms() + opt.lease_ms)}};
+                                           {":exp", num(wall_clock_ms() + opt.lease_ms)}};
   return update_lease_item(*backend, uuid + "/" + shard, "#o = :me AND #c = :c",
                            "SET #e = :exp", v, nullptr);
 }
@@ -740,14 +736,13 @@ Result<bool> ProcessService::Impl::release_lease(const std::string& uuid,
 Result<bool> ProcessService::Impl::write_leased_checkpoint(const std::string& uuid,
                                                            const std::string& shard,
                                                            const Checkpoint& c, int64_t counter) {
-  std::map<std::string, table::Value> v = {
-      {":me", table::Value::s(opt.worker_id)},
-      {":c", num(counter)},
-      {":f", table::Value::boolean(c.finished)},
-      {":w", num(c.window_start_ms)},
-      {":ws", table::Value::s(c.window_state)},
-      {":wc", table::Value::boolean(c.window_closed)},
-      {":u", num(now_ms())}};
+  std::map<std::string, table::Value> v = {{":me", table::Value::s(opt.worker_id)},
+                                           {":c", num(counter)},
+                                           {":f", table::Value::boolean(c.finished)},
+                                           {":w", num(c.window_start_ms)},
+                                           {":ws", table::Value::s(c.window_state)},
+                                           {":wc", table::Value::boolean(c.window_closed)},
+                                           {":u", num(wall_clock_ms())}};
   std::string update = "SET #f = :f, #w = :w, #ws = :ws, #wc = :wc, #u = :u";
   if (!c.sequence.empty()) {
     v[":s"] = table::Value::s(c.sequence);

@@ -7,8 +7,8 @@ namespace {
 
 constexpr size_t kMaxGetRecordsBytes = 10 << 20;
 
-Result<std::shared_ptr<ShardRt>> find_shard(const Engine::Impl& m, const StreamView& s,
-                                            const std::string& shard_id) {
+Result<std::shared_ptr<ShardRt>> find_shard_rt(const Engine::Impl& m, const StreamView& s,
+                                               const std::string& shard_id) {
   auto index = resolve_shard_id(shard_id);
   if (index.ok()) {
     if (auto rt = s.runtime(*index)) return rt;
@@ -36,7 +36,7 @@ Result<std::string> Engine::get_shard_iterator(const std::string& region, const 
   if (s->info.status == StreamStatus::kCreating || s->info.status == StreamStatus::kDeleting) {
     return not_found(name, m.options_.account_id);
   }
-  FRESHET_ASSIGN_OR_RETURN(auto sh, find_shard(m, *s, shard_id));
+  FRESHET_ASSIGN_OR_RETURN(auto sh, find_shard_rt(m, *s, shard_id));
   std::shared_ptr<log::Log> lg = sh->log();
   uint64_t position = 0;
   switch (type) {

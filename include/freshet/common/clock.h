@@ -14,13 +14,17 @@ class Clock {
   virtual int64_t now_ms() const = 0;
 };
 
+// The system's wall clock in milliseconds since the Unix epoch, for code that stamps what it
+// writes (ids, answers, records) rather than deciding by time; deciding code takes a Clock.
+inline int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 class SystemClock final : public Clock {
  public:
-  int64_t now_ms() const override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
+  int64_t now_ms() const override { return wall_clock_ms(); }
 };
 
 // A clock that moves only when told to. Thread-safe.

@@ -1063,3 +1063,5 @@ CloudWatchApi::Outcome AlarmBook::enable_actions(const Document& in, bool enable
 }
 
 }  // namespace freshet::api::cloudwatch
+
+#undef CW_ASSIGN  // file-local (the module may be built as one unity translation unit)

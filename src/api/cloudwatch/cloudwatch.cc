@@ -865,3 +865,5 @@ std::optional<RestResponse> CloudWatchApi::handle(RestRequest& r) {
 }
 
 }  // namespace freshet::api
+
+#undef CW_ASSIGN  // file-local (the module may be built as one unity translation unit)

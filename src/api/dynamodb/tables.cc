@@ -13,7 +13,7 @@ using table::TableDesc;
 
 namespace {
 
-std::string prefix() { return "One or more parameter values were invalid: "; }
+std::string invalid_parameters_prefix() { return "One or more parameter values were invalid: "; }
 
 Document key_schema_doc(const table::KeySchema& ks) {
   Document l = Document::make_list();
@@ -161,9 +161,10 @@ std::optional<ApiError> resolve_types(table::KeySchema& ks, const std::vector<Ke
       std::string keys, ds;
       for (const auto& k : names) keys += (keys.empty() ? "" : ", ") + k;
       for (const auto& a : defs) ds += (ds.empty() ? "" : ", ") + a.name;
-      return validation(prefix() + "Some index key attributes are not defined in "
-                                   "AttributeDefinitions. Keys: [" + keys +
-                        "], AttributeDefinitions: [" + ds + "]");
+      return validation(invalid_parameters_prefix() +
+                        "Some index key attributes are not defined in "
+                        "AttributeDefinitions. Keys: [" +
+                        keys + "], AttributeDefinitions: [" + ds + "]");
     }
   }
   ks.hash.type = type_of(ks.hash.name)->type;
@@ -201,16 +202,19 @@ std::optional<ApiError> read_projection(const Document* p, table::Projection& ou
     return e.to_error();
   }
   const Document* t = p->find("ProjectionType");
-  if (t == nullptr || !t->is_string()) return validation(prefix() + "Unknown ProjectionType: null");
+  if (t == nullptr || !t->is_string())
+    return validation(invalid_parameters_prefix() + "Unknown ProjectionType: null");
   const std::string& pt = t->as_string();
   if (pt == "ALL") out.type = table::ProjectionType::kAll;
   else if (pt == "KEYS_ONLY") out.type = table::ProjectionType::kKeysOnly;
   else if (pt == "INCLUDE") out.type = table::ProjectionType::kInclude;
-  else return validation(prefix() + "Unknown ProjectionType: " + pt);
+  else
+    return validation(invalid_parameters_prefix() + "Unknown ProjectionType: " + pt);
   const Document* nk = p->find("NonKeyAttributes");
   if (nk != nullptr && !nk->is_null()) {
     if (out.type != table::ProjectionType::kInclude) {
-      return validation(prefix() + "ProjectionType is " + pt + ", but NonKeyAttributes is specified");
+      return validation(invalid_parameters_prefix() + "ProjectionType is " + pt +
+                        ", but NonKeyAttributes is specified");
     }
     if (!nk->is_list()) return serialization_error("Expected list or null");
     for (const Document& a : nk->as_list()) {
@@ -265,11 +269,13 @@ std::optional<ApiError> read_index(const Document& x, bool global, const std::ve
   const Document* pt = x.find("ProvisionedThroughput");
   if (global) {
     if (pay_per_request && pt != nullptr && !pt->is_null()) {
-      return validation(prefix() + "ProvisionedThroughput should not be specified for index: " +
-                        name + " when BillingMode is PAY_PER_REQUEST");
+      return validation(invalid_parameters_prefix() +
+                        "ProvisionedThroughput should not be specified for index: " + name +
+                        " when BillingMode is PAY_PER_REQUEST");
     }
     if (!pay_per_request && (pt == nullptr || pt->is_null())) {
-      return validation(prefix() + "ProvisionedThroughput must be specified for index: " + name);
+      return validation(invalid_parameters_prefix() +
+                        "ProvisionedThroughput must be specified for index: " + name);
     }
     if (auto e = read_throughput(pt, out.throughput)) return e;
   }
@@ -297,7 +303,8 @@ std::optional<ApiError> read_stream(const Document& in, TableDesc& d) {
   const Document* vt = ss->find("StreamViewType");
   if (d.stream_enabled) {
     if (vt == nullptr || !vt->is_string()) {
-      return validation(prefix() + "You must specify a StreamViewType when enabling a stream");
+      return validation(invalid_parameters_prefix() +
+                        "You must specify a StreamViewType when enabling a stream");
     }
     d.stream_view_type = vt->as_string();
   }
@@ -358,13 +365,15 @@ ApiResult create_table(DynamoService& s, RequestContext& ctx) {
   const Document* pt = in.find("ProvisionedThroughput");
   if (d.pay_per_request) {
     if (pt != nullptr && !pt->is_null()) {
-      return validation(prefix() + "Neither ReadCapacityUnits nor WriteCapacityUnits can be "
-                                   "specified when BillingMode is PAY_PER_REQUEST");
+      return validation(invalid_parameters_prefix() +
+                        "Neither ReadCapacityUnits nor WriteCapacityUnits can be "
+                        "specified when BillingMode is PAY_PER_REQUEST");
     }
   } else {
     if (pt == nullptr || pt->is_null()) {
-      return validation(prefix() + "ReadCapacityUnits and WriteCapacityUnits must both be "
-                                   "specified when BillingMode is PROVISIONED");
+      return validation(invalid_parameters_prefix() +
+                        "ReadCapacityUnits and WriteCapacityUnits must both be "
+                        "specified when BillingMode is PROVISIONED");
     }
     if (auto e = read_throughput(pt, d.throughput)) return *e;
   }
@@ -378,49 +387,58 @@ ApiResult create_table(DynamoService& s, RequestContext& ctx) {
   std::set<std::string> index_names;
   if (const Document* l = in.find("LocalSecondaryIndexes"); l != nullptr && !l->is_null()) {
     if (!l->is_list()) return serialization_error("Expected list or null");
-    if (l->as_list().empty()) return validation(prefix() + "List of LocalSecondaryIndexes is empty");
+    if (l->as_list().empty())
+      return validation(invalid_parameters_prefix() + "List of LocalSecondaryIndexes is empty");
     if (!d.key.range) {
-      return validation(prefix() + "Table KeySchema does not have a range key, which is required "
-                                   "when specifying a LocalSecondaryIndex");
+      return validation(invalid_parameters_prefix() +
+                        "Table KeySchema does not have a range key, which is required "
+                        "when specifying a LocalSecondaryIndex");
     }
     for (const Document& x : l->as_list()) {
       IndexDesc idx;
       if (auto e = read_index(x, false, d.attribute_definitions, d.pay_per_request, idx, used)) return *e;
       if (!idx.key.range) {
-        return validation(prefix() + "Index KeySchema does not have a range key for index: " + idx.name);
+        return validation(invalid_parameters_prefix() +
+                          "Index KeySchema does not have a range key for index: " + idx.name);
       }
       if (idx.key.hash.name != d.key.hash.name) {
-        return validation(prefix() + "Index KeySchema does not have the same leading hash key as "
-                                     "table KeySchema for index: " + idx.name + ". index hash key: " +
-                          idx.key.hash.name + ", table hash key: " + d.key.hash.name);
+        return validation(invalid_parameters_prefix() +
+                          "Index KeySchema does not have the same leading hash key as "
+                          "table KeySchema for index: " +
+                          idx.name + ". index hash key: " + idx.key.hash.name +
+                          ", table hash key: " + d.key.hash.name);
       }
       if (!index_names.insert(idx.name).second) {
-        return validation(prefix() + "Duplicate index name: " + idx.name);
+        return validation(invalid_parameters_prefix() + "Duplicate index name: " + idx.name);
       }
       d.indexes.push_back(std::move(idx));
     }
     if (l->as_list().size() > 5) {
-      return validation(prefix() + "Number of LocalSecondaryIndexes exceeds per-table limit of 5");
+      return validation(invalid_parameters_prefix() +
+                        "Number of LocalSecondaryIndexes exceeds per-table limit of 5");
     }
   }
   if (const Document* g = in.find("GlobalSecondaryIndexes"); g != nullptr && !g->is_null()) {
     if (!g->is_list()) return serialization_error("Expected list or null");
-    if (g->as_list().empty()) return validation(prefix() + "List of GlobalSecondaryIndexes is empty");
+    if (g->as_list().empty())
+      return validation(invalid_parameters_prefix() + "List of GlobalSecondaryIndexes is empty");
     for (const Document& x : g->as_list()) {
       IndexDesc idx;
       if (auto e = read_index(x, true, d.attribute_definitions, d.pay_per_request, idx, used)) return *e;
       if (!index_names.insert(idx.name).second) {
-        return validation(prefix() + "Duplicate index name: " + idx.name);
+        return validation(invalid_parameters_prefix() + "Duplicate index name: " + idx.name);
       }
       d.indexes.push_back(std::move(idx));
     }
     if (g->as_list().size() > 20) {
-      return validation(prefix() + "GlobalSecondaryIndex count exceeds the per-table limit of 20");
+      return validation(invalid_parameters_prefix() +
+                        "GlobalSecondaryIndex count exceeds the per-table limit of 20");
     }
   }
   if (used.size() != d.attribute_definitions.size()) {
-    return validation(prefix() + "Number of attributes in KeySchema does not exactly match number "
-                                 "of attributes defined in AttributeDefinitions");
+    return validation(invalid_parameters_prefix() +
+                      "Number of attributes in KeySchema does not exactly match number "
+                      "of attributes defined in AttributeDefinitions");
   }
   if (auto e = read_stream(in, d)) return *e;
   if (auto e = read_tags(in.find("Tags"), d.tags)) return *e;
@@ -500,7 +518,8 @@ ApiResult update_table(DynamoService& s, RequestContext& ctx) {
     auto f = std::find_if(defs.begin(), defs.end(), [&](const KeyAttr& k) { return k.name == a.name; });
     if (f == defs.end()) defs.push_back(a);
     else if (f->type != a.type) {
-      return validation(prefix() + "Cannot change the type of an existing attribute: " + a.name);
+      return validation(invalid_parameters_prefix() +
+                        "Cannot change the type of an existing attribute: " + a.name);
     }
   }
   bool ppr = cur->pay_per_request;

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 
+#include "freshet/api/codec.h"
 #include "random.h"
 
 namespace freshet::produce {
@@ -134,28 +136,23 @@ size_t prefix_bytes(std::string_view s, size_t cps) {
   return s.size();
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
+// The JSON string writer of the API codecs (clean text is copied eight bytes at a time).
+void append_json_string(std::string& out, std::string_view s) { api::append_json_string(s, out); }
 
 void append_u64(std::string& out, uint64_t v) {
   char buf[24];
-  const int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
-  out.append(buf, static_cast<size_t>(n));
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+// `v` as exactly `width` decimal digits (0 <= v < 10^width).
+void append_fixed(std::string& out, int v, int width) {
+  char buf[8];
+  for (int i = width - 1; i >= 0; --i) {
+    buf[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  out.append(buf, static_cast<size_t>(width));
 }
 
 // "Wed Oct 10 20:19:24 +0000 2018"
@@ -166,11 +163,19 @@ void append_v1_time(std::string& out, int64_t ms) {
   const std::time_t t = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[40];
-  const int n = std::snprintf(buf, sizeof buf, "%s %s %02d %02d:%02d:%02d +0000 %04d",
-                              kDays[tm.tm_wday], kMonths[tm.tm_mon], tm.tm_mday, tm.tm_hour,
-                              tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
-  out.append(buf, static_cast<size_t>(n));
+  out.append(kDays[tm.tm_wday], 3);
+  out += ' ';
+  out.append(kMonths[tm.tm_mon], 3);
+  out += ' ';
+  append_fixed(out, tm.tm_mday, 2);
+  out += ' ';
+  append_fixed(out, tm.tm_hour, 2);
+  out += ':';
+  append_fixed(out, tm.tm_min, 2);
+  out += ':';
+  append_fixed(out, tm.tm_sec, 2);
+  out += " +0000 ";
+  append_fixed(out, tm.tm_year + 1900, 4);
 }
 
 // "2018-10-10T20:19:24.000Z"
@@ -178,11 +183,20 @@ void append_v2_time(std::string& out, int64_t ms) {
   const std::time_t t = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[40];
-  const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                              tm.tm_sec, static_cast<int>(ms % 1000));
-  out.append(buf, static_cast<size_t>(n));
+  append_fixed(out, tm.tm_year + 1900, 4);
+  out += '-';
+  append_fixed(out, tm.tm_mon + 1, 2);
+  out += '-';
+  append_fixed(out, tm.tm_mday, 2);
+  out += 'T';
+  append_fixed(out, tm.tm_hour, 2);
+  out += ':';
+  append_fixed(out, tm.tm_min, 2);
+  out += ':';
+  append_fixed(out, tm.tm_sec, 2);
+  out += '.';
+  append_fixed(out, static_cast<int>(ms % 1000), 3);
+  out += 'Z';
 }
 
 struct User {

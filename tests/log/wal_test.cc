@@ -224,6 +224,51 @@ TEST(WalTest, BigBatchesSyncTheirOwnFile) {
   EXPECT_GT(store->wal_bytes(), 0u);
 }
 
+// A round that wrote small batches to the WAL and synced a big batch in its own file is
+// acknowledged only when both syncs are done. A power loss between them can leave WAL entries
+// of batches that follow a big batch the log no longer has: those were never acknowledged, so
+// replay skips them (and every later entry of that log) and counts them as gaps, while other
+// logs' entries are restored as usual.
+TEST(WalTest, EntriesAfterALostBigBatchAreSkippedAsAGap) {
+  testing::TempDir dir;
+  testing::TempDir copy;
+  LogStoreOptions o;
+  o.wal_max_entry_bytes = 1024;
+  auto store = std::move(LogStore::open(dir.path(), posix_file_system(), o).value());
+  auto a = std::move(store->open_log("s/0", plain()).value());
+  auto b = std::move(store->open_log("s/1", plain()).value());
+  ASSERT_TRUE(fill(*a, 0, 3, 1).ok());  // three small batches, through the WAL
+  const std::string seg = segment_files(dir.path() + "/s/0").back();
+  const auto before_big = fs::file_size(seg);
+  ASSERT_TRUE(fill(*a, 3, 1, 40).ok());  // 40 records of 40 bytes: syncs its own file
+  ASSERT_TRUE(fill(*a, 43, 2, 1).ok());  // two small batches after it, through the WAL
+  ASSERT_TRUE(fill(*b, 0, 5, 1).ok());   // another log's small batches
+  EXPECT_GT(store->wal_bytes(), 0u);
+
+  // The power loss: the copy holds the WAL as written, s/0's segment lost the big batch and
+  // all after it, and s/1's segment lost everything unsynced.
+  fs::copy(dir.path(), copy.path() + "/d", fs::copy_options::recursive);
+  fs::resize_file(copy.path() + "/d/s/0/" + fs::path(seg).filename().string(), before_big);
+  const std::string seg_b = segment_files(copy.path() + "/d/s/1").back();
+  fs::resize_file(seg_b, 0);
+
+  auto reopened = std::move(LogStore::open(copy.path() + "/d", posix_file_system(), o).value());
+  const WalRecovery& rec = reopened->wal_recovery();
+  EXPECT_EQ(rec.entries, 10u);  // 3 + 2 of s/0, 5 of s/1: the big batch has no entry
+  EXPECT_EQ(rec.gaps, 2u);      // s/0's two entries after the lost big batch
+  EXPECT_EQ(rec.restored + rec.already_present + rec.gaps, rec.entries);
+  EXPECT_EQ(rec.failed, 0u);
+  auto a2 = std::move(reopened->open_log("s/0", plain()).value());
+  auto b2 = std::move(reopened->open_log("s/1", plain()).value());
+  EXPECT_EQ(a2->committed_tip(), 3u);  // what the log held before the lost round
+  expect_range(*a2, 0, 3);
+  EXPECT_EQ(b2->committed_tip(), 5u);  // the other log is whole again
+  expect_range(*b2, 0, 5);
+  // Appends continue where the recovered log ends.
+  ASSERT_TRUE(fill(*a2, 3, 1, 1).ok());
+  expect_range(*a2, 0, 4);
+}
+
 TEST(WalTest, DisabledWalIsReplayedOnceThenRemoved) {
   testing::TempDir dir;
   testing::TempDir copy;

@@ -480,6 +480,24 @@ TEST_F(HttpServerTest, GetRoutesAndMetrics) {
   EXPECT_EQ(res["x-amzn-ErrorType"], "AccessDeniedException");
 }
 
+// One JSON 1.0 call of T_1.Op (security token "t", body {}) on a new connection.
+http::response<http::string_body> call_t1_op(uint16_t port) {
+  asio::io_context ioc;
+  tcp::socket s(ioc);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::string_body> req(http::verb::post, "/", 11);
+  req.set(http::field::content_type, "application/x-amz-json-1.0");
+  req.set("X-Amz-Target", "T_1.Op");
+  req.set("X-Amz-Security-Token", "t");
+  req.body() = "{}";
+  req.prepare_payload();
+  http::write(s, req);
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  return res;
+}
+
 TEST(HttpServerOffloadTest, HandlersCanRunOnAnotherExecutor) {
   ServiceRegistry services;
   ASSERT_TRUE(services.add_service("T_1", "t").ok());
@@ -497,19 +515,7 @@ TEST(HttpServerOffloadTest, HandlersCanRunOnAnotherExecutor) {
   opts.offload = [&pool](std::function<void()> task) { asio::post(pool, std::move(task)); };
   HttpServer server(opts, services, metrics);
   ASSERT_TRUE(server.start().ok());
-  asio::io_context ioc;
-  tcp::socket s(ioc);
-  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
-  http::request<http::string_body> req(http::verb::post, "/", 11);
-  req.set(http::field::content_type, "application/x-amz-json-1.0");
-  req.set("X-Amz-Target", "T_1.Op");
-  req.set("X-Amz-Security-Token", "t");
-  req.body() = "{}";
-  req.prepare_payload();
-  http::write(s, req);
-  beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  http::read(s, buf, res);
+  const http::response<http::string_body> res = call_t1_op(server.port());
   EXPECT_EQ(res.result_int(), 200);
   EXPECT_EQ(res[http::field::content_type], "application/x-amz-json-1.0");
   EXPECT_EQ(res.body(), R"({"ok":true})");
@@ -544,19 +550,7 @@ TEST(HttpServerDeferredTest, DeferredBodiesAreMadeOnTheConnectionsThread) {
   HttpServerOptions opts;
   HttpServer server(opts, services, metrics);
   ASSERT_TRUE(server.start().ok());
-  asio::io_context ioc;
-  tcp::socket s(ioc);
-  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
-  http::request<http::string_body> req(http::verb::post, "/", 11);
-  req.set(http::field::content_type, "application/x-amz-json-1.0");
-  req.set("X-Amz-Target", "T_1.Op");
-  req.set("X-Amz-Security-Token", "t");
-  req.body() = "{}";
-  req.prepare_payload();
-  http::write(s, req);
-  beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  http::read(s, buf, res);
+  const http::response<http::string_body> res = call_t1_op(server.port());
   EXPECT_EQ(res.result_int(), 200);
   EXPECT_EQ(res.body(), R"({"made":true})");
   EXPECT_TRUE(made_elsewhere);

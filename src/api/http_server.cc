@@ -12,6 +12,8 @@
 #include <random>
 #include <thread>
 
+#include "freshet/common/thread_name.h"
+
 #include "dispatcher.h"
 #include "http2_session.h"
 
@@ -634,7 +636,12 @@ Status HttpServer::Impl::start() {
   port_ = acceptor_->local_endpoint().port();
   running_ = true;
   do_accept();
-  for (auto& ioc : iocs_) threads_.emplace_back([c = ioc.get()] { c->run(); });
+  for (auto& ioc : iocs_) {
+    threads_.emplace_back([c = ioc.get()] {
+      name_this_thread("http-io");
+      c->run();
+    });
+  }
   return Status();
 }
 

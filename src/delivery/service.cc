@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "service_impl.h"
+#include "freshet/common/thread_name.h"
 #include "freshet/common/base64.h"
 #include "freshet/delivery/delivery.h"
 #include "freshet/log/log_store.h"
@@ -208,7 +209,10 @@ void DeliveryService::start() {
   if (impl_->started_) return;
   impl_->stop_ = false;
   impl_->started_ = true;
-  impl_->thread_ = std::thread([this] { impl_->run(); });
+  impl_->thread_ = std::thread([this] {
+    name_this_thread("firehose");
+    impl_->run();
+  });
   for (auto& [n, s] : impl_->streams_) impl_->start_source_thread(s);
 }
 

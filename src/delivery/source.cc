@@ -13,6 +13,7 @@
 #include <chrono>
 #include <random>
 
+#include "freshet/common/thread_name.h"
 #include "freshet/stream/names.h"
 #include "service_impl.h"
 
@@ -146,7 +147,10 @@ Status DeliveryService::Impl::load_source(Stream& s) {
 void DeliveryService::Impl::start_source_thread(const std::shared_ptr<Stream>& s) {
   if (s->info.type != "KinesisStreamAsSource" || s->source_thread.joinable()) return;
   s->source_quit = false;
-  s->source_thread = std::thread([this, s] { source_loop(s); });
+  s->source_thread = std::thread([this, s] {
+    name_this_thread("firehose-src");
+    source_loop(s);
+  });
 }
 
 void DeliveryService::Impl::stop_source_thread(Stream& s) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "freshet/common/thread_name.h"
 #include "freshet/common/crc32c.h"
 #include "wal_format.h"
 
@@ -22,7 +23,10 @@ void GroupCommitter::start() {
     pool_stop_ = false;
   }
   for (int i = 0; i < sync_helpers_; ++i) helpers_.emplace_back([this] { helper(); });
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("log-commit");
+    run();
+  });
 }
 
 void GroupCommitter::stop() {

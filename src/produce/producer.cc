@@ -12,6 +12,7 @@
 #include <span>
 #include <thread>
 
+#include "freshet/common/thread_name.h"
 #include "freshet/stream/engine.h"
 #include "keys.h"
 
@@ -415,7 +416,12 @@ struct Producer::Impl {
     }
     const Clock::time_point start = Clock::now();
     std::vector<std::thread> threads;
-    for (auto& s : sinks) threads.emplace_back([this, sink = s.get()] { send_loop(*sink); });
+    for (auto& s : sinks) {
+      threads.emplace_back([this, sink = s.get()] {
+        name_this_thread("producer");
+        send_loop(*sink);
+      });
+    }
     std::mutex progress_mu;
     std::condition_variable progress_cv;
     bool progress_done = false;

@@ -2,6 +2,7 @@
 // Every control-plane change copies the published catalog, edits the copy, persists it and
 // only then publishes it (engine_impl.h). Resharding is in engine_reshard.cc, the data plane
 // in write_path.cc and read_path.cc.
+#include "freshet/common/thread_name.h"
 #include "freshet/stream/engine.h"
 
 #include <openssl/rand.h>
@@ -130,7 +131,10 @@ Status Engine::Impl::open() {
     std::lock_guard w(control_mu_);
     FRESHET_RETURN_IF_ERROR(load_catalog());
   }
-  bg_ = std::thread([this] { background(); });
+  bg_ = std::thread([this] {
+    name_this_thread("stream-bg");
+    background();
+  });
   return {};
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "convert.h"
+#include "freshet/common/thread_name.h"
 #include "freshet/api/codec.h"
 #include "freshet/common/base64.h"
 #include "freshet/stream/sequence_number.h"
@@ -142,7 +143,10 @@ Result<std::shared_ptr<ResponseStream>> Subscriptions::subscribe(SubscriptionSta
     live_->inc();
     if (threads_.empty()) {
       for (int i = 0; i < std::max(1, options_.threads); ++i) {
-        threads_.emplace_back([this] { worker(); });
+        threads_.emplace_back([this] {
+          name_this_thread("subscribe");
+          worker();
+        });
       }
     }
     make_ready_locked(s);

@@ -7,11 +7,13 @@
 // logs and the table WAL are fsynced as in `freshet serve`.
 //
 //   process_load [--records N] [--shards S] [--batch B] [--malformed PCT] [--python]
-//                [--dir DIR] [--no-fsync] [--rate R]
+//                [--dir DIR] [--no-fsync] [--rate R [--seconds T]]
 //
 // --rate R: steady load instead of a filled stream. The mapping starts on the empty stream
-// and runs while a producer puts R records/s (R/20 every 50 ms) until N are in; the mapping's IteratorAge gauge (AWS/Lambda, what CloudWatch shows) is read every
-// 100 ms and its largest value after the first second is reported.
+// and runs while a producer in this process puts R records/s (R/20 every 50 ms) until N are
+// in (--seconds T: N = R x T); the mapping's IteratorAge gauge (AWS/Lambda, what CloudWatch
+// shows) is read every 100 ms and its largest value after the first second is reported,
+// with the rate the producer achieved and how long the mapping took after the last put.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -34,22 +36,33 @@ using namespace freshet;
 
 namespace {
 
-std::string tweet(std::mt19937_64& rng, uint64_t i) {
+// A tweet's fields after its ids (random text, lang, counts, user, hashtags).
+std::string tweet_rest(std::mt19937_64& rng) {
   static const char* langs[] = {"en", "es", "ja", "pt", "fr", "de"};
   static const char* tags[] = {"rust", "cpp", "kinesis", "aws", "data", "stream", "freshet"};
-  std::string t = "{\"created_at\":\"Mon Nov 30 15:40:00 +0000 2026\",\"id\":" +
-                  std::to_string(1000000000000000000ULL + i) + ",\"id_str\":\"" +
-                  std::to_string(1000000000000000000ULL + i) +
-                  "\",\"text\":\"Streaming data is fun #" + tags[rng() % 7] +
-                  " https://t.co/abcdefghij\",\"lang\":\"" + langs[rng() % 6] +
-                  "\",\"retweet_count\":" + std::to_string(rng() % 1000) +
-                  ",\"favorite_count\":" + std::to_string(rng() % 5000) +
-                  ",\"user\":{\"id\":" + std::to_string(rng() % 100000000) +
-                  ",\"screen_name\":\"user" + std::to_string(rng() % 100000) +
-                  "\",\"followers_count\":" + std::to_string(rng() % 100000) +
-                  ",\"verified\":false},\"entities\":{\"hashtags\":[{\"text\":\"" +
-                  tags[rng() % 7] + "\",\"indices\":[30,35]},{\"text\":\"" + tags[rng() % 7] +
-                  "\",\"indices\":[36,40]}],\"user_mentions\":[]}}";
+  return std::string("\",\"text\":\"Streaming data is fun #") + tags[rng() % 7] +
+         " https://t.co/abcdefghij\",\"lang\":\"" + langs[rng() % 6] +
+         "\",\"retweet_count\":" + std::to_string(rng() % 1000) +
+         ",\"favorite_count\":" + std::to_string(rng() % 5000) +
+         ",\"user\":{\"id\":" + std::to_string(rng() % 100000000) +
+         ",\"screen_name\":\"user" + std::to_string(rng() % 100000) +
+         "\",\"followers_count\":" + std::to_string(rng() % 100000) +
+         ",\"verified\":false},\"entities\":{\"hashtags\":[{\"text\":\"" +
+         tags[rng() % 7] + "\",\"indices\":[30,35]},{\"text\":\"" + tags[rng() % 7] +
+         "\",\"indices\":[36,40]}],\"user_mentions\":[]}}";
+}
+
+// Tweet i: its ids, then one of a pool of random rests (cheap to make, so that a paced
+// producer in this process takes little of the CPU the mapping is measured on).
+std::string tweet(const std::vector<std::string>& rests, uint64_t i) {
+  const std::string id = std::to_string(1000000000000000000ULL + i);
+  std::string t;
+  t.reserve(96 + rests[i % rests.size()].size());
+  t += "{\"created_at\":\"Mon Nov 30 15:40:00 +0000 2026\",\"id\":";
+  t += id;
+  t += ",\"id_str\":\"";
+  t += id;
+  t += rests[i % rests.size()];
   return t;
 }
 
@@ -64,6 +77,7 @@ int main(int argc, char** argv) {
   bool fsync = true;
   std::string dir = "/tmp/freshet-process-load";
   double rate = 0;
+  double seconds = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -75,11 +89,13 @@ int main(int argc, char** argv) {
     else if (a == "--no-fsync") fsync = false;
     else if (a == "--dir") dir = next();
     else if (a == "--rate") rate = std::stod(next());
+    else if (a == "--seconds") seconds = std::stod(next());
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
     }
   }
+  if (rate > 0 && seconds > 0) records = static_cast<uint64_t>(rate * seconds);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   stream::EngineOptions eo;
@@ -150,22 +166,21 @@ def handler(event, context):
 
   // Fill: malformed records are cut short (not JSON) or lack id_str.
   std::mt19937_64 rng(42);
+  std::vector<std::string> rests;
+  for (int k = 0; k < 4096; ++k) rests.push_back(tweet_rest(rng));
   uint64_t bad = 0;
   const uint64_t every = malformed_pct > 0 ? static_cast<uint64_t>(100.0 / malformed_pct) : 0;
   for (uint64_t i = 0; i < records; ++i) {
     if (every > 0 && i % every == every / 2) ++bad;
   }
   // Writes records [from, to) in PutRecords batches of 500 (the same records, malformed ones
-  // included, whichever ranges they are written in).
+  // included, whichever ranges they are written in). Called for consecutive ranges from 0.
+  uint64_t nbad = 0;  // malformed records written so far
   auto produce = [&](uint64_t from, uint64_t to) -> int {
-    uint64_t nbad = 0;
-    for (uint64_t j = 0; j < from; ++j) {
-      if (every > 0 && j % every == every / 2) ++nbad;
-    }
     for (uint64_t i = from; i < to;) {
       std::vector<std::string> datas, keys;
       for (int k = 0; k < 500 && i < to; ++k, ++i) {
-        std::string t = tweet(rng, i);
+        std::string t = tweet(rests, i);
         if (every > 0 && i % every == every / 2) {
           ++nbad;
           t = (nbad % 2) ? t.substr(0, t.size() / 2) : "{\"lang\":\"en\",\"text\":\"no id\"}";
@@ -204,6 +219,7 @@ def handler(event, context):
   auto created = (*svc)->create_mapping(m);
   if (!created.ok()) return std::fprintf(stderr, "%s\n", created.error().to_string().c_str()), 1;
   std::thread producer;
+  std::atomic<int64_t> produced_ns{0};  // when the producer's last put returned
   std::atomic<bool> sampling{true};
   std::atomic<double> max_age{0};
   std::thread sampler;
@@ -214,9 +230,11 @@ def handler(event, context):
       auto next = std::chrono::steady_clock::now();
       for (uint64_t i = 0; i < records; i += step) {
         if (produce(i, std::min(records, i + step)) != 0) std::exit(1);
+        if (i + step >= records) break;
         next += std::chrono::milliseconds(50);
         std::this_thread::sleep_until(next);
       }
+      produced_ns.store((std::chrono::steady_clock::now() - t0).count());
     });
     metrics::Gauge* age = registry.gauge(metrics::cloudwatch_metric_name("lambda", "IteratorAge"),
                                          {{"EventSourceMappingUUID", created->uuid}});
@@ -257,8 +275,12 @@ def handler(event, context):
   sampling.store(false);
   if (sampler.joinable()) sampler.join();
   if (rate > 0) {
-    std::printf("steady load %.0f records/s offered: IteratorAge max %.0f ms (sampled every "
-                "100 ms after the first second)\n", rate, max_age.load());
+    const double put_s = static_cast<double>(produced_ns.load()) / 1e9;
+    std::printf("steady load %.0f records/s offered for %.1f s: produced %.0f records/s; "
+                "IteratorAge max %.0f ms (sampled every 100 ms after the first second); "
+                "all checkpointed %.2f s after the last put\n",
+                rate, static_cast<double>(records) / rate,
+                static_cast<double>(records) / put_s, max_age.load(), secs - put_s);
   }
   (*svc)->stop();
   const auto stats = (*tables)->stats("tweets");

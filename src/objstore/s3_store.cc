@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "freshet/objstore/signed_request.h"
+
 namespace freshet::objstore {
 namespace {
 
@@ -25,11 +27,6 @@ struct Response {
     return {};
   }
 };
-
-size_t on_body(char* p, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(p, size * n);
-  return size * n;
-}
 
 size_t on_header(char* p, size_t size, size_t n, void* user) {
   std::string_view line(p, size * n);
@@ -221,24 +218,13 @@ class S3Store final : public ObjectStore {
       r.curl_error = "curl_easy_init failed";
       return r;
     }
-    std::string url = o_.endpoint + "/" + path + (query.empty() ? "" : "?" + query);
-    const std::string sigv4 = "aws:amz:" + o_.region + ":s3";
-    const std::string userpwd = o_.access_key + ":" + o_.secret_key;
+    SignedRequest req{o_.endpoint + "/" + path + (query.empty() ? "" : "?" + query), o_.region,
+                      "s3", o_.access_key, o_.secret_key, o_.timeout_ms};
     char err[CURL_ERROR_SIZE] = {0};
     curl_slist* list = nullptr;
     for (const std::string& hd : headers) list = curl_slist_append(list, hd.c_str());
-    list = curl_slist_append(list, "Expect:");
     Upload up{body, 0};
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4.c_str());
-    curl_easy_setopt(h, CURLOPT_USERPWD, userpwd.c_str());
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o_.timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(o_.timeout_ms, 5000L));
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
+    set_signed_request(h, req, &list, err, &r.body);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
     if (method == "HEAD") {

@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "freshet/common/base64.h"
 #include "freshet/common/clock.h"
+#include "freshet/objstore/signed_request.h"
 #include "freshet/table/number.h"
 #include "json_util.h"
 
@@ -164,16 +165,6 @@ const char* type_letter(table::Type t) {
 }
 
 // ---- HTTP ----
-
-struct Reply {
-  long status = 0;
-  std::string body;
-};
-
-size_t on_body(char* p, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, size * n);
-  return size * n;
-}
 
 // One easy handle per thread (its connection kept alive between calls).
 struct Handle {
@@ -698,26 +689,15 @@ class RemoteBackend final : public Backend {
     if (h == nullptr) return Error(ErrorCode::kUnavailable, "curl_easy_init failed");
     curl_easy_reset(h);
     reply.clear();
-    const std::string url = o_.endpoint + "/";
-    const std::string sigv4 = "aws:amz:" + o_.region + ":" + service;
-    const std::string userpwd = o_.access_key + ":" + o_.secret_key;
     const std::string ct = std::string("Content-Type: ") + content_type;
     const std::string tg = "X-Amz-Target: " + target;
     curl_slist* list = nullptr;
     list = curl_slist_append(list, ct.c_str());
     list = curl_slist_append(list, tg.c_str());
-    list = curl_slist_append(list, "Expect:");
     char err[CURL_ERROR_SIZE] = {0};
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4.c_str());
-    curl_easy_setopt(h, CURLOPT_USERPWD, userpwd.c_str());
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o_.timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(o_.timeout_ms, 5000L));
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply);
+    objstore::set_signed_request(
+        h, {o_.endpoint + "/", o_.region, service, o_.access_key, o_.secret_key, o_.timeout_ms},
+        &list, err, &reply);
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));

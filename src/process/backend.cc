@@ -31,6 +31,12 @@ class LocalBackend final : public Backend {
       std::span<const stream::PutEntry> entries) override {
     return engine_.put_records(region, name, entries);
   }
+  Result<bool> created_after(const std::string& region, const std::string& name,
+                             const stream::Shard& shard, int64_t ts_ms) override {
+    (void)region;
+    (void)name;
+    return shard.created_ms > ts_ms;
+  }
 
   Result<table::TableDesc> describe_table(std::string_view name) override {
     return tables_.describe_table(name);

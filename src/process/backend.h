@@ -54,6 +54,13 @@ class Backend {
   virtual Result<std::vector<stream::PutOutcome>> put_records(
       const std::string& region, const std::string& name,
       std::span<const stream::PutEntry> entries) = 0;
+  // Whether the shard was made (by a reshard) after ts_ms, so that a mapping created at ts_ms
+  // reads it from its beginning (after its parents) rather than from the mapping's starting
+  // position. Local: the catalog's creation time. Remote: the Kinesis API shows no creation
+  // time, but ListShards' ShardFilter does: a shard of FROM_TIMESTAMP ts (open at or after
+  // ts) that is not of AT_TIMESTAMP ts (open at ts) was made after ts.
+  virtual Result<bool> created_after(const std::string& region, const std::string& name,
+                                     const stream::Shard& shard, int64_t ts_ms) = 0;
 
   // ---- tables ----
   virtual Result<table::TableDesc> describe_table(std::string_view name) = 0;

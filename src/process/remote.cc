@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -238,10 +239,8 @@ class RemoteBackend final : public Backend {
           sh.ending_sequence_number = std::string(s);
           sh.closed = true;
         }
-        // The Kinesis API shows no creation time: a shard with a parent was made by a
-        // reshard, after any mapping of the stream's parents (read from TRIM_HORIZON, as the
-        // KCL reads children); the others are as old as the stream.
-        sh.created_ms = sh.parent_shard_id.empty() ? 0 : INT64_MAX;
+        // The Kinesis API shows no shard creation time: see created_after.
+        sh.created_ms = 0;
         after = sh.shard_id;
         info.shards.push_back(std::move(sh));
       }
@@ -251,6 +250,20 @@ class RemoteBackend final : public Backend {
         return info;
       }
     }
+  }
+
+  Result<bool> created_after(const std::string& region, const std::string& name,
+                             const stream::Shard& shard, int64_t ts_ms) override {
+    // A shard without a parent is as old as its stream.
+    if (shard.parent_shard_id.empty() && shard.adjacent_parent_shard_id.empty()) return false;
+    FRESHET_ASSIGN_OR_RETURN(std::vector<std::string> from,
+                             list_shards(region, name, "FROM_TIMESTAMP", ts_ms));
+    FRESHET_ASSIGN_OR_RETURN(std::vector<std::string> at,
+                             list_shards(region, name, "AT_TIMESTAMP", ts_ms));
+    const auto has = [&](const std::vector<std::string>& v) {
+      return std::find(v.begin(), v.end(), shard.shard_id) != v.end();
+    };
+    return has(from) && !has(at);
   }
 
   Result<std::string> get_shard_iterator(const std::string& region, const std::string& name,
@@ -640,6 +653,48 @@ class RemoteBackend final : public Backend {
   static simdjson::dom::parser& parser() {
     thread_local simdjson::dom::parser p;
     return p;
+  }
+
+  // ListShards with a timestamp ShardFilter: the shard ids, every page.
+  Result<std::vector<std::string>> list_shards(const std::string& region, const std::string& name,
+                                               const char* filter, int64_t ts_ms) {
+    (void)region;  // the endpoint's region
+    std::vector<std::string> ids;
+    std::string token;
+    while (true) {
+      std::string body = "{";
+      if (token.empty()) {
+        char ts[48];
+        std::snprintf(ts, sizeof ts, "%.3f", static_cast<double>(ts_ms) / 1000.0);
+        body += "\"StreamName\":";
+        append_json_string(body, name);
+        body += ",\"ShardFilter\":{\"Type\":\"";
+        body += filter;
+        body += "\",\"Timestamp\":";
+        body += ts;
+        body += "}";
+      } else {
+        body += "\"NextToken\":";
+        append_json_string(body, token);
+      }
+      body += "}";
+      FRESHET_ASSIGN_OR_RETURN(simdjson::dom::element doc, kinesis("ListShards", body, parser()));
+      simdjson::dom::array shards;
+      if (doc["Shards"].get_array().get(shards) != simdjson::SUCCESS) {
+        return bad_reply("ListShards without Shards");
+      }
+      for (auto e : shards) {
+        std::string_view s;
+        if (e["ShardId"].get_string().get(s) != simdjson::SUCCESS) return bad_reply("a shard id");
+        ids.emplace_back(s);
+      }
+      std::string_view next;
+      if (doc["NextToken"].get_string().get(next) != simdjson::SUCCESS || next.empty() ||
+          shards.size() == 0) {
+        return ids;
+      }
+      token = std::string(next);
+    }
   }
 
   static void append_expression(std::string& body, const WriteExpr& e) {

@@ -154,14 +154,16 @@ Result<std::string> ShardRunner::iterator_from(const std::string& after_seq) {
     return e.get_shard_iterator(region_, stream_, shard_.shard_id,
                                 stream::IteratorType::kTrimHorizon, "", 0);
   }
-  if (new_shard_ || m_.starting_position == StartingPosition::kTrimHorizon) {
-    return e.get_shard_iterator(region_, stream_, shard_.shard_id,
-                                stream::IteratorType::kTrimHorizon, "", 0);
-  }
+  // AT_TIMESTAMP reads a shard made after the timestamp from its beginning: every record of
+  // it arrived later.
   if (m_.starting_position == StartingPosition::kAtTimestamp) {
     return e.get_shard_iterator(region_, stream_, shard_.shard_id,
                                 stream::IteratorType::kAtTimestamp, "",
                                 m_.starting_position_timestamp_ms);
+  }
+  if (new_shard_ || m_.starting_position == StartingPosition::kTrimHorizon) {
+    return e.get_shard_iterator(region_, stream_, shard_.shard_id,
+                                stream::IteratorType::kTrimHorizon, "", 0);
   }
   return e.get_shard_iterator(region_, stream_, shard_.shard_id, stream::IteratorType::kLatest,
                               "", 0);
@@ -1158,8 +1160,15 @@ void Supervisor::run() {
           if (!p->empty() && by_id.contains(*p) && !is_finished(*p)) parents_done = false;
         }
         if (!parents_done) continue;
+        // Shards made after the mapping are read from their beginning; only LATEST needs
+        // to know (TRIM_HORIZON reads every shard so, AT_TIMESTAMP reads a newer shard whole).
+        bool new_shard = false;
+        if (m->starting_position == StartingPosition::kLatest) {
+          auto after = impl_.backend->created_after(arn->region, arn->stream_name, s, m->created_ms);
+          new_shard = !after.ok() || *after;  // unknown: from the beginning (at-least-once)
+        }
         auto r = std::make_unique<ShardRunner>(impl_, *m, *fc, s, arn->region, arn->stream_name,
-                                               s.created_ms > m->created_ms,
+                                               new_shard,
                                                impl_.leases() ? held_.at(s.shard_id) : -1);
         r->start();
         std::lock_guard lock(mu_);

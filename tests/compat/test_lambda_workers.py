@@ -165,3 +165,85 @@ mappings:
             if w.proc.poll() is None:
                 w.proc.kill()
                 w.proc.wait()
+
+
+def test_latest_worker_reads_children_made_before_it_from_latest(server, tmp_path):
+    """A LATEST mapping started after a reshard reads the children that already existed from
+    LATEST, not from their beginning (the Kinesis API shows no shard creation time; the worker
+    asks ListShards with ShardFilter AT_TIMESTAMP / FROM_TIMESTAMP); shards made by a reshard
+    after it started are read from their beginning."""
+    kinesis = server.boto3()
+    ddb = dynamodb_harness.client(server.endpoint)
+    stream = harness.unique_name("latest")
+    table = harness.unique_name("out")
+    uuid = harness.unique_name("latest-map")
+    kinesis.create_stream(StreamName=stream, ShardCount=1)
+    harness.wait_active(kinesis, stream)
+
+    def put(prefix: str, count: int):
+        recs = [{"Data": json.dumps({"id": f"{prefix}{i}"}).encode(), "PartitionKey": f"k{i}"}
+                for i in range(count)]
+        assert kinesis.put_records(StreamName=stream, Records=recs)["FailedRecordCount"] == 0
+
+    put("old", 40)
+    kinesis.update_shard_count(StreamName=stream, TargetShardCount=2, ScalingType="UNIFORM_SCALING")
+    harness.wait_active(kinesis, stream)
+    put("before", 40)  # into the children, before the worker starts
+    time.sleep(0.1)
+    config = tmp_path / "latest.yaml"
+    config.write_text(f"""
+functions:
+  - name: extract
+    kind: extract
+    sink: {{table: {table}, key: {{hash: id}}}}
+    fields:
+      - {{name: id, path: id, required: true}}
+mappings:
+  - uuid: {uuid}
+    function: extract
+    source: {harness.stream_arn(stream)}
+    starting_position: LATEST
+    batch_size: 50
+""")
+
+    children = {s["ShardId"] for s in kinesis.list_shards(StreamName=stream)["Shards"]
+                if "ParentShardId" in s}
+    assert len(children) == 2
+
+    def leased() -> set[str]:
+        try:
+            items = all_items(ddb, "freshet-process-checkpoints")
+        except ddb.exceptions.ResourceNotFoundException:
+            return set()
+        return {it["shard"]["S"].split("/", 1)[1] for it in items
+                if it["shard"]["S"].startswith(uuid + "/") and
+                it.get("lease_owner", {}).get("S") == "solo"}
+
+    def ids() -> set[str]:
+        try:
+            return {it["id"]["S"] for it in all_items(ddb, table)}
+        except ddb.exceptions.ResourceNotFoundException:
+            return set()
+
+    w = Worker(server.endpoint, config, "solo", tmp_path)
+    try:
+        # Both children leased; their runners then hold LATEST iterators.
+        wait_for(lambda: children <= leased(), timeout=30)
+        time.sleep(1.5)
+        put("after", 40)
+        wait_for(lambda: {f"after{i}" for i in range(40)} <= ids(), timeout=30)
+        # A reshard after the worker started: the new shards are read from their beginning.
+        kinesis.update_shard_count(StreamName=stream, TargetShardCount=4,
+                                   ScalingType="UNIFORM_SCALING")
+        harness.wait_active(kinesis, stream)
+        put("later", 40)
+        wait_for(lambda: {f"later{i}" for i in range(40)} <= ids(), timeout=30)
+        got = ids()
+        assert not {i for i in got if i.startswith(("old", "before"))}, sorted(got)[:10]
+        assert got == {f"after{i}" for i in range(40)} | {f"later{i}" for i in range(40)}
+    except BaseException:
+        print(f"--- worker log:\n{w.text()}")
+        raise
+    finally:
+        w.proc.terminate()
+        w.proc.wait(timeout=20)

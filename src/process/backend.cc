@@ -1,6 +1,7 @@
 // LocalBackend: the Backend of `freshet serve`, straight onto stream::Engine and TableStore.
 #include "backend.h"
 
+#include "freshet/delivery/delivery.h"
 #include "freshet/table/expression.h"
 
 namespace freshet::process {
@@ -8,8 +9,9 @@ namespace {
 
 class LocalBackend final : public Backend {
  public:
-  LocalBackend(stream::Engine& engine, table::TableStore& tables)
-      : engine_(engine), tables_(tables) {}
+  LocalBackend(stream::Engine& engine, table::TableStore& tables,
+               delivery::DeliveryService* delivery)
+      : engine_(engine), tables_(tables), delivery_(delivery) {}
 
   Result<stream::StreamInfo> describe_stream(const std::string& region,
                                              const std::string& name) override {
@@ -36,6 +38,16 @@ class LocalBackend final : public Backend {
     (void)region;
     (void)name;
     return shard.created_ms > ts_ms;
+  }
+
+  Result<std::vector<std::string>> put_record_batch(
+      const std::string& name, const std::vector<std::string_view>& records) override {
+    if (delivery_ == nullptr) {
+      return Error(ErrorCode::kUnavailable, "this server has no delivery streams");
+    }
+    FRESHET_ASSIGN_OR_RETURN(std::vector<std::string> ids, delivery_->put(name, records));
+    (void)ids;
+    return std::vector<std::string>(records.size());  // all stored
   }
 
   Result<table::TableDesc> describe_table(std::string_view name) override {
@@ -84,12 +96,14 @@ class LocalBackend final : public Backend {
  private:
   stream::Engine& engine_;
   table::TableStore& tables_;
+  delivery::DeliveryService* const delivery_;  // may be nullptr
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_local_backend(stream::Engine& engine, table::TableStore& tables) {
-  return std::make_unique<LocalBackend>(engine, tables);
+std::unique_ptr<Backend> make_local_backend(stream::Engine& engine, table::TableStore& tables,
+                                            delivery::DeliveryService* delivery) {
+  return std::make_unique<LocalBackend>(engine, tables, delivery);
 }
 
 }  // namespace freshet::process

@@ -25,6 +25,10 @@
 #include "freshet/stream/engine.h"
 #include "freshet/table/store.h"
 
+namespace freshet::delivery {
+class DeliveryService;
+}  // namespace freshet::delivery
+
 namespace freshet::process {
 
 // An expression of a conditional write (DynamoDB's syntax).
@@ -62,6 +66,14 @@ class Backend {
   virtual Result<bool> created_after(const std::string& region, const std::string& name,
                                      const stream::Shard& shard, int64_t ts_ms) = 0;
 
+  // ---- delivery streams ----
+  // Firehose's PutRecordBatch (DirectPut): at most 500 records and 4 MiB. One error code per
+  // record, in order: "" for a record stored durably, else Firehose's ErrorCode (the record
+  // may be sent again). An Error when the call failed as a whole (no such delivery stream,
+  // none on this server, the endpoint unreachable).
+  virtual Result<std::vector<std::string>> put_record_batch(
+      const std::string& name, const std::vector<std::string_view>& records) = 0;
+
   // ---- tables ----
   virtual Result<table::TableDesc> describe_table(std::string_view name) = 0;
   virtual Result<table::TableDesc> create_table(table::TableDesc desc) = 0;
@@ -81,10 +93,13 @@ class Backend {
                                  std::function<void(Status)> done) = 0;
 };
 
-std::unique_ptr<Backend> make_local_backend(stream::Engine& engine, table::TableStore& tables);
+// delivery: the server's delivery streams (nullptr: none; delivery sinks then fail).
+std::unique_ptr<Backend> make_local_backend(stream::Engine& engine, table::TableStore& tables,
+                                            delivery::DeliveryService* delivery);
 
 struct RemoteOptions {
-  std::string endpoint;  // http://host:port of a Freshet server (or any Kinesis + DynamoDB)
+  // http://host:port of a Freshet server (or any Kinesis + DynamoDB + Firehose endpoint)
+  std::string endpoint;
   std::string region = "us-east-1";
   std::string access_key = "test";
   std::string secret_key = "test";

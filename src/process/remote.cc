@@ -1,7 +1,8 @@
-// RemoteBackend (backend.h): a worker's streams and tables on another Freshet server, through
-// the Kinesis (JSON 1.1) and DynamoDB (JSON 1.0) wire protocols over libcurl, SigV4-signed by
-// libcurl (CURLOPT_AWS_SIGV4). Each calling thread keeps one connection (thread_local easy
-// handle, kept alive between calls); nothing else is shared between threads.
+// RemoteBackend (backend.h): a worker's streams, tables and delivery streams on another Freshet
+// server, through the Kinesis (JSON 1.1), DynamoDB (JSON 1.0) and Firehose (JSON 1.1) wire
+// protocols over libcurl, SigV4-signed by libcurl (CURLOPT_AWS_SIGV4). Each calling thread
+// keeps one connection (thread_local easy handle, kept alive between calls); nothing else is
+// shared between threads.
 #include <curl/curl.h>
 #include <simdjson.h>
 
@@ -411,6 +412,43 @@ class RemoteBackend final : public Backend {
         }
       }
       out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  // ---- delivery streams ----
+
+  Result<std::vector<std::string>> put_record_batch(
+      const std::string& name, const std::vector<std::string_view>& records) override {
+    std::string body = "{\"DeliveryStreamName\":";
+    append_json_string(body, name);
+    body += ",\"Records\":[";
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (i > 0) body += ',';
+      body += "{\"Data\":\"";
+      base64_encode_append(records[i], body);
+      body += "\"}";
+    }
+    body += "]}";
+    FRESHET_ASSIGN_OR_RETURN(simdjson::dom::element doc,
+                             call("firehose", "application/x-amz-json-1.1",
+                                  "Firehose_20150804.PutRecordBatch", body, parser()));
+    simdjson::dom::array answers;
+    if (doc["RequestResponses"].get_array().get(answers) != simdjson::SUCCESS ||
+        answers.size() != records.size()) {
+      return bad_reply("PutRecordBatch without one response per record");
+    }
+    std::vector<std::string> out;
+    out.reserve(records.size());
+    for (auto a : answers) {
+      std::string_view code;
+      if (a["ErrorCode"].get_string().get(code) == simdjson::SUCCESS) {
+        out.emplace_back(code.empty() ? "ServiceUnavailableException" : code);
+      } else if (a["RecordId"].get_string().get(code) == simdjson::SUCCESS) {
+        out.emplace_back();
+      } else {
+        return bad_reply("a PutRecordBatch response without RecordId or ErrorCode");
+      }
     }
     return out;
   }

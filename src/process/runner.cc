@@ -31,7 +31,8 @@ std::string request_id() {
 
 constexpr int64_t kIdleAgeMs = 1500;  // caught up this long with nothing new: IteratorAge 0
 constexpr size_t kTableChunk = 256;    // ops per batch_write (it rejects duplicate keys)
-constexpr size_t kStreamChunk = 500;   // records per put_records
+constexpr size_t kStreamChunk = 500;   // records per put_records / put_record_batch
+constexpr size_t kDeliveryBatchBytes = 4 * 1000 * 1000;  // PutRecordBatch's 4 MB
 constexpr size_t kFailureRecordBytes = 900 * 1024;  // below Kinesis' 1 MiB record limit
 
 // The key of an item in its table, for de-duplicating a batch's puts (last one wins): per
@@ -670,21 +671,39 @@ bool ShardRunner::write_outputs(std::vector<Output>& outputs, CommitSet& cs) {
     }
   }
   if (sink.kind == SinkConfig::Kind::kDelivery) {
-    if (impl_.opt.delivery == nullptr) {
-      return retry_until_ok("writing to the delivery stream", [] {
-        return Status(Error(ErrorCode::kUnavailable, "this server has no delivery streams"));
-      });
-    }
-    for (size_t i = 0; i < datas.size(); i += kStreamChunk) {
-      const size_t n = std::min(kStreamChunk, datas.size() - i);
-      std::vector<std::string_view> views(datas.begin() + static_cast<ptrdiff_t>(i),
-                                          datas.begin() + static_cast<ptrdiff_t>(i + n));
+    // PutRecordBatch: up to 500 records and 4 MiB a call; what fails is sent again alone.
+    size_t i = 0;
+    while (i < datas.size()) {
+      size_t n = 0, bytes = 0;
+      while (i + n < datas.size() && n < kStreamChunk &&
+             (n == 0 || bytes + datas[i + n].size() <= kDeliveryBatchBytes)) {
+        bytes += datas[i + n].size();
+        ++n;
+      }
+      std::vector<bool> done(n, false);
       if (!retry_until_ok("writing to the delivery stream", [&]() -> Status {
-            auto r = impl_.opt.delivery->put(sink.name, views);
-            return r.status();
+            std::vector<std::string_view> left;
+            std::vector<size_t> idx;
+            for (size_t k = 0; k < n; ++k) {
+              if (done[k]) continue;
+              left.push_back(datas[i + k]);
+              idx.push_back(k);
+            }
+            auto r = impl_.backend->put_record_batch(sink.name, left);
+            if (!r.ok()) return r.error();
+            bool all = true;
+            for (size_t k = 0; k < r->size(); ++k) {
+              if ((*r)[k].empty()) {
+                done[idx[k]] = true;
+              } else {
+                all = false;
+              }
+            }
+            return all ? Status() : Status(Error(ErrorCode::kUnavailable, "throttled"));
           })) {
         return false;
       }
+      i += n;
     }
     return true;
   }

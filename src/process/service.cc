@@ -228,7 +228,7 @@ Result<std::unique_ptr<ProcessService>> ProcessService::open(ProcessOptions opti
     return Error(ErrorCode::kInvalidArgument,
                  "ProcessService needs an engine and a table store, or an endpoint");
   } else {
-    backend = make_local_backend(*options.engine, *options.tables);
+    backend = make_local_backend(*options.engine, *options.tables, options.delivery);
   }
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->backend = std::move(backend);

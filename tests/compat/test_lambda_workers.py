@@ -247,3 +247,70 @@ mappings:
     finally:
         w.proc.terminate()
         w.proc.wait(timeout=20)
+
+
+def test_worker_writes_a_delivery_stream_sink(server, tmp_path):
+    """A worker's function with a delivery-stream sink puts its outputs through the server's
+    Firehose API (PutRecordBatch); the server delivers them to its S3 bucket, every record
+    once."""
+    from test_firehose import clients
+    kinesis = server.boto3()
+    firehose, s3 = clients(server.endpoint)
+    stream = harness.unique_name("todelivery")
+    bucket = harness.unique_name("worker-out").lower()
+    delivery = harness.unique_name("worker-fh")
+    uuid = harness.unique_name("fh-map")
+    kinesis.create_stream(StreamName=stream, ShardCount=2)
+    harness.wait_active(kinesis, stream)
+    s3.create_bucket(Bucket=bucket)
+    firehose.create_delivery_stream(
+        DeliveryStreamName=delivery, DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::000000000000:role/firehose",
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1}})
+    total = 300
+    recs = [{"Data": json.dumps({"id": f"d{i}", "n": i}).encode(), "PartitionKey": f"k{i}"}
+            for i in range(total)]
+    for k in range(0, total, 100):
+        assert kinesis.put_records(StreamName=stream, Records=recs[k:k + 100])["FailedRecordCount"] == 0
+    config = tmp_path / "fh.yaml"
+    config.write_text(f"""
+functions:
+  - name: extract
+    kind: extract
+    sink: {{delivery: {delivery}}}
+    fields:
+      - {{name: id, path: id, required: true}}
+      - {{name: n, path: n, type: N}}
+mappings:
+  - uuid: {uuid}
+    function: extract
+    source: {harness.stream_arn(stream)}
+    starting_position: TRIM_HORIZON
+    batch_size: 64
+""")
+
+    def delivered() -> list[dict]:
+        out = []
+        for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            text = s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read().decode()
+            dec, pos = json.JSONDecoder(), 0
+            while pos < len(text):
+                obj, pos = dec.raw_decode(text, pos)
+                out.append(obj)
+                while pos < len(text) and text[pos].isspace():
+                    pos += 1
+        return out
+
+    w = Worker(server.endpoint, config, "fh", tmp_path)
+    try:
+        got = wait_for(lambda: (lambda d: d if len(d) >= total else None)(delivered()), timeout=60)
+        assert sorted(o["id"] for o in got) == sorted(f"d{i}" for i in range(total))
+        assert all(o["n"] == int(o["id"][1:]) for o in got)
+    except BaseException:
+        print(f"--- worker log:\n{w.text()}")
+        raise
+    finally:
+        w.proc.terminate()
+        w.proc.wait(timeout=20)

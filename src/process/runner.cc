@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <random>
 #include <set>
 #include <unordered_map>
@@ -52,6 +53,28 @@ std::string key_of(const table::TableDesc& d, const table::Item& item) {
   add(d.key.hash.name);
   if (d.key.range) add(d.key.range->name);
   return k;
+}
+
+// At least DynamoDB's size of the item (value.h): numbers counted as their text plus 2,
+// which bounds ceil(significant digits / 2) + 1 or 2 from above. Cheaper than item_size (no
+// number parsing): only an item this bound puts over the limit is measured exactly.
+size_t item_size_bound(const table::Item& item) {
+  size_t n = 0;
+  for (const auto& [k, v] : item) {
+    n += k.size();
+    switch (v.type()) {
+      case table::Type::kS:
+      case table::Type::kB: n += v.str().size(); break;
+      case table::Type::kN: n += v.str().size() + 2; break;
+      case table::Type::kSS:
+      case table::Type::kBS:
+      case table::Type::kNS:
+        for (const auto& m : v.members()) n += m.size() + 2;
+        break;
+      default: n += table::value_size(v); break;
+    }
+  }
+  return n;
 }
 
 }  // namespace
@@ -458,8 +481,12 @@ bool ShardRunner::handle(std::span<const Record> recs, const std::string& end_se
       }
       CommitSet cs;
       cs.recs = recs;
-      for (Output& o : r.outputs) {
-        if (o.record == Output::kNoRecord || o.record < first) cs.outputs.push_back(std::move(o));
+      if (first == recs.size()) {
+        cs.outputs = std::move(r.outputs);  // every output is committed
+      } else {
+        for (Output& o : r.outputs) {
+          if (o.record == Output::kNoRecord || o.record < first) cs.outputs.push_back(std::move(o));
+        }
       }
       for (const RecordFailure& f : r.failures) {
         if (f.permanent && f.record < first) {
@@ -861,10 +888,23 @@ bool ShardRunner::commit(CommitSet& cs) {
     if (!ensure_sink()) return false;
     // Items the table would reject (missing or mistyped key, too large) are failures of
     // their record, with the table's reason.
-    std::unordered_map<std::string, size_t> by_key;
+    // De-duplication by key (the last put of a key wins). With only a hash key the map's keys
+    // are views of the key values inside the items' map nodes, which stay in place while the
+    // items move (into ops; the views are not used after this loop); with a range key, views
+    // of key_of's encodings kept in `composite`.
+    std::unordered_map<std::string_view, size_t> by_key;
+    std::deque<std::string> composite;
+    const auto key_view = [&](const table::Item& item) -> std::string_view {
+      if (!sink_desc_->key.range) return item.find(sink_desc_->key.hash.name)->second.str();
+      composite.push_back(key_of(*sink_desc_, item));
+      return composite.back();
+    };
+    by_key.reserve(cs.outputs.size());
+    ops.reserve(cs.outputs.size() + 1);
     for (Output& o : cs.outputs) {
       Status v = table::TableStore::validate_item_keys(*sink_desc_, o.item);
-      if (v.ok() && table::item_size(o.item) > table::kMaxItemBytes) {
+      if (v.ok() && item_size_bound(o.item) > table::kMaxItemBytes &&
+          table::item_size(o.item) > table::kMaxItemBytes) {
         v = Error(ErrorCode::kInvalidArgument, "Item size has exceeded the maximum allowed size");
       }
       if (!v.ok()) {
@@ -888,8 +928,7 @@ bool ShardRunner::commit(CommitSet& cs) {
         merges.push_back(std::move(o.item));
         continue;
       }
-      std::string k = key_of(*sink_desc_, o.item);
-      auto [it, fresh] = by_key.emplace(std::move(k), ops.size());
+      auto [it, fresh] = by_key.try_emplace(key_view(o.item), ops.size());
       table::WriteOp op;
       op.kind = table::WriteOp::Kind::kPut;
       op.table = sink.name;
@@ -897,7 +936,11 @@ bool ShardRunner::commit(CommitSet& cs) {
       if (fresh) {
         ops.push_back(std::move(op));
       } else {
-        ops[it->second] = std::move(op);
+        // The replaced item's nodes (its key's view) go: the entry is made again from the new.
+        const size_t at = it->second;
+        by_key.erase(it);
+        ops[at] = std::move(op);
+        by_key.emplace(key_view(ops[at].item), at);
       }
     }
   }

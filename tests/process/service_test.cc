@@ -212,6 +212,55 @@ TEST_F(ProcessServiceTest, PoisonRecordsGoToTheFailureStreamAndTheRestToTheTable
   EXPECT_TRUE(wait_for([&] { return svc_->get_mapping(created->uuid)->state == "Enabled"; }));
 }
 
+TEST_F(ProcessServiceTest, PutsOfOneKeyInABatchLeaveTheLastAndOversizedItemsFail) {
+  // One batch with a key put twice (the table keeps the later put), an item over DynamoDB's
+  // 400 KB (a failure of its record), into a hash-key table and a hash+range-key table.
+  create_stream("in", 1);
+  create_stream("dlq", 1);
+  FunctionConfig hash = extract_fn();
+  hash.extract.push_back({"pad", "pad", ExtractField::Type::kS, false, std::nullopt});
+  declare(hash);
+  FunctionConfig ranged = hash;
+  ranged.name = "ranged";
+  ranged.sink.name = "ranged";
+  ranged.sink.create_key = table::KeySchema{{"id", table::Type::kS}, table::KeyAttr{"n", table::Type::kN}};
+  declare(ranged);
+  put("in", {"{\"id\":\"a\",\"n\":1,\"pad\":\"first\"}", "{\"id\":\"b\",\"n\":2}",
+             "{\"id\":\"a\",\"n\":1,\"pad\":\"second\"}", "{\"id\":\"a\",\"n\":3}",
+             "{\"id\":\"big\",\"n\":4,\"pad\":\"" + std::string(410 * 1024, 'x') + "\"}",
+             "{\"id\":\"b\",\"n\":2,\"pad\":\"last\"}"});
+  for (const char* fn : {"extract", "ranged"}) {
+    Mapping m = mapping(fn, "in");
+    m.batch_size = 100;
+    m.on_failure_destination = arn("dlq");
+    ASSERT_TRUE(svc_->create_mapping(m).ok());
+  }
+  ASSERT_TRUE(wait_for([&] {
+    return items("out") == 2 && items("ranged") == 3 && read_all("dlq").size() == 2;
+  })) << items("out") << " " << items("ranged") << " " << read_all("dlq").size();
+  auto get = [&](const std::string& table, table::Item key) {
+    auto r = tables_->get_item(table, key);
+    EXPECT_TRUE(r.ok() && r->has_value()) << table << " " << table::to_debug_string(key);
+    return r.ok() && r->has_value() ? **r : table::Item{};
+  };
+  // Hash key: a's last put ({n:3}, no pad) and b's last put.
+  table::Item a = get("out", {{"id", table::Value::s("a")}});
+  EXPECT_EQ(a.at("n").str(), "3");
+  EXPECT_FALSE(a.contains("pad"));
+  EXPECT_EQ(get("out", {{"id", table::Value::s("b")}}).at("pad").str(), "last");
+  // Hash and range key: (a, 1) put twice, the second wins; (a, 3) and (b, 2).
+  EXPECT_EQ(get("ranged", {{"id", table::Value::s("a")}, {"n", table::Value::n("1")}}).at("pad").str(),
+            "second");
+  EXPECT_EQ(get("ranged", {{"id", table::Value::s("b")}, {"n", table::Value::n("2")}}).at("pad").str(),
+            "last");
+  get("ranged", {{"id", table::Value::s("a")}, {"n", table::Value::n("3")}});
+  // The oversized item: its record at the failure destination with the table's reason.
+  for (const std::string& doc : read_all("dlq")) {
+    EXPECT_NE(doc.find("Item size has exceeded the maximum allowed size"), std::string::npos)
+        << doc.substr(0, 300);
+  }
+}
+
 TEST_F(ProcessServiceTest, BisectIsolatesTheBadRecordAndTheShardMovesOn) {
   create_stream("in", 1);
   create_stream("dlq", 1);

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <latch>
 
 #include <optional>
 #include <vector>
@@ -390,16 +389,18 @@ Status Node::Impl::open() {
   http.io_threads = options.io_threads;
   handlers.emplace(static_cast<size_t>(options.handler_threads));
   boost::asio::thread_pool* pool = &*handlers;
-  // Names the handler threads: as many tasks as threads, each waiting until all have started,
-  // so that every thread runs exactly one of them.
-  auto started = std::make_shared<std::latch>(options.handler_threads);
-  for (int i = 0; i < options.handler_threads; ++i) {
-    boost::asio::post(*pool, [started] {
-      name_this_thread("handler");
-      started->arrive_and_wait();
+  // A handler thread names itself with its first task (never by blocking tasks: the pool's
+  // destructor stops it, which would strand a thread waiting for the others).
+  http.offload = [pool](std::function<void()> task) {
+    boost::asio::post(*pool, [task = std::move(task)] {
+      thread_local bool named = false;
+      if (!named) {
+        name_this_thread("handler");
+        named = true;
+      }
+      task();
     });
-  }
-  http.offload = [pool](std::function<void()> task) { boost::asio::post(*pool, std::move(task)); };
+  };
   http.read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
 
   if (Status s = open_streams(); !s.ok()) return s;

@@ -2,12 +2,18 @@
 // memory targets: a 10-million-item table must open in under 1 s and serve in under 500 MiB.
 //
 //   table_fill --dir DATA/tables --items 10000000 --item-size 200 [--batch 1000]
+//              [--op batch|put] [--gets N] [--no-sync] [--no-reopen]
 //
-// Creates table "big" (pk S) if missing and writes items k0..k<items-1> in synced batches.
-// Then reopens the store and prints the open time and this process's RSS.
+// Creates table "big" (pk S) if missing and writes items k0..k<items-1> in synced batches
+// (--op put: one put_item per item instead). Then reopens the store and prints the open time
+// and this process's RSS. --gets N reads N items (pseudo-random keys among those written)
+// through get_item after the fill. --no-sync and --no-reopen make it a store-only workload
+// for instruction counts (valgrind --tool=callgrind): the same instructions, no fsync waits.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -31,6 +37,9 @@ int main(int argc, char** argv) {
   std::string dir = "tables";
   long items = 1'000'000;
   int item_size = 200, batch = 1000;
+  std::string op_name = "batch";
+  long gets = 0;
+  bool sync = true, reopen = true;
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -38,6 +47,10 @@ int main(int argc, char** argv) {
     else if (k == "--items") items = std::stol(next());
     else if (k == "--item-size") item_size = std::stoi(next());
     else if (k == "--batch") batch = std::stoi(next());
+    else if (k == "--op") op_name = next();
+    else if (k == "--gets") gets = std::stol(next());
+    else if (k == "--no-sync") sync = false;
+    else if (k == "--no-reopen") reopen = false;
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 2;
@@ -47,6 +60,7 @@ int main(int argc, char** argv) {
   {
     StoreOptions o;
     o.dir = dir;
+    o.sync = sync;
     auto store = TableStore::open(o);
     if (!store.ok()) {
       std::fprintf(stderr, "open: %s\n", store.error().to_string().c_str());
@@ -60,7 +74,17 @@ int main(int argc, char** argv) {
     (void)(*store)->create_table(d);
     const std::string data(static_cast<size_t>(std::max(1, item_size - 20)), 'x');
     const auto t0 = Clock::now();
-    for (long i = 0; i < items; i += batch) {
+    if (op_name == "put") {
+      for (long k = 0; k < items; ++k) {
+        auto r = (*store)->put_item(
+            "big", {{"pk", Value::s("k" + std::to_string(k))}, {"data", Value::s(data)}});
+        if (!r.ok()) {
+          std::fprintf(stderr, "put_item: %s\n", r.error().to_string().c_str());
+          return 1;
+        }
+      }
+    }
+    for (long i = 0; op_name == "batch" && i < items; i += batch) {
       std::vector<WriteOp> ops;
       for (long k = i; k < std::min(items, i + batch); ++k) {
         WriteOp op;
@@ -77,7 +101,23 @@ int main(int argc, char** argv) {
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     std::printf("filled items=%ld seconds=%.1f items_per_s=%.0f item_count=%lld\n", items, secs,
                 items / secs, static_cast<long long>((*store)->stats("big").item_count));
+    if (gets > 0) {
+      const auto g0 = Clock::now();
+      long found = 0;
+      uint64_t x = 88172645463325252ull;  // xorshift: the same keys every run
+      for (long g = 0; g < gets; ++g) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        auto r = (*store)->get_item(
+            "big", {{"pk", Value::s("k" + std::to_string(static_cast<long>(x % items)))}});
+        if (r.ok() && *r) ++found;
+      }
+      const double gs = std::chrono::duration<double>(Clock::now() - g0).count();
+      std::printf("gets=%ld found=%ld gets_per_s=%.0f\n", gets, found, gets / gs);
+    }
   }
+  if (!reopen) return 0;
   const auto t1 = Clock::now();
   StoreOptions o;
   o.dir = dir;

@@ -109,7 +109,13 @@ struct TableStore::TableState {
   std::shared_mutex drop_mu;
   std::atomic<bool> dropped{false};
   std::atomic<int64_t> items{0}, bytes{0};
-  std::map<uint8_t, std::pair<std::atomic<int64_t>, std::atomic<int64_t>>> index_stats;  // by id
+  // Index entry counts and sizes, by index id (ids are a u8, never reused). A fixed array, not
+  // a map: add_global_index sets an entry while other threads read others (DescribeTable,
+  // writes of other items), and nothing is ever inserted into or moved in the array.
+  struct IndexStats {
+    std::atomic<int64_t> items{0}, bytes{0};
+  };
+  std::array<IndexStats, 256> index_stats;
 
   std::shared_ptr<const TableDesc> snapshot() const {
     std::lock_guard<std::mutex> l(desc_mu);
@@ -352,11 +358,8 @@ struct TableStore::Impl {
     t.items += d.items;
     t.bytes += d.bytes;
     for (const auto& [id, i, b] : d.index) {
-      auto f = t.index_stats.find(id);
-      if (f != t.index_stats.end()) {
-        f->second.first += i;
-        f->second.second += b;
-      }
+      t.index_stats[id].items += i;
+      t.index_stats[id].bytes += b;
     }
   }
 
@@ -495,10 +498,8 @@ struct TableStore::Impl {
       auto d = st->snapshot();
       b.Put(stats_key(d->id, std::nullopt), stats_delta(st->items.load(), st->bytes.load()));
       for (const IndexDesc& x : d->indexes) {
-        auto f = st->index_stats.find(x.id);
-        if (f == st->index_stats.end()) continue;
-        b.Put(stats_key(d->id, x.id),
-              stats_delta(f->second.first.load(), f->second.second.load()));
+        const TableState::IndexStats& f = st->index_stats[x.id];
+        b.Put(stats_key(d->id, x.id), stats_delta(f.items.load(), f.bytes.load()));
       }
     }
     b.Put(kStatsCleanKey, std::string());
@@ -531,8 +532,8 @@ struct TableStore::Impl {
     for (const IndexDesc& x : st.desc->indexes) {
       int64_t ii = 0, ib = 0;
       FRESHET_RETURN_IF_ERROR(read_stats(stats_key(st.desc->id, x.id), ii, ib));
-      st.index_stats[x.id].first = ii;
-      st.index_stats[x.id].second = ib;
+      st.index_stats[x.id].items = ii;
+      st.index_stats[x.id].bytes = ib;
     }
     return Status();
   }
@@ -568,8 +569,8 @@ struct TableStore::Impl {
     st.items = items;
     st.bytes = bytes;
     for (const auto& [id, v] : idx) {
-      st.index_stats[id].first = v.first;
-      st.index_stats[id].second = v.second;
+      st.index_stats[id].items = v.first;
+      st.index_stats[id].bytes = v.second;
     }
     return Status();
   }
@@ -722,10 +723,6 @@ Result<TableDesc> TableStore::create_table(TableDesc desc) {
   FRESHET_RETURN_IF_ERROR(m.write(b));
   m.next_table_id = desc.id + 1;
   auto st = std::make_shared<TableState>();
-  for (const IndexDesc& x : desc.indexes) {
-    st->index_stats[x.id].first = 0;
-    st->index_stats[x.id].second = 0;
-  }
   st->desc = std::make_shared<const TableDesc>(desc);
   m.tables[desc.name] = st;
   return desc;
@@ -751,9 +748,8 @@ TableStats TableStore::stats(std::string_view name) const {
 TableStats TableStore::index_stats(std::string_view name, uint8_t index_id) const {
   auto t = impl_->find(name);
   if (!t.ok()) return {};
-  auto f = (*t)->index_stats.find(index_id);
-  if (f == (*t)->index_stats.end()) return {};
-  return TableStats{f->second.first.load(), f->second.second.load()};
+  const TableState::IndexStats& f = (*t)->index_stats[index_id];
+  return TableStats{f.items.load(), f.bytes.load()};
 }
 
 std::vector<std::string> TableStore::list_tables() const {
@@ -865,8 +861,8 @@ Result<TableDesc> TableStore::add_global_index(std::string_view table, IndexDesc
   if (!it->status().ok()) return io_error(it->status());
   FRESHET_RETURN_IF_ERROR(m.persist_desc(d, b));
   FRESHET_RETURN_IF_ERROR(m.write(b));
-  st.index_stats[x.id].first = count;
-  st.index_stats[x.id].second = bytes;
+  st.index_stats[x.id].items = count;
+  st.index_stats[x.id].bytes = bytes;
   std::lock_guard<std::mutex> l(st.desc_mu);
   st.desc = std::make_shared<const TableDesc>(d);
   return d;
@@ -898,6 +894,8 @@ Result<TableDesc> TableStore::delete_global_index(std::string_view table, std::s
   b.Delete(sk);
   FRESHET_RETURN_IF_ERROR(m.persist_desc(d, b));
   FRESHET_RETURN_IF_ERROR(m.write(b));
+  st.index_stats[id].items = 0;
+  st.index_stats[id].bytes = 0;
   std::lock_guard<std::mutex> l(st.desc_mu);
   st.desc = std::make_shared<const TableDesc>(d);
   return d;

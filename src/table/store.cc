@@ -445,12 +445,16 @@ struct TableStore::Impl {
                                  const Condition* condition, Check check, Next next) {
     auto a = active(table);
     if (!a.ok()) return a.error();
-    auto& [st, d] = *a;
+    const std::shared_ptr<TableState>& st = a->first;
+    // Index changes (add_global_index, delete_global_index) swap the descriptor while they
+    // hold drop_mu exclusively, so the descriptor read under the shared lock is the one this
+    // write must maintain: one read before it misses an index whose backfill ran in between.
+    std::shared_lock<std::shared_mutex> drop(st->drop_mu);
+    if (st->dropped) return table_gone();
+    const std::shared_ptr<const TableDesc> d = st->snapshot();
     FRESHET_RETURN_IF_ERROR(check(*d));
     const std::string key = item_key(*d, key_attrs);
     FRESHET_RETURN_IF_ERROR(check_not_held(key));
-    std::shared_lock<std::shared_mutex> drop(st->drop_mu);
-    if (st->dropped) return table_gone();
     std::lock_guard<std::mutex> lock(stripes[stripe_of(*d, key)]);
     auto old = read(key);
     if (!old.ok()) return old.error();
@@ -1266,6 +1270,30 @@ Result<Page> TableStore::scan(const ScanSpec& spec) const {
 
 // ---- batches and transactions ----
 
+namespace {
+// The descriptors of a batch's or transaction's ops, read again once their tables' drop locks
+// are held (see write_one): an index added since the ops were checked must be maintained, and
+// the items checked against its key types.
+template <typename Prepared>
+Status refresh_descs(const std::vector<WriteOp>& ops, std::vector<Prepared>& prep) {
+  const void* last = nullptr;
+  std::shared_ptr<const TableDesc> cur;
+  for (size_t i = 0; i < prep.size(); ++i) {
+    if (prep[i].st.get() != last) {
+      last = prep[i].st.get();
+      cur = prep[i].st->snapshot();
+    }
+    if (cur == prep[i].d) continue;
+    const WriteOp& op = ops[i];
+    FRESHET_RETURN_IF_ERROR(op.kind == WriteOp::Kind::kPut
+                                ? TableStore::validate_item_keys(*cur, op.item)
+                                : TableStore::validate_key(*cur, op.item));
+    prep[i].d = cur;
+  }
+  return Status();
+}
+}  // namespace
+
 Status TableStore::batch_write_nowait(const std::vector<WriteOp>& ops) {
   Impl& m = *impl_;
   struct Prepared {
@@ -1306,6 +1334,7 @@ Status TableStore::batch_write_nowait(const std::vector<WriteOp>& ops) {
     drops.emplace_back(t->drop_mu);
     if (t->dropped) return table_gone();
   }
+  FRESHET_RETURN_IF_ERROR(refresh_descs(ops, prep));
   std::vector<size_t> stripes;
   for (auto& p : prep) stripes.push_back(p.stripe);
   std::sort(stripes.begin(), stripes.end());
@@ -1406,6 +1435,7 @@ Result<TransactOutcome> TableStore::transact_write_nowait(const std::vector<Writ
     drops.emplace_back(t->drop_mu);
     if (t->dropped) return table_gone();
   }
+  FRESHET_RETURN_IF_ERROR(refresh_descs(ops, prep));
   std::vector<size_t> stripes;
   for (auto& p : prep) stripes.push_back(p.stripe);
   std::sort(stripes.begin(), stripes.end());

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <optional>
@@ -542,6 +543,59 @@ TEST_F(StoreTest, ItemCollectionSizeLimitWithALocalIndex) {
   ASSERT_FALSE(tr.ok());
   EXPECT_EQ(tr.error().message(), kItemCollectionTooLarge);
   EXPECT_EQ(store_->batch_write(ops).error().message(), kItemCollectionTooLarge);
+}
+
+// Index statistics are read (DescribeTable) and updated (writes) while another thread adds or
+// deletes a global index: the new index's counts come from its backfill plus the writes after
+// it (a write checked before the index was added still maintains it), and a deleted index
+// reports nothing.
+TEST_F(StoreTest, IndexStatisticsWhileGlobalIndexesComeAndGo) {
+  create("t");  // by_owner is index 1
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(store_->put_item("t", row("p", i, "o")).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 100; !stop; ++i) {
+      Item item = row("w", i, "o");
+      item["tag"] = Value::s("g");
+      if (store_->put_item("t", item).ok()) ++written;
+    }
+  });
+  std::thread batcher([&] {  // batch_write checks its ops before it takes the drop lock
+    for (int i = 100; !stop; i += 2) {
+      std::vector<WriteOp> ops(2);
+      for (int k = 0; k < 2; ++k) {
+        ops[k].table = "t";
+        ops[k].item = row("b", i + k, "o");
+        ops[k].item["tag"] = Value::s("g");
+      }
+      if (store_->batch_write(ops).ok()) written += 2;
+    }
+  });
+  std::thread reader([&] {
+    while (!stop) {
+      for (uint8_t id = 1; id < 4; ++id) {
+        TableStats s = store_->index_stats("t", id);
+        EXPECT_GE(s.item_count, 0);
+      }
+    }
+  });
+  IndexDesc by_tag;
+  by_tag.name = "by_tag";
+  by_tag.key.hash = {"tag", Type::kS};
+  by_tag.projection.type = ProjectionType::kKeysOnly;
+  auto added = store_->add_global_index("t", by_tag);
+  ASSERT_TRUE(added.ok()) << added.error().message();
+  const uint8_t id = added->find_index("by_tag")->id;
+  ASSERT_TRUE(store_->delete_global_index("t", "by_owner").ok());
+  while (written < 20) std::this_thread::yield();
+  stop = true;
+  writer.join();
+  batcher.join();
+  reader.join();
+  EXPECT_EQ(store_->index_stats("t", 1).item_count, 0);  // deleted
+  EXPECT_EQ(store_->index_stats("t", id).item_count, written.load());
+  EXPECT_EQ(store_->stats("t").item_count, 50 + written.load());
 }
 
 }  // namespace

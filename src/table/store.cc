@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -122,6 +123,16 @@ struct TableStore::TableState {
     return desc;
   }
 };
+
+// RocksDB counts every key comparison (and more) in a thread-local perf context unless the
+// thread's perf level says not to; the default level counts. In the shared library each
+// count is a call through the perf context's TLS wrapper: turning them off saves 9 % of a
+// put_item's instructions and 15 % of a get_item's (callgrind, bench/table_fill). The store
+// reads no perf counters, so every store entry point that calls into RocksDB turns them off
+// for its thread first (one thread-local store; the level stays with the thread).
+namespace {
+void no_perf_counters() { rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable); }
+}  // namespace
 
 struct TableStore::Impl {
   StoreOptions opt;
@@ -405,6 +416,7 @@ struct TableStore::Impl {
   }
 
   void sync_loop() {
+    no_perf_counters();
     std::unique_lock<std::mutex> l(sync_mu);
     while (true) {
       sync_cv.wait(l, [&] { return sync_stopping || !sync_pending.empty(); });
@@ -443,6 +455,7 @@ struct TableStore::Impl {
   template <typename Check, typename Next>
   Result<WriteOutcome> write_one(std::string_view table, const Item& key_attrs,
                                  const Condition* condition, Check check, Next next) {
+    no_perf_counters();
     auto a = active(table);
     if (!a.ok()) return a.error();
     const std::shared_ptr<TableState>& st = a->first;
@@ -626,6 +639,7 @@ TableStore::~TableStore() {
 Result<std::unique_ptr<TableStore>> TableStore::open(StoreOptions options) {
   std::unique_ptr<TableStore> store(new TableStore(std::move(options)));
   Impl& m = *store->impl_;
+  no_perf_counters();
   rocksdb::Options o;
   o.create_if_missing = true;
   o.merge_operator = std::make_shared<StatsAdd>();
@@ -1020,6 +1034,7 @@ Result<std::optional<Item>> TableStore::get_item(std::string_view table, const I
   if (!a.ok()) return a.error();
   const TableDesc& d = *a->second;
   FRESHET_RETURN_IF_ERROR(validate_key(d, key));
+  no_perf_counters();
   return m.read(Impl::item_key(d, key));
 }
 
@@ -1136,6 +1151,7 @@ Result<Page> TableStore::query(const QuerySpec& spec) const {
   }
   Page page;
   if (bnd.lo >= bnd.hi) return page;
+  no_perf_counters();
   rocksdb::ReadOptions ro;
   rocksdb::Slice lo(bnd.lo), hi(bnd.hi);
   ro.iterate_lower_bound = &lo;
@@ -1231,6 +1247,7 @@ Result<Page> TableStore::scan(const ScanSpec& spec) const {
   }
   Page page;
   if (bnd.lo >= bnd.hi) return page;
+  no_perf_counters();
   rocksdb::ReadOptions ro;
   rocksdb::Slice lo(bnd.lo), hi(bnd.hi);
   ro.iterate_lower_bound = &lo;
@@ -1341,6 +1358,7 @@ Status TableStore::batch_write_nowait(const std::vector<WriteOp>& ops) {
   stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
   std::vector<std::unique_lock<std::mutex>> locks;
   for (size_t s : stripes) locks.emplace_back(m.stripes[s]);
+  no_perf_counters();
   rocksdb::WriteBatch b;
   std::vector<Impl::Deltas> deltas(prep.size());
   for (size_t i = 0; i < prep.size(); ++i) {
@@ -1443,6 +1461,7 @@ Result<TransactOutcome> TableStore::transact_write_nowait(const std::vector<Writ
   std::vector<std::unique_lock<std::mutex>> locks;
   for (size_t s : stripes) locks.emplace_back(m.stripes[s]);
 
+  no_perf_counters();
   TransactOutcome out;
   out.old_items.resize(ops.size());
   out.sizes.resize(ops.size());
@@ -1508,6 +1527,7 @@ Result<std::vector<std::optional<Item>>> TableStore::transact_get(
     FRESHET_RETURN_IF_ERROR(validate_key(*a->second, key));
     ks.push_back(Impl::item_key(*a->second, key));
   }
+  no_perf_counters();
   const rocksdb::Snapshot* snap = m.db->GetSnapshot();
   std::vector<std::optional<Item>> out;
   Status err;

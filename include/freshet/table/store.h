@@ -1,10 +1,12 @@
 // TableStore: DynamoDB-style tables on one RocksDB database, the in-process API that the
 // DynamoDB handlers (src/api/dynamodb) and in-server writers (processing) call.
 //
-// Durability: every write is one RocksDB WriteBatch (item and index entries together). Item writes go into the WAL without a sync; a WAL sync thread then runs
-// DB::SyncWAL once for every write that completed before it (group commit: all writers that
-// arrive during one fsync share the next), and only then does a write return (or its async
-// callback run). Catalog changes are written with WriteOptions::sync directly.
+// Durability: every write is one RocksDB WriteBatch (item and index entries together). Item
+// writes go into the WAL without a sync (with sync on, into RocksDB's WAL buffer:
+// Options::manual_wal_flush); a WAL sync thread then runs DB::FlushWAL(true) (the buffer
+// written out, then fsynced) once for every write that completed before it (group commit: all
+// writers that arrive during one fsync share the next), and only then does a write return (or
+// its async callback run). Catalog changes are written with WriteOptions::sync directly.
 //
 // Concurrency and ownership (lock order: catalog_mu_ -> TableState::drop_mu -> key stripes
 // in ascending index -> RocksDB's own locks):

@@ -62,6 +62,11 @@ class PosixFile final : public File {
     return {};
   }
 
+  void will_need(uint64_t offset, size_t n) const override {
+    (void)::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(n),
+                          POSIX_FADV_WILLNEED);
+  }
+
   Status truncate(uint64_t size) override {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
       return errno_error(errno, "ftruncate " + path_);

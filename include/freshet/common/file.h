@@ -26,6 +26,10 @@ class File {
   // Starts writing the file's dirty pages back without waiting and without making anything
   // durable (sync_file_range SYNC_FILE_RANGE_WRITE), so that a later sync() has less to do.
   virtual Status start_writeback() { return {}; }
+  // A hint that [offset, offset + n) will be read soon (posix_fadvise WILLNEED): the kernel
+  // starts reading it in the background, so that scattered reads announced together overlap
+  // on the disk instead of waiting one after another. No effect on what reads return.
+  virtual void will_need(uint64_t /*offset*/, size_t /*n*/) const {}
   virtual Status truncate(uint64_t size) = 0;
   virtual Result<uint64_t> size() const = 0;
   virtual const std::string& path() const = 0;

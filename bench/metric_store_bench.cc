@@ -3,8 +3,8 @@
 //      record_many), minute batches written as the clock passes: record and flush rates,
 //      resident memory (VmRSS) and heap in use afterwards.
 //   2. GetMetricData's work for one series over 3 hours at 1 s resolution (query(), 10,800
-//      datapoints read through 180 minute batches), in a second store holding QSERIES series
-//      for 3 simulated hours.
+//      datapoints: two rolled hours read as runs, the open hour through its minute batches),
+//      in a second store holding QSERIES series for 3 simulated hours.
 //      Every series has a datapoint each minute (each minute batch indexes all QSERIES),
 //      the queried one each second (all of them with "dense").
 //      The first query round is cold: the store's files are dropped from the page cache

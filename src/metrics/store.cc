@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "freshet/common/crc32c.h"
@@ -115,6 +116,24 @@ std::string series_key_text(const SeriesKey& key) {
     out += d.value;
   }
   return out;
+}
+
+// Calls fn(raw chunk bytes) for each chunk of an index entry's bytes: the entry itself, or in
+// a runs batch (format::kFlagRuns) each chunk of the run. False if a run does not split into
+// whole chunks (the chunks before the bad one have been passed on).
+template <typename Fn>
+bool for_each_chunk(std::string_view bytes, bool runs, Fn&& fn) {
+  if (!runs) {
+    fn(bytes);
+    return true;
+  }
+  while (!bytes.empty()) {
+    Result<size_t> n = format::chunk_size(bytes);
+    if (!n.ok()) return false;
+    fn(bytes.substr(0, *n));
+    bytes.remove_prefix(*n);
+  }
+  return true;
 }
 
 class MetricStore::Impl {
@@ -342,6 +361,12 @@ Status MetricStore::Impl::open_tier(size_t tier) {
   FRESHET_RETURN_IF_ERROR(create_dirs_durably(*opt_.fs, dir));
   FRESHET_ASSIGN_OR_RETURN(std::vector<std::string> names, opt_.fs->list_dir(dir));
   for (const std::string& n : names) {
+    if (n.ends_with(".fmb.tmp")) {
+      // An hour's runs file that a crash interrupted before its rename: the minute batches
+      // it was made from are still in <start>.fmb.
+      FRESHET_RETURN_IF_ERROR(opt_.fs->remove(dir + "/" + n));
+      continue;
+    }
     if (n.size() < 5 || n.substr(n.size() - 4) != ".fmb") continue;
     int64_t start = 0;
     try {
@@ -377,7 +402,9 @@ Status MetricStore::Impl::scan_file(size_t tier, TierFile& f) {
             format::decode_index_entry(index.data() + i * format::kIndexEntrySize);
         if (e.series < series_.size()) {
           SeriesInfo& s = series_[e.series];
-          s.last_write_s = std::max(s.last_write_s, e.start + kMinute - 1);
+          // A run covers the batch's hour: its last second stands for the run's newest point.
+          const int64_t last = (h->flags & format::kFlagRuns) ? h->max_t - 1 : e.start + kMinute - 1;
+          s.last_write_s = std::max(s.last_write_s, last);
         }
       }
     }
@@ -708,6 +735,7 @@ struct IndexCursor {
   const File* file;
   uint64_t off;  // next entry to load
   uint32_t left;
+  bool runs;  // the batch's entries are runs (format::kFlagRuns)
   std::string buf;
   size_t pos = 0;
   bool load() {
@@ -735,19 +763,47 @@ struct IndexCursor {
 };
 }  // namespace
 
+// The hourly rollup of the t1 hour [hour, hour + 1 h). One pass over the hour's t1 batches,
+// series by series (each batch's index is sorted by series), writes:
+//  - the hour's t1 chunks again as one runs batch (format::kFlagRuns: each series' chunks
+//    back to back, one index entry per series), so that a query reads a series' hour with
+//    one pread instead of one per minute batch. It goes to <hour>.fmb.tmp, is fsync'd, then
+//    renamed over <hour>.fmb and the directory fsync'd: a crash leaves the minute batches or
+//    the runs batch, never neither (a leftover .tmp is removed at open);
+//  - then one t60 and one t300 batch flagged kFlagRollup, each fsync'd.
+// The runs file is an optimisation: if it cannot be written, the minute batches stay (the
+// hour reads as before) and the rollup goes on.
 Status MetricStore::Impl::rollup_locked(int64_t hour) {
   std::vector<IndexCursor> cursors;
   auto fit = files_[0].find(hour);
+  uint64_t entries = 0;
   if (fit != files_[0].end()) {
     for (const BatchDesc& b : fit->second.batches) {
-      cursors.push_back(IndexCursor{fit->second.file.get(), b.index_offset, b.entries, {}});
+      cursors.push_back(IndexCursor{fit->second.file.get(), b.index_offset, b.entries,
+                                    (b.flags & format::kFlagRuns) != 0, {}});
+      entries += b.entries;
+    }
+  }
+  TierFile runs;
+  std::optional<BatchWriter> w1;
+  const std::string runs_path = tier_path(0, hour) + ".tmp";
+  if (entries > 0) {
+    Result<std::unique_ptr<File>> tmp = opt_.fs->open(runs_path, OpenMode::kCreate);
+    Status st = tmp.ok() ? (*tmp)->truncate(0) : tmp.status();
+    if (st.ok()) {
+      runs.start = hour;
+      runs.file = std::move(tmp).value();
+      w1.emplace(*this, runs, 1);
+    } else {
+      ++counters_.write_errors;
+      spdlog::warn("metric store: cannot create {}: {}", runs_path, st.to_string());
     }
   }
   FRESHET_ASSIGN_OR_RETURN(TierFile * f60, file_for(1, hour));
   FRESHET_ASSIGN_OR_RETURN(TierFile * f300, file_for(2, hour));
   BatchWriter w60(*this, *f60, 60), w300(*this, *f300, 300);
   Slots m1, m5;
-  std::string bytes;
+  std::string bytes, run;
   while (true) {
     uint32_t series = UINT32_MAX;
     format::IndexEntry e;
@@ -757,26 +813,32 @@ Status MetricStore::Impl::rollup_locked(int64_t hour) {
     if (series == UINT32_MAX) break;
     for (auto& s : m1) s = format::Slot{};
     uint64_t p1 = 0;
+    run.clear();
     for (IndexCursor& c : cursors) {
       while (c.peek(e) && e.series == series) {
         c.next();
         if (!read_exact(*fit->second.file, e.offset, e.length, bytes).ok()) continue;
-        Result<format::DecodedChunk> d = format::decode_chunk(bytes);
-        if (!d.ok() || d->start < hour || d->start >= hour + kHour) {
-          ++counters_.corrupt_chunks;
-          continue;
-        }
-        for (size_t i = 0; i < format::kMaxSlots; ++i) {
-          if (!(d->present >> i & 1)) continue;
-          const int64_t t = d->start + static_cast<int64_t>(i) * d->res;
-          const size_t m = static_cast<size_t>((t - hour) / kMinute);
-          if (m >= 60) continue;
-          m1[m].stat.merge(d->slots[i].stat);
-          sketch_merge(m1[m].sketch, d->slots[i].sketch);
-          p1 |= uint64_t{1} << m;
-        }
+        const bool whole = for_each_chunk(bytes, c.runs, [&](std::string_view raw) {
+          Result<format::DecodedChunk> d = format::decode_chunk(raw);
+          if (!d.ok() || d->series != series || d->start < hour || d->start >= hour + kHour) {
+            ++counters_.corrupt_chunks;
+            return;
+          }
+          if (w1) run += raw;
+          for (size_t i = 0; i < format::kMaxSlots; ++i) {
+            if (!(d->present >> i & 1)) continue;
+            const int64_t t = d->start + static_cast<int64_t>(i) * d->res;
+            const size_t m = static_cast<size_t>((t - hour) / kMinute);
+            if (m >= 60) continue;
+            m1[m].stat.merge(d->slots[i].stat);
+            sketch_merge(m1[m].sketch, d->slots[i].sketch);
+            p1 |= uint64_t{1} << m;
+          }
+        });
+        if (!whole) ++counters_.corrupt_chunks;
       }
     }
+    if (w1 && !run.empty()) w1->add(series, hour, kHour, run);
     if (p1 == 0) continue;
     uint64_t p5 = 0;
     for (size_t k = 0; k < 12; ++k) {
@@ -790,6 +852,24 @@ Status MetricStore::Impl::rollup_locked(int64_t hour) {
     }
     w60.add(series, hour, kHour, format::encode_chunk(series, hour, 60, p1, m1.data(), 60));
     w300.add(series, hour, kHour, format::encode_chunk(series, hour, 300, p5, m5.data(), 12));
+  }
+  if (w1) {
+    Status st = w1->finish(format::kFlagRuns, hour, hour + kHour);
+    if (st.ok()) st = opt_.fs->rename(runs_path, tier_path(0, hour));
+    if (st.ok()) {
+      // The rename is the switch: from here the runs file is <hour>.fmb (the open handle
+      // follows it; paths are derived from tier and start, never taken from the handle).
+      fit->second = std::move(runs);
+      ++counters_.runs_written;
+      st = opt_.fs->sync_dir(opt_.dir + "/" + kTiers[0].dir);
+    } else {
+      runs.file.reset();
+      (void)opt_.fs->remove(runs_path);
+    }
+    if (!st.ok()) {
+      ++counters_.write_errors;
+      spdlog::warn("metric store: the runs file of hour {}: {}", hour, st.to_string());
+    }
   }
   FRESHET_RETURN_IF_ERROR(w60.finish(format::kFlagRollup, hour, hour + kHour));
   FRESHET_RETURN_IF_ERROR(w300.finish(format::kFlagRollup, hour, hour + kHour));
@@ -806,7 +886,7 @@ void MetricStore::Impl::retention_locked(int64_t now) {
       const bool expired = end <= now - spec.retention;
       const bool rolled = tier != 0 || it->first + spec.file_span <= cursor_;
       if (!expired || !rolled) break;
-      const std::string path = it->second.file->path();
+      const std::string path = tier_path(tier, it->first);
       it->second.file.reset();
       if (Status s = opt_.fs->remove(path); !s.ok()) {
         spdlog::warn("metric store: cannot remove {}: {}", path, s.to_string());
@@ -855,67 +935,101 @@ Status MetricStore::Impl::tick(bool all) {
   return first;
 }
 
+// Reads a series' chunks of one tier over [a, b) in three steps, so that the disk sees the
+// reads of all batches at once rather than one after another (each a wait when cold):
+//   1. per batch, the stretch of its index where the series can be (bounded by the in-memory
+//      fences), announced to the kernel (File::will_need) for every batch first, then read;
+//   2. the series' chunks (or runs) found there, all announced, then read and decoded.
+// With runs (a t1 hour rewritten at rollup) step 2 is one read per series per hour.
 template <typename Fn>
 void MetricStore::Impl::read_tier_locked(size_t tier, uint32_t series, int64_t a, int64_t b,
                                          Fn&& fn) const {
   if (a >= b) return;
   const TierSpec& spec = kTiers[tier];
-  std::string entry(format::kIndexEntrySize, '\0');
-  std::string bytes, block;
+  struct Probe {
+    const File* file;
+    const BatchDesc* bd;
+    uint64_t block_lo, block_hi, first_hi;  // index entries [block_lo, block_hi) are read
+  };
+  std::vector<Probe> probes;
   for (const auto& [start, f] : files_[tier]) {
     if (start >= b) break;
     if (start + spec.file_span + spec.chunk_span <= a) continue;
     for (const BatchDesc& bd : f.batches) {
       if (bd.min_t >= b || bd.max_t <= a || bd.entries == 0) continue;
       // The fences bound where `series` can start: after the last fence below it, at or
-      // before the first fence at or above it. One pread takes that stretch and the stride
+      // before the first fence at or above it. The read takes that stretch and the stride
       // after it (the series' other entries); entries past it are read one by one.
       const auto fence = std::lower_bound(bd.fences.begin(), bd.fences.end(), series);
       const uint64_t j = static_cast<uint64_t>(fence - bd.fences.begin());
-      const uint64_t block_lo = j == 0 ? 0 : (j - 1) * kFenceStride;
-      const uint64_t block_hi = std::min<uint64_t>(bd.entries, (j + 1) * kFenceStride);
-      if (!read_exact(*f.file, bd.index_offset + block_lo * format::kIndexEntrySize,
-                      (block_hi - block_lo) * format::kIndexEntrySize, block)
-               .ok()) {
-        continue;
-      }
-      auto series_at = [&](uint64_t i) {
-        return format::decode_index_entry(block.data() + (i - block_lo) * format::kIndexEntrySize)
-            .series;
-      };
-      uint64_t lo = block_lo, hi = std::min<uint64_t>(block_hi, j * kFenceStride + 1);
-      while (lo < hi) {  // lower bound within the block
-        const uint64_t mid = lo + (hi - lo) / 2;
-        if (series_at(mid) < series) {
-          lo = mid + 1;
-        } else {
-          hi = mid;
-        }
-      }
-      for (uint64_t i = lo; i < bd.entries; ++i) {
-        if (i < block_hi) {
-          entry.assign(block, (i - block_lo) * format::kIndexEntrySize, format::kIndexEntrySize);
-        } else if (!read_exact(*f.file, bd.index_offset + i * format::kIndexEntrySize,
-                               format::kIndexEntrySize, entry)
-                        .ok()) {
-          break;
-        }
-        const format::IndexEntry e = format::decode_index_entry(entry.data());
-        if (e.series != series) break;
-        if (e.start >= b || e.start + spec.chunk_span <= a) continue;
-        if (!read_exact(*f.file, e.offset, e.length, bytes).ok()) continue;
-        Result<format::DecodedChunk> d = format::decode_chunk(bytes);
-        if (!d.ok() || d->series != series) {
-          ++counters_.corrupt_chunks;
-          continue;
-        }
-        for (size_t k = 0; k < format::kMaxSlots; ++k) {
-          if (!(d->present >> k & 1)) continue;
-          const int64_t t = d->start + static_cast<int64_t>(k) * d->res;
-          if (t >= a && t < b) fn(t, d->slots[k].stat, d->slots[k].sketch);
-        }
+      const uint64_t lo = j == 0 ? 0 : (j - 1) * kFenceStride;
+      const uint64_t hi = std::min<uint64_t>(bd.entries, (j + 1) * kFenceStride);
+      probes.push_back({f.file.get(), &bd, lo, hi, std::min<uint64_t>(hi, j * kFenceStride + 1)});
+      f.file->will_need(bd.index_offset + lo * format::kIndexEntrySize,
+                        (hi - lo) * format::kIndexEntrySize);
+    }
+  }
+  struct Want {
+    const File* file;
+    format::IndexEntry e;
+    bool runs;
+  };
+  std::vector<Want> wants;
+  std::string entry(format::kIndexEntrySize, '\0');
+  std::string bytes, block;
+  for (const Probe& p : probes) {
+    const BatchDesc& bd = *p.bd;
+    if (!read_exact(*p.file, bd.index_offset + p.block_lo * format::kIndexEntrySize,
+                    (p.block_hi - p.block_lo) * format::kIndexEntrySize, block)
+             .ok()) {
+      continue;
+    }
+    auto series_at = [&](uint64_t i) {
+      return format::decode_index_entry(block.data() + (i - p.block_lo) * format::kIndexEntrySize)
+          .series;
+    };
+    uint64_t lo = p.block_lo, hi = p.first_hi;
+    while (lo < hi) {  // lower bound within the block
+      const uint64_t mid = lo + (hi - lo) / 2;
+      if (series_at(mid) < series) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
       }
     }
+    // A run (one read for the series' whole hour) spans the rest of its batch's range.
+    const bool runs = (bd.flags & format::kFlagRuns) != 0;
+    for (uint64_t i = lo; i < bd.entries; ++i) {
+      if (i < p.block_hi) {
+        entry.assign(block, (i - p.block_lo) * format::kIndexEntrySize, format::kIndexEntrySize);
+      } else if (!read_exact(*p.file, bd.index_offset + i * format::kIndexEntrySize,
+                             format::kIndexEntrySize, entry)
+                      .ok()) {
+        break;
+      }
+      const format::IndexEntry e = format::decode_index_entry(entry.data());
+      if (e.series != series) break;
+      const int64_t span = runs ? bd.max_t - e.start : spec.chunk_span;
+      if (e.start >= b || e.start + span <= a) continue;
+      wants.push_back({p.file, e, runs});
+      p.file->will_need(e.offset, e.length);
+    }
+  }
+  for (const Want& w : wants) {
+    if (!read_exact(*w.file, w.e.offset, w.e.length, bytes).ok()) continue;
+    const bool whole = for_each_chunk(bytes, w.runs, [&](std::string_view raw) {
+      Result<format::DecodedChunk> d = format::decode_chunk(raw);
+      if (!d.ok() || d->series != series) {
+        ++counters_.corrupt_chunks;
+        return;
+      }
+      for (size_t k = 0; k < format::kMaxSlots; ++k) {
+        if (!(d->present >> k & 1)) continue;
+        const int64_t t = d->start + static_cast<int64_t>(k) * d->res;
+        if (t >= a && t < b) fn(t, d->slots[k].stat, d->slots[k].sketch);
+      }
+    });
+    if (!whole) ++counters_.corrupt_chunks;
   }
 }
 

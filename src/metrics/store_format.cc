@@ -1,5 +1,6 @@
 #include "store_format.h"
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -83,7 +84,7 @@ Result<BatchHeader> decode_batch_header(std::string_view bytes) {
   h.min_t = le::load<int64_t>(bytes.data() + 24);
   h.max_t = le::load<int64_t>(bytes.data() + 32);
   h.body_bytes = le::load<uint64_t>(bytes.data() + 40);
-  if ((h.flags & ~kFlagRollup) != 0) return corrupt("unknown batch flags");
+  if ((h.flags & ~(kFlagRollup | kFlagRuns)) != 0) return corrupt("unknown batch flags");
   if (h.res == 0) return corrupt("zero resolution");
   return h;
 }
@@ -192,6 +193,21 @@ Result<DecodedChunk> decode_chunk(std::string_view bytes) {
   }
   if (!r.ok || r.pos != bytes.size()) return corrupt("chunk size mismatch");
   return c;
+}
+
+Result<size_t> chunk_size(std::string_view bytes) {
+  if (bytes.size() < kChunkHeaderSize) return corrupt("short chunk");
+  const uint8_t mode = static_cast<uint8_t>(bytes[18]);
+  const uint8_t nsketch = static_cast<uint8_t>(bytes[19]);
+  if (mode > 1) return corrupt("unknown chunk mode");
+  const uint64_t present = le::load<uint64_t>(bytes.data() + 20);
+  size_t pos = kChunkHeaderSize + static_cast<size_t>(std::popcount(present)) * (mode ? 32 : 8);
+  for (uint8_t k = 0; k < nsketch; ++k) {
+    if (bytes.size() < pos + 3) return corrupt("short chunk sketch");
+    pos += 3 + size_t{le::load<uint16_t>(bytes.data() + pos + 1)} * 6;
+  }
+  if (pos > bytes.size()) return corrupt("chunk longer than its run");
+  return pos;
 }
 
 std::string encode_series_record(const SeriesInfo& s) {

@@ -16,7 +16,10 @@
 //   +---------------------------------------------------------------------------+
 //   header_crc = CRC32C of header bytes [8, 48) followed by the index.
 //   min_t/max_t: the seconds the batch's chunks cover, [min_t, max_t).
-//   flags: bit 0 = an hourly rollup of the t1 hour [min_t, max_t) (t60 and t300 files).
+//   flags: bit 0 = an hourly rollup of the t1 hour [min_t, max_t) (t60 and t300 files);
+//          bit 1 = runs (t1 only, written at the hourly rollup): each index entry addresses
+//          one series' chunks of the hour [min_t, max_t), back to back (a run; entry start =
+//          min_t), so a query reads a series' hour with one pread.
 //
 //   chunk: 0 u32 crc (CRC32C of bytes [4, end)) | 4 u32 series | 8 i64 start |
 //          16 u16 res | 18 u8 mode | 19 u8 sketches | 20 u64 present (bit i: slot i) |
@@ -46,6 +49,7 @@ inline constexpr size_t kBatchHeaderSize = 48;
 inline constexpr size_t kIndexEntrySize = 24;
 inline constexpr size_t kChunkHeaderSize = 28;
 inline constexpr uint16_t kFlagRollup = 1;
+inline constexpr uint16_t kFlagRuns = 2;
 inline constexpr size_t kMaxSlots = 64;
 
 struct BatchHeader {
@@ -91,6 +95,9 @@ struct DecodedChunk {
 };
 // kCorruption on a bad CRC or bounds.
 Result<DecodedChunk> decode_chunk(std::string_view bytes);
+// The size of the chunk at the front of `bytes` (a run holds chunks back to back), read from
+// its header and sketch counts; kCorruption if it does not fit in `bytes`.
+Result<size_t> chunk_size(std::string_view bytes);
 
 std::string encode_series_record(const SeriesInfo& s);
 // Decodes one record at the front of `bytes`; sets `consumed`. kCorruption for a torn or bad

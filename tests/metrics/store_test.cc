@@ -176,6 +176,131 @@ TEST(MetricStoreTest, RollsUpHoursIntoMinuteAndFiveMinuteTiers) {
   EXPECT_DOUBLE_EQ((*again)[0].stat.sum, 3600);
 }
 
+// At the hourly rollup the t1 hour is rewritten as runs (one read per series per hour): the
+// answers at 1 s and the percentiles stay the same, across a restart, with a late minute
+// appended after the rewrite, with a .tmp left by a crash, and for a rolled hour still in
+// minute batches (a file written before runs existed).
+TEST(MetricStoreTest, RewritesARolledHourAsRunsWithTheSameAnswers) {
+  Fixture f;
+  auto s = f.open();
+  const uint32_t a = *s->intern(key("a"), "Count");
+  const uint32_t b = *s->intern(SeriesKey{"App", "Latency", {}}, "Milliseconds");
+  const uint32_t c = *s->intern(key("c"), "Count");
+  for (int64_t t = kT0; t < kT0 + 3600; ++t) {
+    ASSERT_TRUE(s->record(a, t, Stat::of(double(t % 97))).ok());
+    if (t % 3 == 0) {
+      Stat st;
+      Sketch sk;
+      for (double v : {1.0, double(t % 50), 200.0}) {
+        st.add(v);
+        sketch_add(sk, v);
+      }
+      ASSERT_TRUE(s->record(b, t, st, &sk).ok());
+    }
+    if (t % 600 == 0) {
+      ASSERT_TRUE(s->record(c, t, Stat::of(5)).ok());
+    }
+    if (t % 30 == 0) f.advance_to(*s, t);
+  }
+  f.advance_to(*s, kT0 + 3600 + 10);
+  const std::string t1 = f.dir.path() + "/metrics/t1/" + std::to_string(kT0) + ".fmb";
+  const std::string minutes_copy = f.dir.path() + "/minutes.fmb";
+  std::filesystem::copy_file(t1, minutes_copy);
+  auto answers = [&](MetricStore& st) {
+    std::vector<std::vector<Datapoint>> out;
+    for (uint32_t id : {a, b, c}) {
+      out.push_back(*st.query(id, kT0, kT0 + 3600, 1));
+      out.push_back(*st.query(id, kT0 + 17, kT0 + 3000, 60, {50, 99}));
+    }
+    return out;
+  };
+  auto same = [](const std::vector<std::vector<Datapoint>>& x,
+                 const std::vector<std::vector<Datapoint>>& y) {
+    ASSERT_EQ(x.size(), y.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      ASSERT_EQ(x[i].size(), y[i].size()) << i;
+      for (size_t j = 0; j < x[i].size(); ++j) {
+        EXPECT_EQ(x[i][j].t, y[i][j].t);
+        EXPECT_DOUBLE_EQ(x[i][j].stat.sum, y[i][j].stat.sum);
+        EXPECT_DOUBLE_EQ(x[i][j].stat.count, y[i][j].stat.count);
+        EXPECT_DOUBLE_EQ(x[i][j].stat.min, y[i][j].stat.min);
+        EXPECT_DOUBLE_EQ(x[i][j].stat.max, y[i][j].stat.max);
+        EXPECT_EQ(x[i][j].percentiles, y[i][j].percentiles);
+      }
+    }
+  };
+  const auto before = answers(*s);
+  ASSERT_EQ(before[0].size(), 3600u);
+  ASSERT_EQ(before[2].size(), 1200u);
+  ASSERT_EQ(before[4].size(), 6u);
+  f.advance_to(*s, kT0 + 3600 + 70);
+  EXPECT_EQ(s->stats().rolled_up_to, kT0 + 3600);
+  EXPECT_EQ(s->stats().runs_written, 1u);
+  EXPECT_EQ(s->stats().corrupt_chunks, 0u);
+  EXPECT_FALSE(std::filesystem::exists(t1 + ".tmp"));
+  EXPECT_LT(std::filesystem::file_size(t1), std::filesystem::file_size(minutes_copy));
+  same(answers(*s), before);
+
+  // A late minute of the rewritten hour is appended to it as a minute batch.
+  ASSERT_TRUE(s->record(c, kT0 + 90, Stat::of(2)).ok());
+  f.advance_to(*s, kT0 + 3600 + 140);
+  auto late = s->query(c, kT0 + 60, kT0 + 120, 60);
+  ASSERT_EQ(late->size(), 1u);
+  EXPECT_DOUBLE_EQ((*late)[0].stat.sum, 2);
+  ASSERT_TRUE(s->record(c, kT0 + 90, Stat::of(-2)).ok());  // back to the answers above
+  f.advance_to(*s, kT0 + 3600 + 210);
+  s.reset();
+
+  // A crash during the next rewrite leaves a .tmp: removed at open, the hour unchanged.
+  {
+    std::ofstream(t1 + ".tmp") << "half a runs batch";
+  }
+  s = f.open();
+  EXPECT_FALSE(std::filesystem::exists(t1 + ".tmp"));
+  auto again = answers(*s);
+  // c's late second: +2 then -2 make a datapoint of sum 0 and count 2 at kT0 + 90, in the
+  // answer at 1 s and in the minute [kT0 + 77, kT0 + 137).
+  ASSERT_EQ(again[4].size(), 7u);
+  EXPECT_EQ(again[4][1].t, kT0 + 90);
+  EXPECT_DOUBLE_EQ(again[4][1].stat.count, 2);
+  again[4].erase(again[4].begin() + 1);
+  ASSERT_EQ(again[5].size(), 5u);
+  EXPECT_EQ(again[5][0].t, kT0 + 77);
+  again[5].erase(again[5].begin());
+  same(again, before);
+  s.reset();
+
+  // A rolled hour still in minute batches (as before runs existed) reads the same.
+  const std::string runs_copy = f.dir.path() + "/runs.fmb";
+  std::filesystem::copy_file(t1, runs_copy);
+  std::filesystem::copy_file(minutes_copy, t1, std::filesystem::copy_options::overwrite_existing);
+  s = f.open();
+  same(answers(*s), before);
+  EXPECT_EQ(s->stats().corrupt_chunks, 0u);
+  s.reset();
+
+  // A crash after the rename, before the t60 and t300 batches: the hour is rolled up again,
+  // from its runs.
+  std::filesystem::copy_file(runs_copy, t1, std::filesystem::copy_options::overwrite_existing);
+  for (const char* tier : {"/metrics/t60", "/metrics/t300"}) {
+    std::filesystem::remove_all(f.dir.path() + tier);
+  }
+  s = f.open();
+  EXPECT_EQ(s->stats().rolled_up_to, kT0);
+  f.advance_to(*s, f.clock->now_ms() / 1000 + 2);
+  EXPECT_EQ(s->stats().rolled_up_to, kT0 + 3600);
+  EXPECT_EQ(s->stats().runs_written, 1u);
+  f.advance_to(*s, kT0 + 4 * 3600 + 200);  // t1 expired: the 1-minute tier answers
+  EXPECT_FALSE(std::filesystem::exists(t1));
+  auto hour = s->query(a, kT0, kT0 + 3600, 3600);
+  ASSERT_EQ(hour->size(), 1u);
+  double want = 0;
+  for (int64_t t = kT0; t < kT0 + 3600; ++t) want += double(t % 97);
+  EXPECT_DOUBLE_EQ((*hour)[0].stat.sum, want);
+  EXPECT_DOUBLE_EQ((*hour)[0].stat.count, 3600);
+  EXPECT_EQ(s->stats().corrupt_chunks, 0u);
+}
+
 TEST(MetricStoreTest, LateWritesAndListFilters) {
   Fixture f;
   auto s = f.open();

@@ -12,7 +12,9 @@
 // Writes (record) go to in-memory heads, one per (series, minute window). Once a minute has
 // passed (plus one second of grace) every head of that minute is written to the t1 file as
 // one batch (chunks sorted by series, an index at the end) and fsync'd. Each hour, the t1
-// chunks of the hour before are rolled up into one t60 batch and one t300 batch. Queries read
+// chunks of the hour before are rolled up into one t60 batch and one t300 batch, and the t1
+// file of that hour is rewritten (tmp file, fsync, rename) as one batch of runs: each
+// series' chunks of the hour back to back, one read per series per hour. Queries read
 // the chunks of one series through the batch indexes (pread), plus the unflushed heads, plus
 // the t1 data of the hour not yet rolled up. Format: docs/format.md ("Metric store").
 //
@@ -108,6 +110,7 @@ struct StoreStats {
   uint64_t batches_written = 0;
   uint64_t bytes_written = 0;
   uint64_t rollups = 0;
+  uint64_t runs_written = 0;  // t1 hours rewritten as runs (one read per series per hour)
   uint64_t write_errors = 0;
   uint64_t corrupt_chunks = 0;  // chunks that failed their CRC on read (skipped)
   int64_t rolled_up_to = 0;     // every t1 hour before this is in t60/t300

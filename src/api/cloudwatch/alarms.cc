@@ -234,7 +234,8 @@ CloudWatchApi::Outcome AlarmBook::call(std::string_view op, const Document& in) 
   return enable_actions(in, false);
 }
 
-Document AlarmBook::alarm_document(const Alarm& a) const {
+// The members DescribeAlarms gives both types of alarm (MetricAlarm and CompositeAlarm).
+Document AlarmBook::common_members(const Alarm& a) const {
   Document d = Document::make_map();
   d.set("AlarmName", a.name);
   d.set("AlarmArn", "arn:aws:cloudwatch:" + region_ + ":" + account_ + ":alarm:" + a.name);
@@ -248,6 +249,12 @@ Document AlarmBook::alarm_document(const Alarm& a) const {
   d.set("StateReason", a.state_reason);
   if (!a.state_reason_data.empty()) d.set("StateReasonData", a.state_reason_data);
   d.set("StateUpdatedTimestamp", Document::timestamp_ms(a.state_updated_ms));
+  d.set("StateTransitionedTimestamp", Document::timestamp_ms(a.state_updated_ms));
+  return d;
+}
+
+Document AlarmBook::alarm_document(const Alarm& a) const {
+  Document d = common_members(a);
   if (a.metrics.is_list()) {
     d.set("Metrics", a.metrics);
   } else {
@@ -267,26 +274,12 @@ Document AlarmBook::alarm_document(const Alarm& a) const {
   d.set("Threshold", a.threshold);
   d.set("ComparisonOperator", a.comparison);
   d.set("TreatMissingData", a.treat_missing);
-  d.set("StateTransitionedTimestamp", Document::timestamp_ms(a.state_updated_ms));
   return d;
 }
 
 Document AlarmBook::composite_document(const Alarm& a) const {
-  Document d = Document::make_map();
-  d.set("AlarmName", a.name);
-  d.set("AlarmArn", "arn:aws:cloudwatch:" + region_ + ":" + account_ + ":alarm:" + a.name);
-  if (!a.description.empty()) d.set("AlarmDescription", a.description);
+  Document d = common_members(a);
   d.set("AlarmRule", a.rule);
-  d.set("AlarmConfigurationUpdatedTimestamp", Document::timestamp_ms(a.config_updated_ms));
-  d.set("ActionsEnabled", a.actions_enabled);
-  d.set("OKActions", string_list(a.ok_actions));
-  d.set("AlarmActions", string_list(a.alarm_actions));
-  d.set("InsufficientDataActions", string_list(a.insufficient_actions));
-  d.set("StateValue", a.state);
-  d.set("StateReason", a.state_reason);
-  if (!a.state_reason_data.empty()) d.set("StateReasonData", a.state_reason_data);
-  d.set("StateUpdatedTimestamp", Document::timestamp_ms(a.state_updated_ms));
-  d.set("StateTransitionedTimestamp", Document::timestamp_ms(a.state_updated_ms));
   return d;
 }
 

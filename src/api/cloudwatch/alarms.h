@@ -77,6 +77,8 @@ class AlarmBook {
             std::shared_ptr<const Clock> clock, MetricData metric_data);
   Status load();
   Status save_locked();
+  // DescribeAlarms' members of an alarm: those of both types, then each type's own.
+  Document common_members(const Alarm& a) const;
   Document alarm_document(const Alarm& a) const;
   void set_state_locked(Alarm& a, std::string state, std::string reason, std::string data);
   void evaluate_locked(Alarm& a, int64_t now_s);

@@ -457,6 +457,25 @@ def wait_active(client, name: str, timeout: float = 30.0) -> dict:
         time.sleep(0.05)
 
 
+def create_active_stream(client, name: str, shards: int) -> str:
+    """CreateStream, then waits until the stream is ACTIVE."""
+    client.create_stream(StreamName=name, ShardCount=shards)
+    wait_active(client, name)
+    return name
+
+
+def running_server(args: list[str] | None = None):
+    """For a pytest fixture (`yield from harness.running_server([...])`): a started
+    FreshetServer, stopped and its directory removed afterwards."""
+    s = FreshetServer(args=args)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+        s.cleanup()
+
+
 def wait_consumer_active(client, consumer_arn: str, timeout: float = 30.0) -> dict:
     deadline = time.monotonic() + timeout
     while True:

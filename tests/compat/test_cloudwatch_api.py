@@ -18,19 +18,14 @@ from cloudwatch_harness import (UTC, Traffic, cli, client, http, iso, prometheus
 
 @pytest.fixture(scope="module")
 def server():
-    s = harness.FreshetServer(args=["--durability", "os"])
-    s.start()
-    yield s
-    s.stop()
-    s.cleanup()
+    yield from harness.running_server(["--durability", "os"])
 
 
 @pytest.fixture(scope="module")
 def traffic_stream(server):
     """A stream that received a known number of records; their metrics are recorded."""
     k = client(server, "kinesis")
-    k.create_stream(StreamName="cw", ShardCount=2)
-    harness.wait_active(k, "cw")
+    harness.create_active_stream(k, "cw", 2)
     with Traffic(k, "cw", batch=40, pause=0.02) as t:
         time.sleep(3)
     assert not t.errors, t.errors
@@ -260,8 +255,7 @@ def test_query_error_header_over_json10(server, tmp_path):
 
 def test_alarm_transitions_under_load(server):
     k = client(server, "kinesis")
-    k.create_stream(StreamName="hot", ShardCount=1)
-    harness.wait_active(k, "hot")
+    harness.create_active_stream(k, "hot", 1)
     cw = client(server, "cloudwatch")
     cw.put_metric_alarm(AlarmName="hot-writes", Namespace="AWS/Kinesis", MetricName="IncomingRecords",
                         Dimensions=[{"Name": "StreamName", "Value": "hot"}], Statistic="Sum",
@@ -394,3 +388,4 @@ def test_put_metric_data_survives_kill9(server):
                                    EndTime=end, Period=600,
                                    Statistics=["Sum", "SampleCount"])["Datapoints"]
     assert (p["Sum"], p["SampleCount"]) == (7, 4)
+

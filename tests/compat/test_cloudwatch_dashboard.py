@@ -36,11 +36,7 @@ def page(server, tab: str, min_points: int = 2, period: int = 1) -> dict:
 @pytest.fixture(scope="module")
 def server():
     subprocess.run(["bash", str(DASH / "setup.sh")], check=True, timeout=600, capture_output=True)
-    s = harness.FreshetServer(args=["--durability", "os"])
-    s.start()
-    yield s
-    s.stop()
-    s.cleanup()
+    yield from harness.running_server(["--durability", "os"])
 
 
 def test_empty_state_and_s3_keeps_signed_get(server):
@@ -55,8 +51,7 @@ def test_empty_state_and_s3_keeps_signed_get(server):
 
 def test_pipeline_charts_under_traffic_agree_with_the_api(server):
     k, fh, s3, ddb = (client(server, n) for n in ("kinesis", "firehose", "s3", "dynamodb"))
-    k.create_stream(StreamName="src", ShardCount=2)
-    harness.wait_active(k, "src")
+    harness.create_active_stream(k, "src", 2)
     s3.create_bucket(Bucket="lake")
     ddb.create_table(TableName="users", AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                      KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
@@ -161,8 +156,7 @@ def test_functions_and_mappings_agree_with_the_lambda_and_cloudwatch_apis(fn_ser
     assert sorted(x["function"] for x in r["rows"] if x.get("function")) == ["always-fails", "extract"]
 
     for name, n in (("events", 2), ("events-b", 1), ("events-dlq", 1)):
-        k.create_stream(StreamName=name, ShardCount=n)
-        harness.wait_active(k, name)
+        harness.create_active_stream(k, name, n)
     records = [{"Data": (json.dumps({"id": f"e{i}"}) if i % 50 != 7 else "{broken").encode(),
                 "PartitionKey": f"p{i}"} for i in range(300)]
     assert k.put_records(StreamName="events", Records=records)["FailedRecordCount"] == 0

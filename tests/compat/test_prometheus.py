@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 
@@ -25,19 +24,14 @@ PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 @pytest.fixture(scope="module")
 def server():
-    s = harness.FreshetServer(args=["--durability", "os"])
-    s.start()
-    yield s
-    s.stop()
-    s.cleanup()
+    yield from harness.running_server(["--durability", "os"])
 
 
 @pytest.fixture(scope="module")
 def sent(server):
     """A stream with a known number of records; a latency histogram and a CloudWatch call."""
     k = client(server, "kinesis")
-    k.create_stream(StreamName="prom", ShardCount=1)
-    harness.wait_active(k, "prom")
+    harness.create_active_stream(k, "prom", 1)
     n = 0
     for i in range(5):
         r = k.put_records(StreamName="prom", Records=[

@@ -58,6 +58,8 @@ constexpr std::array<AwsErrorInfo, static_cast<size_t>(AwsError::kCount)> kTable
     {AwsError::kCwLimitExceeded, "LimitExceededFault", 400, true, false},
     {AwsError::kCwInvalidNextToken, "InvalidNextToken", 400, true, false},
     {AwsError::kCwInternalServiceFault, "InternalServiceFault", 500, false, true},
+    {AwsError::kCwDashboardInvalidInput, "DashboardInvalidInputError", 400, true, false},
+    {AwsError::kCwDashboardNotFound, "DashboardNotFoundError", 404, true, false},
 }};
 
 constexpr bool table_in_order() {
@@ -238,6 +240,10 @@ std::string_view query_compatible_error(AwsError e) {
       return "InvalidNextToken;Sender";
     case AwsError::kCwInternalServiceFault:
       return "InternalServiceError;Receiver";
+    case AwsError::kCwDashboardInvalidInput:
+      return "InvalidParameterInput;Sender";
+    case AwsError::kCwDashboardNotFound:
+      return "ResourceNotFound;Sender";
     default:
       return {};
   }

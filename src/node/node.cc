@@ -283,6 +283,7 @@ Status Node::Impl::open_observability() {
   co.region = options.region;
   co.account_id = options.account_id;
   co.alarms_file = mo.dir + "/alarms.json";
+  co.dashboards_file = mo.dir + "/dashboards.json";
   auto api = api::CloudWatchApi::open(*metric_store, registry, co);
   if (!api.ok()) {
     return Error(api.error().code(), "cannot open the CloudWatch alarms: " + api.error().message());

@@ -70,6 +70,8 @@ enum class AwsError : uint8_t {
   kCwLimitExceeded,
   kCwInvalidNextToken,
   kCwInternalServiceFault,
+  kCwDashboardInvalidInput,
+  kCwDashboardNotFound,
   kCount,  // not an error
 };
 

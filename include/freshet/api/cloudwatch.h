@@ -12,7 +12,8 @@
 // Operations: PutMetricData, GetMetricStatistics, GetMetricData (MetricStat and metric math:
 // arithmetic, SUM, AVG, MIN, MAX, RATE, FILL), ListMetrics, and alarms (PutMetricAlarm,
 // DescribeAlarms, DescribeAlarmsForMetric, DeleteAlarms, SetAlarmState, DescribeAlarmHistory,
-// EnableAlarmActions, DisableAlarmActions) evaluated by evaluate_alarms().
+// EnableAlarmActions, DisableAlarmActions) evaluated by evaluate_alarms(), and dashboards
+// (PutDashboard, GetDashboard, ListDashboards, DeleteDashboards).
 //
 // Threads: handle() and the registered handlers run on the server's handler threads and may
 // run concurrently; the store has its own lock, the alarms theirs (alarms_mu_ inside).
@@ -37,6 +38,7 @@ struct CloudWatchApiOptions {
   std::string region = "us-east-1";
   std::string account_id = "000000000000";
   std::string alarms_file;  // where alarms are kept (JSON, replaced atomically); "" = memory
+  std::string dashboards_file;  // where dashboards are kept (the same way); "" = memory
   std::shared_ptr<const Clock> clock;  // default: the system clock
 };
 
@@ -48,6 +50,9 @@ struct CloudWatchError {
   int status = 400;
   std::string message;
   bool sender = true;
+  // Members added to the error body in JSON and CBOR (a map, or null): PutDashboard's
+  // dashboardValidationMessages.
+  Document extra = {};
 };
 
 class CloudWatchApi {

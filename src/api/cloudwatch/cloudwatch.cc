@@ -9,6 +9,7 @@
 #include <map>
 
 #include "alarms.h"
+#include "dashboards.h"
 #include "cloudwatch_internal.h"
 #include "freshet/api/codec.h"
 
@@ -139,16 +140,20 @@ double statistic_value(const metrics::Datapoint& d, std::string_view stat, size_
 }
 
 ApiError to_api_error(const CloudWatchError& e) {
+  // By shape: two shapes share the code ResourceNotFound.
   static const std::map<std::string, AwsError, std::less<>> kMap = {
-      {"InvalidParameterValue", AwsError::kCwInvalidParameterValue},
-      {"MissingParameter", AwsError::kCwMissingParameter},
-      {"InvalidParameterCombination", AwsError::kCwInvalidParameterCombination},
+      {"InvalidParameterValueException", AwsError::kCwInvalidParameterValue},
+      {"MissingRequiredParameterException", AwsError::kCwMissingParameter},
+      {"InvalidParameterCombinationException", AwsError::kCwInvalidParameterCombination},
       {"ResourceNotFound", AwsError::kCwResourceNotFound},
-      {"LimitExceeded", AwsError::kCwLimitExceeded},
+      {"LimitExceededFault", AwsError::kCwLimitExceeded},
       {"InvalidNextToken", AwsError::kCwInvalidNextToken},
+      {"DashboardInvalidInputError", AwsError::kCwDashboardInvalidInput},
+      {"DashboardNotFoundError", AwsError::kCwDashboardNotFound},
   };
-  auto it = kMap.find(e.code);
-  return ApiError{it != kMap.end() ? it->second : AwsError::kCwInternalServiceFault, e.message};
+  auto it = kMap.find(e.shape);
+  return ApiError{it != kMap.end() ? it->second : AwsError::kCwInternalServiceFault, e.message,
+                  e.extra};
 }
 
 // Smithy RPC v2 CBOR: like encode_cbor, but timestamps are tag 1 around float64 epoch
@@ -248,6 +253,7 @@ class CloudWatchApi::Impl {
   metrics::MetricStore& store_;
   CloudWatchApiOptions options_;
   std::unique_ptr<cw::AlarmBook> alarms_;
+  std::unique_ptr<cw::DashboardBook> dashboards_;
   metrics::Counter* requests_;
   metrics::Counter* errors_;
 };
@@ -754,6 +760,7 @@ CloudWatchApi::Outcome CloudWatchApi::Impl::call(std::string_view op, const Docu
     if (op == "GetMetricData") return get_metric_data(in);
     if (op == "ListMetrics") return list_metrics(in);
     if (alarms_ && alarms_->handles(op)) return alarms_->call(op, in);
+    if (dashboards_ && dashboards_->handles(op)) return dashboards_->call(op, in);
     return CloudWatchError{
         "InvalidAction", "InvalidAction", 400,
         "Could not find operation " + std::string(op) + " for version 2010-08-01"};
@@ -778,6 +785,10 @@ Result<std::unique_ptr<CloudWatchApi>> CloudWatchApi::open(metrics::MetricStore&
       cw::AlarmBook::open(store, impl->options_.alarms_file, impl->options_.region,
                           impl->options_.account_id, impl->options_.clock,
                           [raw](const Document& in) { return raw->get_metric_data(in); }));
+  FRESHET_ASSIGN_OR_RETURN(impl->dashboards_,
+                           cw::DashboardBook::open(impl->options_.dashboards_file,
+                                                   impl->options_.account_id,
+                                                   impl->options_.clock));
   return std::unique_ptr<CloudWatchApi>(new CloudWatchApi(std::move(impl)));
 }
 
@@ -794,6 +805,7 @@ Status CloudWatchApi::register_json(ServiceRegistry& services) {
   std::vector<std::string> ops = {"PutMetricData", "GetMetricStatistics", "GetMetricData",
                                   "ListMetrics"};
   for (std::string_view op : cw::AlarmBook::operations()) ops.emplace_back(op);
+  for (std::string_view op : cw::DashboardBook::operations()) ops.emplace_back(op);
   for (const std::string& op : ops) {
     FRESHET_RETURN_IF_ERROR(services.add_operation(kTarget, op, ShapeHint{},
                                                    [this, op](RequestContext& ctx) -> ApiResult {
@@ -833,8 +845,12 @@ std::optional<RestResponse> CloudWatchApi::handle(RestRequest& r) {
       resp.status = e->status;
       resp.headers.emplace_back("x-amzn-query-error",
                                 e->code + (e->sender ? ";Sender" : ";Receiver"));
-      resp.body = encode_cbor(Document(
-          Map{{"__type", "com.amazonaws.cloudwatch#" + e->shape}, {"message", e->message}}));
+      Document body(
+          Map{{"__type", "com.amazonaws.cloudwatch#" + e->shape}, {"message", e->message}});
+      if (e->extra.is_map()) {
+        for (const Member& m : e->extra.as_map()) body.set(m.key, m.value);
+      }
+      resp.body = encode_cbor(body);
     } else {
       resp.body = encode_rpcv2(std::get<Document>(o));
     }

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import time
 
+import botocore.exceptions
 import cbor2
 import pytest
 
@@ -389,3 +390,39 @@ def test_put_metric_data_survives_kill9(server):
                                    Statistics=["Sum", "SampleCount"])["Datapoints"]
     assert (p["Sum"], p["SampleCount"]) == (7, 4)
 
+
+def test_composite_actions_suppressor(server):
+    cw = client(server, "cloudwatch")
+    for name in ("sup-child", "sup-maintenance"):
+        cw.put_metric_alarm(AlarmName=name, Namespace="App", MetricName=name, Statistic="Sum",
+                            Period=10, EvaluationPeriods=1, Threshold=1,
+                            ComparisonOperator="GreaterThanThreshold", TreatMissingData="ignore")
+    cw.put_composite_alarm(AlarmName="sup-page", AlarmRule="ALARM(sup-child)",
+                           ActionsSuppressor="sup-maintenance", ActionsSuppressorWaitPeriod=120,
+                           ActionsSuppressorExtensionPeriod=60,
+                           AlarmActions=["arn:aws:sns:us-east-1:000000000000:page"])
+
+    def composite():
+        r = cw.describe_alarms(AlarmNames=["sup-page"], AlarmTypes=["CompositeAlarm"])
+        return r["CompositeAlarms"][0]
+
+    c = composite()
+    assert (c["ActionsSuppressor"], c["ActionsSuppressorWaitPeriod"],
+            c["ActionsSuppressorExtensionPeriod"]) == ("sup-maintenance", 120, 60)
+    assert "ActionsSuppressedBy" not in c
+    # The child in ALARM: the composite follows within a second and waits for the suppressor.
+    cw.set_alarm_state(AlarmName="sup-child", StateValue="ALARM", StateReason="test")
+    c = wait_for(lambda: (lambda a: a if a["StateValue"] == "ALARM" else None)(composite()), 5,
+                 "the composite in ALARM")
+    assert c["ActionsSuppressedBy"] == "WaitPeriod"
+    cw.set_alarm_state(AlarmName="sup-maintenance", StateValue="ALARM", StateReason="test")
+    wait_for(lambda: composite().get("ActionsSuppressedBy") == "Alarm", 5, "suppressed by Alarm")
+    cw.set_alarm_state(AlarmName="sup-maintenance", StateValue="OK", StateReason="test")
+    wait_for(lambda: composite().get("ActionsSuppressedBy") == "ExtensionPeriod", 5,
+             "the extension period")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_composite_alarm(AlarmName="sup-bad", AlarmRule="ALARM(sup-child)",
+                               ActionsSuppressor="no-such-alarm", ActionsSuppressorWaitPeriod=1,
+                               ActionsSuppressorExtensionPeriod=1)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    cw.delete_alarms(AlarmNames=["sup-page", "sup-child", "sup-maintenance"])

@@ -24,6 +24,14 @@ const std::vector<std::string_view> kStates = {"OK", "ALARM", "INSUFFICIENT_DATA
 const std::vector<std::string_view> kStats = {"SampleCount", "Average", "Sum", "Minimum",
                                               "Maximum"};
 
+// An alarm's name from its name or its ARN (the part after ":alarm:").
+std::string alarm_name_of(std::string name) {
+  if (const size_t a = name.find(":alarm:"); name.starts_with("arn:") && a != std::string::npos) {
+    return name.substr(a + 7);
+  }
+  return name;
+}
+
 bool breaches(const std::string& cmp, double v, double threshold) {
   if (cmp == "GreaterThanOrEqualToThreshold") return v >= threshold;
   if (cmp == "GreaterThanThreshold") return v > threshold;
@@ -164,10 +172,7 @@ class RuleEvaluator {
       skip_space();
       if (pos_ >= s_.size() || s_[pos_] != ')') return fail("expected )");
       ++pos_;
-      // An ARN names the alarm after ":alarm:".
-      if (const size_t a = name.find(":alarm:"); name.starts_with("arn:") && a != std::string::npos) {
-        name = name.substr(a + 7);
-      }
+      name = alarm_name_of(std::move(name));
       if (name.empty()) return fail("an empty alarm name");
       const std::optional<std::string> st = state_of_(name);
       if (!st) {
@@ -280,6 +285,15 @@ Document AlarmBook::alarm_document(const Alarm& a) const {
 Document AlarmBook::composite_document(const Alarm& a) const {
   Document d = common_members(a);
   d.set("AlarmRule", a.rule);
+  if (!a.suppressor.empty()) {
+    d.set("ActionsSuppressor", a.suppressor);
+    d.set("ActionsSuppressorWaitPeriod", a.suppressor_wait_s);
+    d.set("ActionsSuppressorExtensionPeriod", a.suppressor_extension_s);
+  }
+  if (!a.suppressed_by.empty()) {
+    d.set("ActionsSuppressedBy", a.suppressed_by);
+    d.set("ActionsSuppressedReason", a.suppressed_reason);
+  }
   return d;
 }
 
@@ -343,6 +357,12 @@ Status AlarmBook::load() {
       if (const Document* m = d.find("Metrics"); m && m->is_list()) a.metrics = *m;
       a.rule = str(d, "AlarmRule");
       a.composite = !a.rule.empty();
+      a.suppressor = str(d, "ActionsSuppressor");
+      a.suppressor_wait_s = static_cast<int64_t>(num(d, "ActionsSuppressorWaitPeriod"));
+      a.suppressor_extension_s = static_cast<int64_t>(num(d, "ActionsSuppressorExtensionPeriod"));
+      a.suppressed_by = str(d, "ActionsSuppressedBy");
+      a.suppressed_reason = str(d, "ActionsSuppressedReason");
+      a.suppressed_until_ms = static_cast<int64_t>(num(d, "SuppressedUntilMs"));
       if (a.composite) {
         a.period = 60;
         a.evaluation_periods = 1;
@@ -368,6 +388,7 @@ Status AlarmBook::save_locked() {
   for (const auto& [name, a] : alarms_) {
     Document d = a.composite ? composite_document(a) : alarm_document(a);
     if (a.metrics.is_list()) d.set("Period", a.period);
+    if (a.suppressed_until_ms != 0) d.set("SuppressedUntilMs", a.suppressed_until_ms);
     d.set("StateUpdatedMs", a.state_updated_ms);
     d.set("ConfigUpdatedMs", a.config_updated_ms);
     list.push_back(std::move(d));
@@ -581,6 +602,41 @@ void AlarmBook::evaluate_composite_locked(Alarm& a) {
   set_state_locked(a, next, reason, encode_json(data));
 }
 
+bool AlarmBook::suppression_locked(Alarm& a, bool entered_alarm, int64_t now_ms) {
+  const std::string by = a.suppressed_by;
+  const int64_t until = a.suppressed_until_ms;
+  auto set = [&](std::string b, std::string reason, int64_t u) {
+    a.suppressed_by = std::move(b);
+    a.suppressed_reason = std::move(reason);
+    a.suppressed_until_ms = u;
+  };
+  if (a.suppressor.empty() || a.state != "ALARM") {
+    set("", "", 0);
+  } else {
+    const std::string name = alarm_name_of(a.suppressor);
+    auto it = alarms_.find(name);
+    const bool suppressor_alarm = it != alarms_.end() && it->second.state == "ALARM";
+    if (suppressor_alarm) {
+      set("Alarm", "Alarm " + name + " is in ALARM state", 0);
+    } else if (entered_alarm) {
+      set("WaitPeriod",
+          "Actions suppressed by WaitPeriod: waiting up to " + std::to_string(a.suppressor_wait_s) +
+              " s for alarm " + name + " to go into ALARM state",
+          now_ms + a.suppressor_wait_s * 1000);
+    } else if (a.suppressed_by == "Alarm") {
+      set("ExtensionPeriod",
+          "Actions suppressed by ExtensionPeriod: alarm " + name + " left ALARM state, " +
+              std::to_string(a.suppressor_extension_s) + " s ago at most",
+          now_ms + a.suppressor_extension_s * 1000);
+    }
+    if ((a.suppressed_by == "WaitPeriod" || a.suppressed_by == "ExtensionPeriod") &&
+        now_ms >= a.suppressed_until_ms) {
+      set("", "", 0);  // the period is over: the actions would run now
+    }
+  }
+  return a.suppressed_by != by || a.suppressed_until_ms != until;
+}
+
 void AlarmBook::evaluate() {
   std::lock_guard lock(mu_);
   const int64_t now = clock_->now_ms() / 1000;
@@ -597,7 +653,9 @@ void AlarmBook::evaluate() {
     if (!a.composite) continue;
     const std::string before = a.state;
     evaluate_composite_locked(a);
-    changed = changed || a.state != before;
+    const bool suppression =
+        suppression_locked(a, before != "ALARM" && a.state == "ALARM", now * 1000);
+    changed = changed || a.state != before || suppression;
   }
   if (changed) {
     if (Status s = save_locked(); !s.ok()) spdlog::warn("alarms: cannot save: {}", s.to_string());
@@ -838,7 +896,33 @@ CloudWatchApi::Outcome AlarmBook::put_composite(const Document& in) {
   CW_ASSIGN(a.insufficient_actions, strings(in, "InsufficientDataActions"));
   a.period = 60;
   a.evaluation_periods = a.datapoints_to_alarm = 1;
+  CW_ASSIGN(auto suppressor, get_str(in, "ActionsSuppressor"));
+  CW_ASSIGN(auto wait, get_num(in, "ActionsSuppressorWaitPeriod"));
+  CW_ASSIGN(auto extension, get_num(in, "ActionsSuppressorExtensionPeriod"));
+  if (suppressor) {
+    if (!wait) return missing("ActionsSuppressorWaitPeriod");
+    if (!extension) return missing("ActionsSuppressorExtensionPeriod");
+    a.suppressor = *suppressor;
+    a.suppressor_wait_s = to_i64(*wait);
+    a.suppressor_extension_s = to_i64(*extension);
+    if (a.suppressor_wait_s < 0 || a.suppressor_extension_s < 0 ||
+        a.suppressor_wait_s > 86400 || a.suppressor_extension_s > 86400) {
+      return invalid_value(
+          "ActionsSuppressorWaitPeriod and ActionsSuppressorExtensionPeriod must be between 0 "
+          "and 86400 seconds.");
+    }
+  } else if (wait || extension) {
+    return combination(
+        "ActionsSuppressorWaitPeriod and ActionsSuppressorExtensionPeriod require "
+        "ActionsSuppressor.");
+  }
   std::lock_guard lock(mu_);
+  if (!a.suppressor.empty()) {
+    const std::string s = alarm_name_of(a.suppressor);
+    if (s == a.name || !alarms_.contains(s)) {
+      return invalid_value("The ActionsSuppressor alarm " + a.suppressor + " does not exist.");
+    }
+  }
   // The rule must parse and name alarms that exist (not itself).
   auto state_of = [&](std::string_view n) -> std::optional<std::string> {
     if (n == a.name) return std::nullopt;
@@ -851,7 +935,9 @@ CloudWatchApi::Outcome AlarmBook::put_composite(const Document& in) {
   CloudWatchError error;
   Alarm* stored = store_locked(std::move(a), error);
   if (stored == nullptr) return error;
+  const std::string before = stored->state;
   evaluate_composite_locked(*stored);  // at once: children already have states
+  suppression_locked(*stored, before != "ALARM" && stored->state == "ALARM", clock_->now_ms());
   if (Status s = save_locked(); !s.ok()) return internal(s.error().message());
   return Document::make_map();
 }

@@ -63,6 +63,15 @@ class AlarmBook {
     Document metrics;          // metric math alarms: PutMetricAlarm's Metrics (a list), else null
     bool composite = false;    // a composite alarm: rule, no metric
     std::string rule;          // AlarmRule
+    // A composite's ActionsSuppressor (a name or an ARN, as given) and its periods, and
+    // whether its actions are suppressed now: "" (no), "WaitPeriod", "Alarm" or
+    // "ExtensionPeriod" (until suppressed_until_ms for the two periods).
+    std::string suppressor;
+    int64_t suppressor_wait_s = 0;
+    int64_t suppressor_extension_s = 0;
+    std::string suppressed_by;
+    std::string suppressed_reason;
+    int64_t suppressed_until_ms = 0;
   };
   struct HistoryItem {
     std::string alarm;
@@ -86,6 +95,12 @@ class AlarmBook {
   void math_values_locked(const Alarm& a, int64_t start, int64_t end,
                           std::vector<std::optional<double>>& values);
   void evaluate_composite_locked(Alarm& a);
+  // Moves a composite's action suppression on (CloudWatch's ActionsSuppressor): on entering
+  // ALARM, suppressed by the suppressor's ALARM or for WaitPeriod while waiting for it; when
+  // the suppressor leaves ALARM, for ExtensionPeriod; never outside ALARM. Freshet runs no
+  // actions: the state is what DescribeAlarms reports. True if it changed.
+  // REQUIRES: mu_ held.
+  bool suppression_locked(Alarm& a, bool entered_alarm, int64_t now_ms);
   // Stores a new or updated definition (an update keeps the alarm's state) with its history
   // item. nullptr and `error` past the alarm limit or if the update changes the alarm's type.
   // REQUIRES: mu_ held.

@@ -196,6 +196,84 @@ TEST(CloudWatchApiTest, AlarmsTransitionAndSurviveRestart) {
 
 // An alarm on metric math (Metrics: two MetricStats and an expression) and a composite alarm
 // over it and a plain alarm, evaluated with a manual clock; both survive a restart.
+// ActionsSuppressor: on entering ALARM a composite waits WaitPeriod for the suppressor;
+// the suppressor in ALARM suppresses; after it leaves, ExtensionPeriod; kept across a restart.
+TEST(CloudWatchApiTest, CompositeActionsSuppressor) {
+  Fixture f;
+  for (const char* n : {"child", "maintenance"}) {
+    f.ok("PutMetricAlarm", std::string("AlarmName=") + n + "&Namespace=App&MetricName=" + n +
+                               "&Statistic=Sum&Period=10&EvaluationPeriods=1&Threshold=1"
+                               "&ComparisonOperator=GreaterThanThreshold&TreatMissingData=ignore");
+  }
+  EXPECT_EQ(f.error("PutCompositeAlarm",
+                    "AlarmName=c&AlarmRule=ALARM(child)&ActionsSuppressor=maintenance"),
+            "MissingParameter");
+  EXPECT_EQ(f.error("PutCompositeAlarm",
+                    "AlarmName=c&AlarmRule=ALARM(child)&ActionsSuppressorWaitPeriod=10"),
+            "InvalidParameterCombination");
+  EXPECT_EQ(f.error("PutCompositeAlarm",
+                    "AlarmName=c&AlarmRule=ALARM(child)&ActionsSuppressor=nope"
+                    "&ActionsSuppressorWaitPeriod=10&ActionsSuppressorExtensionPeriod=10"),
+            "InvalidParameterValue");
+  EXPECT_EQ(f.error("PutCompositeAlarm",
+                    "AlarmName=c&AlarmRule=ALARM(child)&ActionsSuppressor=maintenance"
+                    "&ActionsSuppressorWaitPeriod=-1&ActionsSuppressorExtensionPeriod=10"),
+            "InvalidParameterValue");
+  const std::string arn = "arn:aws:cloudwatch:us-east-1:000000000000:alarm:maintenance";
+  f.ok("PutCompositeAlarm",
+       "AlarmName=c&AlarmRule=ALARM(child)&ActionsSuppressor=arn%3Aaws%3Acloudwatch%3Aus-east-1"
+       "%3A000000000000%3Aalarm%3Amaintenance&ActionsSuppressorWaitPeriod=30"
+       "&ActionsSuppressorExtensionPeriod=20");
+  auto composite = [&] {
+    Document d = f.ok("DescribeAlarms", "AlarmTypes.member.1=CompositeAlarm");
+    return d.find("CompositeAlarms")->as_list().at(0);
+  };
+  auto by = [&] {
+    const Document a = composite();
+    const Document* b = a.find("ActionsSuppressedBy");
+    return b ? b->as_string() : std::string("-");
+  };
+  EXPECT_EQ(composite().find("ActionsSuppressor")->as_string(), arn);
+  EXPECT_EQ(composite().find("ActionsSuppressorWaitPeriod")->as_int(), 30);
+  EXPECT_EQ(composite().find("ActionsSuppressorExtensionPeriod")->as_int(), 20);
+  EXPECT_EQ(by(), "-");
+  // The child goes into ALARM: the composite waits up to 30 s for the suppressor.
+  f.ok("SetAlarmState", "AlarmName=child&StateValue=ALARM&StateReason=test");
+  f.api->evaluate_alarms();
+  EXPECT_EQ(composite().find("StateValue")->as_string(), "ALARM");
+  EXPECT_EQ(by(), "WaitPeriod");
+  EXPECT_NE(composite().find("ActionsSuppressedReason")->as_string().find("maintenance"),
+            std::string::npos);
+  f.clock->advance(29'000);
+  f.api->evaluate_alarms();
+  EXPECT_EQ(by(), "WaitPeriod");
+  f.clock->advance(2'000);
+  f.api->evaluate_alarms();
+  EXPECT_EQ(by(), "-");  // waited long enough: the actions run (Freshet runs none)
+  // The suppressor in ALARM suppresses; once it leaves, ExtensionPeriod for 20 s.
+  f.ok("SetAlarmState", "AlarmName=maintenance&StateValue=ALARM&StateReason=test");
+  f.api->evaluate_alarms();
+  EXPECT_EQ(by(), "Alarm");
+  f.ok("SetAlarmState", "AlarmName=maintenance&StateValue=OK&StateReason=test");
+  f.clock->advance(1'000);
+  f.api->evaluate_alarms();
+  EXPECT_EQ(by(), "ExtensionPeriod");
+  f.open();
+  EXPECT_EQ(by(), "ExtensionPeriod");
+  f.clock->advance(20'000);
+  f.api->evaluate_alarms();
+  EXPECT_EQ(by(), "-");
+  // Outside ALARM nothing is suppressed; entering it with the suppressor in ALARM: Alarm.
+  f.ok("SetAlarmState", "AlarmName=child&StateValue=OK&StateReason=test");
+  f.ok("SetAlarmState", "AlarmName=maintenance&StateValue=ALARM&StateReason=test");
+  f.api->evaluate_alarms();
+  EXPECT_EQ(composite().find("StateValue")->as_string(), "OK");
+  EXPECT_EQ(by(), "-");
+  f.ok("SetAlarmState", "AlarmName=child&StateValue=ALARM&StateReason=test");
+  f.api->evaluate_alarms();
+  EXPECT_EQ(by(), "Alarm");
+}
+
 TEST(CloudWatchApiTest, MetricMathAndCompositeAlarms) {
   Fixture f;
   const std::string m =

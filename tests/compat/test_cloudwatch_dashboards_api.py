@@ -104,7 +104,8 @@ def test_json_and_cbor_errors_carry_validation_messages(server):
     st, hd, data = http(server, "POST", "/", json.dumps(
         {"DashboardName": "raw", "DashboardBody": bad}).encode(), {
         "X-Amz-Target": "GraniteServiceVersion20100801.PutDashboard",
-        "Content-Type": "application/x-amz-json-1.0", "Authorization": harness.FAKE_AUTH})
+        "Content-Type": "application/x-amz-json-1.0", "Authorization": harness.FAKE_AUTH,
+        "X-Amz-Date": "20250101T000000Z"})
     assert st == 400, data
     assert hd["x-amzn-query-error"] == "InvalidParameterInput;Sender"
     out = json.loads(data)

@@ -286,7 +286,9 @@ std::string render_query_xml(std::string_view operation, const Document& output,
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<";
   out += operation;
   out += "Response xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\">";
-  if (output.is_map() && !output.as_map().empty()) {
+  // An output shape with a resultWrapper but no members (DeleteDashboards) still has its
+  // Result element: botocore looks for it. Operations without an output shape have none.
+  if (output.is_map() && (!output.as_map().empty() || operation == "DeleteDashboards")) {
     out += '<';
     out += operation;
     out += "Result>";

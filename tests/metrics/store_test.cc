@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
+#include <thread>
 
 #include "../testing/temp_dir.h"
 #include "freshet/metrics/registry.h"
@@ -299,6 +304,154 @@ TEST(MetricStoreTest, RewritesARolledHourAsRunsWithTheSameAnswers) {
   EXPECT_DOUBLE_EQ((*hour)[0].stat.sum, want);
   EXPECT_DOUBLE_EQ((*hour)[0].stat.count, 3600);
   EXPECT_EQ(s->stats().corrupt_chunks, 0u);
+}
+
+// Holds the first write to a file whose name ends in `suffix` until release(): a rollup can
+// be stopped in the middle of writing its runs file.
+class Gate {
+ public:
+  explicit Gate(std::string suffix) : suffix_(std::move(suffix)) {}
+  void hold(const std::string& path) {
+    if (!path.ends_with(suffix_)) return;
+    std::unique_lock lock(mu_);
+    if (released_) return;
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return released_; });
+  }
+  bool wait_entered(std::chrono::seconds limit) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, limit, [this] { return entered_; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  const std::string suffix_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool released_ = false;
+};
+
+class GateFile final : public File {
+ public:
+  GateFile(std::unique_ptr<File> inner, std::shared_ptr<Gate> gate)
+      : inner_(std::move(inner)), gate_(std::move(gate)) {}
+  Status write_at(const void* data, size_t n, uint64_t offset) override {
+    gate_->hold(inner_->path());
+    return inner_->write_at(data, n, offset);
+  }
+  Result<size_t> read_at(void* data, size_t n, uint64_t offset) const override {
+    return inner_->read_at(data, n, offset);
+  }
+  Status sync() override { return inner_->sync(); }
+  void will_need(uint64_t offset, size_t n) const override { inner_->will_need(offset, n); }
+  Status truncate(uint64_t size) override { return inner_->truncate(size); }
+  Result<uint64_t> size() const override { return inner_->size(); }
+  const std::string& path() const override { return inner_->path(); }
+
+ private:
+  std::unique_ptr<File> inner_;
+  std::shared_ptr<Gate> gate_;
+};
+
+class GateFileSystem final : public FileSystem {
+ public:
+  GateFileSystem(std::shared_ptr<FileSystem> inner, std::shared_ptr<Gate> gate)
+      : inner_(std::move(inner)), gate_(std::move(gate)) {}
+  Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override {
+    FRESHET_ASSIGN_OR_RETURN(auto f, inner_->open(path, mode));
+    return std::unique_ptr<File>(new GateFile(std::move(f), gate_));
+  }
+  Result<std::unique_ptr<MappedFile>> map_readonly(const std::string& path) override {
+    return inner_->map_readonly(path);
+  }
+  Status remove(const std::string& path) override { return inner_->remove(path); }
+  Status remove_dir(const std::string& path) override { return inner_->remove_dir(path); }
+  Status rename(const std::string& a, const std::string& b) override {
+    return inner_->rename(a, b);
+  }
+  Status create_dirs(const std::string& path) override { return inner_->create_dirs(path); }
+  Status sync_dir(const std::string& path) override { return inner_->sync_dir(path); }
+  Result<std::vector<std::string>> list_dir(const std::string& path) override {
+    return inner_->list_dir(path);
+  }
+  bool exists(const std::string& path) override { return inner_->exists(path); }
+
+ private:
+  std::shared_ptr<FileSystem> inner_;
+  std::shared_ptr<Gate> gate_;
+};
+
+// The hourly rollup reads the hour and writes its runs (GBs at 100,000 dense series) without
+// the store's lock: while it is held in the middle of writing the runs file, queries (which
+// still read the hour's minute batches), records, durable records and new series go on; the
+// rollup then completes with the same answers.
+TEST(MetricStoreTest, QueriesAndRecordsProceedDuringARollup) {
+  Fixture f;
+  auto gate = std::make_shared<Gate>(".fmb.tmp");
+  MetricStoreOptions o;
+  o.dir = f.dir.path() + "/metrics";
+  o.clock = f.clock;
+  o.fsync = false;
+  o.fs = std::make_shared<GateFileSystem>(posix_file_system(), gate);
+  auto s = std::move(MetricStore::open(o)).value();
+  const uint32_t a = *s->intern(key("a"), "Count");
+  for (int64_t t = kT0; t < kT0 + 3600; ++t) {
+    ASSERT_TRUE(s->record(a, t, Stat::of(double(t % 7))).ok());
+    if (t % 60 == 0) f.advance_to(*s, t);
+  }
+  // The rollup of the first hour starts at kT0 + 3662 (an hour, a minute and two seconds).
+  f.advance_to(*s, kT0 + 3661);
+  ASSERT_EQ(s->stats().rolled_up_to, kT0);
+  const std::vector<Datapoint> before = *s->query(a, kT0, kT0 + 3600, 60);
+  ASSERT_EQ(before.size(), 60u);
+  f.clock->advance(1000);
+  std::thread roller([&] { EXPECT_TRUE(s->tick().ok()); });
+  const bool entered = gate->wait_entered(std::chrono::seconds(20));
+  // Each of these would wait for the rollup if it held the store's lock.
+  auto during = std::async(std::launch::async, [&] {
+    auto q = s->query(a, kT0, kT0 + 3600, 60);
+    EXPECT_TRUE(q.ok());
+    if (q.ok()) {
+      EXPECT_EQ(q->size(), 60u);
+    }
+    EXPECT_TRUE(s->record(a, kT0 + 3662, Stat::of(1)).ok());
+    const uint32_t b = *s->intern(key("b"), "Count");
+    EXPECT_TRUE(s->record_durable({{b, kT0 + 3662, Stat::of(4), {}}}).ok());
+    EXPECT_EQ(s->stats().rolled_up_to, kT0);  // not yet
+  });
+  const bool proceeded =
+      entered && during.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  gate->release();
+  roller.join();
+  during.get();
+  ASSERT_TRUE(entered) << "the rollup never wrote its runs file";
+  ASSERT_TRUE(proceeded) << "a query or record waited for the rollup";
+  EXPECT_EQ(s->stats().rolled_up_to, kT0 + 3600);
+  EXPECT_EQ(s->stats().runs_written, 1u);
+  EXPECT_EQ(s->stats().write_errors, 0u);
+  const std::vector<Datapoint> after = *s->query(a, kT0, kT0 + 3600, 60);
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].t, before[i].t);
+    EXPECT_DOUBLE_EQ(after[i].stat.sum, before[i].stat.sum);
+    EXPECT_DOUBLE_EQ(after[i].stat.count, before[i].stat.count);
+  }
+  // The hour's sum, now read from its runs.
+  auto hour = s->query(a, kT0, kT0 + 3600, 3600);
+  ASSERT_EQ(hour->size(), 1u);
+  double want = 0;
+  for (int64_t t = kT0; t < kT0 + 3600; ++t) want += double(t % 7);
+  EXPECT_DOUBLE_EQ((*hour)[0].stat.sum, want);
+  f.advance_to(*s, kT0 + 3600 + 130);
+  auto during_points = s->query(a, kT0 + 3660, kT0 + 3720, 60);
+  ASSERT_EQ(during_points->size(), 1u);
+  EXPECT_DOUBLE_EQ((*during_points)[0].stat.sum, 1);
 }
 
 TEST(MetricStoreTest, LateWritesAndListFilters) {

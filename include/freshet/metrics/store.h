@@ -27,8 +27,12 @@
 // datapoints recorded with record_durable() are in the write-ahead log until then.
 //
 // Threads: every public method may be called from any thread; one mutex (mu_) guards all
-// state, including the file appends (a flush writes under it; the fsync too). tick() is
-// called by the owner's sampling thread once a second.
+// state, including the minute flush's file appends (written and fsync'd under it). tick()
+// and flush() are serialized by a second mutex (tick_mu_, taken before mu_); the hourly
+// rollup holds only that one while it reads the hour and writes the runs, t60 and t300
+// batches, taking mu_ briefly to find the files and to swap in and publish what it wrote, so
+// that records and queries are not held up by it. tick() is called by the owner's sampling
+// thread once a second (that thread is busy for the rollup's duration).
 #pragma once
 
 #include <cstdint>

@@ -24,6 +24,9 @@ run() {  # $1 label (on|off) $2 round
   local label=$1 r=$2 store=true
   [ "$label" = off ] && store=false
   rm -rf "$TMP/data"
+  # Emptied here, not by the child's redirection: the wait below could otherwise find the
+  # previous server's "listening on" before the new server truncates the file.
+  : >"$TMP/serve.log"
   "$BIN" serve --listen 127.0.0.1:0 --data-dir "$TMP/data" --metric-store "$store" >"$TMP/serve.log" 2>&1 &
   PID=$!
   for _ in $(seq 300); do grep -q 'listening on' "$TMP/serve.log" && break; sleep 0.1; done

@@ -412,6 +412,17 @@ Status GroupCommitter::checkpoint_now() {
     return checkpoint();
   }
   if (stopping_) return Error(ErrorCode::kClosed, "the log store is closing");
+  // Entries queued before this call (the last appends of a log the caller has just closed, to
+  // remove it) must reach the WAL in the current generation, so that the checkpoint makes them
+  // stale. A round that ends with a due checkpoint runs it before the entries queued meanwhile
+  // are written; those would be written after it, in the new generation, naming a removed log.
+  // So first wait for the round that takes what is queued now.
+  if (!wal_pending_.empty() || !queued_.empty()) {
+    const uint64_t round = next_round_;
+    work_cv_.notify_one();
+    done_cv_.wait(lock, [&] { return completed_round_ >= round || !running_; });
+    if (!running_) return Error(ErrorCode::kClosed, "the log store closed");
+  }
   const uint64_t want = checkpoint_number_ + 1;
   checkpoint_requested_ = std::max(checkpoint_requested_, want);
   work_cv_.notify_one();

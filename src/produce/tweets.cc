@@ -155,6 +155,15 @@ void append_fixed(std::string& out, int v, int width) {
   out.append(buf, static_cast<size_t>(width));
 }
 
+// "20:19:24"
+void append_hms(std::string& out, const std::tm& tm) {
+  append_fixed(out, tm.tm_hour, 2);
+  out += ':';
+  append_fixed(out, tm.tm_min, 2);
+  out += ':';
+  append_fixed(out, tm.tm_sec, 2);
+}
+
 // "Wed Oct 10 20:19:24 +0000 2018"
 void append_v1_time(std::string& out, int64_t ms) {
   static const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -169,11 +178,7 @@ void append_v1_time(std::string& out, int64_t ms) {
   out += ' ';
   append_fixed(out, tm.tm_mday, 2);
   out += ' ';
-  append_fixed(out, tm.tm_hour, 2);
-  out += ':';
-  append_fixed(out, tm.tm_min, 2);
-  out += ':';
-  append_fixed(out, tm.tm_sec, 2);
+  append_hms(out, tm);
   out += " +0000 ";
   append_fixed(out, tm.tm_year + 1900, 4);
 }
@@ -189,11 +194,7 @@ void append_v2_time(std::string& out, int64_t ms) {
   out += '-';
   append_fixed(out, tm.tm_mday, 2);
   out += 'T';
-  append_fixed(out, tm.tm_hour, 2);
-  out += ':';
-  append_fixed(out, tm.tm_min, 2);
-  out += ':';
-  append_fixed(out, tm.tm_sec, 2);
+  append_hms(out, tm);
   out += '.';
   append_fixed(out, static_cast<int>(ms % 1000), 3);
   out += 'Z';

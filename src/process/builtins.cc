@@ -238,18 +238,35 @@ class WindowCountFunction : public Function {
   WindowCountFunction(std::vector<std::pair<CountField, JsonPath>> fields, size_t max_keys)
       : fields_(std::move(fields)), max_keys_(max_keys) {}
 
+  bool keeps_window_state() const override { return true; }
+  std::string window_state() const override {
+    std::string s = "{";
+    bool first = true;
+    for (const auto& [k, n] : counts_) {
+      if (!first) s.push_back(',');
+      first = false;
+      append_json_string(s, k);
+      s.push_back(':');
+      s += std::to_string(n);
+    }
+    s.push_back('}');
+    return s;
+  }
+
   InvokeResult invoke(const Batch& batch) override {
     InvokeResult r;
-    std::unordered_map<std::string, int64_t> counts;
-    const std::string state = batch.window ? batch.window->state : std::string("{}");
-    {
+    const bool continues = batch.window && batch.window->continues;
+    if (!continues) {
+      // The state as text (a mapping's first invocation of a window, or Lambda's Invoke).
+      counts_.clear();
+      const std::string& state = batch.window ? batch.window->state : std::string();
       simdjson::dom::element root;
       simdjson::dom::object obj;
       if (!state.empty() && parser_.parse(state).get(root) == simdjson::SUCCESS &&
           root.get_object().get(obj) == simdjson::SUCCESS) {
         for (auto [k, v] : obj) {
           int64_t n = 0;
-          if (v.get_int64().get(n) == simdjson::SUCCESS) counts[std::string(k)] = n;
+          if (v.get_int64().get(n) == simdjson::SUCCESS) counts_[std::string(k)] = n;
         }
       }
     }
@@ -267,22 +284,23 @@ class WindowCountFunction : public Function {
         collect_path(root, path, 0, found);
         for (auto e : found) {
           std::string_view s;
-          std::string text;
+          key.assign(field.name);
+          key.push_back('#');
           if (e.get_string().get(s) == simdjson::SUCCESS) {
-            text = std::string(s);
+            key.append(s);
           } else if (is_number(e) || e.type() == simdjson::dom::element_type::BOOL) {
-            text = simdjson::to_string(e);
+            key += simdjson::to_string(e);
           } else {
             continue;  // null, objects and arrays are not counted
           }
-          key = field.name + "#" + text;
-          auto it = counts.find(key);
-          if (it == counts.end() && counts.size() >= max_keys_) {
-            key = field.name + "#(other)";
-            it = counts.find(key);
+          auto it = counts_.find(key);
+          if (it == counts_.end() && counts_.size() >= max_keys_) {
+            key.assign(field.name);
+            key += "#(other)";
+            it = counts_.find(key);
           }
-          if (it == counts.end()) {
-            counts.emplace(key, 1);
+          if (it == counts_.end()) {
+            counts_.emplace(key, 1);
           } else {
             ++it->second;
           }
@@ -290,8 +308,8 @@ class WindowCountFunction : public Function {
       }
     }
     const bool final_invoke = batch.window && batch.window->is_final;
-    if (final_invoke && batch.window) {
-      for (const auto& [k, n] : counts) {
+    if (final_invoke) {
+      for (const auto& [k, n] : counts_) {
         const size_t hash = k.find('#');
         Output out;
         out.item.emplace("key", table::Value::s(k));
@@ -302,19 +320,10 @@ class WindowCountFunction : public Function {
         out.item.emplace("count", table::Value::n(std::to_string(n)));
         r.outputs.push_back(std::move(out));
       }
+      counts_.clear();
       r.window_state = "{}";
-    } else {
-      std::string s = "{";
-      bool first = true;
-      for (const auto& [k, n] : counts) {
-        if (!first) s.push_back(',');
-        first = false;
-        append_json_string(s, k);
-        s.push_back(':');
-        s += std::to_string(n);
-      }
-      s.push_back('}');
-      r.window_state = std::move(s);
+    } else if (!continues) {
+      r.window_state = window_state();
     }
     return r;
   }
@@ -323,6 +332,8 @@ class WindowCountFunction : public Function {
   std::vector<std::pair<CountField, JsonPath>> fields_;
   size_t max_keys_;
   simdjson::dom::parser parser_;
+  // The open window's counts (value key -> count), kept between invocations.
+  std::unordered_map<std::string, int64_t> counts_;
 };
 
 }  // namespace

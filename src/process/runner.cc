@@ -12,6 +12,7 @@
 
 #include "freshet/common/base64.h"
 #include "freshet/common/clock.h"
+#include "freshet/common/thread_name.h"
 #include "freshet/delivery/delivery.h"
 #include "freshet/stream/names.h"
 #include "json_util.h"
@@ -31,6 +32,8 @@ std::string request_id() {
 }
 
 constexpr int64_t kIdleAgeMs = 1500;  // caught up this long with nothing new: IteratorAge 0
+constexpr int64_t kCheckpointEveryMs = 1000;  // checkpoints that only move the position
+constexpr int64_t kSteadyPollGapMs = 50;     // reads of a caught-up shard under load
 constexpr size_t kTableChunk = 256;    // ops per batch_write (it rejects duplicate keys)
 constexpr size_t kStreamChunk = 500;   // records per put_records / put_record_batch
 constexpr size_t kDeliveryBatchBytes = 4 * 1000 * 1000;  // PutRecordBatch's 4 MB
@@ -77,6 +80,18 @@ size_t item_size_bound(const table::Item& item) {
   return n;
 }
 
+// A runner thread's name, "m:<function>/<shard number>" ("m:tweets-extr/3"): the function's
+// name is cut so that the shard's number stays within Linux's 15 characters, so that perf
+// and top -H tell the mappings' runners apart.
+std::string runner_thread_name(const std::string& function, const std::string& shard_id) {
+  size_t at = shard_id.find_last_not_of("0123456789");
+  at = at == std::string::npos ? 0 : at + 1;
+  while (at + 1 < shard_id.size() && shard_id[at] == '0') ++at;
+  std::string suffix = "/" + shard_id.substr(at);
+  if (suffix.size() > 7) suffix = "/" + suffix.substr(suffix.size() - 6);
+  return "m:" + function.substr(0, 13 - suffix.size()) + suffix;
+}
+
 }  // namespace
 
 ShardRunner::ShardRunner(ProcessService::Impl& impl, Mapping m, FunctionConfig fc,
@@ -115,6 +130,7 @@ void ShardRunner::report_age(double ms) {
 
 void ShardRunner::start() {
   thread_ = std::thread([this] {
+    name_this_thread(runner_thread_name(fc_.name, shard_.shard_id));
     run();
     done_.store(true);
   });
@@ -246,6 +262,7 @@ void ShardRunner::run() {
   while (!stopping()) {
     size_t got = 0;
     bool caught_up = false;
+    const int64_t read_started_ms = wall_clock_ms();
     if (!ended) {
       const uint32_t limit = static_cast<uint32_t>(std::min<size_t>(10000, batch_size - pending.size()));
       auto r = impl_.backend->get_records(iterator, limit);
@@ -303,6 +320,14 @@ void ShardRunner::run() {
       if (!process_batch(pending, read_seq)) return;
       pending.clear();
       storage.clear();
+      // Caught up under a steady load: the next read waits until kSteadyPollGapMs after this
+      // one began, so that batches gather what arrives meanwhile instead of a few records
+      // each (every batch has fixed costs: a read, an invocation, a commit).
+      if (caught_up && batching_window_ms == 0) {
+        const int64_t gap = std::min<int64_t>(impl_.opt.poll_interval_ms, kSteadyPollGapMs) -
+                            (wall_clock_ms() - read_started_ms);
+        if (gap > 0 && !wait_ms(gap)) break;
+      }
       continue;
     }
     if (pending.empty()) {
@@ -320,6 +345,7 @@ void ShardRunner::run() {
         cs.cp.sequence = read_seq;
         if (!commit(cs)) return;
       }
+      if ((caught_up || ended) && !flush_checkpoint()) return;
       if (m_.tumbling_window_s > 0 && window_start_ >= 0 && !window_closed_ &&
           wall_clock_ms() >= window_start_ + static_cast<int64_t>(m_.tumbling_window_s) * 1000) {
         if (!close_window()) return;
@@ -340,9 +366,12 @@ void ShardRunner::run() {
     }
     if (caught_up && !wait_ms(pending.empty() ? impl_.opt.poll_interval_ms
                                               : std::min<int64_t>(impl_.opt.poll_interval_ms, 50))) {
-      return;
+      break;
     }
   }
+  // Stopped between batches (every invocation committed): a put-off checkpoint is written,
+  // with one try (the thread is stopping), so a clean stop replays nothing.
+  if (checkpoint_deferred_) flush_checkpoint();
 }
 
 InvokeResult ShardRunner::invoke(std::span<const Record> recs, bool final_window, Function& fn) {
@@ -355,7 +384,11 @@ InvokeResult ShardRunner::invoke(std::span<const Record> recs, bool final_window
     Window w;
     w.start_ms = window_start_;
     w.end_ms = window_start_ + static_cast<int64_t>(m_.tumbling_window_s) * 1000;
-    w.state = window_state_;
+    if (state_in_fn_ && &fn == fn_.get()) {
+      w.continues = true;  // the function has the state: it is not passed as text
+    } else {
+      w.state = window_state_;
+    }
     w.is_final = final_window;
     b.window = std::move(w);
   }
@@ -363,6 +396,12 @@ InvokeResult ShardRunner::invoke(std::span<const Record> recs, bool final_window
   fseries_->concurrent->inc();
   const auto t0 = std::chrono::steady_clock::now();
   InvokeResult r = fn.invoke(b);
+  if (b.window && &fn == fn_.get() && fn.keeps_window_state()) {
+    // After the final invocation the function's state is empty; window_state_ keeps the
+    // window's (close_window synced it) in case a late record reopens the window.
+    state_in_fn_ = !final_window;
+    if (!final_window && !r.window_state) window_state_stale_ = true;
+  }
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   fseries_->concurrent->dec();
@@ -429,6 +468,8 @@ bool ShardRunner::process_batch(std::span<const Record> recs, const std::string&
     if (window_start_ < 0 || start > window_start_) {
       window_start_ = start;
       window_state_ = "{}";
+      state_in_fn_ = false;
+      window_state_stale_ = false;
     }
     // A record of a window closed already (readable only after the close) reopens it with
     // its state, so the next final invocation has every record of the window.
@@ -442,8 +483,25 @@ bool ShardRunner::process_batch(std::span<const Record> recs, const std::string&
   return true;
 }
 
+void ShardRunner::sync_window_state() {
+  if (!window_state_stale_) return;
+  window_state_ = fn_->window_state();
+  window_state_stale_ = false;
+}
+
+bool ShardRunner::flush_checkpoint() {
+  if (!checkpoint_deferred_) return true;
+  CommitSet cs;
+  cs.checkpoint = true;
+  cs.cp = cp_;
+  cs.write_now = true;
+  return commit(cs);
+}
+
 bool ShardRunner::close_window() {
-  // The final invocation of the window: no records, the state so far.
+  // The final invocation of the window: no records, the state so far (kept as text with the
+  // closed window's checkpoint).
+  sync_window_state();
   int64_t backoff = 50;
   while (true) {
     InvokeResult r = invoke({}, true, *fn_);
@@ -880,6 +938,22 @@ bool ShardRunner::ensure_sink() {
 
 bool ShardRunner::commit(CommitSet& cs) {
   Backend& tables = *impl_.backend;
+  const bool leased = lease_counter_ >= 0;
+  if (cs.checkpoint && !cs.write_now && !leased && !cs.cp.finished && cs.outputs.empty() &&
+      (cs.failed.empty() || m_.on_failure_destination.empty()) &&
+      wall_clock_ms() - last_checkpoint_write_ms_ < kCheckpointEveryMs) {
+    // Only the position moves (failed records without a destination are only counted): put
+    // off, written with a later commit, when the shard is caught up, or at the interval.
+    if (!write_failures(cs.failed)) return false;
+    cp_ = cs.cp;
+    checkpoint_deferred_ = true;
+    return true;
+  }
+  if (cs.checkpoint && window_state_stale_ && cs.cp.window_start_ms == window_start_) {
+    // The function's state is that of the records up to this checkpoint (see runner.h).
+    sync_window_state();
+    cs.cp.window_state = window_state_;
+  }
   const SinkConfig& sink = fc_.sink;
   std::vector<table::WriteOp> ops;
   std::vector<table::Item> merges;  // window_count's window items
@@ -947,7 +1021,6 @@ bool ShardRunner::commit(CommitSet& cs) {
   if (!write_failures(cs.failed)) return false;
   if (!write_outputs(cs.outputs, cs)) return false;
   if (!merge_window_counts(merges)) return false;
-  const bool leased = lease_counter_ >= 0;
   if (cs.checkpoint && !leased) ops.push_back(impl_.checkpoint_op(m_.uuid, shard_.shard_id, cs.cp));
   if (!ops.empty()) {
     // Chunks written without waiting, then one wait for all: they share the WAL syncs. A
@@ -1005,6 +1078,8 @@ bool ShardRunner::commit(CommitSet& cs) {
   }
   if (cs.checkpoint) {
     cp_ = cs.cp;
+    checkpoint_deferred_ = false;
+    last_checkpoint_write_ms_ = wall_clock_ms();
     std::lock_guard lock(progress_mu_);
     checkpoint_seq_ = cp_.sequence;
   }
@@ -1019,7 +1094,10 @@ Supervisor::Supervisor(ProcessService::Impl& impl, std::string uuid)
 Supervisor::~Supervisor() { stop(); }
 
 void Supervisor::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("map-supervisor");
+    run();
+  });
 }
 
 void Supervisor::stop() {

@@ -48,6 +48,7 @@ class ShardRunner {
     std::vector<Failed> failed;
     bool checkpoint = false;
     Checkpoint cp;
+    bool write_now = false;  // the checkpoint is written even if it could wait (see commit)
   };
 
  private:
@@ -66,6 +67,10 @@ class ShardRunner {
   // kept per key), run concurrently, then one checkpoint.
   bool process_lanes(std::span<const Record> recs, const std::string& end_seq);
   bool close_window();
+  // Brings window_state_ up to date from a function that keeps its window's state.
+  void sync_window_state();
+  // Writes cp_ if a checkpoint was put off (checkpoint_deferred_).
+  bool flush_checkpoint();
   InvokeResult invoke(std::span<const Record> recs, bool final_window, Function& fn);
   void report_age(double ms);
   bool ensure_sink();  // looks up (or creates) the sink table once
@@ -98,6 +103,19 @@ class ShardRunner {
   std::string window_state_ = "{}";
   bool window_closed_ = false;  // window_start_'s final invocation is done (see Checkpoint)
   bool window_dirty_ = false;  // records were invoked in the open window
+  // Functions that keep_window_state(): fn_ holds window_start_'s state (it was invoked in
+  // the window since it was last given the state text), and window_state_ is older than that
+  // state while window_state_stale_ (sync_window_state() brings it up to date). Every
+  // invocation is followed by its commit (or the thread ends), so fn_'s state is that of the
+  // records up to the checkpoint being committed.
+  bool state_in_fn_ = false;
+  bool window_state_stale_ = false;
+  // A checkpoint that only moves the shard's position (no outputs or failure records to
+  // write first) is written at most every kCheckpointEveryMs: cp_ is then ahead of the
+  // stored one until the next write (a crash replays from the stored one: at-least-once, and
+  // a window's state is stored with its position, so replayed counts are not counted twice).
+  bool checkpoint_deferred_ = false;
+  int64_t last_checkpoint_write_ms_ = 0;
   // The last IteratorAge reported and when (report_age: run thread and lane threads).
   std::atomic<double> last_age_ms_{0};
   std::atomic<int64_t> last_age_report_ms_{0};

@@ -190,6 +190,53 @@ TEST(WindowCount, CountsCarryStateAndWriteOnTheFinalInvoke) {
                         {"hashtags#a", "2"}, {"hashtags#b", "1"}, {"lang#en", "1"}, {"lang#fr", "1"}}));
 }
 
+// A mapping passes Window::continues instead of the state text once the function holds the
+// window's state: the counts go on from the function's own state, no text is answered, and
+// window_state() gives the text a checkpoint stores (which a new instance takes up again).
+TEST(WindowCount, KeptStateContinuesWithoutTheText) {
+  FunctionConfig c;
+  c.name = "w";
+  c.kind = FunctionConfig::Kind::kWindowCount;
+  c.counts = {{"lang", "lang"}};
+  auto fn = make_function(c);
+  ASSERT_TRUE(fn.ok()) << fn.error().to_string();
+  ASSERT_TRUE((*fn)->keeps_window_state());
+  std::vector<std::string> seqs;
+  Batch b1 = batch_of({R"({"lang":"en"})", R"({"lang":"fr"})"}, seqs);
+  b1.window = Window{0, 60000, R"({"lang#en":5})", false};
+  InvokeResult r1 = (*fn)->invoke(b1);
+  ASSERT_TRUE(r1.window_state);  // given the text: answers the text
+  std::vector<std::string> seqs2;
+  Batch b2 = batch_of({R"({"lang":"en"})"}, seqs2);
+  b2.window = Window{0, 60000, "", false};
+  b2.window->continues = true;
+  InvokeResult r2 = (*fn)->invoke(b2);
+  EXPECT_FALSE(r2.window_state);
+  EXPECT_TRUE(r2.outputs.empty());
+  const std::string text = (*fn)->window_state();
+  EXPECT_NE(text.find("\"lang#en\":7"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"lang#fr\":1"), std::string::npos) << text;
+
+  // A new instance (a restart) continues from the text.
+  auto again = make_function(c);
+  ASSERT_TRUE(again.ok());
+  Batch fin;
+  fin.window = Window{0, 60000, text, true};
+  InvokeResult r3 = (*again)->invoke(fin);
+  std::map<std::string, std::string> counts;
+  for (const auto& o : r3.outputs) counts[o.item.at("key").str()] = o.item.at("count").str();
+  EXPECT_EQ(counts, (std::map<std::string, std::string>{{"lang#en", "7"}, {"lang#fr", "1"}}));
+  EXPECT_EQ((*again)->window_state(), "{}");
+
+  // The final invocation of the kept state ends it: the next window starts empty.
+  Batch fin2;
+  fin2.window = Window{0, 60000, "", true};
+  fin2.window->continues = true;
+  InvokeResult r4 = (*fn)->invoke(fin2);
+  EXPECT_EQ(r4.outputs.size(), 2u);
+  EXPECT_EQ((*fn)->window_state(), "{}");
+}
+
 TEST(KinesisEvent, RoundTripsAndResponsesMapToRecords) {
   std::vector<std::string> seqs;
   Batch b = batch_of({"hello", std::string("\0\x01\xff", 3)}, seqs);

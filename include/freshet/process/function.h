@@ -50,6 +50,10 @@ struct Window {
   int64_t end_ms = 0;
   std::string state = "{}";  // a JSON object
   bool is_final = false;
+  // Functions that keep_window_state(): go on from the state the function holds from its
+  // previous invocation of this window (`state` is not set), and answer no state text
+  // (InvokeResult::window_state empty; the caller asks window_state() when it needs it).
+  bool continues = false;
 };
 
 struct Batch {
@@ -155,6 +159,16 @@ class Function {
  public:
   virtual ~Function() = default;
   virtual InvokeResult invoke(const Batch& batch) = 0;
+  // Tumbling windows: a function that keeps a window's state itself between invocations
+  // answers true (the built-in window_count), so that a mapping passes Window::continues
+  // instead of the state text on the next invocation of the same window and asks for the
+  // text only when it writes a checkpoint: the state (up to max_window_keys values) is then
+  // not parsed and written out again on every batch. Such a function never fails a whole
+  // invocation (function_error), which would leave its state ahead of the records it took.
+  virtual bool keeps_window_state() const { return false; }
+  // The state after the last invocation, as the JSON text a Window carries ("{}" after a
+  // final invocation). Only for functions that keep_window_state().
+  virtual std::string window_state() const { return "{}"; }
   // Lambda's Invoke: an arbitrary JSON payload. Built-ins read it as a Kinesis event (the
   // JSON a mapping sends) and answer Lambda's response ({"batchItemFailures": [...]}, with
   // Freshet's "outputs" extension); exec passes it to the worker as it is.

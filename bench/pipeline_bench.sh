@@ -16,8 +16,9 @@
 # extract into the table and the trend window) had been invoked with all N records
 # (InvokedEventCount, which counts a retried record again, so that time is a lower bound).
 #
-# FRESHET_BINARY picks the binary (default build/release/freshet). Durability is fsync, as
-# shipped. The machine's other load skews the numbers: say so when recording them.
+# FRESHET_BINARY picks the binary (default build/release/freshet), FRESHET_PIPELINE the file
+# (default examples/tweets.yaml; a variant of it measures what one part costs). Durability is
+# fsync, as shipped. The machine's other load skews the numbers: say so when recording them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -39,7 +40,7 @@ trap 'kill $up_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"
 sed -e 's/interval_seconds: 60/interval_seconds: 1/' \
     -e "s/rate: 1000 /rate: $RATE /" \
     -e "s/seed: 42/seed: 42\n    count: $N\n    senders: 4/" \
-    examples/tweets.yaml > "$work/tweets.yaml"
+    "${FRESHET_PIPELINE:-examples/tweets.yaml}" > "$work/tweets.yaml"
 extra=()
 pin=()
 if [ "$MODE" = "--split" ]; then

@@ -64,7 +64,8 @@ Status register_dynamodb(ServiceRegistry& registry, table::TableStore& store,
     auto observe = [service, op](const RequestContext& ctx,
                                  std::chrono::steady_clock::time_point start, const ApiResult& r) {
       const Document* t = ctx.input.find("TableName");
-      const std::string table = t != nullptr && t->is_string() ? t->as_string() : "";
+      const std::string_view table =
+          t != nullptr && t->is_string() ? std::string_view(t->as_string()) : std::string_view();
       if (r.ok()) {
         service->series(table, op).latency->observe(
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)

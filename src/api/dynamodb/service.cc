@@ -4,29 +4,59 @@
 
 namespace freshet::api::dynamodb {
 
-Series& DynamoService::series(const std::string& table, std::string_view operation) {
-  std::string key = table + "\n" + std::string(operation);
+namespace {
+size_t series_chain(std::string_view table, std::string_view operation, size_t chains) {
+  const size_t h = std::hash<std::string_view>()(table) * 31 + std::hash<std::string_view>()(operation);
+  return h % chains;
+}
+}  // namespace
+
+DynamoService::~DynamoService() {
+  for (auto& head : series_heads_) {
+    SeriesNode* n = head.load(std::memory_order_acquire);
+    while (n != nullptr) {
+      SeriesNode* next = n->next;
+      delete n;
+      n = next;
+    }
+  }
+}
+
+Series& DynamoService::series(std::string_view table, std::string_view operation) {
+  auto find = [&](SeriesNode* n) -> SeriesNode* {
+    for (; n != nullptr; n = n->next) {
+      if (n->table == table && n->operation == operation) return n;
+    }
+    return nullptr;
+  };
+  std::atomic<SeriesNode*>& head = series_heads_[series_chain(table, operation, kSeriesChains)];
+  if (SeriesNode* n = find(head.load(std::memory_order_acquire))) {
+    return n->series;
+  }
   std::lock_guard<std::mutex> l(mu_);
-  auto it = series_.find(key);
-  if (it != series_.end()) return *it->second;
+  SeriesNode* first = head.load(std::memory_order_acquire);
+  if (SeriesNode* n = find(first)) return n->series;
   auto cw = [](std::string_view n) { return metrics::cloudwatch_metric_name("dynamodb", n); };
-  const metrics::Labels labels = {{"table", table}, {"operation", std::string(operation)}};
-  auto s = std::make_unique<Series>(Series{
-      metrics_.gauge(cw("ConsumedReadCapacityUnits"), labels,
-                     "Read capacity units consumed (running sum)"),
-      metrics_.gauge(cw("ConsumedWriteCapacityUnits"), labels,
-                     "Write capacity units consumed (running sum)"),
-      metrics_.histogram(cw("SuccessfulRequestLatency"), labels,
-                         "Latency of successful requests in milliseconds"),
-      metrics_.counter(cw("UserErrors"), labels, "Requests answered with a 400 error"),
-      metrics_.counter(cw("ConditionalCheckFailedRequests"), labels,
-                       "Writes whose condition failed"),
-      metrics_.counter(cw("ReturnedItemCount"), labels, "Items returned by Query and Scan"),
-      metrics_.counter(cw("ThrottledRequests"), labels, "Requests throttled"),
-  });
-  Series& ref = *s;
-  series_.emplace(std::move(key), std::move(s));
-  return ref;
+  const metrics::Labels labels = {{"table", std::string(table)},
+                                  {"operation", std::string(operation)}};
+  auto* node = new SeriesNode{
+      std::string(table), std::string(operation),
+      Series{
+          metrics_.gauge(cw("ConsumedReadCapacityUnits"), labels,
+                         "Read capacity units consumed (running sum)"),
+          metrics_.gauge(cw("ConsumedWriteCapacityUnits"), labels,
+                         "Write capacity units consumed (running sum)"),
+          metrics_.histogram(cw("SuccessfulRequestLatency"), labels,
+                             "Latency of successful requests in milliseconds"),
+          metrics_.counter(cw("UserErrors"), labels, "Requests answered with a 400 error"),
+          metrics_.counter(cw("ConditionalCheckFailedRequests"), labels,
+                           "Writes whose condition failed"),
+          metrics_.counter(cw("ReturnedItemCount"), labels, "Items returned by Query and Scan"),
+          metrics_.counter(cw("ThrottledRequests"), labels, "Requests throttled"),
+      },
+      first};
+  head.store(node, std::memory_order_release);
+  return node->series;
 }
 
 std::optional<ApiResult> DynamoService::recall(const std::string& token, const std::string& fingerprint) {

@@ -1,6 +1,8 @@
 // Internal: the state the DynamoDB handlers share, and helpers they all use.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -26,16 +28,21 @@ struct Series {
   metrics::Counter* throttled;           // ThrottledRequests (when throughput is enforced)
 };
 
-// Thread-safe: mu_ guards series_ and tokens_, bucket_mu_ guards buckets_; the store is
-// thread-safe itself.
+// Thread-safe: mu_ guards tokens_ and the creation of series (series_heads_ is read without
+// it), bucket_mu_ guards buckets_; the store is thread-safe itself.
 class DynamoService {
  public:
   DynamoService(table::TableStore& store, metrics::Registry& metrics, DynamoDbApiOptions options)
       : store_(store), metrics_(metrics), opt_(std::move(options)) {}
+  ~DynamoService();
+  DynamoService(const DynamoService&) = delete;
+  DynamoService& operator=(const DynamoService&) = delete;
 
   table::TableStore& store() { return store_; }
   const DynamoDbApiOptions& options() const { return opt_; }
-  Series& series(const std::string& table, std::string_view operation);
+  // The series of (table, operation), created on first use and never removed. Every request
+  // looks its series up: a hit takes no lock and allocates nothing (see SeriesNode).
+  Series& series(std::string_view table, std::string_view operation);
 
   std::string region(const RequestContext& ctx) const {
     return ctx.region.empty() ? opt_.default_region : ctx.region;
@@ -72,7 +79,18 @@ class DynamoService {
   metrics::Registry& metrics_;
   DynamoDbApiOptions opt_;
   std::mutex mu_;
-  std::map<std::string, std::unique_ptr<Series>, std::less<>> series_;  // GUARDED_BY(mu_)
+  // The series, in a fixed hash table of singly linked chains. A node is written completely
+  // and then published at the head of its chain with a release store, under mu_ (one writer
+  // at a time); readers walk a chain from an acquire load of its head without a lock. Nodes
+  // are never unlinked or changed after publication, and are freed by the destructor.
+  struct SeriesNode {
+    std::string table;
+    std::string operation;
+    Series series;
+    SeriesNode* next;
+  };
+  static constexpr size_t kSeriesChains = 256;
+  std::array<std::atomic<SeriesNode*>, kSeriesChains> series_heads_{};
   struct Token {
     std::string fingerprint;
     Document response;

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
+#include <thread>
 
 #include "dispatcher.h"
 #include "dynamodb/convert.h"
+#include "dynamodb/service.h"
 #include "freshet/api/codec.h"
 #include "freshet/api/dynamodb.h"
 
@@ -182,6 +185,46 @@ TEST_F(DynamoDbApiTest, MetricsUseCloudWatchNames) {
   EXPECT_NE(text.find(R"j(freshet_dynamodb_ConsumedReadCapacityUnits{operation="GetItem",table="items"} 0.5)j"),
             std::string::npos);
   EXPECT_NE(text.find(R"j(freshet_dynamodb_UserErrors_total{operation="GetItem",table="items"} 1)j"),
+            std::string::npos);
+}
+
+// The per (table, operation) series are found without a lock: threads looking up and
+// creating them at once (more pairs than the hash table has chains) all get one series per
+// pair, registered once with its labels.
+TEST_F(DynamoDbApiTest, SeriesAreOnePerTableAndOperationAcrossThreads) {
+  dynamodb::DynamoService service(*store_, metrics_, {});
+  constexpr int kTables = 300, kThreads = 4;
+  const std::string_view ops[] = {"GetItem", "Query"};
+  std::vector<std::vector<dynamodb::Series*>> seen(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 2; ++round) {
+        for (int i = 0; i < kTables; ++i) {
+          const int table = (i * 7 + t * 13) % kTables;  // threads race on different orders
+          for (std::string_view op : ops) {
+            seen[t].push_back(&service.series("tbl" + std::to_string(table), op));
+          }
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<dynamodb::Series*> distinct;
+  for (int i = 0; i < kTables; ++i) {
+    for (std::string_view op : ops) {
+      dynamodb::Series* s = &service.series("tbl" + std::to_string(i), op);
+      distinct.insert(s);
+      EXPECT_EQ(s, &service.series(std::string("tbl") + std::to_string(i), std::string(op)));
+    }
+  }
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kTables) * 2);
+  for (const auto& v : seen) {
+    for (dynamodb::Series* s : v) EXPECT_TRUE(distinct.count(s));
+  }
+  service.series("tbl7", "Query").returned_items->inc(3);
+  const std::string text = metrics_.render_prometheus();
+  EXPECT_NE(text.find(R"j(freshet_dynamodb_ReturnedItemCount_total{operation="Query",table="tbl7"} 3)j"),
             std::string::npos);
 }
 

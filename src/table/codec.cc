@@ -131,6 +131,100 @@ bool get_value(std::string_view& in, Value& out, int depth) {
   return false;
 }
 
+size_t number_size(std::string_view text) {
+  auto d = Decimal::parse(text);
+  return d.ok() ? d->size() : text.size();
+}
+
+bool get_view(std::string_view& in, std::string_view& out) {
+  uint64_t n;
+  if (!get_varint(in, n) || n > in.size()) return false;
+  out = in.substr(0, n);
+  in.remove_prefix(n);
+  return true;
+}
+
+// get_value without building the value: reports it to v (if not null) and, when sized,
+// adds its value_size (value.cc) to size.
+bool walk_value(std::string_view& in, ItemVisitor* v, int depth, bool sized, size_t& size) {
+  if (in.empty() || depth > kMaxDepth + 1) return false;
+  const uint8_t t = static_cast<uint8_t>(in[0]);
+  const Type type = static_cast<Type>(t);
+  in.remove_prefix(1);
+  switch (type) {
+    case Type::kS:
+    case Type::kN:
+    case Type::kB: {
+      std::string_view b;
+      if (!get_view(in, b)) return false;
+      if (sized) size += type == Type::kN ? number_size(b) : b.size();
+      if (v != nullptr) v->scalar(type, b);
+      return true;
+    }
+    case Type::kBool:
+      if (in.empty()) return false;
+      size += 1;
+      if (v != nullptr) v->boolean(in[0] != 0);
+      in.remove_prefix(1);
+      return true;
+    case Type::kNull:
+      size += 1;
+      if (v != nullptr) v->null();
+      return true;
+    case Type::kM:
+    case Type::kL: {
+      uint64_t n;
+      if (!get_varint(in, n) || n > in.size()) return false;
+      if (v != nullptr) v->begin(type);
+      size += 3;
+      for (uint64_t i = 0; i < n; ++i) {
+        size += 1;
+        if (type == Type::kM) {
+          std::string_view k;
+          if (!get_view(in, k)) return false;
+          size += k.size();
+          if (v != nullptr) v->name(k);
+        }
+        if (!walk_value(in, v, depth + 1, sized, size)) return false;
+      }
+      if (v != nullptr) v->end(type);
+      return true;
+    }
+    case Type::kSS:
+    case Type::kNS:
+    case Type::kBS: {
+      uint64_t n;
+      if (!get_varint(in, n) || n > in.size()) return false;
+      if (v != nullptr) v->begin(type);
+      for (uint64_t i = 0; i < n; ++i) {
+        std::string_view m;
+        if (!get_view(in, m)) return false;
+        if (sized) size += type == Type::kNS ? number_size(m) : m.size();
+        if (v != nullptr) v->set_member(type, m);
+      }
+      if (v != nullptr) v->end(type);
+      return true;
+    }
+  }
+  return false;
+}
+
+// The checks decode_item and walk_item share: the CRC and the version. On success body is
+// the bytes after the version and before the CRC.
+Status check_item_bytes(std::string_view bytes, std::string_view& body) {
+  auto corrupt = [](const char* what) { return Error(ErrorCode::kCorruption, what); };
+  if (bytes.size() < 6) return corrupt("item value too short");
+  uint32_t stored = 0;
+  for (int i = 0; i < 4; ++i) {
+    stored |= uint32_t{static_cast<uint8_t>(bytes[bytes.size() - 4 + i])} << (8 * i);
+  }
+  body = bytes.substr(0, bytes.size() - 4);
+  if (crc32c::value(body) != stored) return corrupt("item value CRC mismatch");
+  if (static_cast<uint8_t>(body[0]) != kItemFormatVersion) return corrupt("unknown item version");
+  body.remove_prefix(1);
+  return Status();
+}
+
 }  // namespace
 
 void append_u32_be(uint32_t v, std::string& out) {
@@ -209,15 +303,8 @@ std::string encode_item(const Item& item) {
 
 Result<Item> decode_item(std::string_view bytes) {
   auto corrupt = [](const char* what) { return Error(ErrorCode::kCorruption, what); };
-  if (bytes.size() < 6) return corrupt("item value too short");
-  uint32_t stored = 0;
-  for (int i = 0; i < 4; ++i) {
-    stored |= uint32_t{static_cast<uint8_t>(bytes[bytes.size() - 4 + i])} << (8 * i);
-  }
-  std::string_view body = bytes.substr(0, bytes.size() - 4);
-  if (crc32c::value(body) != stored) return corrupt("item value CRC mismatch");
-  if (static_cast<uint8_t>(body[0]) != kItemFormatVersion) return corrupt("unknown item version");
-  body.remove_prefix(1);
+  std::string_view body;
+  FRESHET_RETURN_IF_ERROR(check_item_bytes(bytes, body));
   uint64_t n;
   if (!get_varint(body, n) || n > body.size()) return corrupt("bad attribute count");
   Item item;
@@ -229,6 +316,25 @@ Result<Item> decode_item(std::string_view bytes) {
   }
   if (!body.empty()) return corrupt("trailing bytes in item value");
   return item;
+}
+
+Status walk_item(std::string_view bytes, ItemVisitor* visitor, size_t* size) {
+  auto corrupt = [](const char* what) { return Error(ErrorCode::kCorruption, what); };
+  std::string_view body;
+  FRESHET_RETURN_IF_ERROR(check_item_bytes(bytes, body));
+  uint64_t n;
+  if (!get_varint(body, n) || n > body.size()) return corrupt("bad attribute count");
+  size_t total = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view k;
+    if (!get_view(body, k)) return corrupt("bad attribute");
+    total += k.size();
+    if (visitor != nullptr) visitor->name(k);
+    if (!walk_value(body, visitor, 1, size != nullptr, total)) return corrupt("bad attribute");
+  }
+  if (!body.empty()) return corrupt("trailing bytes in item value");
+  if (size != nullptr) *size = total;
+  return Status();
 }
 
 }  // namespace freshet::table

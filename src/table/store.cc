@@ -1038,13 +1038,27 @@ Result<WriteOutcome> TableStore::update_item_nowait(std::string_view table, cons
 }
 
 Result<std::optional<Item>> TableStore::get_item(std::string_view table, const Item& key) const {
+  std::string value;
+  auto found = get_item_encoded(table, key, value);
+  if (!found.ok()) return found.error();
+  if (!*found) return std::optional<Item>();
+  auto item = decode_item(value);
+  if (!item.ok()) return item.error();
+  return std::optional<Item>(std::move(*item));
+}
+
+Result<bool> TableStore::get_item_encoded(std::string_view table, const Item& key,
+                                          std::string& value) const {
   const Impl& m = *impl_;
   auto a = m.active(table);
   if (!a.ok()) return a.error();
   const TableDesc& d = *a->second;
   FRESHET_RETURN_IF_ERROR(validate_key(d, key));
   no_perf_counters();
-  return m.read(Impl::item_key(d, key));
+  rocksdb::Status s = m.db->Get(rocksdb::ReadOptions(), Impl::item_key(d, key), &value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return io_error(s);
+  return true;
 }
 
 // ---- query and scan ----
@@ -1172,34 +1186,56 @@ Result<Page> TableStore::query(const QuerySpec& spec) const {
     it->SeekForPrev(bnd.hi);
     if (it->Valid() && it->key().compare(hi) >= 0) it->Prev();
   }
-  for (; it->Valid(); spec.forward ? it->Next() : it->Prev()) {
-    auto item = decode_item(std::string_view(it->value().data(), it->value().size()));
-    if (!item.ok()) return item.error();
-    const size_t sz = item_size(*item);
-    page.bytes_read += sz;
-    ++page.scanned_count;
+  if (spec.encoded && spec.filter != nullptr) {
+    return Error(ErrorCode::kInvalidArgument, "an encoded query takes no filter");
+  }
+  // LastEvaluatedKey: the key attributes of the table and of the index queried.
+  auto last_key = [&](const Item& item) {
     Item key_attrs;
     auto add_key = [&](const std::string& n) {
-      auto f = item->find(n);
-      if (f != item->end()) key_attrs[n] = f->second;
+      auto f = item.find(n);
+      if (f != item.end()) key_attrs[n] = f->second;
     };
+    add_key(d.key.hash.name);
+    if (d.key.range) add_key(d.key.range->name);
+    if (x) {
+      add_key(x->key.hash.name);
+      if (x->key.range) add_key(x->key.range->name);
+    }
+    return key_attrs;
+  };
+  for (; it->Valid(); spec.forward ? it->Next() : it->Prev()) {
+    const std::string_view raw(it->value().data(), it->value().size());
+    std::optional<Item> item;
+    if (spec.encoded) {
+      // The item stays encoded: walking it checks it and gives its size.
+      size_t sz = 0;
+      FRESHET_RETURN_IF_ERROR(walk_item(raw, nullptr, &sz));
+      page.bytes_read += sz;
+      page.encoded.append(raw);
+      page.encoded_ends.push_back(page.encoded.size());
+    } else {
+      auto decoded = decode_item(raw);
+      if (!decoded.ok()) return decoded.error();
+      page.bytes_read += item_size(*decoded);
+      item = std::move(*decoded);
+    }
+    ++page.scanned_count;
     const bool stop = (spec.limit > 0 && page.scanned_count >= spec.limit) ||
                       page.bytes_read >= spec.max_page_bytes;
     if (stop) {
-      add_key(d.key.hash.name);
-      if (d.key.range) add_key(d.key.range->name);
-      if (x) {
-        add_key(x->key.hash.name);
-        if (x->key.range) add_key(x->key.range->name);
+      if (!item) {
+        auto decoded = decode_item(raw);
+        if (!decoded.ok()) return decoded.error();
+        page.last_evaluated_key = last_key(*decoded);
+      } else {
+        page.last_evaluated_key = last_key(*item);
       }
     }
-    if (spec.filter == nullptr || evaluate(*spec.filter, *item)) {
+    if (item && (spec.filter == nullptr || evaluate(*spec.filter, *item))) {
       page.items.push_back(std::move(*item));
     }
-    if (stop) {
-      page.last_evaluated_key = std::move(key_attrs);
-      break;
-    }
+    if (stop) break;
   }
   if (!it->status().ok()) return io_error(it->status());
   return page;

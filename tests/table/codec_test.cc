@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "freshet/common/crc32c.h"
+
 namespace freshet::table {
 namespace {
 
@@ -38,6 +40,125 @@ TEST(ItemCodec, DetectsCorruption) {
   for (size_t n = 0; n < bytes.size(); ++n) {
     EXPECT_FALSE(decode_item(bytes.substr(0, n)).ok()) << n;
   }
+}
+
+// Records what walk_item reports, as a text, to compare with the item it walked.
+class Recorder final : public ItemVisitor {
+ public:
+  std::string text;
+  void name(std::string_view n) override { text += "name:" + std::string(n) + ";"; }
+  void scalar(Type t, std::string_view b) override {
+    text += std::string(type_name(t)) + ":" + std::string(b) + ";";
+  }
+  void boolean(bool b) override { text += b ? "BOOL:1;" : "BOOL:0;"; }
+  void null() override { text += "NULL;"; }
+  void begin(Type t) override { text += "begin " + std::string(type_name(t)) + ";"; }
+  void set_member(Type t, std::string_view b) override {
+    text += std::string(type_name(t)) + " member:" + std::string(b) + ";";
+  }
+  void end(Type t) override { text += "end " + std::string(type_name(t)) + ";"; }
+};
+
+void record_value(const Value& v, std::string& text);
+void record_item(const Item& item, std::string& text) {
+  for (const auto& [k, v] : item) {
+    text += "name:" + k + ";";
+    record_value(v, text);
+  }
+}
+void record_value(const Value& v, std::string& text) {
+  const std::string t(type_name(v.type()));
+  switch (v.type()) {
+    case Type::kS:
+    case Type::kN:
+    case Type::kB: text += t + ":" + v.str() + ";"; break;
+    case Type::kBool: text += v.as_bool() ? "BOOL:1;" : "BOOL:0;"; break;
+    case Type::kNull: text += "NULL;"; break;
+    case Type::kM:
+      text += "begin M;";
+      record_item(v.as_map(), text);
+      text += "end M;";
+      break;
+    case Type::kL:
+      text += "begin L;";
+      for (const Value& e : v.as_list()) record_value(e, text);
+      text += "end L;";
+      break;
+    case Type::kSS:
+    case Type::kNS:
+    case Type::kBS:
+      text += "begin " + t + ";";
+      for (const auto& m : v.members()) text += t + " member:" + m + ";";
+      text += "end " + t + ";";
+      break;
+  }
+}
+
+TEST(ItemCodec, WalkReportsTheDecodedItemAndItsSize) {
+  Value nested = Value::n("0.000123");
+  for (int i = 0; i < kMaxDepth - 1; ++i) {  // the deepest nesting decode_item accepts
+    nested = i % 2 ? Value::map({{"d", nested}, {"e", Value::boolean(false)}})
+                   : Value::list({nested, Value::s("e")});
+  }
+  const Item deep{{"d", nested}};
+  ASSERT_TRUE(decode_item(encode_item(deep)).ok());
+  const std::vector<Item> items = {
+      sample(),
+      Item{{"only", Value::s("")}},
+      Item{{"n", Value::n("123456789012345678901234567890.12345678")}, {"m", Value::map({})}},
+      Item{{"l", Value::list({})}, {"ns", Value::set(Type::kNS, {"1E+10", "-0.5"})}},
+      deep,
+  };
+  for (const Item& item : items) {
+    const std::string bytes = encode_item(item);
+    Recorder r;
+    size_t size = 0;
+    ASSERT_TRUE(walk_item(bytes, &r, &size).ok()) << to_debug_string(item);
+    std::string want;
+    record_item(item, want);
+    EXPECT_EQ(r.text, want);
+    EXPECT_EQ(size, item_size(item)) << to_debug_string(item);
+    EXPECT_TRUE(walk_item(bytes, nullptr, nullptr).ok());
+  }
+}
+
+TEST(ItemCodec, WalkDetectsWhatDecodeDetects) {
+  const std::string bytes = encode_item(sample());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string bad = bytes;
+    bad[i] = static_cast<char>(bad[i] ^ 0x40);
+    size_t size = 0;
+    Status s = walk_item(bad, nullptr, &size);
+    ASSERT_FALSE(s.ok()) << i;
+    EXPECT_EQ(s.error().code(), ErrorCode::kCorruption);
+    EXPECT_EQ(s.error().message(), decode_item(bad).error().message()) << i;
+  }
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    Status s = walk_item(bytes.substr(0, n), nullptr, nullptr);
+    ASSERT_FALSE(s.ok()) << n;
+    EXPECT_EQ(s.error().message(), decode_item(bytes.substr(0, n)).error().message()) << n;
+  }
+  // Bad structure behind a good CRC: every truncation of the body, resealed.
+  auto seal = [](std::string body) {
+    const uint32_t crc = crc32c::value(body);
+    for (int i = 0; i < 4; ++i) body.push_back(static_cast<char>((crc >> (8 * i)) & 0xFF));
+    return body;
+  };
+  const std::string body = bytes.substr(0, bytes.size() - 4);
+  for (size_t n = 1; n < body.size(); ++n) {
+    const std::string bad = seal(body.substr(0, n));
+    Status s = walk_item(bad, nullptr, nullptr);
+    ASSERT_FALSE(s.ok()) << n;
+    EXPECT_EQ(s.error().message(), decode_item(bad).error().message()) << n;
+  }
+  EXPECT_EQ(walk_item(seal(body + "x"), nullptr, nullptr).error().message(),
+            "trailing bytes in item value");
+  // Nesting past the limit (which encode_item does not check): both refuse it.
+  Value v = Value::s("x");
+  for (int i = 0; i < kMaxDepth + 2; ++i) v = Value::list({v});
+  const std::string too_deep = encode_item(Item{{"a", v}});
+  ASSERT_FALSE(decode_item(too_deep).ok());
+  EXPECT_FALSE(walk_item(too_deep, nullptr, nullptr).ok());
 }
 
 TEST(KeyCodec, StringsAndBinariesOrderAndDelimit) {

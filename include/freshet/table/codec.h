@@ -65,4 +65,29 @@ std::string encode_item(const Item& item);
 // Fails with kCorruption on a bad CRC, version, or structure.
 Result<Item> decode_item(std::string_view bytes);
 
+// What walk_item reports of an encoded item, in its stored (sorted) order, without building
+// it: hot read paths write their answers straight from the stored bytes with one. The
+// string_views point into the walked bytes.
+class ItemVisitor {
+ public:
+  virtual ~ItemVisitor() = default;
+  // A member name (of the item or of an M value), before its value.
+  virtual void name(std::string_view n) = 0;
+  // An S, N or B value (B as its raw bytes, N as its stored text).
+  virtual void scalar(Type t, std::string_view bytes) = 0;
+  virtual void boolean(bool b) = 0;
+  virtual void null() = 0;
+  // An M, L, SS, NS or BS value: begin, its members (name + value for M, values for L,
+  // set_member for sets), end.
+  virtual void begin(Type t) = 0;
+  virtual void set_member(Type set_type, std::string_view bytes) = 0;
+  virtual void end(Type t) = 0;
+};
+
+// Checks an encoded item as decode_item does (the same kCorruption errors), reports its
+// attributes to visitor when it is not null, and sets *size (when not null) to its
+// item_size (value.h: a parse per number, so only when asked). A corrupt item may have been
+// reported in part before the error.
+Status walk_item(std::string_view bytes, ItemVisitor* visitor, size_t* size);
+
 }  // namespace freshet::table

@@ -168,6 +168,9 @@ struct QuerySpec {
   std::optional<Item> exclusive_start_key;
   const Condition* filter = nullptr;
   size_t max_page_bytes = 1 << 20;
+  // The items as their stored encodings (Page::encoded) instead of decoded (Page::items).
+  // REQUIRES: no filter.
+  bool encoded = false;
 };
 
 struct ScanSpec {
@@ -182,6 +185,10 @@ struct ScanSpec {
 
 struct Page {
   std::vector<Item> items;  // after the filter
+  // QuerySpec::encoded: the items' stored encodings back to back (codec.h), item i ending at
+  // encoded_ends[i]; items is then empty.
+  std::string encoded;
+  std::vector<size_t> encoded_ends;
   int64_t scanned_count = 0;
   std::optional<Item> last_evaluated_key;
   size_t bytes_read = 0;  // sum of the sizes of the items read (capacity units)
@@ -247,6 +254,10 @@ class TableStore {
   Result<WriteOutcome> update_item(std::string_view table, const Item& key,
                                    const UpdateExpr& update, const Condition* condition = nullptr);
   Result<std::optional<Item>> get_item(std::string_view table, const Item& key) const;
+  // get_item without decoding: the item's stored encoding (codec.h: walk_item reads it)
+  // into value, and false when there is no such item. Same errors as get_item.
+  Result<bool> get_item_encoded(std::string_view table, const Item& key,
+                                std::string& value) const;
 
   // The same writes without holding the caller's thread during the WAL fsync: the work is
   // done (and the condition evaluated) before these return; done runs once the write is

@@ -1,9 +1,11 @@
 #include "convert.h"
 
 #include <algorithm>
+#include <array>
 
 #include "freshet/api/codec.h"
 #include "freshet/common/base64.h"
+#include "freshet/table/codec.h"
 #include "freshet/table/number.h"
 
 namespace freshet::api::dynamodb {
@@ -293,6 +295,94 @@ void append_item_json(const table::Item& item, std::string& out) {
     append_value_json(v, out);
   }
   out.push_back('}');
+}
+
+namespace {
+
+// Writes append_value_json's text for each value walk_item reports. Commas: a member of an
+// item or M is preceded by one when it is not the first (at its name); an element of an L
+// or a set, at its value.
+class JsonItemWriter final : public table::ItemVisitor {
+ public:
+  explicit JsonItemWriter(std::string& out) : out_(out) {}
+
+  void name(std::string_view n) override {
+    separate();
+    append_json_string(n, out_);
+    out_.push_back(':');
+  }
+  void scalar(Type t, std::string_view bytes) override {
+    open_value(t);
+    if (t == Type::kB) {
+      out_.push_back('"');
+      base64_encode_append(bytes, out_);
+      out_.push_back('"');
+    } else {
+      append_json_string(bytes, out_);
+    }
+    out_.push_back('}');
+  }
+  void boolean(bool b) override {
+    open_value(Type::kBool);
+    out_ += b ? "true}" : "false}";
+  }
+  void null() override {
+    open_value(Type::kNull);
+    out_ += "true}";
+  }
+  void begin(Type t) override {
+    open_value(t);
+    out_.push_back(t == Type::kM ? '{' : '[');
+    ++depth_;
+    first_[depth_] = true;
+    in_list_[depth_] = t != Type::kM;
+  }
+  void set_member(Type set_type, std::string_view bytes) override {
+    separate();
+    if (set_type == Type::kBS) {
+      out_.push_back('"');
+      base64_encode_append(bytes, out_);
+      out_.push_back('"');
+    } else {
+      append_json_string(bytes, out_);
+    }
+  }
+  void end(Type t) override {
+    --depth_;
+    out_ += t == Type::kM ? "}}" : "]}";
+  }
+
+ private:
+  void separate() {
+    if (!first_[depth_]) out_.push_back(',');
+    first_[depth_] = false;
+  }
+  // {"T": with the comma before it inside an L.
+  void open_value(Type t) {
+    static constexpr std::string_view kOpen[] = {
+        "",         "{\"S\":",  "{\"N\":", "{\"B\":",  "{\"BOOL\":", "{\"NULL\":",
+        "{\"M\":", "{\"L\":", "{\"SS\":", "{\"NS\":", "{\"BS\":"};
+    static_assert(static_cast<int>(Type::kBS) == 10);
+    if (in_list_[depth_]) separate();
+    out_ += kOpen[static_cast<uint8_t>(t)];
+  }
+
+  std::string& out_;
+  // walk_item stops past kMaxDepth + 1 levels of values.
+  static constexpr int kLevels = table::kMaxDepth + 4;
+  int depth_ = 0;
+  std::array<bool, kLevels> first_{true};
+  std::array<bool, kLevels> in_list_{false};
+};
+
+}  // namespace
+
+Status append_encoded_item_json(std::string_view encoded, std::string& out, size_t* size) {
+  out.push_back('{');
+  JsonItemWriter w(out);
+  FRESHET_RETURN_IF_ERROR(table::walk_item(encoded, &w, size));
+  out.push_back('}');
+  return Status();
 }
 
 }  // namespace freshet::api::dynamodb

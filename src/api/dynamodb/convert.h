@@ -8,6 +8,7 @@
 
 #include "freshet/api/aws_error.h"
 #include "freshet/api/document.h"
+#include "freshet/common/result.h"
 #include "freshet/table/value.h"
 
 namespace freshet::api::dynamodb {
@@ -31,6 +32,11 @@ Document from_item(const table::Item& item);
 // writes.
 void append_value_json(const table::Value& v, std::string& out);
 void append_item_json(const table::Item& item, std::string& out);
+// The same JSON written straight from an item's stored encoding (table/codec.h), without
+// building the Item: byte for byte what append_item_json(decode_item(encoded)) writes. Sets
+// *size (when not null) to the item's item_size. Fails as decode_item does (out may then
+// hold part of the item).
+Status append_encoded_item_json(std::string_view encoded, std::string& out, size_t* size);
 
 ApiError validation(std::string message);
 

@@ -307,26 +307,48 @@ ApiResult get_item(DynamoService& s, RequestContext& ctx) {
     consistent = c->as_bool();
   }
   if (auto e = s.admit(table, "GetItem", true)) return *e;
+  if (ctx.protocol == Protocol::kJson) {  // written straight into the body
+    std::string body(1, '{');
+    bool found = false;
+    size_t size = 0;
+    if (!projection) {  // the common read: from the stored encoding, no Item built
+      std::string value;
+      auto r = s.store().get_item_encoded(table, key, value);
+      if (!r.ok()) return to_dynamo_error(r.error());
+      if ((found = *r)) {
+        body += "\"Item\":";
+        Status written = append_encoded_item_json(value, body, &size);
+        if (!written.ok()) return to_dynamo_error(written.error());
+      }
+    } else {
+      auto r = s.store().get_item(table, key);
+      if (!r.ok()) return to_dynamo_error(r.error());
+      if ((found = r->has_value())) {
+        size = table::item_size(**r);
+        body += "\"Item\":";
+        append_item_json(table::project(**r, *projection), body);
+      }
+    }
+    const double units = read_units(size, consistent);
+    s.series(table, "GetItem").consumed_read->add(units);
+    s.charge(table, true, units);
+    if (auto capacity = consumed_capacity(in, table, units, true)) {
+      body += std::string(found ? "," : "") + "\"ConsumedCapacity\":" + encode_json(*capacity);
+    }
+    body.push_back('}');
+    return EncodedBody{std::move(body)};
+  }
   auto r = s.store().get_item(table, key);
   if (!r.ok()) return to_dynamo_error(r.error());
   const double units = read_units(*r ? table::item_size(**r) : 0, consistent);
   s.series(table, "GetItem").consumed_read->add(units);
   s.charge(table, true, units);
   if (*r && projection) **r = table::project(**r, *projection);
-  std::optional<Document> capacity = consumed_capacity(in, table, units, true);
-  if (ctx.protocol == Protocol::kJson) {  // written straight into the body
-    std::string body(1, '{');
-    if (*r) {
-      body += "\"Item\":";
-      append_item_json(**r, body);
-    }
-    if (capacity) body += std::string(*r ? "," : "") + "\"ConsumedCapacity\":" + encode_json(*capacity);
-    body.push_back('}');
-    return EncodedBody{std::move(body)};
-  }
   Document out = Document::make_map();
   if (*r) out.set("Item", from_item(**r));
-  if (capacity) out.set("ConsumedCapacity", std::move(*capacity));
+  if (auto capacity = consumed_capacity(in, table, units, true)) {
+    out.set("ConsumedCapacity", std::move(*capacity));
+  }
   return out;
 }
 

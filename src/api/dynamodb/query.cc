@@ -270,18 +270,27 @@ ApiResult page_response(DynamoService& s, const RequestContext& ctx, const ReadR
   Series& m = s.series(r.table, op);
   m.consumed_read->add(units);
   s.charge(r.table, true, units);
-  m.returned_items->inc(page.items.size());
+  const bool encoded = !page.encoded_ends.empty();  // then page.items is empty
+  const size_t returned = encoded ? page.encoded_ends.size() : page.items.size();
+  m.returned_items->inc(returned);
   std::optional<Document> capacity = consumed_capacity(in, r.table, units, true, nullptr, x);
-  const int64_t count = static_cast<int64_t>(page.items.size());
+  const int64_t count = static_cast<int64_t>(returned);
   if (ctx.protocol == Protocol::kJson) {
     std::string body;
     body.reserve(64 + (items_wanted ? page.bytes_read + page.bytes_read / 2 : 0));
     body.push_back('{');
     if (items_wanted) {
       body += "\"Items\":[";
-      for (size_t i = 0; i < page.items.size(); ++i) {
+      for (size_t i = 0; i < returned; ++i) {
         if (i > 0) body.push_back(',');
-        append_item_json(page.items[i], body);
+        if (encoded) {
+          const size_t begin = i == 0 ? 0 : page.encoded_ends[i - 1];
+          const std::string_view item(page.encoded.data() + begin, page.encoded_ends[i] - begin);
+          Status written = append_encoded_item_json(item, body, nullptr);  // sized by the store
+          if (!written.ok()) return to_dynamo_error(written.error());
+        } else {
+          append_item_json(page.items[i], body);
+        }
       }
       body += "],";
     }
@@ -367,6 +376,11 @@ ApiResult query(DynamoService& s, RequestContext& ctx) {
   if (const Document* f = in.find("ScanIndexForward"); f != nullptr && f->is_bool()) {
     q.forward = f->as_bool();
   }
+  // JSON answers of items as stored (no filter, no projection, no fetch of LSI items from the
+  // table) are written straight from the stored encodings.
+  q.encoded = ctx.protocol == Protocol::kJson && !r.filter && !r.projection &&
+              !(x != nullptr && !x->global && r.select == "ALL_ATTRIBUTES" &&
+                x->projection.type != table::ProjectionType::kAll);
   auto page = s.store().query(q);
   if (!page.ok()) return to_dynamo_error(page.error());
   return page_response(s, ctx, r, d, *page, "Query");

@@ -11,6 +11,7 @@
 #include "dynamodb/service.h"
 #include "freshet/api/codec.h"
 #include "freshet/api/dynamodb.h"
+#include "freshet/table/codec.h"
 
 namespace freshet::api {
 namespace {
@@ -91,6 +92,71 @@ TEST(DynamoDbJson, DirectWriterMatchesDocumentEncoding) {
   std::string empty;
   dynamodb::append_item_json({}, empty);
   EXPECT_EQ(empty, encode_json(dynamodb::from_item({})));
+  // From the stored encoding (GetItem and Query), with deep nesting of every container kind.
+  Value deep = Value::map(inner);
+  for (int i = 0; i < table::kMaxDepth - 2; ++i) {
+    deep = i % 3 == 0 ? Value::list({deep, Value::s("after"), Value::set(Type::kNS, {"1", "2"})})
+         : i % 3 == 1 ? Value::map({{"a", Value::null()}, {"b", deep}, {"c", Value::boolean(false)}})
+                      : Value::list({Value::list({}), deep});
+  }
+  for (const table::Item& it :
+       {item, table::Item{}, table::Item{{"deep", deep}, {"z", Value::s("last")}}}) {
+    std::string from_encoding = "prefix";
+    size_t size = 0;
+    ASSERT_TRUE(dynamodb::append_encoded_item_json(table::encode_item(it), from_encoding, &size).ok());
+    EXPECT_EQ(from_encoding, "prefix" + encode_json(dynamodb::from_item(it)));
+    EXPECT_EQ(size, table::item_size(it));
+  }
+  std::string bad = table::encode_item(item);
+  bad[3] ^= 1;
+  std::string out;
+  EXPECT_EQ(dynamodb::append_encoded_item_json(bad, out, nullptr).error().code(),
+            ErrorCode::kCorruption);
+}
+
+// GetItem and Query answer from the stored encodings when they can, and from decoded items
+// when a projection, a filter or Select needs them: the same bytes either way.
+TEST_F(DynamoDbApiTest, ReadsFromStoredEncodingsMatchDecodedReads) {
+  AwsResponse r = call("CreateTable",
+                       R"j({"TableName":"rows","BillingMode":"PAY_PER_REQUEST",
+                           "KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},
+                                        {"AttributeName":"sk","KeyType":"RANGE"}],
+                           "AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},
+                                                   {"AttributeName":"sk","AttributeType":"N"}]})j");
+  ASSERT_EQ(r.status, 200) << r.body;
+  for (int i = 0; i < 12; ++i) {
+    const std::string item = R"j({"pk":{"S":"p"},"sk":{"N":")j" + std::to_string(i) +
+                             R"j("},"n":{"N":"-0012.50"},"s":{"S":"q\"\u0001\u00e9"},"m":{"M":{"l":{"L":[{"BS":["AAE="]},{"NULL":true}]}}}})j";
+    r = call("PutItem", R"j({"TableName":"rows","Item":)j" + item + "}");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  const std::string all_attributes = R"j("ProjectionExpression":"pk, sk, n, s, m")j";
+  // GetItem: stored encoding (no projection) against decoded (a projection of every attribute).
+  const std::string key = R"j("TableName":"rows","Key":{"pk":{"S":"p"},"sk":{"N":"3"}},"ReturnConsumedCapacity":"TOTAL")j";
+  AwsResponse plain = call("GetItem", "{" + key + "}");
+  AwsResponse projected = call("GetItem", "{" + key + "," + all_attributes + "}");
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  EXPECT_EQ(plain.body, projected.body);
+  EXPECT_EQ(plain.body,
+            R"j({"Item":{"m":{"M":{"l":{"L":[{"BS":["AAE="]},{"NULL":true}]}}},"n":{"N":"-12.5"},"pk":{"S":"p"},"s":{"S":"q\"\u0001é"},"sk":{"N":"3"}},"ConsumedCapacity":{"TableName":"rows","CapacityUnits":0.5,"ReadCapacityUnits":0.5}})j");
+  AwsResponse missing = call("GetItem", R"j({"TableName":"rows","Key":{"pk":{"S":"p"},"sk":{"N":"99"}},"ReturnConsumedCapacity":"TOTAL"})j");
+  EXPECT_EQ(missing.body, R"j({"ConsumedCapacity":{"TableName":"rows","CapacityUnits":0.5,"ReadCapacityUnits":0.5}})j");
+  // Query, forward and backward, paged by Limit (LastEvaluatedKey) and not.
+  for (const std::string& extra :
+       {std::string(), std::string(R"j(,"Limit":5)j"),
+        std::string(R"j(,"ScanIndexForward":false,"Limit":4,"ExclusiveStartKey":{"pk":{"S":"p"},"sk":{"N":"9"}})j")}) {
+    const std::string q = R"j({"TableName":"rows","KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{":p":{"S":"p"}},"ReturnConsumedCapacity":"TOTAL")j" + extra;
+    AwsResponse encoded = call("Query", q + "}");
+    AwsResponse decoded = call("Query", q + "," + all_attributes + "}");
+    ASSERT_EQ(encoded.status, 200) << encoded.body;
+    EXPECT_EQ(encoded.body, decoded.body) << extra;
+    AwsResponse count = call("Query", q + R"j(,"Select":"COUNT"})j");
+    Document c = json(count);
+    EXPECT_EQ(c.find("Count")->as_int(), json(encoded).find("Count")->as_int()) << extra;
+  }
+  AwsResponse page = call("Query", R"j({"TableName":"rows","KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{":p":{"S":"p"}},"Limit":2})j");
+  EXPECT_EQ(json(page).find("Count")->as_int(), 2);
+  EXPECT_EQ(encode_json(*json(page).find("LastEvaluatedKey")), R"j({"pk":{"S":"p"},"sk":{"N":"1"}})j");
 }
 
 TEST_F(DynamoDbApiTest, PutGetRoundTripsInJson10) {

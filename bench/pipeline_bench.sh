@@ -2,8 +2,10 @@
 # The tweet pipeline end to end under load: `freshet up` on a copy of examples/tweets.yaml
 # whose producer sends N tweets (1% malformed) as fast as the node takes them, timed from
 # /metrics until the stream holds all N (produced) and until Firehose has delivered all N to
-# the bucket as GZIP objects (delivered). Prints the rates, the delivery lag at the end, and
-# the server's peak RSS.
+# the bucket as GZIP objects (delivered). Prints the rates, the delivery lag at the end, the
+# server's peak RSS, and the server's CPU time (user + system, all threads) per tweet from the
+# start to the end of the run: a measure the machine's other load distorts far less than the
+# rates (it includes the in-process producer; with --split the producer is not in it).
 #
 #   bench/pipeline_bench.sh [N]            # producer in process (default N = 1,000,000)
 #   bench/pipeline_bench.sh N --split      # the 1-vCPU target: server pinned to core 0
@@ -57,27 +59,32 @@ for _ in $(seq 1 200); do
   sleep 0.1
 done
 [ -n "$endpoint" ] || { cat "$work/up.log" "$work/up.err"; exit 1; }
+# The server's CPU time (user + system, every thread, those ended included) in clock ticks.
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' /proc/$up_pid/stat; }
+cpu0=$(cpu_ticks)
 t0=$(date +%s.%N)
 if [ "$MODE" = "--split" ]; then
   taskset -c 1 "$BIN" produce --endpoint "$endpoint" --stream tweets --count "$N" --rate "$RATE" \
     --malformed 0.01 --shape mixed --seed 42 --concurrency 4 --quiet > "$work/produce.log" &
 fi
 
+# One scrape of /metrics per sample ($work/metrics), read by the helpers below: rendering
+# every series costs the server CPU, so the loop asks once, not once per number.
+scrape() { curl -s "$endpoint/metrics" > "$work/metrics"; }
 # Sums of a metric's series whose labels contain $2 (Prometheus text).
 metric() {
-  curl -s "$endpoint/metrics" | awk -v name="$1" -v label="$2" \
-    'index($0, name) == 1 && index($0, label) > 0 { s += $NF } END { printf "%d\n", s }'
+  awk -v name="$1" -v label="$2" \
+    'index($0, name) == 1 && index($0, label) > 0 { s += $NF } END { printf "%d\n", s }' "$work/metrics"
 }
 # The largest value of a metric's series (Prometheus text).
 metric_max() {
-  curl -s "$endpoint/metrics" | awk -v name="$1" \
-    'index($0, name) == 1 && $NF + 0 > m { m = $NF + 0 } END { printf "%.3f\n", m }'
+  awk -v name="$1" \
+    'index($0, name) == 1 && $NF + 0 > m { m = $NF + 0 } END { printf "%.3f\n", m }' "$work/metrics"
 }
 # The smallest per-mapping InvokedEventCount (Prometheus text; 0 until every mapping has one).
 invoked_min() {
-  curl -s "$endpoint/metrics" | awk \
-    'index($0, "freshet_lambda_InvokedEventCount_total{") == 1 { n++; if (n == 1 || $NF + 0 < m) m = $NF + 0 }
-     END { printf "%d\n", (n >= 2 ? m : 0) }'
+  awk 'index($0, "freshet_lambda_InvokedEventCount_total{") == 1 { n++; if (n == 1 || $NF + 0 < m) m = $NF + 0 }
+       END { printf "%d\n", (n >= 2 ? m : 0) }' "$work/metrics"
 }
 produced_at=""
 delivered_at=""
@@ -86,6 +93,7 @@ max_age=0
 max_fresh=0
 while :; do
   now=$(date +%s.%N)
+  scrape
   stored=$(metric freshet_shard_tip_offset 'stream="tweets"')
   delivered=$(metric freshet_firehose_DeliveryToS3_Records 'tweets-archive')
   age=$(metric_max 'freshet_lambda_IteratorAge_seconds{')
@@ -103,15 +111,18 @@ while :; do
   sleep 0.2
 done
 rss=$(awk '/VmHWM/ { print $2 }' /proc/$up_pid/status)
+cpu=$(( $(cpu_ticks) - cpu0 ))
+hz=$(getconf CLK_TCK)
 label="in-process producer"
 if [ "$MODE" = "--split" ]; then label="--split: server on core 0, producer over HTTP on core 1"; fi
 if [ "$RATE" != 0 ]; then label="$label at $RATE tweets/s"; fi
-awk -v n="$N" -v t0="$t0" -v p="$produced_at" -v d="$delivered_at" -v m="$processed_at" -v rss="$rss" -v age="$max_age" -v fresh="$max_fresh" -v mode="$label" 'BEGIN {
+awk -v n="$N" -v t0="$t0" -v p="$produced_at" -v d="$delivered_at" -v m="$processed_at" -v rss="$rss" -v age="$max_age" -v fresh="$max_fresh" -v mode="$label" -v cpu="$cpu" -v hz="$hz" 'BEGIN {
   printf "pipeline bench (%s): %d tweets, 1%% malformed\n", mode, n
   printf "  produced into stream tweets: %.2f s, %.0f tweets/s\n", p - t0, n / (p - t0)
   printf "  delivered to s3://tweets-archive (GZIP): %.2f s, %.0f tweets/s end to end\n", d - t0, n / (d - t0)
   printf "  delivery finished %.2f s after the last tweet was stored\n", d - p
   printf "  both mappings invoked with all %d: %.2f s, %.0f tweets/s (%.2f s after the last was stored)\n", n, m - t0, n / (m - t0), m - p
   printf "  server peak RSS: %.0f MiB\n", rss / 1024
+  printf "  server CPU until both were done: %.2f s, %.1f us per tweet\n", cpu / hz, cpu / hz * 1e6 / n
   printf "  worst IteratorAge of the mappings: %.2f s; worst DataFreshness: %.2f s\n", age, fresh
 }'

@@ -671,6 +671,15 @@ Result<std::unique_ptr<TableStore>> TableStore::open(StoreOptions options) {
   bt.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   bt.cache_index_and_filter_blocks = true;
   bt.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Index and filter in partitions of metadata_block_size, with only their top levels pinned:
+  // a whole-file filter of a large SST (megabytes at 10 M items) is bigger than a shard of the
+  // block cache, so it was evicted as soon as it was read and read again by the next lookup
+  // (a fill of 10 M items spent most of its time re-reading filter blocks). Partitions are
+  // cached like data blocks; memory stays within the cache at any table size.
+  bt.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  bt.partition_filters = true;
+  bt.pin_top_level_index_and_filter = true;
+  bt.cache_index_and_filter_blocks_with_high_priority = true;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bt));
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(o, m.opt.dir, &raw);

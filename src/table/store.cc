@@ -17,6 +17,7 @@
 #include "catalog.h"
 #include "stats_merge.h"
 #include "freshet/common/crc32c.h"
+#include "freshet/common/thread_name.h"
 #include "freshet/table/codec.h"
 #include "freshet/table/number.h"
 
@@ -147,6 +148,14 @@ struct TableStore::Impl {
   std::condition_variable ttl_cv;
   bool stopping = false;  // GUARDED_BY(ttl_mu)
   std::thread ttl_thread;
+  // Statistics recount after an unclean open (recount_thread, started by open(), joined by the
+  // destructor before it checkpoints the statistics). recount_mu guards recount_done.
+  std::thread recount_thread;
+  std::atomic<bool> recount_stop{false};
+  std::atomic<bool> stats_exact{true};  // false while a recount is due or under way
+  std::mutex recount_mu;
+  std::condition_variable recount_cv;
+  bool recount_done = false;  // GUARDED_BY(recount_mu)
 
   int64_t now() const {
     if (opt.now_ms) return opt.now_ms();
@@ -515,6 +524,9 @@ struct TableStore::Impl {
   // Writes every table's statistics and the marker, synced. REQUIRES: no write in flight
   // and every acknowledged write durable (the destructor, after the WAL syncer stopped).
   Status checkpoint_stats() {
+    // Approximate statistics (a recount that did not finish) are written, as a better start
+    // for the next open's recount than older ones, but without the marker.
+    const bool exact = stats_exact.load();
     rocksdb::WriteBatch b;
     std::shared_lock<std::shared_mutex> l(catalog_mu);
     for (const auto& [name, st] : tables) {
@@ -525,7 +537,7 @@ struct TableStore::Impl {
         b.Put(stats_key(d->id, x.id), stats_delta(f.items.load(), f.bytes.load()));
       }
     }
-    b.Put(kStatsCleanKey, std::string());
+    if (exact) b.Put(kStatsCleanKey, std::string());
     rocksdb::WriteOptions w;
     w.sync = true;
     rocksdb::Status s = db->Write(w, &b);
@@ -561,41 +573,93 @@ struct TableStore::Impl {
     return Status();
   }
 
-  // Counts a table's items and index entries (and their sizes, as stage() adds them up)
-  // from its items: after an unclean shutdown, one read of the table.
-  Status recount_stats(TableState& st) {
-    const TableDesc& d = *st.desc;
+  // A table's item and index-entry counts and sizes, as stage() adds them up.
+  struct Counts {
     int64_t items = 0, bytes = 0;
-    std::map<uint8_t, std::pair<int64_t, int64_t>> idx;
-    for (const IndexDesc& x : d.indexes) idx[x.id] = {0, 0};
+    std::map<uint8_t, std::pair<int64_t, int64_t>> index;  // id -> (entries, bytes)
+  };
+
+  static Counts counts_of(const TableState& st, const TableDesc& d) {
+    Counts c{st.items.load(), st.bytes.load(), {}};
+    for (const IndexDesc& x : d.indexes) {
+      c.index[x.id] = {st.index_stats[x.id].items.load(), st.index_stats[x.id].bytes.load()};
+    }
+    return c;
+  }
+
+  // Counts a table's items and index entries from its items as `snap` sees them: after an
+  // unclean shutdown, one read of the table. kClosed when the store closes meanwhile.
+  Result<Counts> count_items(const TableDesc& d, const rocksdb::Snapshot* snap) {
+    Counts c;
+    for (const IndexDesc& x : d.indexes) c.index[x.id] = {0, 0};
     const std::string lo = table_prefix(kItemPrefix, d.id);
     const std::string hi = successor(lo);
     rocksdb::ReadOptions ro;
     rocksdb::Slice upper(hi);
     ro.iterate_upper_bound = &upper;
     ro.fill_cache = false;
+    ro.snapshot = snap;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
     for (it->Seek(lo); it->Valid(); it->Next()) {
+      if ((c.items & 4095) == 0 && recount_stop.load(std::memory_order_relaxed)) {
+        return Error(ErrorCode::kClosed, "table store closed during the statistics recount");
+      }
       auto item = decode_item(std::string_view(it->value().data(), it->value().size()));
       if (!item.ok()) return item.error();
       const int64_t sz = static_cast<int64_t>(item_size(*item));
-      ++items;
-      bytes += sz;
+      ++c.items;
+      c.bytes += sz;
       for (const IndexDesc& x : d.indexes) {
         if (index_key(d, x, *item)) {
-          idx[x.id].first += 1;
-          idx[x.id].second += sz;
+          c.index[x.id].first += 1;
+          c.index[x.id].second += sz;
         }
       }
     }
     if (!it->status().ok()) return io_error(it->status());
-    st.items = items;
-    st.bytes = bytes;
-    for (const auto& [id, v] : idx) {
-      st.index_stats[id].items = v.first;
-      st.index_stats[id].bytes = v.second;
+    return c;
+  }
+
+  // The recount thread's work after an unclean open. Each table's statistics started from
+  // `base` (what the last clean close stored) and have since moved by every write; the
+  // snapshot was taken before the first write, so adding (exact - base) makes them exact
+  // without stopping writers. Tables and indexes created or dropped meanwhile are not in
+  // `tables` or are harmlessly corrected (index ids are never reused).
+  struct RecountBase {
+    std::shared_ptr<TableState> st;
+    std::shared_ptr<const TableDesc> desc;  // as of the snapshot
+    Counts base;
+  };
+  void recount(std::vector<RecountBase> tables, const rocksdb::Snapshot* snap) {
+    name_this_thread("table-recount");
+    no_perf_counters();
+    if (opt.before_recount) opt.before_recount();
+    const auto t0 = std::chrono::steady_clock::now();
+    Status result;
+    for (auto& [st, desc, base] : tables) {
+      auto exact = count_items(*desc, snap);
+      if (!exact.ok()) {
+        result = exact.error();  // the statistics stay approximate; the next open recounts
+        break;
+      }
+      st->items += exact->items - base.items;
+      st->bytes += exact->bytes - base.bytes;
+      for (const auto& [id, v] : exact->index) {
+        st->index_stats[id].items += v.first - base.index[id].first;
+        st->index_stats[id].bytes += v.second - base.index[id].second;
+      }
     }
-    return Status();
+    db->ReleaseSnapshot(snap);
+    {
+      std::lock_guard<std::mutex> l(recount_mu);
+      stats_exact = result.ok();
+      recount_done = true;
+    }
+    recount_cv.notify_all();
+    if (opt.on_recount_done) {
+      opt.on_recount_done(
+          result, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
   }
 
   Status persist_desc(const TableDesc& d, rocksdb::WriteBatch& b) {
@@ -624,6 +688,8 @@ TableStore::~TableStore() {
   }
   impl_->sync_cv.notify_all();
   if (impl_->sync_thread.joinable()) impl_->sync_thread.join();
+  impl_->recount_stop = true;
+  if (impl_->recount_thread.joinable()) impl_->recount_thread.join();
   if (impl_->db && impl_->opt.close_uncleanly) {
     rocksdb::Status s = impl_->db->Close();
     (void)s;
@@ -703,8 +769,21 @@ Result<std::unique_ptr<TableStore>> TableStore::open(StoreOptions options) {
   s = m.db->Get(rocksdb::ReadOptions(), kStatsCleanKey, &marker);
   if (!s.ok() && !s.IsNotFound()) return io_error(s);
   const bool clean = s.ok();
-  for (auto& [name, st] : m.tables) {
-    FRESHET_RETURN_IF_ERROR(clean ? m.load_stats(*st) : m.recount_stats(*st));
+  for (auto& [name, st] : m.tables) FRESHET_RETURN_IF_ERROR(m.load_stats(*st));
+  if (!clean) {
+    // Recount from a snapshot taken before any write (open() has not returned), on a thread,
+    // so a large table does not hold up start-up; wait a little, which covers small tables.
+    m.stats_exact = false;
+    std::vector<Impl::RecountBase> bases;
+    for (auto& [name, st] : m.tables) {
+      bases.push_back({st, st->desc, Impl::counts_of(*st, *st->desc)});
+    }
+    const rocksdb::Snapshot* snap = m.db->GetSnapshot();
+    m.recount_thread = std::thread(
+        [&m, b = std::move(bases), snap]() mutable { m.recount(std::move(b), snap); });
+    std::unique_lock<std::mutex> l(m.recount_mu);
+    m.recount_cv.wait_for(l, std::chrono::milliseconds(m.opt.recount_wait_ms),
+                          [&m] { return m.recount_done; });
   }
   if (clean) {
     // From here on the stored statistics are stale until the next clean close.
@@ -778,14 +857,18 @@ bool TableStore::is_active(const TableDesc& d) const { return impl_->now() >= d.
 TableStats TableStore::stats(std::string_view name) const {
   auto t = impl_->find(name);
   if (!t.ok()) return {};
-  return TableStats{(*t)->items.load(), (*t)->bytes.load()};
+  // Never below zero while a recount is under way (deletes counted against an old base).
+  return TableStats{std::max<int64_t>(0, (*t)->items.load()),
+                    std::max<int64_t>(0, (*t)->bytes.load())};
 }
+
+bool TableStore::stats_exact() const { return impl_->stats_exact.load(); }
 
 TableStats TableStore::index_stats(std::string_view name, uint8_t index_id) const {
   auto t = impl_->find(name);
   if (!t.ok()) return {};
   const TableState::IndexStats& f = (*t)->index_stats[index_id];
-  return TableStats{f.items.load(), f.bytes.load()};
+  return TableStats{std::max<int64_t>(0, f.items.load()), std::max<int64_t>(0, f.bytes.load())};
 }
 
 std::vector<std::string> TableStore::list_tables() const {

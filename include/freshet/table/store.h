@@ -27,7 +27,12 @@
 //    before it exits. sync_mu guards the sync queue, the sticky sync error and the round count.
 // Statistics (item counts and sizes of tables and indexes) live in memory and are written
 // only at a clean close, with a marker; an open without the marker (after a crash or a power
-// loss) recounts them from the items, so they stay exact without a write per item.
+// loss) recounts them from the items, so they stay exact without a write per item. The
+// recount reads a snapshot taken before the first write, on a thread of its own (owned by the
+// store, joined by the destructor): open() waits for it at most
+// StoreOptions::recount_wait_ms, so a large table opens at once with the statistics of the
+// last clean close plus the writes since (approximate, as DynamoDB's ItemCount is), and
+// they become exact when the recount ends (stats_exact()).
 // All methods are thread-safe.
 #pragma once
 
@@ -131,6 +136,15 @@ struct StoreOptions {
   // Test hook: the destructor closes RocksDB as a kill -9 after the last acknowledged write
   // would leave it: no statistics checkpoint, no clean-close marker, no memtable flush.
   bool close_uncleanly = false;
+  // How long open() waits for the recount of statistics after an unclean shutdown before it
+  // returns with approximate statistics and lets the recount finish in the background.
+  int64_t recount_wait_ms = 200;
+  // Test hook: the recount thread calls it after open() took the snapshot and before it
+  // reads, so a test can write while a recount is under way.
+  std::function<void()> before_recount;
+  // Called by the recount thread when the recount ends: kOk (the statistics are exact now),
+  // kClosed (the store closed first) or the read error; and the seconds it took.
+  std::function<void(const Status&, double)> on_recount_done;
 };
 
 // The errors of item writes beyond validation (kInvalidArgument) and missing tables:
@@ -232,6 +246,8 @@ class TableStore {
   Result<TableDesc> describe_table(std::string_view name) const;
   bool is_active(const TableDesc& d) const;
   TableStats stats(std::string_view name) const;
+  // False from an unclean open until its recount of the statistics has finished.
+  bool stats_exact() const;
   TableStats index_stats(std::string_view name, uint8_t index_id) const;
   std::vector<std::string> list_tables() const;  // sorted
   Result<TableDesc> delete_table(std::string_view name);

@@ -2,9 +2,12 @@
 // memory targets: a 10-million-item table must open in under 1 s and serve in under 500 MiB.
 //
 //   table_fill --dir DATA/tables --items 10000000 --item-size 200 [--batch 1000]
-//              [--op batch|put] [--gets N] [--no-sync] [--no-reopen]
+//              [--op batch|put] [--gets N] [--no-sync] [--no-reopen] [--table big]
+//              [--sort-key]
 //
-// Creates table "big" (pk S) if missing and writes items k0..k<items-1> in synced batches
+// Creates the table (pk S; with --sort-key also sk N, every item's sk 0, the schema of
+// bench/table_load's keys, so `table_load --op get --table T --keys N` reads them over HTTP)
+// if missing and writes items k0..k<items-1> in synced batches
 // (--op put: one put_item per item instead). Then reopens the store and prints the open time
 // and this process's RSS. --gets N reads N items (pseudo-random keys among those written)
 // through get_item after the fill. --no-sync and --no-reopen make it a store-only workload
@@ -39,7 +42,8 @@ int main(int argc, char** argv) {
   int item_size = 200, batch = 1000;
   std::string op_name = "batch";
   long gets = 0;
-  bool sync = true, reopen = true;
+  bool sync = true, reopen = true, sort_key = false;
+  std::string table = "big";
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -51,6 +55,8 @@ int main(int argc, char** argv) {
     else if (k == "--gets") gets = std::stol(next());
     else if (k == "--no-sync") sync = false;
     else if (k == "--no-reopen") reopen = false;
+    else if (k == "--table") table = next();
+    else if (k == "--sort-key") sort_key = true;
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 2;
@@ -67,17 +73,30 @@ int main(int argc, char** argv) {
       return 1;
     }
     TableDesc d;
-    d.name = "big";
+    d.name = table;
     d.key.hash = {"pk", Type::kS};
     d.attribute_definitions = {{"pk", Type::kS}};
+    if (sort_key) {
+      d.key.range = KeyAttr{"sk", Type::kN};
+      d.attribute_definitions.push_back({"sk", Type::kN});
+    }
     d.pay_per_request = true;
     (void)(*store)->create_table(d);
     const std::string data(static_cast<size_t>(std::max(1, item_size - 20)), 'x');
+    auto make_item = [&](long k) {
+      Item item{{"pk", Value::s("k" + std::to_string(k))}, {"data", Value::s(data)}};
+      if (sort_key) item["sk"] = Value::n("0");
+      return item;
+    };
+    auto make_key = [&](long k) {
+      Item key{{"pk", Value::s("k" + std::to_string(k))}};
+      if (sort_key) key["sk"] = Value::n("0");
+      return key;
+    };
     const auto t0 = Clock::now();
     if (op_name == "put") {
       for (long k = 0; k < items; ++k) {
-        auto r = (*store)->put_item(
-            "big", {{"pk", Value::s("k" + std::to_string(k))}, {"data", Value::s(data)}});
+        auto r = (*store)->put_item(table, make_item(k));
         if (!r.ok()) {
           std::fprintf(stderr, "put_item: %s\n", r.error().to_string().c_str());
           return 1;
@@ -88,8 +107,8 @@ int main(int argc, char** argv) {
       std::vector<WriteOp> ops;
       for (long k = i; k < std::min(items, i + batch); ++k) {
         WriteOp op;
-        op.table = "big";
-        op.item = {{"pk", Value::s("k" + std::to_string(k))}, {"data", Value::s(data)}};
+        op.table = table;
+        op.item = make_item(k);
         ops.push_back(std::move(op));
       }
       freshet::Status s = (*store)->batch_write(ops);
@@ -100,7 +119,7 @@ int main(int argc, char** argv) {
     }
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     std::printf("filled items=%ld seconds=%.1f items_per_s=%.0f item_count=%lld\n", items, secs,
-                items / secs, static_cast<long long>((*store)->stats("big").item_count));
+                items / secs, static_cast<long long>((*store)->stats(table).item_count));
     if (gets > 0) {
       const auto g0 = Clock::now();
       long found = 0;
@@ -109,8 +128,7 @@ int main(int argc, char** argv) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        auto r = (*store)->get_item(
-            "big", {{"pk", Value::s("k" + std::to_string(static_cast<long>(x % items)))}});
+        auto r = (*store)->get_item(table, make_key(static_cast<long>(x % items)));
         if (r.ok() && *r) ++found;
       }
       const double gs = std::chrono::duration<double>(Clock::now() - g0).count();
@@ -125,6 +143,6 @@ int main(int argc, char** argv) {
   const double open_s = std::chrono::duration<double>(Clock::now() - t1).count();
   if (!store.ok()) return 1;
   std::printf("reopen_seconds=%.3f rss_mib=%.1f item_count=%lld\n", open_s, rss_kib() / 1024.0,
-              static_cast<long long>((*store)->stats("big").item_count));
+              static_cast<long long>((*store)->stats(table).item_count));
   return 0;
 }

@@ -69,8 +69,9 @@ class ShardRunner {
   bool close_window();
   // Brings window_state_ up to date from a function that keeps its window's state.
   void sync_window_state();
-  // Writes cp_ if a checkpoint was put off (checkpoint_deferred_).
-  bool flush_checkpoint();
+  // Writes cp_ if a checkpoint was put off (checkpoint_deferred_): now, or (now = false)
+  // only once kCheckpointEveryMs has passed since the last write.
+  bool flush_checkpoint(bool now);
   InvokeResult invoke(std::span<const Record> recs, bool final_window, Function& fn);
   void report_age(double ms);
   bool ensure_sink();  // looks up (or creates) the sink table once

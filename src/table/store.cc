@@ -736,6 +736,12 @@ Result<std::unique_ptr<TableStore>> TableStore::open(StoreOptions options) {
   // WAL sync thread between the fsync and the answers (4 % of a PutItem's instructions).
   o.info_log_level = rocksdb::InfoLogLevel::INFO_LEVEL;
   o.max_open_files = 256;
+  // No compression where the recent items live (memtable flushes to L0, and L1): a read or
+  // write of a recent item that misses the block cache pays no Snappy decompression (16 % of
+  // a get_item's instructions with 300,000 items), and flushes compress nothing. Older levels
+  // keep the default Snappy.
+  o.compression_per_level.assign(o.num_levels, rocksdb::kSnappyCompression);
+  o.compression_per_level[0] = o.compression_per_level[1] = rocksdb::kNoCompression;
   rocksdb::BlockBasedTableOptions bt;
   bt.block_cache = rocksdb::NewLRUCache(m.opt.block_cache_bytes);
   bt.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));

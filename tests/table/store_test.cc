@@ -535,6 +535,22 @@ TEST_F(StoreTest, WalSyncRoundsLogNothing) {
   EXPECT_EQ(debug, 0);
 }
 
+// The levels recent items live in (L0 from memtable flushes, and L1) are not compressed:
+// reads of recent items that miss the block cache decompress nothing. RocksDB writes the
+// options it runs with to an OPTIONS file.
+TEST_F(StoreTest, RecentLevelsAreNotCompressed) {
+  store_.reset();
+  std::string options;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    if (e.path().filename().string().rfind("OPTIONS-", 0) != 0) continue;
+    std::ifstream f(e.path());
+    options.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  ASSERT_FALSE(options.empty());
+  EXPECT_NE(options.find("compression_per_level=kNoCompression:kNoCompression:kSnappyCompression"),
+            std::string::npos);
+}
+
 TEST_F(StoreTest, InspectVerifiesAClosedStore) {
   create("t");
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(store_->put_item("t", row("p", i, "o")).ok());

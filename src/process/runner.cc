@@ -205,6 +205,11 @@ Result<std::string> ShardRunner::iterator_from(const std::string& after_seq) {
     return e.get_shard_iterator(region_, stream_, shard_.shard_id,
                                 stream::IteratorType::kTrimHorizon, "", 0);
   }
+  // LATEST as the first runner of the shard resolved it (run() wrote it before reading).
+  if (cp_.start_ms >= 0) {
+    return e.get_shard_iterator(region_, stream_, shard_.shard_id,
+                                stream::IteratorType::kAtTimestamp, "", cp_.start_ms);
+  }
   return e.get_shard_iterator(region_, stream_, shard_.shard_id, stream::IteratorType::kLatest,
                               "", 0);
 }
@@ -242,6 +247,16 @@ void ShardRunner::run() {
   {
     std::lock_guard lock(progress_mu_);
     checkpoint_seq_ = cp_.sequence;
+  }
+  if (cp_.sequence.empty() && cp_.start_ms < 0 && !new_shard_ &&
+      m_.starting_position == StartingPosition::kLatest) {
+    // LATEST is resolved once per shard and kept, before anything is read (Checkpoint::start_ms).
+    CommitSet cs;
+    cs.checkpoint = true;
+    cs.write_now = true;
+    cs.cp = cp_;
+    cs.cp.start_ms = wall_clock_ms();
+    if (!commit(cs)) return;
   }
   std::string read_seq = cp_.sequence;  // the last record read (batched or filtered out)
   std::string iterator;

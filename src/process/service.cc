@@ -619,6 +619,9 @@ Result<Checkpoint> ProcessService::Impl::read_checkpoint(const std::string& uuid
   if (auto it = item.find("window_closed"); it != item.end() && it->second.is(table::Type::kBool)) {
     c.window_closed = it->second.as_bool();
   }
+  if (auto it = item.find("start_ms"); it != item.end() && it->second.is(table::Type::kN)) {
+    c.start_ms = std::strtoll(it->second.str().c_str(), nullptr, 10);
+  }
   return c;
 }
 
@@ -634,6 +637,7 @@ table::WriteOp ProcessService::Impl::checkpoint_op(const std::string& uuid,
   op.item.emplace("window_start", table::Value::n(std::to_string(c.window_start_ms)));
   op.item.emplace("window_state", table::Value::s(c.window_state));
   op.item.emplace("window_closed", table::Value::boolean(c.window_closed));
+  if (c.start_ms >= 0) op.item.emplace("start_ms", table::Value::n(std::to_string(c.start_ms)));
   op.item.emplace("updated_ms", table::Value::n(std::to_string(wall_clock_ms())));
   return op;
 }
@@ -748,6 +752,10 @@ Result<bool> ProcessService::Impl::write_leased_checkpoint(const std::string& uu
     v[":s"] = table::Value::s(c.sequence);
     update += ", #s = :s";
   }
+  if (c.start_ms >= 0) {
+    v[":st"] = num(c.start_ms);
+    update += ", #st = :st";
+  }
   WriteExpr e;
   e.condition = "#o = :me AND #c = :c";
   e.update = std::move(update);
@@ -755,6 +763,7 @@ Result<bool> ProcessService::Impl::write_leased_checkpoint(const std::string& uu
              {"#w", "window_start"}, {"#ws", "window_state"}, {"#wc", "window_closed"},
              {"#u", "updated_ms"}};
   if (!c.sequence.empty()) e.names.emplace("#s", "sequence");
+  if (c.start_ms >= 0) e.names.emplace("#st", "start_ms");
   e.values = std::move(v);
   table::Item k;
   k.emplace("shard", table::Value::s(uuid + "/" + shard));

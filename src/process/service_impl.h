@@ -90,6 +90,11 @@ struct Checkpoint {
   int64_t window_start_ms = -1;
   std::string window_state = "{}";
   bool window_closed = false;
+  // A LATEST mapping's start on this shard (epoch ms, -1: none yet), written before the
+  // first read: a runner that starts the shard later without a sequence (a restart, another
+  // worker taking the lease over) reads from it (AT_TIMESTAMP) instead of from its own
+  // LATEST, which would skip what arrived in between.
+  int64_t start_ms = -1;
 };
 
 // A shard's lease: fields of its checkpoint item (the KCL's lease: owner, counter,

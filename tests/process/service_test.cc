@@ -353,6 +353,48 @@ TEST_F(ProcessServiceTest, ResumesAfterItsCheckpointAcrossARestart) {
   EXPECT_EQ(records.load(), 150);  // nothing replayed after a clean stop
 }
 
+TEST_F(ProcessServiceTest, LatestKeepsItsStartAcrossARestartBeforeTheFirstCheckpoint) {
+  // A LATEST mapping's runner writes where it started before it reads; a runner that starts
+  // the shard again with no checkpoint (here a restart; with leases, another worker) reads
+  // from there, not from its own LATEST, which would skip what arrived in between.
+  create_stream("in", 1);
+  declare(scripted_fn());
+  std::mutex mu;
+  std::vector<std::string> seen;  // GUARDED_BY(mu)
+  rule_ = [&](const Batch& b, InvokeResult&) {
+    std::lock_guard l(mu);
+    for (const auto& r : b.records) seen.emplace_back(r.data);
+  };
+  put("in", {"old0", "old1", "old2"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // LATEST's ms is after them
+  Mapping m = mapping("scripted", "in");
+  m.starting_position = StartingPosition::kLatest;
+  auto created = svc_->create_mapping(m);
+  ASSERT_TRUE(created.ok());
+  auto shard = engine_->describe_stream("us-east-1", "in")->shards.at(0).shard_id;
+  table::Item key{{"shard", table::Value::s(created->uuid + "/" + shard)}};
+  auto started = [&] {
+    auto c = tables_->get_item(kCheckpointTable, key);
+    return c.ok() && c->has_value() && (*c)->contains("start_ms") && !(*c)->contains("sequence");
+  };
+  const bool start_written = wait_for(started, 3000);  // else the runner has its LATEST by now
+  svc_.reset();  // stopped before it read anything: no sequence in the checkpoint
+  std::vector<std::string> datas;
+  for (int i = 0; i < 20; ++i) datas.push_back("new" + std::to_string(i));
+  put("in", datas);  // while no runner runs
+  open_service();
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard l(mu);
+    return seen.size() >= 20;
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::lock_guard l(mu);
+  std::sort(seen.begin(), seen.end());
+  std::sort(datas.begin(), datas.end());
+  EXPECT_EQ(seen, datas);  // every record after the start, none from before it
+  EXPECT_TRUE(start_written);
+}
+
 TEST_F(ProcessServiceTest, ParentsAreFinishedBeforeChildrenStart) {
   create_stream("in", 1);
   declare(scripted_fn());

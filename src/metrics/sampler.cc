@@ -311,9 +311,12 @@ void RegistrySampler::start() {
   std::lock_guard lock(mu_);
   if (thread_.joinable()) return;
   stopping_ = false;
+  tick_due_ = false;
   thread_ = std::thread([this] { run(); });
-  // Named so that benchmarks can read its CPU time (/proc/<pid>/task/<tid>/stat).
+  tick_thread_ = std::thread([this] { run_ticks(); });
+  // Named so that benchmarks can read their CPU time (/proc/<pid>/task/<tid>/stat).
   pthread_setname_np(thread_.native_handle(), "metric-sampler");
+  pthread_setname_np(tick_thread_.native_handle(), "metric-tick");
 }
 
 void RegistrySampler::stop() {
@@ -323,7 +326,9 @@ void RegistrySampler::stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  tick_cv_.notify_all();
   thread_.join();
+  tick_thread_.join();
   if (Status s = store_.flush(); !s.ok()) spdlog::error("metric store flush: {}", s.to_string());
 }
 
@@ -338,8 +343,24 @@ void RegistrySampler::run() {
     }
     const int64_t t = duration_cast<seconds>(next.time_since_epoch()).count() - 1;
     sample(t);
-    if (Status s = store_.tick(); !s.ok()) spdlog::warn("metric store: {}", s.to_string());
+    {
+      std::lock_guard lock(mu_);
+      tick_due_ = true;
+    }
+    tick_cv_.notify_one();
     if (after_tick_) after_tick_();
+  }
+}
+
+void RegistrySampler::run_ticks() {
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      tick_cv_.wait(lock, [this] { return stopping_ || tick_due_; });
+      if (stopping_) return;
+      tick_due_ = false;
+    }
+    if (Status s = store_.tick(); !s.ok()) spdlog::warn("metric store: {}", s.to_string());
   }
 }
 

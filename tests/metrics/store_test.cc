@@ -529,6 +529,44 @@ TEST(MetricStoreTest, LimitsTheNumberOfSeries) {
   EXPECT_EQ((*s)->intern(key("c")).code(), ErrorCode::kLimitExceeded);
 }
 
+// The sampler's thread samples every second while the store's tick runs on a thread of its
+// own: a rollup held in the middle of its runs file (seconds at 100,000 series) does not stop
+// the samples, which it used to for the rollup's whole length.
+TEST(RegistrySamplerTest, SamplesGoOnWhileARollupRuns) {
+  Fixture f;
+  auto gate = std::make_shared<Gate>(".fmb.tmp");
+  MetricStoreOptions o;
+  o.dir = f.dir.path() + "/metrics";
+  o.clock = f.clock;
+  o.fsync = false;
+  o.fs = std::make_shared<GateFileSystem>(posix_file_system(), gate);
+  auto s = std::move(MetricStore::open(o)).value();
+  const uint32_t a = *s->intern(key("a"), "Count");
+  for (int64_t t = kT0; t < kT0 + 3600; ++t) {
+    ASSERT_TRUE(s->record(a, t, Stat::of(1)).ok());
+    if (t % 60 == 0) f.advance_to(*s, t);
+  }
+  f.advance_to(*s, kT0 + 3661);
+  f.clock->advance(1000);  // the next tick rolls the hour up, and is held at its runs file
+  Registry r;
+  RegistrySampler sampler(r, *s);
+  std::atomic<int> seconds{0};
+  sampler.set_after_tick([&] { seconds.fetch_add(1); });
+  sampler.start();
+  const bool entered = gate->wait_entered(std::chrono::seconds(20));
+  const int at_hold = seconds.load();
+  int during = 0;
+  for (int i = 0; i < 60 && during < 2; ++i) {  // up to 6 s for two more seconds' samples
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    during = seconds.load() - at_hold;
+  }
+  gate->release();
+  sampler.stop();
+  ASSERT_TRUE(entered) << "the rollup never wrote its runs file";
+  EXPECT_GE(during, 2) << "the sampler waited for the rollup";
+  EXPECT_EQ(s->stats().rolled_up_to, kT0 + 3600);
+}
+
 TEST(RegistrySamplerTest, MapsRegistrySeriesToCloudWatch) {
   Fixture f;
   auto s = f.open();

@@ -12,9 +12,12 @@
 //                    bounded by the buckets, and a sketch for percentiles
 // Nothing is added to the modules' hot paths: the cost is one walk per second.
 //
-// Threads: start() runs one thread that samples at each second boundary and then calls
-// MetricStore::tick(); stop() joins it (and flushes the store). sample() may be called
-// instead by tests (not while the thread runs).
+// Threads: start() runs two threads: "metric-sampler" samples at each second boundary, runs
+// the after-tick hook and asks "metric-tick" for a MetricStore::tick(), which that thread
+// runs (the minute flush, and the hourly rollup that can take seconds at 100,000 series)
+// without holding up the next seconds' samples; requests made while a tick runs become one
+// tick after it. stop() joins both (and flushes the store). mu_ guards stopping_ and
+// tick_due_. sample() may be called instead by tests (not while the threads run).
 #pragma once
 
 #include <atomic>
@@ -54,8 +57,8 @@ class RegistrySampler {
   RegistrySampler(const RegistrySampler&) = delete;
   RegistrySampler& operator=(const RegistrySampler&) = delete;
 
-  // Called on the sampling thread after each second's sample and tick (e.g. alarm
-  // evaluation). Set before start().
+  // Called on the sampling thread after each second's sample (e.g. alarm evaluation), while
+  // the store's tick for that second may still run. Set before start().
   void set_after_tick(std::function<void()> fn) { after_tick_ = std::move(fn); }
   void start();
   void stop();
@@ -75,6 +78,7 @@ class RegistrySampler {
     bool last_zero = false;  // the previous datapoint was an idle 0
   };
   void run();
+  void run_ticks();
 
   const Registry& registry_;
   MetricStore& store_;
@@ -82,9 +86,12 @@ class RegistrySampler {
   std::atomic<uint64_t> samples_{0};
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  bool stopping_ = false;   // GUARDED_BY(mu_)
+  bool tick_due_ = false;   // GUARDED_BY(mu_)
+  std::condition_variable tick_cv_;
   std::function<void()> after_tick_;
   std::thread thread_;
+  std::thread tick_thread_;
 };
 
 }  // namespace freshet::metrics

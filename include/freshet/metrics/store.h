@@ -31,8 +31,9 @@
 // and flush() are serialized by a second mutex (tick_mu_, taken before mu_); the hourly
 // rollup holds only that one while it reads the hour and writes the runs, t60 and t300
 // batches, taking mu_ briefly to find the files and to swap in and publish what it wrote, so
-// that records and queries are not held up by it. tick() is called by the owner's sampling
-// thread once a second (that thread is busy for the rollup's duration).
+// that records and queries are not held up by it. tick() is called once a second by a thread
+// of the owner's sampler (RegistrySampler) that does nothing else, so a rollup delays no
+// sample.
 #pragma once
 
 #include <cstdint>

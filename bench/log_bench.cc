@@ -3,6 +3,8 @@
 //
 //   BM_Append/<record bytes>/<batch>/<fsync 1|os 0>/threads:<appenders>
 //   BM_SequentialRead/<limit>            read a 256 MiB log from the page cache
+//   BM_TailRead/<limit>                  a caught-up reader: the last 10 records, asking
+//                                        for up to <limit> (a mapping's poll at the tail)
 //   BM_Open1GiB                          open (recover) a 1 GiB log; reports RSS
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
@@ -137,6 +139,29 @@ void BM_SequentialRead(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
 }
 BENCHMARK(BM_SequentialRead)->Arg(1000)->Arg(10000)->UseRealTime()->MinTime(1.0);
+
+void BM_TailRead(benchmark::State& state) {
+  static std::unique_ptr<LogStore> store;  // bench-only: built once, reused by every run
+  static std::shared_ptr<Log> log;
+  if (!log) {
+    std::filesystem::remove_all(bench_root() + "/tail");
+    store = std::move(LogStore::open(bench_root() + "/tail", posix_file_system()).value());
+    log = filled_log(*store, "shard", 8ull << 20);
+  }
+  const size_t limit = static_cast<size_t>(state.range(0));
+  const uint64_t at = log->committed_tip() - 10;
+  uint64_t records = 0;
+  for (auto _ : state) {
+    auto r = log->read(at, limit, 10 << 20);
+    if (!r.ok()) {
+      state.SkipWithError(r.error().to_string().c_str());
+      break;
+    }
+    records += r->records.size();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(records));
+}
+BENCHMARK(BM_TailRead)->Arg(100)->Arg(10000)->UseRealTime()->MinTime(1.0);
 
 void BM_Open1GiB(benchmark::State& state) {
   const std::string root = bench_root() + "/recover";

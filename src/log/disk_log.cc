@@ -39,16 +39,25 @@ bool parse_segment_name(const std::string& name, uint64_t* base) {
 }
 
 // Reads a segment file forward into one growing buffer whose bytes stay put (callers keep
-// buffer offsets, not pointers, until the read is complete).
+// buffer offsets, not pointers, until the read is complete). Read-ahead stops at
+// `readahead_end`, the bytes the segment holds as far as the reader knows: a reader at the
+// tail of the active segment (a caught-up consumer, every poll) would otherwise grow and
+// zero-fill megabytes of buffer, fresh pages each time, to read a few records.
 class WindowReader {
  public:
-  WindowReader(std::string* buf, const File& file, uint64_t start_pos)
-      : buf_(buf), file_(file), file_start_(start_pos), buf_start_(buf->size()) {}
+  WindowReader(std::string* buf, const File& file, uint64_t start_pos,
+               uint64_t readahead_end = UINT64_MAX)
+      : buf_(buf),
+        file_(file),
+        file_start_(start_pos),
+        readahead_end_(readahead_end),
+        buf_start_(buf->size()) {}
 
   // Makes [pos, pos + n) available; returns its buffer offset, or -1 when the file is short.
   Result<int64_t> ensure(uint64_t pos, uint64_t n, uint64_t readahead) {
     const uint64_t have_end = file_start_ + (buf_->size() - buf_start_);
     if (pos + n <= have_end) return static_cast<int64_t>(buf_start_ + (pos - file_start_));
+    readahead = have_end < readahead_end_ ? std::min(readahead, readahead_end_ - have_end) : 0;
     const uint64_t want = std::max<uint64_t>(pos + n - have_end, readahead);
     const size_t old = buf_->size();
     buf_->resize(old + want);
@@ -62,6 +71,7 @@ class WindowReader {
   std::string* buf_;
   const File& file_;
   uint64_t file_start_;
+  uint64_t readahead_end_;
   size_t buf_start_;
 };
 
@@ -627,9 +637,11 @@ Result<ReadResult> DiskLog::read(uint64_t from, size_t max_records, size_t max_b
   std::vector<std::shared_ptr<Segment>> segs;
   Position start{};
   uint64_t tip = 0;
+  uint64_t active_bytes = 0;  // the active segment's size (its summary changes under mu_)
   {
     std::lock_guard lock(mu_);
     tip = committed_tip_.load(std::memory_order_acquire);
+    if (!segments_.empty()) active_bytes = segments_.back()->summary().size_bytes;
     const uint64_t horizon = trim_horizon_.load(std::memory_order_acquire);
     if (from < horizon) {
       return Error(ErrorCode::kOutOfRange, "offset " + std::to_string(from) +
@@ -667,7 +679,8 @@ Result<ReadResult> DiskLog::read(uint64_t from, size_t max_records, size_t max_b
     scanned_to = std::min(seg_end, tip);
     uint64_t expected = si == 0 ? start.offset : seg.base_offset();
     uint64_t pos = si == 0 ? start.pos : 0;
-    WindowReader win(buf.get(), *seg.file(), pos);
+    WindowReader win(buf.get(), *seg.file(), pos,
+                     last_seg ? active_bytes : seg.summary().size_bytes);
     while (expected < std::min(seg_end, tip)) {
       const size_t want = max_records - refs.size();
       const uint64_t readahead =

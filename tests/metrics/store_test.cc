@@ -391,22 +391,31 @@ class GateFileSystem final : public FileSystem {
 // the store's lock: while it is held in the middle of writing the runs file, queries (which
 // still read the hour's minute batches), records, durable records and new series go on; the
 // rollup then completes with the same answers.
-TEST(MetricStoreTest, QueriesAndRecordsProceedDuringARollup) {
-  Fixture f;
-  auto gate = std::make_shared<Gate>(".fmb.tmp");
+// A store on a GateFileSystem holding series "a" (returned in *a) with one point a second,
+// t % 7, for the hour from kT0, ticked up to the second before that hour's rollup (which
+// starts at kT0 + 3662: an hour, a minute and two seconds).
+std::unique_ptr<MetricStore> store_before_a_rollup(Fixture& f, std::shared_ptr<Gate> gate,
+                                                   uint32_t* a) {
   MetricStoreOptions o;
   o.dir = f.dir.path() + "/metrics";
   o.clock = f.clock;
   o.fsync = false;
-  o.fs = std::make_shared<GateFileSystem>(posix_file_system(), gate);
+  o.fs = std::make_shared<GateFileSystem>(posix_file_system(), std::move(gate));
   auto s = std::move(MetricStore::open(o)).value();
-  const uint32_t a = *s->intern(key("a"), "Count");
+  *a = *s->intern(key("a"), "Count");
   for (int64_t t = kT0; t < kT0 + 3600; ++t) {
-    ASSERT_TRUE(s->record(a, t, Stat::of(double(t % 7))).ok());
+    EXPECT_TRUE(s->record(*a, t, Stat::of(double(t % 7))).ok());
     if (t % 60 == 0) f.advance_to(*s, t);
   }
-  // The rollup of the first hour starts at kT0 + 3662 (an hour, a minute and two seconds).
   f.advance_to(*s, kT0 + 3661);
+  return s;
+}
+
+TEST(MetricStoreTest, QueriesAndRecordsProceedDuringARollup) {
+  Fixture f;
+  auto gate = std::make_shared<Gate>(".fmb.tmp");
+  uint32_t a = 0;
+  auto s = store_before_a_rollup(f, gate, &a);
   ASSERT_EQ(s->stats().rolled_up_to, kT0);
   const std::vector<Datapoint> before = *s->query(a, kT0, kT0 + 3600, 60);
   ASSERT_EQ(before.size(), 60u);
@@ -535,18 +544,8 @@ TEST(MetricStoreTest, LimitsTheNumberOfSeries) {
 TEST(RegistrySamplerTest, SamplesGoOnWhileARollupRuns) {
   Fixture f;
   auto gate = std::make_shared<Gate>(".fmb.tmp");
-  MetricStoreOptions o;
-  o.dir = f.dir.path() + "/metrics";
-  o.clock = f.clock;
-  o.fsync = false;
-  o.fs = std::make_shared<GateFileSystem>(posix_file_system(), gate);
-  auto s = std::move(MetricStore::open(o)).value();
-  const uint32_t a = *s->intern(key("a"), "Count");
-  for (int64_t t = kT0; t < kT0 + 3600; ++t) {
-    ASSERT_TRUE(s->record(a, t, Stat::of(1)).ok());
-    if (t % 60 == 0) f.advance_to(*s, t);
-  }
-  f.advance_to(*s, kT0 + 3661);
+  uint32_t a = 0;
+  auto s = store_before_a_rollup(f, gate, &a);
   f.clock->advance(1000);  // the next tick rolls the hour up, and is held at its runs file
   Registry r;
   RegistrySampler sampler(r, *s);

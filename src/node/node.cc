@@ -265,6 +265,10 @@ Status Node::Impl::open_tables() {
                  "cannot open table store " + to.dir + ": " + opened.error().message());
   }
   tables = std::move(opened).value();
+  if (!tables->stats_exact()) {
+    spdlog::info("tables: the last stop was not clean; item counts are being recounted in the "
+                 "background (DescribeTable's are approximate until then)");
+  }
   api::DynamoDbApiOptions ddb;
   ddb.default_region = options.region;
   ddb.account_id = options.account_id;

@@ -131,11 +131,6 @@ bool get_value(std::string_view& in, Value& out, int depth) {
   return false;
 }
 
-size_t number_size(std::string_view text) {
-  auto d = Decimal::parse(text);
-  return d.ok() ? d->size() : text.size();
-}
-
 bool get_view(std::string_view& in, std::string_view& out) {
   uint64_t n;
   if (!get_varint(in, n) || n > in.size()) return false;
@@ -157,7 +152,7 @@ bool walk_value(std::string_view& in, ItemVisitor* v, int depth, bool sized, siz
     case Type::kB: {
       std::string_view b;
       if (!get_view(in, b)) return false;
-      if (sized) size += type == Type::kN ? number_size(b) : b.size();
+      if (sized) size += type == Type::kN ? Decimal::text_size(b) : b.size();
       if (v != nullptr) v->scalar(type, b);
       return true;
     }
@@ -199,7 +194,7 @@ bool walk_value(std::string_view& in, ItemVisitor* v, int depth, bool sized, siz
       for (uint64_t i = 0; i < n; ++i) {
         std::string_view m;
         if (!get_view(in, m)) return false;
-        if (sized) size += type == Type::kNS ? number_size(m) : m.size();
+        if (sized) size += type == Type::kNS ? Decimal::text_size(m) : m.size();
         if (v != nullptr) v->set_member(type, m);
       }
       if (v != nullptr) v->end(type);

@@ -199,6 +199,30 @@ size_t Decimal::size() const {
   return (digits_.size() + 1) / 2 + ((e % 2) != 0 ? 1 : 2);
 }
 
+size_t Decimal::text_size(std::string_view text) {
+  // Fast path: [-]digits without a leading zero. Its significant digits are the digits
+  // without the trailing zeros and its exponent (of 0.digits) is their count, so size()
+  // below is computed from the text; anything else (and more than 38 significant digits,
+  // an error) goes through parse.
+  std::string_view d = text;
+  if (!d.empty() && d[0] == '-') d.remove_prefix(1);
+  bool integer = !d.empty() && d.size() <= static_cast<size_t>(kMaxDigits) + 8;
+  for (size_t i = 0; integer && i < d.size(); ++i) integer = d[i] >= '0' && d[i] <= '9';
+  if (integer) {
+    if (d == "0") return 3;  // zero, as size() measures it
+    if (d[0] != '0') {
+      size_t significant = d.size();
+      while (d[significant - 1] == '0') --significant;
+      if (significant <= static_cast<size_t>(kMaxDigits)) {
+        const size_t e = d.size() - 1;  // exponent of the first digit
+        return (significant + 1) / 2 + (e % 2 != 0 ? 1 : 2);
+      }
+    }
+  }
+  auto p = parse(text);
+  return p.ok() ? p->size() : text.size();
+}
+
 void Decimal::encode_key(std::string& out) const {
   if (is_zero()) {
     out.push_back(static_cast<char>(0x80));

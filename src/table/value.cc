@@ -90,10 +90,7 @@ size_t value_size(const Value& v) {
   switch (v.type()) {
     case Type::kS:
     case Type::kB: return v.str().size();
-    case Type::kN: {
-      auto d = Decimal::parse(v.str());
-      return d.ok() ? d->size() : v.str().size();
-    }
+    case Type::kN: return Decimal::text_size(v.str());
     case Type::kBool:
     case Type::kNull: return 1;
     case Type::kSS:
@@ -104,10 +101,7 @@ size_t value_size(const Value& v) {
     }
     case Type::kNS: {
       size_t n = 0;
-      for (const auto& m : v.members()) {
-        auto d = Decimal::parse(m);
-        n += d.ok() ? d->size() : m.size();
-      }
+      for (const auto& m : v.members()) n += Decimal::text_size(m);
       return n;
     }
     case Type::kL: {

@@ -66,6 +66,27 @@ TEST(Decimal, ExactArithmetic) {
   EXPECT_FALSE(r.ok());
 }
 
+// text_size measures integers from their text: it must agree with parse()->size() (and
+// with text.size() for what does not parse) on every shape.
+TEST(Decimal, TextSizeMatchesParsedSize) {
+  std::vector<std::string> texts = {"0", "-0", "00", "-00", "007", "+7", "7", "-7", "10", "100",
+                                    "120", "1200", "-1200", "99", "999", "1000000", "",
+                                    "-", "1.5", "-0.05", "1e3", "12E-2", ".5", "5.", "1-2", "x"};
+  std::string digits;
+  for (int n = 1; n <= 60; ++n) {
+    digits.push_back(static_cast<char>('1' + n % 9));
+    texts.push_back(digits);                           // n significant digits
+    texts.push_back("-" + digits);
+    texts.push_back("1" + std::string(n, '0'));        // trailing zeros
+    texts.push_back(digits + std::string(n % 7, '0'));
+  }
+  for (const std::string& t : texts) {
+    auto d = Decimal::parse(t);
+    const size_t want = d.ok() ? d->size() : t.size();
+    EXPECT_EQ(Decimal::text_size(t), want) << t;
+  }
+}
+
 TEST(Decimal, KeyEncodingOrdersNumerically) {
   std::vector<std::string> texts = {"-1e125", "-100", "-99.5", "-1", "-0.5", "-0.05", "-1e-130",
                                     "0", "1e-130", "0.05", "0.5", "1", "1.5", "9", "10", "99.5",

@@ -46,6 +46,9 @@ class Decimal {
 
   // DynamoDB's storage size of this number in bytes.
   size_t size() const;
+  // parse(text)->size(), or text.size() when text does not parse: what item sizes count for
+  // an N. Integers (the common sort keys and counters) are measured without a parse.
+  static size_t text_size(std::string_view text);
 
   // Order-preserving byte encoding (memcmp order == numeric order), self-delimiting:
   //   zero:      0x80

@@ -112,14 +112,25 @@ std::shared_ptr<Log> filled_log(LogStore& store, const std::string& name, uint64
   return log;
 }
 
-void BM_SequentialRead(benchmark::State& state) {
-  static std::unique_ptr<LogStore> store;  // bench-only: built once, reused by every run
-  static std::shared_ptr<Log> log;
-  if (!log) {
-    std::filesystem::remove_all(bench_root() + "/read");
-    store = std::move(LogStore::open(bench_root() + "/read", posix_file_system()).value());
-    log = filled_log(*store, "shard", 256ull << 20);
+// A log of `bytes` in bench_root()/<dir>, filled on first use and kept in `slot` for every
+// later run of the benchmark that owns the slot.
+struct KeptLog {
+  std::unique_ptr<LogStore> store;
+  std::shared_ptr<Log> log;
+};
+const std::shared_ptr<Log>& kept_filled_log(KeptLog& slot, const std::string& dir,
+                                            uint64_t bytes) {
+  if (!slot.log) {
+    std::filesystem::remove_all(bench_root() + "/" + dir);
+    slot.store = std::move(LogStore::open(bench_root() + "/" + dir, posix_file_system()).value());
+    slot.log = filled_log(*slot.store, "shard", bytes);
   }
+  return slot.log;
+}
+
+void BM_SequentialRead(benchmark::State& state) {
+  static KeptLog kept;  // bench-only: built once, reused by every run
+  const std::shared_ptr<Log>& log = kept_filled_log(kept, "read", 256ull << 20);
   const size_t limit = static_cast<size_t>(state.range(0));
   uint64_t at = log->trim_horizon();
   uint64_t records = 0;
@@ -141,13 +152,8 @@ void BM_SequentialRead(benchmark::State& state) {
 BENCHMARK(BM_SequentialRead)->Arg(1000)->Arg(10000)->UseRealTime()->MinTime(1.0);
 
 void BM_TailRead(benchmark::State& state) {
-  static std::unique_ptr<LogStore> store;  // bench-only: built once, reused by every run
-  static std::shared_ptr<Log> log;
-  if (!log) {
-    std::filesystem::remove_all(bench_root() + "/tail");
-    store = std::move(LogStore::open(bench_root() + "/tail", posix_file_system()).value());
-    log = filled_log(*store, "shard", 8ull << 20);
-  }
+  static KeptLog kept;  // bench-only: built once, reused by every run
+  const std::shared_ptr<Log>& log = kept_filled_log(kept, "tail", 8ull << 20);
   const size_t limit = static_cast<size_t>(state.range(0));
   const uint64_t at = log->committed_tip() - 10;
   uint64_t records = 0;

@@ -1,5 +1,6 @@
 #include "freshet/table/codec.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "freshet/common/crc32c.h"
@@ -244,12 +245,19 @@ void encode_key_component(const Value& v, std::string& out) {
     (d.ok() ? *d : Decimal()).encode_key(out);
     return;
   }
-  for (char c : v.str()) {
-    out.push_back(c);
-    if (c == '\0') out.push_back(static_cast<char>(0xFF));
+  // Runs between zero bytes are appended whole (keys rarely hold a zero byte).
+  std::string_view s = v.str();
+  while (true) {
+    const void* z = s.empty() ? nullptr : std::memchr(s.data(), '\0', s.size());
+    if (z == nullptr) break;
+    const size_t n = static_cast<size_t>(static_cast<const char*>(z) - s.data());
+    out.append(s.data(), n + 1);
+    out.push_back(static_cast<char>(0xFF));
+    s.remove_prefix(n + 1);
   }
-  out.push_back('\0');
-  out.push_back('\x01');
+  const char term[2] = {'\0', '\x01'};
+  out.append(s);
+  out.append(term, 2);
 }
 
 bool decode_key_component(std::string_view& in, Type t, Value& out) {
@@ -282,6 +290,15 @@ uint16_t key_bucket(std::string_view encoded_pk) {
   return static_cast<uint16_t>(crc32c::value(encoded_pk) >> 16);
 }
 
+namespace {
+void put_crc(std::string& out) {
+  const uint32_t crc = crc32c::value(out);
+  const char b[4] = {static_cast<char>(crc & 0xFF), static_cast<char>((crc >> 8) & 0xFF),
+                     static_cast<char>((crc >> 16) & 0xFF), static_cast<char>(crc >> 24)};
+  out.append(b, 4);
+}
+}  // namespace
+
 std::string encode_item(const Item& item) {
   std::string out;
   out.reserve(64 + item_size(item) + 4 * item.size());
@@ -291,8 +308,31 @@ std::string encode_item(const Item& item) {
     put_bytes(k, out);
     put_value(v, out);
   }
-  uint32_t crc = crc32c::value(out);
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((crc >> (8 * i)) & 0xFF));
+  put_crc(out);
+  return out;
+}
+
+std::string encode_item_subset(const Item& item, std::vector<std::string_view> names) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::vector<const Item::value_type*> attrs;
+  attrs.reserve(names.size());
+  size_t bytes = 0;
+  for (std::string_view n : names) {
+    auto f = item.find(n);
+    if (f == item.end()) continue;
+    attrs.push_back(&*f);
+    bytes += n.size() + value_size(f->second);
+  }
+  std::string out;
+  out.reserve(64 + bytes + 4 * attrs.size());
+  out.push_back(static_cast<char>(kItemFormatVersion));
+  put_varint(attrs.size(), out);
+  for (const Item::value_type* a : attrs) {
+    put_bytes(a->first, out);
+    put_value(a->second, out);
+  }
+  put_crc(out);
   return out;
 }
 

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "freshet/common/result.h"
 #include "freshet/table/value.h"
@@ -62,6 +63,10 @@ uint32_t read_u32_be(const char* p);
 uint16_t read_u16_be(const char* p);
 
 std::string encode_item(const Item& item);
+// encode_item of the item made of item's attributes with these names (in any order, repeats
+// allowed; names the item lacks are left out), without building that item: the value of an
+// index entry with a KEYS_ONLY or INCLUDE projection.
+std::string encode_item_subset(const Item& item, std::vector<std::string_view> names);
 // Fails with kCorruption on a bad CRC, version, or structure.
 Result<Item> decode_item(std::string_view bytes);
 

@@ -186,6 +186,32 @@ TEST(KeyCodec, StringsAndBinariesOrderAndDelimit) {
   }
 }
 
+TEST(KeyCodec, ZeroBytesAreEscapedWhereverTheyAre) {
+  // The byte-by-byte definition (codec.h) against the encoder, zeros at the ends and in runs.
+  for (const std::string& s :
+       {std::string("\0abc", 4), std::string("abc\0", 4), std::string("a\0\0b\0", 5),
+        std::string(300, 'x') + std::string("\0", 1) + "y"}) {
+    std::string want;
+    for (char c : s) {
+      want.push_back(c);
+      if (c == '\0') want.push_back('\xff');
+    }
+    want += std::string("\0\x01", 2);
+    std::string got = "pre";
+    encode_key_component(Value::s(s), got);
+    EXPECT_EQ(got, "pre" + want);
+  }
+}
+
+TEST(ItemCodec, SubsetEncodesAsTheProjectedItem) {
+  const Item item = sample();
+  Item projected{{"s", item.at("s")}, {"m", item.at("m")}, {"bs", item.at("bs")}};
+  // Any order, repeats, names the item lacks.
+  EXPECT_EQ(encode_item_subset(item, {"s", "nope", "m", "bs", "s", "m"}), encode_item(projected));
+  EXPECT_EQ(encode_item_subset(item, {}), encode_item(Item{}));
+  EXPECT_EQ(encode_item_subset(item, {"z"}), encode_item(Item{{"z", Value::null()}}));
+}
+
 TEST(ItemSize, FollowsDynamoDbRules) {
   EXPECT_EQ(item_size({{"ab", Value::s("xyz")}}), 5u);
   EXPECT_EQ(item_size({{"a", Value::boolean(true)}}), 2u);

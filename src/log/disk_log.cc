@@ -38,14 +38,42 @@ bool parse_segment_name(const std::string& name, uint64_t* base) {
   return true;
 }
 
+// A read's bytes: grown without zero-filling (the file's bytes overwrite them at once) and
+// geometrically, so that a read's buffer is copied O(1) times on average. Kept alive by
+// ReadResult::storage.
+class ReadBuffer {
+ public:
+  size_t size() const { return size_; }
+  char* data() { return data_.get(); }
+  const char* data() const { return data_.get(); }
+  // Makes room for n more bytes after size() and returns where they go (size() unchanged).
+  char* reserve_more(size_t n) {
+    if (size_ + n > cap_) {
+      const size_t cap = std::max(size_ + n, cap_ * 2);
+      auto bigger = std::make_unique_for_overwrite<char[]>(cap);
+      if (size_ > 0) std::memcpy(bigger.get(), data_.get(), size_);
+      data_ = std::move(bigger);
+      cap_ = cap;
+    }
+    return data_.get() + size_;
+  }
+  void commit(size_t n) { size_ += n; }
+  void clear() { size_ = 0; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t cap_ = 0;
+};
+
 // Reads a segment file forward into one growing buffer whose bytes stay put (callers keep
 // buffer offsets, not pointers, until the read is complete). Read-ahead stops at
 // `readahead_end`, the bytes the segment holds as far as the reader knows: a reader at the
-// tail of the active segment (a caught-up consumer, every poll) would otherwise grow and
-// zero-fill megabytes of buffer, fresh pages each time, to read a few records.
+// tail of the active segment (a caught-up consumer, every poll) would otherwise grow a
+// buffer of megabytes, fresh pages each time, to read a few records.
 class WindowReader {
  public:
-  WindowReader(std::string* buf, const File& file, uint64_t start_pos,
+  WindowReader(ReadBuffer* buf, const File& file, uint64_t start_pos,
                uint64_t readahead_end = UINT64_MAX)
       : buf_(buf),
         file_(file),
@@ -59,16 +87,15 @@ class WindowReader {
     if (pos + n <= have_end) return static_cast<int64_t>(buf_start_ + (pos - file_start_));
     readahead = have_end < readahead_end_ ? std::min(readahead, readahead_end_ - have_end) : 0;
     const uint64_t want = std::max<uint64_t>(pos + n - have_end, readahead);
-    const size_t old = buf_->size();
-    buf_->resize(old + want);
-    FRESHET_ASSIGN_OR_RETURN(size_t got, file_.read_at(buf_->data() + old, want, have_end));
-    buf_->resize(old + got);
+    char* to = buf_->reserve_more(want);
+    FRESHET_ASSIGN_OR_RETURN(size_t got, file_.read_at(to, want, have_end));
+    buf_->commit(got);
     if (pos + n > have_end + got) return int64_t{-1};
     return static_cast<int64_t>(buf_start_ + (pos - file_start_));
   }
 
  private:
-  std::string* buf_;
+  ReadBuffer* buf_;
   const File& file_;
   uint64_t file_start_;
   uint64_t readahead_end_;
@@ -660,7 +687,10 @@ Result<ReadResult> DiskLog::read(uint64_t from, size_t max_records, size_t max_b
     segs.assign(it, segments_.end());
   }
 
-  auto buf = std::make_shared<std::string>();
+  auto buf = std::make_shared<ReadBuffer>();
+  const uint64_t per_record = read_record_bytes_.load(std::memory_order_relaxed);
+  uint64_t scanned_bytes = 0;    // of whole batches looked at, for read_record_bytes_
+  uint64_t scanned_records = 0;
   std::vector<RecordRef> refs;
   refs.reserve(std::min<size_t>(max_records, 10000));
   size_t bytes = 0;
@@ -683,8 +713,10 @@ Result<ReadResult> DiskLog::read(uint64_t from, size_t max_records, size_t max_b
                      last_seg ? active_bytes : seg.summary().size_bytes);
     while (expected < std::min(seg_end, tip)) {
       const size_t want = max_records - refs.size();
-      const uint64_t readahead =
-          std::clamp<uint64_t>(want * 192 + format::kBatchHeaderSize, kMinReadahead, kMaxReadahead);
+      // What `want` more records take, an eighth more for the batch they end in.
+      const uint64_t readahead = std::clamp<uint64_t>(
+          want * per_record + want * per_record / 8 + format::kBatchHeaderSize, kMinReadahead,
+          std::min<uint64_t>(kMaxReadahead, max_bytes + max_bytes / 8 + kMinReadahead));
       FRESHET_ASSIGN_OR_RETURN(int64_t at, win.ensure(pos, format::kBatchHeaderSize, readahead));
       if (at < 0) {
         count_corruption();
@@ -744,7 +776,14 @@ Result<ReadResult> DiskLog::read(uint64_t from, size_t max_records, size_t max_b
       }
       expected = batch_end;
       pos += format::batch_size(h);
+      scanned_bytes += format::batch_size(h);
+      scanned_records += h.record_count;
     }
+  }
+  if (scanned_records >= 16) {
+    read_record_bytes_.store(
+        static_cast<uint32_t>(std::clamp<uint64_t>(scanned_bytes / scanned_records, 32, 1 << 20)),
+        std::memory_order_relaxed);
   }
   ReadResult result;
   result.records.reserve(refs.size());
@@ -784,7 +823,7 @@ Result<uint64_t> DiskLog::offset_for_timestamp(int64_t ts_ms) const {
   seg_end = std::min(seg_end, tip);
   uint64_t expected = start.offset;
   uint64_t pos = start.pos;
-  std::string buf;
+  ReadBuffer buf;
   while (expected < seg_end) {
     buf.clear();
     WindowReader win(&buf, *seg->file(), pos);

@@ -131,6 +131,10 @@ class DiskLog final : public Log {
   std::atomic<uint64_t> committed_tip_{0};
   std::atomic<uint64_t> trim_horizon_{0};
   std::atomic<int64_t> last_ts_{0};
+  // Bytes a record takes in the segments (its batch's share included), as the last read that
+  // scanned enough records saw: reads size their read-ahead by it, so that reading N records
+  // takes one or two file reads, not one per few kilobytes (relaxed: only a hint).
+  mutable std::atomic<uint32_t> read_record_bytes_{192};
 
   std::atomic<uint64_t> appended_batches_{0};
   std::atomic<uint64_t> appended_records_{0};

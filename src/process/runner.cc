@@ -664,34 +664,36 @@ bool ShardRunner::write_failures(std::vector<Failed>& failed) {
   auto arn = stream::parse_stream_arn(m_.on_failure_destination);
   if (!arn.ok()) return true;  // validated at create/update
   // Lambda's failure record for Kinesis, with the records themselves (Freshet's extension),
-  // split so that each stays below the destination's record size limit.
+  // split so that each stays below the destination's record size limit. Each document is
+  // written in place, its records' data base64-encoded straight into it: an oversized record
+  // (hundreds of kilobytes) is copied once, not once per intermediate string.
+  const auto omitted = [](const Record& r) {
+    return r.data.size() * 4 / 3 + 4096 > kFailureRecordBytes;
+  };
+  // At least what a record adds to a document (its partition key fully escaped).
+  const auto record_bytes = [&](const Record& r) {
+    return 160 + r.sequence_number.size() + 6 * r.partition_key.size() +
+           (omitted(r) ? 48 : base64_encoded_size(r.data.size()));
+  };
   std::vector<std::string> docs;
   for (const Failed& f : failed) {
     size_t i = 0;
     while (i < f.records.size()) {
-      std::string recs_json;
       size_t j = i;
+      size_t bytes = 0;
       while (j < f.records.size()) {
-        const Record& r = f.records[j];
-        std::string one = "{\"sequenceNumber\":\"" + std::string(r.sequence_number) +
-                          "\",\"partitionKey\":";
-        append_json_string(one, r.partition_key);
-        one += ",\"approximateArrivalTimestamp\":\"" + iso8601_ms(r.arrival_ms) + "\"";
-        if (r.data.size() * 4 / 3 + 4096 > kFailureRecordBytes) {
-          one += ",\"dataOmitted\":true,\"dataBytes\":" + std::to_string(r.data.size());
-        } else {
-          one += ",\"data\":\"" + base64_encode(r.data) + "\"";
-        }
-        one += "}";
-        if (j > i && recs_json.size() + one.size() + 4096 > kFailureRecordBytes) break;
-        if (!recs_json.empty()) recs_json += ",";
-        recs_json += one;
+        const size_t one = record_bytes(f.records[j]);
+        if (j > i && bytes + one + 4096 + 6 * f.reason.size() > kFailureRecordBytes) break;
+        bytes += one;
         ++j;
       }
       const Record& first = f.records[i];
       const Record& last = f.records[j - 1];
-      std::string d = "{\"requestContext\":{\"requestId\":\"" + request_id() +
-                      "\",\"functionArn\":";
+      std::string d;
+      d.reserve(bytes + 1024 + 6 * (f.reason.size() + f.function_error.size()));
+      d += "{\"requestContext\":{\"requestId\":\"";
+      d += request_id();
+      d += "\",\"functionArn\":";
       append_json_string(d, function_arn_);
       d += ",\"condition\":\"" + f.condition + "\",\"approximateInvokeCount\":" +
            std::to_string(f.attempts) + "},\"responseContext\":{\"statusCode\":200,"
@@ -699,15 +701,35 @@ bool ShardRunner::write_failures(std::vector<Failed>& failed) {
       append_json_string(d, f.function_error);
       d += "},\"version\":\"1.0\",\"timestamp\":\"" + iso8601_ms(wall_clock_ms()) +
            "\",\"KinesisBatchInfo\":{\"shardId\":\"" + shard_.shard_id +
-           "\",\"startSequenceNumber\":\"" + std::string(first.sequence_number) +
-           "\",\"endSequenceNumber\":\"" + std::string(last.sequence_number) +
-           "\",\"approximateArrivalOfFirstRecord\":\"" + iso8601_ms(first.arrival_ms) +
+           "\",\"startSequenceNumber\":\"";
+      d += first.sequence_number;
+      d += "\",\"endSequenceNumber\":\"";
+      d += last.sequence_number;
+      d += "\",\"approximateArrivalOfFirstRecord\":\"" + iso8601_ms(first.arrival_ms) +
            "\",\"approximateArrivalOfLastRecord\":\"" + iso8601_ms(last.arrival_ms) +
            "\",\"batchSize\":" + std::to_string(j - i) + ",\"streamArn\":";
       append_json_string(d, m_.event_source_arn);
       d += "},\"errorMessage\":";
       append_json_string(d, f.reason);
-      d += ",\"records\":[" + recs_json + "]}";
+      d += ",\"records\":[";
+      for (size_t k = i; k < j; ++k) {
+        const Record& r = f.records[k];
+        if (k > i) d.push_back(',');
+        d += "{\"sequenceNumber\":\"";
+        d += r.sequence_number;
+        d += "\",\"partitionKey\":";
+        append_json_string(d, r.partition_key);
+        d += ",\"approximateArrivalTimestamp\":\"" + iso8601_ms(r.arrival_ms) + "\"";
+        if (omitted(r)) {
+          d += ",\"dataOmitted\":true,\"dataBytes\":" + std::to_string(r.data.size());
+        } else {
+          d += ",\"data\":\"";
+          base64_encode_append(r.data, d);
+          d.push_back('"');
+        }
+        d.push_back('}');
+      }
+      d += "]}";
       docs.push_back(std::move(d));
       i = j;
     }

@@ -262,11 +262,15 @@ class WindowCountFunction : public Function {
       const std::string& state = batch.window ? batch.window->state : std::string();
       simdjson::dom::element root;
       simdjson::dom::object obj;
+      state_bytes_ = 2;
       if (!state.empty() && parser_.parse(state).get(root) == simdjson::SUCCESS &&
           root.get_object().get(obj) == simdjson::SUCCESS) {
         for (auto [k, v] : obj) {
           int64_t n = 0;
-          if (v.get_int64().get(n) == simdjson::SUCCESS) counts_[std::string(k)] = n;
+          if (v.get_int64().get(n) == simdjson::SUCCESS &&
+              counts_.try_emplace(std::string(k), n).second) {
+            state_bytes_ += entry_bytes(k);
+          }
         }
       }
     }
@@ -294,13 +298,15 @@ class WindowCountFunction : public Function {
             continue;  // null, objects and arrays are not counted
           }
           auto it = counts_.find(key);
-          if (it == counts_.end() && counts_.size() >= max_keys_) {
+          if (it == counts_.end() &&
+              (counts_.size() >= max_keys_ || state_bytes_ + entry_bytes(key) > kMaxStateBytes)) {
             key.assign(field.name);
             key += "#(other)";
             it = counts_.find(key);
           }
           if (it == counts_.end()) {
             counts_.emplace(key, 1);
+            state_bytes_ += entry_bytes(key);
           } else {
             ++it->second;
           }
@@ -321,6 +327,7 @@ class WindowCountFunction : public Function {
         r.outputs.push_back(std::move(out));
       }
       counts_.clear();
+      state_bytes_ = 2;
       r.window_state = "{}";
     } else if (!continues) {
       r.window_state = window_state();
@@ -332,8 +339,27 @@ class WindowCountFunction : public Function {
   std::vector<std::pair<CountField, JsonPath>> fields_;
   size_t max_keys_;
   simdjson::dom::parser parser_;
+  // The state's text is stored in the shard's checkpoint item, which must stay under the
+  // table's 400 KB item limit (a checkpoint the table rejects would stall the shard): values
+  // that would take the text past kMaxStateBytes count as "<name>#(other)", like those past
+  // max_keys_. An "(other)" entry is at most one per count field, outside the budget.
+  static constexpr size_t kMaxStateBytes = 320 * 1024;
+  // What a key adds to the state's text, `"key":count,` with the key escaped and the count
+  // taken as 10 digits (a count is at most the records a shard takes in one window: Kinesis'
+  // limits and a window of at most 900 s keep it far below 10^10); the item limit leaves
+  // some 80 KB more for counts that grow longer still.
+  static size_t entry_bytes(std::string_view key) {
+    size_t n = 14;
+    for (char ch : key) {
+      const auto c = static_cast<unsigned char>(ch);
+      n += c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' ? 2 : c < 0x20 ? 6 : 1;
+    }
+    return n;
+  }
+
   // The open window's counts (value key -> count), kept between invocations.
   std::unordered_map<std::string, int64_t> counts_;
+  size_t state_bytes_ = 2;  // a bound of window_state().size() for counts_
 };
 
 }  // namespace

@@ -237,6 +237,44 @@ TEST(WindowCount, KeptStateContinuesWithoutTheText) {
   EXPECT_EQ((*fn)->window_state(), "{}");
 }
 
+// The state's text goes into the shard's checkpoint item (400 KB at most): long values stop
+// being counted apart once the text would pass its budget (320 KiB) and count as
+// "<name>#(other)" instead, so every record is still counted once.
+TEST(WindowCount, StateTextStaysUnderTheItemLimit) {
+  FunctionConfig c;
+  c.name = "w";
+  c.kind = FunctionConfig::Kind::kWindowCount;
+  c.counts = {{"tag", "tag"}};
+  auto fn = make_function(c);
+  ASSERT_TRUE(fn.ok()) << fn.error().to_string();
+  std::vector<std::string> datas;
+  for (int i = 0; i < 3000; ++i) {  // 3,000 values of 200 characters: 600 KB of keys
+    std::string v(200, 'x');
+    const std::string n = std::to_string(i);
+    v.replace(0, n.size(), n);
+    datas.push_back("{\"tag\":\"" + v + "\"}");
+  }
+  std::vector<std::string> seqs;
+  Batch b = batch_of(datas, seqs);
+  b.window = Window{0, 60000, "{}", false};
+  InvokeResult r1 = (*fn)->invoke(b);
+  ASSERT_TRUE(r1.window_state);
+  EXPECT_LE(r1.window_state->size(), 320u * 1024);
+  EXPECT_GT(r1.window_state->size(), 300u * 1024);  // the budget is used, not a fraction of it
+  Batch fin;
+  fin.window = Window{0, 60000, *r1.window_state, true};
+  InvokeResult r2 = (*fn)->invoke(fin);
+  int64_t total = 0, other = 0;
+  for (const auto& o : r2.outputs) {
+    const int64_t n = std::stoll(o.item.at("count").str());
+    total += n;
+    if (o.item.at("key").str() == "tag#(other)") other = n;
+  }
+  EXPECT_EQ(total, 3000);
+  EXPECT_GT(other, 0);
+  EXPECT_EQ(static_cast<int64_t>(r2.outputs.size()), 3000 - other + 1);
+}
+
 TEST(KinesisEvent, RoundTripsAndResponsesMapToRecords) {
   std::vector<std::string> seqs;
   Batch b = batch_of({"hello", std::string("\0\x01\xff", 3)}, seqs);

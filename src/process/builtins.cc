@@ -3,6 +3,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "freshet/process/filter.h"
@@ -160,7 +161,15 @@ Result<std::optional<table::Value>> convert_field(const CompiledField& cf,
 
 class ExtractFunction : public Function {
  public:
-  explicit ExtractFunction(std::vector<CompiledField> fields) : fields_(std::move(fields)) {}
+  explicit ExtractFunction(std::vector<CompiledField> fields)
+      : fields_(std::move(fields)), paths_(paths_of(fields_)) {
+    // Items are maps by name: inserted in name order, each goes at the end.
+    for (size_t i = 0; i < fields_.size(); ++i) order_.push_back(i);
+    std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) {
+      return fields_[a].f.name < fields_[b].f.name;
+    });
+    values_.resize(fields_.size());
+  }
 
   InvokeResult invoke(const Batch& batch) override {
     InvokeResult r;
@@ -173,21 +182,22 @@ class ExtractFunction : public Function {
         r.failures.push_back({i, json_error(err), true});
         continue;
       }
-      Output out;
-      out.record = i;
+      paths_.resolve(root);
       std::string failure;
-      for (const CompiledField& cf : fields_) {
+      for (size_t k = 0; k < fields_.size(); ++k) {
+        const CompiledField& cf = fields_[k];
+        values_[k].reset();
         found.clear();
-        collect_path(root, cf.path, 0, found);
+        paths_.collect(k, found);
         auto v = convert_field(cf, found);
         if (!v.ok()) {
           failure = v.error().message();
           break;
         }
         if (v->has_value()) {
-          out.item.insert_or_assign(cf.f.name, std::move(**v));
+          values_[k] = std::move(**v);
         } else if (cf.default_value) {
-          out.item.insert_or_assign(cf.f.name, *cf.default_value);
+          values_[k] = *cf.default_value;
         } else if (cf.f.required) {
           failure = "missing required field '" + cf.f.name + "' (" + cf.f.path + ")";
           break;
@@ -197,13 +207,32 @@ class ExtractFunction : public Function {
         r.failures.push_back({i, std::move(failure), true});
         continue;
       }
-      r.outputs.push_back(std::move(out));
+      Output& out = r.outputs.emplace_back();
+      out.record = i;
+      for (size_t k : order_) {
+        if (!values_[k]) continue;
+        const std::string& name = fields_[k].f.name;
+        if (!out.item.empty() && out.item.rbegin()->first == name) {
+          out.item.rbegin()->second = std::move(*values_[k]);  // a name declared twice: the last
+        } else {
+          out.item.emplace_hint(out.item.end(), name, std::move(*values_[k]));
+        }
+      }
     }
     return r;
   }
 
  private:
+  static std::vector<JsonPath> paths_of(const std::vector<CompiledField>& fields) {
+    std::vector<JsonPath> p;
+    for (const CompiledField& cf : fields) p.push_back(cf.path);
+    return p;
+  }
+
   std::vector<CompiledField> fields_;
+  PathSet paths_;               // the fields' paths (one thread at a time uses a Function)
+  std::vector<size_t> order_;   // fields by name (declared order among equal names)
+  std::vector<std::optional<table::Value>> values_;  // per record
   simdjson::dom::parser parser_;
 };
 
@@ -236,7 +265,7 @@ class FilterFunction : public Function {
 class WindowCountFunction : public Function {
  public:
   WindowCountFunction(std::vector<std::pair<CountField, JsonPath>> fields, size_t max_keys)
-      : fields_(std::move(fields)), max_keys_(max_keys) {}
+      : fields_(std::move(fields)), paths_(paths_of(fields_)), max_keys_(max_keys) {}
 
   bool keeps_window_state() const override { return true; }
   std::string window_state() const override {
@@ -283,9 +312,11 @@ class WindowCountFunction : public Function {
         r.failures.push_back({i, json_error(err), true});
         continue;
       }
-      for (const auto& [field, path] : fields_) {
+      paths_.resolve(root);
+      for (size_t f = 0; f < fields_.size(); ++f) {
+        const CountField& field = fields_[f].first;
         found.clear();
-        collect_path(root, path, 0, found);
+        paths_.collect(f, found);
         for (auto e : found) {
           std::string_view s;
           key.assign(field.name);
@@ -336,7 +367,14 @@ class WindowCountFunction : public Function {
   }
 
  private:
+  static std::vector<JsonPath> paths_of(const std::vector<std::pair<CountField, JsonPath>>& fields) {
+    std::vector<JsonPath> p;
+    for (const auto& f : fields) p.push_back(f.second);
+    return p;
+  }
+
   std::vector<std::pair<CountField, JsonPath>> fields_;
+  PathSet paths_;
   size_t max_keys_;
   simdjson::dom::parser parser_;
   // The state's text is stored in the shard's checkpoint item, which must stay under the

@@ -1,5 +1,6 @@
 #include "json_util.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -114,6 +115,71 @@ void collect_path(simdjson::dom::element root, const JsonPath& path, size_t step
   simdjson::dom::element child;
   if (arr.at(static_cast<size_t>(p.index)).get(child) != simdjson::SUCCESS) return;
   collect_path(child, path, step + 1, out);
+}
+
+PathSet::PathSet(const std::vector<JsonPath>& paths) {
+  for (const JsonPath& path : paths) {
+    int at = -1;
+    size_t step = 0;
+    for (; step < path.size() && !path[step].key.empty(); ++step) {
+      int found = -1;
+      for (int c : at < 0 ? root_children_ : nodes_[static_cast<size_t>(at)].children) {
+        if (nodes_[static_cast<size_t>(c)].key == path[step].key) found = c;
+      }
+      if (found < 0) {
+        found = static_cast<int>(nodes_.size());
+        nodes_.push_back(Node{path[step].key, {}});
+        (at < 0 ? root_children_ : nodes_[static_cast<size_t>(at)].children).push_back(found);
+      }
+      at = found;
+    }
+    node_.push_back(at);
+    rest_.emplace_back(path.begin() + static_cast<ptrdiff_t>(step), path.end());
+  }
+  elems_.resize(nodes_.size());
+  have_.resize(nodes_.size());
+}
+
+void PathSet::resolve(simdjson::dom::element root) {
+  root_ = root;
+  std::fill(have_.begin(), have_.end(), 0);
+  match_members(root, root_children_);
+  for (size_t n = 0; n < nodes_.size(); ++n) {  // parents come before their children
+    if (have_[n] && !nodes_[n].children.empty()) match_members(elems_[n], nodes_[n].children);
+  }
+}
+
+// One pass over e's members (if e is an object): each child takes the first of its name.
+void PathSet::match_members(simdjson::dom::element e, const std::vector<int>& children) {
+  simdjson::dom::object obj;
+  if (e.get_object().get(obj) != simdjson::SUCCESS) return;
+  size_t left = children.size();
+  for (auto field : obj) {
+    const std::string_view key = field.key;
+    for (int c : children) {
+      const auto n = static_cast<size_t>(c);
+      if (!have_[n] && nodes_[n].key.size() == key.size() && nodes_[n].key == key) {
+        have_[n] = 1;
+        elems_[n] = field.value;
+        --left;
+        break;
+      }
+    }
+    if (left == 0) break;
+  }
+}
+
+void PathSet::collect(size_t k, std::vector<simdjson::dom::element>& out) const {
+  const int n = node_[k];
+  if (n < 0) {
+    collect_path(root_, rest_[k], 0, out);
+  } else if (have_[static_cast<size_t>(n)]) {
+    if (rest_[k].empty()) {
+      out.push_back(elems_[static_cast<size_t>(n)]);
+    } else {
+      collect_path(elems_[static_cast<size_t>(n)], rest_[k], 0, out);
+    }
+  }
 }
 
 Result<table::Value> json_to_value(simdjson::dom::element e, int depth) {

@@ -30,6 +30,35 @@ bool path_has_wildcard(const JsonPath& p);
 void collect_path(simdjson::dom::element root, const JsonPath& path, size_t step,
                   std::vector<simdjson::dom::element>& out);
 
+// Several paths evaluated on one document: their leading member names form a tree of lookups
+// ("user" -> "id_str", "screen_name", ...), resolved once per document with one pass over
+// each object's members instead of one scan of an object per path (a v1.1 tweet's root has
+// ~25 members, its user ~40). Each name takes the object's first member of that name, as a
+// lookup by key does, so collect(k) finds what collect_path(root, paths[k]) finds.
+// One thread at a time (resolve keeps per-document state).
+class PathSet {
+ public:
+  explicit PathSet(const std::vector<JsonPath>& paths);
+  size_t size() const { return node_.size(); }
+  void resolve(simdjson::dom::element root);  // before collect, once per document
+  void collect(size_t k, std::vector<simdjson::dom::element>& out) const;
+
+ private:
+  struct Node {
+    std::string key;  // the member name looked up in the parent
+    std::vector<int> children;
+  };
+  void match_members(simdjson::dom::element e, const std::vector<int>& children);
+
+  std::vector<Node> nodes_;  // parents before their children
+  std::vector<int> root_children_;
+  std::vector<int> node_;       // per path: the node of its leading names (-1: the root)
+  std::vector<JsonPath> rest_;  // per path: the steps after them
+  simdjson::dom::element root_;
+  std::vector<simdjson::dom::element> elems_;  // per node, if have_
+  std::vector<char> have_;
+};
+
 // Plain JSON to a DynamoDB value: string S, number N (canonical decimal; kInvalidArgument if
 // out of DynamoDB's range), bool BOOL, null NULL, array L, object M.
 Result<table::Value> json_to_value(simdjson::dom::element e, int depth = 0);

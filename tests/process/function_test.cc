@@ -90,6 +90,55 @@ TEST(Extract, BadRecordsArePermanentFailuresWithTheReason) {
   EXPECT_NE(r.failures[3].reason.find("expected a string, got an object"), std::string::npos);
 }
 
+// Fields whose paths share leading members are looked up together: each takes the first
+// member of its name (as a lookup by key does), a prefix that is not an object yields nothing,
+// index paths from the root still work, and of a name declared twice the last field with a
+// value wins.
+TEST(Extract, SharedPathPrefixesResolveLikeSeparateLookups) {
+  FunctionConfig c;
+  c.name = "x";
+  c.kind = FunctionConfig::Kind::kExtract;
+  c.extract = {
+      {"id", "id", ExtractField::Type::kS, true, std::nullopt},
+      {"name", "user.name", ExtractField::Type::kS, false, std::nullopt},
+      {"city", "user.place.city", ExtractField::Type::kS, false, std::nullopt},
+      {"n", "user.n", ExtractField::Type::kN, false, std::nullopt},
+      {"first", "$.user.tags[0]", ExtractField::Type::kS, false, std::nullopt},
+      {"tags", "user.tags", ExtractField::Type::kSS, false, std::nullopt},
+      {"alias", "user.name", ExtractField::Type::kS, false, std::nullopt},
+      {"alias", "user.alias", ExtractField::Type::kS, false, std::nullopt},
+  };
+  auto fn = make_function(c);
+  ASSERT_TRUE(fn.ok()) << fn.error().to_string();
+  std::vector<std::string> seqs;
+  Batch b = batch_of(
+      {R"({"user":{"n":1,"name":"ann","place":{"city":"Oslo"},"tags":["t","u"],"name":"bob"},"id":"a","id":"b"})",
+       R"({"id":"c","user":"not an object"})",
+       R"({"id":"d","user":{"place":[{"city":"x"}],"alias":"al"}})",
+       R"([{"id":"e"}])"},
+      seqs);
+  InvokeResult r = (*fn)->invoke(b);
+  ASSERT_EQ(r.outputs.size(), 3u);
+  const table::Item& a = r.outputs[0].item;
+  EXPECT_EQ(a.at("id").str(), "a");
+  EXPECT_EQ(a.at("name").str(), "ann");
+  EXPECT_EQ(a.at("city").str(), "Oslo");
+  EXPECT_EQ(a.at("n").str(), "1");
+  EXPECT_EQ(a.at("first").str(), "t");
+  EXPECT_EQ(a.at("tags").members(), (std::vector<std::string>{"t", "u"}));
+  EXPECT_EQ(a.at("alias").str(), "ann");  // the second "alias" found nothing
+  EXPECT_EQ(a.size(), 7u);
+  const table::Item& b2 = r.outputs[1].item;
+  EXPECT_EQ(b2.size(), 1u);
+  EXPECT_EQ(b2.at("id").str(), "c");
+  const table::Item& d = r.outputs[2].item;
+  EXPECT_EQ(d.at("alias").str(), "al");
+  EXPECT_FALSE(d.contains("city"));  // place is an array: no member "city"
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_EQ(r.failures[0].record, 3u);
+  EXPECT_EQ(r.failures[0].reason, "missing required field 'id' (id)");
+}
+
 TEST(Extract, ConfigErrors) {
   FunctionConfig c = extract_config();
   c.extract.push_back({"bad", "a..b", ExtractField::Type::kS, false, std::nullopt});

@@ -435,10 +435,12 @@ Result<PreparedBatch> prepare_batch(const std::string& stream_name, const S3Dest
   uint64_t failed = 0;
   PreparedBatch out;
   out.bucket = d.bucket();
+  Group* plain = nullptr;  // without dynamic partitioning: the one group
   if (failure.empty() && !d.dynamic_partitioning && !records.empty()) {
     size_t total = 0;
     for (const BatchRecord& rec : records) total += rec.data.size() + 1;
-    groups[""].body.reserve(total);
+    plain = &groups[""];
+    plain->body.reserve(total);
   }
   for (const BatchRecord& rec : records) {
     std::string group_key;
@@ -469,8 +471,8 @@ Result<PreparedBatch> prepare_batch(const std::string& stream_name, const S3Dest
       keys = std::move(*k);
       for (const auto& [kk, vv] : keys) group_key += kk + "=" + vv + "\x1f";
     }
-    Group& g = groups[group_key];
-    g.keys = std::move(keys);
+    Group& g = plain != nullptr ? *plain : groups[group_key];
+    if (plain == nullptr) g.keys = std::move(keys);
     g.body.append(rec.data);
     if (d.append_delimiter) g.body.push_back('\n');
     ++out.records;

@@ -342,34 +342,53 @@ bool DeliveryService::Impl::read_source(Stream& s, const DeliveryStreamInfo& cfg
 // reading the same ranges again gives the same objects.
 void DeliveryService::Impl::seal(Stream& s, const DeliveryStreamInfo& cfg, uint64_t limit) {
   Stream::Sealed b;
-  std::map<std::string, std::vector<BatchRecord>> taken;
-  std::map<std::string, const stream::GetRecordsResult*> kept;  // per shard, the last kept
+  // Per shard (in s.source's order, the ids' order): what it gives to the batch. The last
+  // record's sequence number is a view into its result, which b.keep holds.
+  struct Taken {
+    const std::string* id = nullptr;
+    Stream::SourceShard* st = nullptr;
+    std::vector<BatchRecord> records;
+    const stream::GetRecordsResult* kept = nullptr;
+    std::string_view last_seq;
+  };
+  std::vector<Taken> shards;
+  shards.reserve(s.source.size());
+  for (auto& [id, st] : s.source) shards.push_back(Taken{&id, &st, {}, nullptr, {}});
   uint64_t bytes = 0;
   int64_t oldest = -1;
   for (bool progress = true; progress && bytes < limit;) {
     progress = false;
-    for (auto& [id, st] : s.source) {
+    for (Taken& t : shards) {
+      Stream::SourceShard& st = *t.st;
       if (st.unsealed.empty() || bytes >= limit) continue;
       Stream::SourceShard::Chunk& c = st.unsealed.front();
       const stream::GetRecordsRecord& rec = c.result->records[c.next];
-      taken[id].push_back(BatchRecord{rec.data, c.read_ms});
+      t.records.push_back(BatchRecord{rec.data, c.read_ms});
       if (oldest < 0 || c.read_ms < oldest) oldest = c.read_ms;
       bytes += rec.data.size();
       st.unsealed_bytes -= rec.data.size();
-      b.ends[id] = {std::string(rec.sequence_number()), false};
-      if (kept[id] != c.result.get()) {
-        kept[id] = c.result.get();
+      t.last_seq = rec.sequence_number();
+      if (t.kept != c.result.get()) {
+        t.kept = c.result.get();
         b.keep.push_back(c.result);
       }
       if (++c.next == c.result->records.size()) st.unsealed.pop_front();
       progress = true;
     }
   }
-  for (auto& [id, st] : s.source) {
-    if (!st.read_end || st.finished || !st.unsealed.empty()) continue;
-    b.ends[id] = {st.read, true};  // closed and read to its end: finished once delivered
+  size_t count = 0;
+  for (const Taken& t : shards) count += t.records.size();
+  b.records.reserve(count);
+  for (Taken& t : shards) {
+    const Stream::SourceShard& st = *t.st;
+    if (!t.records.empty()) {
+      b.ends[*t.id] = {std::string(t.last_seq), false};
+      b.records.insert(b.records.end(), t.records.begin(), t.records.end());
+    }
+    if (st.read_end && !st.finished && st.unsealed.empty()) {
+      b.ends[*t.id] = {st.read, true};  // closed and read to its end: finished once delivered
+    }
   }
-  for (auto& [id, recs] : taken) b.records.insert(b.records.end(), recs.begin(), recs.end());
   b.id.time_ms = oldest < 0 ? now_ms() : oldest;
   b.id.seed = std::random_device{}() * 0x100000000ull ^ std::random_device{}();
   b.id.version = cfg.version;

@@ -111,6 +111,15 @@ while :; do
   sleep 0.2
 done
 rss=$(awk '/VmHWM/ { print $2 }' /proc/$up_pid/status)
+# CPU per live thread, summed by name with a trailing "/N" or digits cut ("m:tweets-extr/3"
+# and "rocksdb:low0" count as "m:tweets-extr" and "rocksdb:low"): where the run's CPU went.
+# Threads that ended (the in-process producer's) are only in the process's total.
+threads=$(for t in /proc/$up_pid/task/*; do
+  name=$(cat "$t/comm" 2>/dev/null) || continue
+  ticks=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$t/stat" 2>/dev/null) || continue
+  echo "$name $ticks"
+done | awk '{ n = $1; sub(/\/[0-9]+$/, "", n); sub(/[0-9]+$/, "", n); s[n] += $2 }
+  END { for (n in s) if (s[n] > 0) printf "%s %d\n", n, s[n] }' | sort -k2 -rn)
 cpu=$(( $(cpu_ticks) - cpu0 ))
 hz=$(getconf CLK_TCK)
 label="in-process producer"
@@ -126,3 +135,6 @@ awk -v n="$N" -v t0="$t0" -v p="$produced_at" -v d="$delivered_at" -v m="$proces
   printf "  server CPU until both were done: %.2f s, %.1f us per tweet\n", cpu / hz, cpu / hz * 1e6 / n
   printf "  worst IteratorAge of the mappings: %.2f s; worst DataFreshness: %.2f s\n", age, fresh
 }'
+echo "$threads" | awk -v hz="$(getconf CLK_TCK)" -v n="$N" '
+  NF == 2 { t += $2; line = line sprintf(" %s %.1f,", $1, $2 / hz * 1e6 / n) }
+  END { sub(/,$/, "", line); printf "  CPU by thread (us per tweet; live threads, %.1f in all):%s\n", t / hz * 1e6 / n, line }'

@@ -114,17 +114,27 @@ Decimal to_base_billion(Wide w) {
 }
 
 // Writes the 56 digits of d. REQUIRES: d has exactly 56 digits.
+// "00" to "99": two digits per division (every record read formats its sequence number).
+constexpr std::array<char, 200> kDigitPairs = [] {
+  std::array<char, 200> t{};
+  for (int i = 0; i < 100; ++i) {
+    t[static_cast<size_t>(2 * i)] = static_cast<char>('0' + i / 10);
+    t[static_cast<size_t>(2 * i + 1)] = static_cast<char>('0' + i % 10);
+  }
+  return t;
+}();
+
 void write_digits(const Decimal& d, char* out) {
   // The top limb holds the two leading digits; the others nine digits each.
-  out[0] = static_cast<char>('0' + d[6] / 10);
-  out[1] = static_cast<char>('0' + d[6] % 10);
+  std::memcpy(out, &kDigitPairs[2 * d[6]], 2);
   for (int limb = 5; limb >= 0; --limb) {
-    uint64_t v = d[static_cast<size_t>(limb)];
+    auto v = static_cast<uint32_t>(d[static_cast<size_t>(limb)]);  // below 10^9
     char* p = out + 2 + (5 - limb) * 9;
-    for (int i = 8; i >= 0; --i) {
-      p[i] = static_cast<char>('0' + v % 10);
-      v /= 10;
+    for (int i = 7; i >= 1; i -= 2) {
+      std::memcpy(p + i, &kDigitPairs[2 * (v % 100)], 2);
+      v /= 100;
     }
+    p[0] = static_cast<char>('0' + v);
   }
 }
 

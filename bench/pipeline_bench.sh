@@ -54,7 +54,8 @@ fi
   "${extra[@]}" > "$work/up.log" 2> "$work/up.err" &
 up_pid=$!
 for _ in $(seq 1 200); do
-  endpoint=$(sed -n 's/^freshet: listening on \(http:[^ ]*\).*/\1/p' "$work/up.log")
+  # (up.log may not exist yet: the shell that starts the server makes it)
+  endpoint=$(sed -n 's/^freshet: listening on \(http:[^ ]*\).*/\1/p' "$work/up.log" 2>/dev/null || true)
   [ -n "$endpoint" ] && break
   sleep 0.1
 done

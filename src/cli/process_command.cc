@@ -2,7 +2,7 @@
 #include "process_command.h"
 
 #include <signal.h>
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -36,24 +36,24 @@ int run_process(const ProcessArgs& a) {
 
   auto functions = process::load_functions_file(a.config);
   if (!functions.ok()) {
-    spdlog::error("{}", functions.error().message());
+    logging::error("{}", functions.error().message());
     return 2;
   }
   std::vector<process::Mapping> mappings;
   try {
     YAML::Node root = YAML::LoadFile(a.config);
     if (!root["mappings"]) {
-      spdlog::error("{}: a worker's file needs mappings:", a.config);
+      logging::error("{}: a worker's file needs mappings:", a.config);
       return 2;
     }
     auto ms = process::parse_mappings(root["mappings"]);
     if (!ms.ok()) {
-      spdlog::error("{}: {}", a.config, ms.error().message());
+      logging::error("{}: {}", a.config, ms.error().message());
       return 2;
     }
     mappings = std::move(ms).value();
   } catch (const YAML::Exception& e) {
-    spdlog::error("{}: {}", a.config, e.what());
+    logging::error("{}: {}", a.config, e.what());
     return 2;
   }
 
@@ -64,7 +64,7 @@ int run_process(const ProcessArgs& a) {
   if (dir.empty()) {
     std::string tmpl = (std::filesystem::temp_directory_path() / "freshet-worker-XXXXXX").string();
     if (mkdtemp(tmpl.data()) == nullptr) {
-      spdlog::error("cannot make a scratch directory: {}", std::strerror(errno));
+      logging::error("cannot make a scratch directory: {}", std::strerror(errno));
       return 1;
     }
     dir = tmpl;
@@ -87,29 +87,29 @@ int run_process(const ProcessArgs& a) {
   {
     auto svc = process::ProcessService::open(o);
     if (!svc.ok()) {
-      spdlog::error("{}", svc.error().to_string());
+      logging::error("{}", svc.error().to_string());
       return 1;
     }
     if (Status s = (*svc)->set_functions(std::move(functions).value()); !s.ok()) {
-      spdlog::error("{}", s.to_string());
+      logging::error("{}", s.to_string());
       return 2;
     }
     for (process::Mapping& m : mappings) {
       if ((*svc)->get_mapping(m.uuid).ok()) continue;  // kept in --data-dir from a last run
       auto c = (*svc)->create_mapping(m);
       if (!c.ok()) {
-        spdlog::error("mapping {}: {}", m.uuid, c.error().to_string());
+        logging::error("mapping {}: {}", m.uuid, c.error().to_string());
         return 1;
       }
     }
     (*svc)->start();
-    spdlog::info("process: worker {} of {}: {} mapping(s)", o.worker_id, a.endpoint,
+    logging::info("process: worker {} of {}: {} mapping(s)", o.worker_id, a.endpoint,
                  mappings.size());
     std::printf("freshet: worker %s running\n", o.worker_id.c_str());
     std::fflush(stdout);
     int sig = 0;
     sigwait(&stop_signals, &sig);
-    spdlog::info("signal {}: stopping", sig);
+    logging::info("signal {}: stopping", sig);
     (*svc)->stop();
   }
   if (scratch) {

@@ -2,7 +2,7 @@
 
 #include <signal.h>
 
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <cstdio>
 
@@ -22,12 +22,12 @@ int serve(const node::NodeOptions& options) {
 
   auto opened = node::Node::open(options);
   if (!opened.ok()) {
-    spdlog::error("{}", opened.error().message());
+    logging::error("{}", opened.error().message());
     return opened.error().code() == ErrorCode::kInvalidArgument ? 2 : 1;
   }
   node::Node& n = **opened;
   if (Status s = n.start(); !s.ok()) {
-    spdlog::error("{}", s.error().message());
+    logging::error("{}", s.error().message());
     return 1;
   }
   // Tests and scripts read this line to learn the port (with --listen ...:0).
@@ -37,7 +37,7 @@ int serve(const node::NodeOptions& options) {
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  spdlog::info("signal {}: stopping", sig);
+  logging::info("signal {}: stopping", sig);
   n.stop();
   return 0;
 }

@@ -3,7 +3,7 @@
 
 #include <signal.h>
 
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <atomic>
 #include <cstdio>
@@ -91,7 +91,7 @@ class RunningProducer {
     producer_ = std::make_unique<produce::Producer>(std::move(po));
     thread_ = std::thread([this] {
       if (Status s = producer_->run(*source_); !s.ok()) {
-        spdlog::error("producer {}: {}", spec_.name, s.error().message());
+        logging::error("producer {}: {}", spec_.name, s.error().message());
       }
     });
     return Status();
@@ -257,7 +257,7 @@ int up(UpArgs& a) {
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  spdlog::info("signal {}: stopping", sig);
+  logging::info("signal {}: stopping", sig);
   for (auto& p : producers) p->stop();
   n.stop();
   return 0;

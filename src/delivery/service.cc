@@ -1,4 +1,4 @@
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <algorithm>
 #include <atomic>
@@ -303,7 +303,7 @@ bool DeliveryService::Impl::deliver_buffer(Stream& s, const DeliveryStreamInfo& 
   // Records the log dropped (retention: the destination was down over 24 hours) are skipped.
   const uint64_t horizon = s.log->trim_horizon();
   if (s.state.delivered < horizon) {
-    spdlog::warn("delivery stream {}: records {}..{} expired before delivery", cfg.name,
+    logging::warn("delivery stream {}: records {}..{} expired before delivery", cfg.name,
                  s.state.delivered, horizon);
     s.state.delivered = horizon;
     s.state.pending = false;
@@ -345,7 +345,7 @@ bool DeliveryService::Impl::deliver_buffer(Stream& s, const DeliveryStreamInfo& 
     s.state.pending_seed = std::random_device{}() * 0x100000000ull ^ std::random_device{}();
     s.state.pending_version = cfg.version;
     if (Status st = save_state(s); !st.ok()) {
-      spdlog::error("delivery stream {}: cannot save state: {}", cfg.name, st.to_string());
+      logging::error("delivery stream {}: cannot save state: {}", cfg.name, st.to_string());
       s.state.pending = false;
       return false;
     }
@@ -370,7 +370,7 @@ bool DeliveryService::Impl::deliver_buffer(Stream& s, const DeliveryStreamInfo& 
     s.backoff_ms = 0;
     s.next_attempt_ms = 0;
     if (Status ss = save_state(s); !ss.ok()) {
-      spdlog::error("delivery stream {}: cannot save state: {}", cfg.name, ss.to_string());
+      logging::error("delivery stream {}: cannot save state: {}", cfg.name, ss.to_string());
     }
     s.freshness->set(0);
     // More may be waiting: a full buffer is written at once, not one per tick.
@@ -381,7 +381,7 @@ bool DeliveryService::Impl::deliver_buffer(Stream& s, const DeliveryStreamInfo& 
   if (s.first_failure_ms == 0) s.first_failure_ms = now;
   s.backoff_ms = std::min(s.backoff_ms == 0 ? 1000 : s.backoff_ms * 2, opt_.max_backoff_ms);
   s.next_attempt_ms = now + s.backoff_ms;
-  spdlog::warn("delivery stream {}: delivery failed (retrying in {} ms): {}", cfg.name,
+  logging::warn("delivery stream {}: delivery failed (retrying in {} ms): {}", cfg.name,
                s.backoff_ms, st.to_string());
   return false;
 }

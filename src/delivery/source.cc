@@ -7,7 +7,7 @@
 // of its object names; after they are written, the checkpoint moves `delivered` to the ends.
 // After a crash the pending batch is read again from the source, range by range, and written
 // again under the same keys with the same records: an object is replaced, never doubled.
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <algorithm>
 #include <chrono>
@@ -186,7 +186,7 @@ bool DeliveryService::Impl::source_step(Stream& s) {
   const bool busy = source_step_inner(s);
   if (!busy && s.source_dirty) {
     if (Status st = save_source(s); !st.ok()) {
-      spdlog::error("delivery stream {}: cannot save the source checkpoint: {}", s.name,
+      logging::error("delivery stream {}: cannot save the source checkpoint: {}", s.name,
                     st.to_string());
     } else {
       s.source_dirty = false;
@@ -208,7 +208,7 @@ bool DeliveryService::Impl::source_step_inner(Stream& s) {
   int64_t now = now_ms();
   if (s.source_pending && !s.sealed) {
     if (Status st = reread_pending(s, cfg); !st.ok()) {
-      spdlog::warn("delivery stream {}: cannot read the pending batch again: {}", cfg.name,
+      logging::warn("delivery stream {}: cannot read the pending batch again: {}", cfg.name,
                    st.to_string());
       return false;
     }
@@ -263,7 +263,7 @@ bool DeliveryService::Impl::read_source(Stream& s, const DeliveryStreamInfo& cfg
   Result<std::vector<stream::Shard>> shards =
       engine->list_shards(arn->region, arn->stream_name, stream::ListShardsFilter{});
   if (!shards.ok()) {  // the source stream is gone or not readable now
-    spdlog::warn("delivery stream {}: cannot list the source's shards: {}", cfg.name,
+    logging::warn("delivery stream {}: cannot list the source's shards: {}", cfg.name,
                  shards.error().to_string());
     return false;
   }
@@ -297,7 +297,7 @@ bool DeliveryService::Impl::read_source(Stream& s, const DeliveryStreamInfo& cfg
                                              stream::IteratorType::kAfterSequenceNumber,
                                              st.read, 0);
         if (!it.ok()) {
-          spdlog::warn("delivery stream {}: no iterator for {}: {}", cfg.name, sh.shard_id,
+          logging::warn("delivery stream {}: no iterator for {}: {}", cfg.name, sh.shard_id,
                        it.error().to_string());
           continue;
         }
@@ -307,7 +307,7 @@ bool DeliveryService::Impl::read_source(Stream& s, const DeliveryStreamInfo& cfg
       const uint32_t n = static_cast<uint32_t>(std::clamp<uint64_t>(want, 100, kMaxReadRecords));
       Result<stream::GetRecordsResult> r = engine->get_records(st.iterator, n);
       if (!r.ok()) {  // an expired iterator, a throttled read: a new iterator next time
-        spdlog::debug("delivery stream {}: reading {}: {}", cfg.name, sh.shard_id,
+        logging::debug("delivery stream {}: reading {}: {}", cfg.name, sh.shard_id,
                       r.error().to_string());
         st.iterator.clear();
         continue;
@@ -433,7 +433,7 @@ Status DeliveryService::Impl::reread_pending(Stream& s, const DeliveryStreamInfo
         if (!res->next_iterator || (res->records.empty() && !done)) {
           // The range's end is not in the stream (trimmed by its retention): what is there.
           if (!done) {
-            spdlog::warn("delivery stream {}: shard {} ends before {} (trimmed?)", cfg.name,
+            logging::warn("delivery stream {}: shard {} ends before {} (trimmed?)", cfg.name,
                          id, end);
           }
           break;
@@ -460,7 +460,7 @@ bool DeliveryService::Impl::write_sealed(Stream& s, const DeliveryStreamInfo& cf
     s.source_backoff_ms =
         std::min(s.source_backoff_ms == 0 ? 1000 : s.source_backoff_ms * 2, opt_.max_backoff_ms);
     s.source_next_attempt_ms = now + s.source_backoff_ms;
-    spdlog::warn("delivery stream {}: delivery failed (retrying in {} ms): {}", cfg.name,
+    logging::warn("delivery stream {}: delivery failed (retrying in {} ms): {}", cfg.name,
                  s.source_backoff_ms, why);
     return false;
   };

@@ -3,7 +3,7 @@
 #include "freshet/common/crc32c.h"
 #include "freshet/common/endian.h"
 
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -188,7 +188,7 @@ Status DiskLog::open_sealed(uint64_t base, uint64_t next_base) {
   }
   // Missing or stale indexes (a crash during a roll, or damage): rebuild them by scanning.
   if (!loaded.ok() && loaded.code() != ErrorCode::kNotFound) {
-    spdlog::warn("log {}: rebuilding index of segment {}: {}", dir_, base, loaded.to_string());
+    logging::warn("log {}: rebuilding index of segment {}: {}", dir_, base, loaded.to_string());
   }
   seg = std::make_shared<Segment>(dir_, base, seg->file());
   Status problem;
@@ -201,7 +201,7 @@ Status DiskLog::open_sealed(uint64_t base, uint64_t next_base) {
     // Damage inside a sealed segment. Keep what is good indexed; reads that reach the damaged
     // range fail with kCorruption. No index files are written, so every open reports it.
     count_corruption();
-    spdlog::error(
+    logging::error(
         "log {}: segment {} is damaged at byte {} of {} ({}); records from offset {} "
         "to {} cannot be served",
         dir_, base, end, size, problem.ok() ? "offsets do not line up" : problem.to_string(),
@@ -213,12 +213,12 @@ Status DiskLog::open_sealed(uint64_t base, uint64_t next_base) {
   if (seg->summary().next_offset < next_base) {
     // Intact up to its last batch, and the next segment starts higher: a kOs log lost this
     // segment's unsynced tail, or skipped ahead after a power loss. Readers step over it.
-    spdlog::warn("log {}: offsets {} to {} are a gap (lost before a power loss, never reused)",
+    logging::warn("log {}: offsets {} to {} are a gap (lost before a power loss, never reused)",
                  dir_, seg->summary().next_offset, next_base);
   }
   Status sealed = seg->seal(*fs_, options_.durability == Durability::kFsync);
   if (!sealed.ok()) {
-    spdlog::warn("log {}: could not write index of segment {} ({}); kept in memory", dir_, base,
+    logging::warn("log {}: could not write index of segment {} ({}); kept in memory", dir_, base,
                  sealed.to_string());
   }
   segments_.push_back(std::move(seg));
@@ -249,7 +249,7 @@ Status DiskLog::open_tail(uint64_t base) {
       // segment past every offset found in it, so no offset is ever handed out twice.
       count_corruption();
       damaged_tails_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::error(
+      logging::error(
           "log {}: segment {} is damaged at byte {} of {} ({}), below the {} bytes known "
           "durable; records from offset {} to {} cannot be served; the log continues at {}",
           dir_, base, end, size, problem.ok() ? "trailing bytes" : problem.to_string(),
@@ -271,13 +271,13 @@ Status DiskLog::open_tail(uint64_t base) {
       FRESHET_RETURN_IF_ERROR(keep_aside(*shared, end, size, aside));
       count_corruption();
       damaged_tails_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::error(
+      logging::error(
           "log {}: tail segment {} is damaged at byte {} with intact batches after it ({}); "
           "bytes {}..{} kept in {}, the segment continues from byte {}",
           dir_, base, end, problem.ok() ? "trailing bytes" : problem.to_string(), end, size,
           aside, end);
     } else {
-      spdlog::warn("log {}: truncating tail segment {} from {} to {} bytes ({})", dir_, base,
+      logging::warn("log {}: truncating tail segment {} from {} to {} bytes ({})", dir_, base,
                    size, end, problem.ok() ? "trailing bytes" : problem.to_string());
     }
     FRESHET_RETURN_IF_ERROR(shared->truncate(end));
@@ -357,7 +357,7 @@ Status DiskLog::sync_locked(const std::shared_ptr<GroupCommitter::Target>& t) {
 Status DiskLog::fail_locked(const Status& cause) {
   if (failed_.ok()) {
     failed_ = Error(ErrorCode::kFailed, "log " + dir_ + " stopped after: " + cause.to_string());
-    spdlog::error("{}", failed_.to_string());
+    logging::error("{}", failed_.to_string());
   }
   return cause;
 }
@@ -441,7 +441,7 @@ Result<uint64_t> DiskLog::read_hwm_locked() {
   if (!any && n != 0) {
     // Written, never synced whole (a power loss during the first reservation): nothing past
     // it was acknowledged before that reservation was durable.
-    spdlog::warn("log {}: high-water mark file has no valid slot; ignoring it", dir_);
+    logging::warn("log {}: high-water mark file has no valid slot; ignoring it", dir_);
   }
   return best;
 }
@@ -490,7 +490,7 @@ Status DiskLog::skip_to_locked(uint64_t base) {
     FRESHET_RETURN_IF_ERROR(roll_locked(base));
   }
   skipped_offsets_.fetch_add(base - from, std::memory_order_relaxed);
-  spdlog::warn("log {}: continuing at offset {} after a power loss (offsets {} to {} may have "
+  logging::warn("log {}: continuing at offset {} after a power loss (offsets {} to {} may have "
                "been handed out and lost; they are never reused)",
                dir_, base, from, base);
   return reserve_offsets_locked(base);
@@ -539,7 +539,7 @@ Result<PendingAppend> DiskLog::begin_append(std::span<const Record> records) {
   if (Status w = active->file()->write_at(batch.data(), batch.size(), pos); !w.ok()) {
     write_errors_.fetch_add(1, std::memory_order_relaxed);
     if (auto held = error_log_.allow()) {
-      spdlog::error("log {}: append failed: {} ({} more failed appends since the last report)",
+      logging::error("log {}: append failed: {} ({} more failed appends since the last report)",
                     dir_, w.to_string(), *held);
     }
     // Cut off whatever part of the batch reached the file so it can never be read back.
@@ -738,7 +738,7 @@ Result<ReadResult> DiskLog::read(uint64_t from, size_t max_records, size_t max_b
       if (hs.ok()) hs = format::check_payload(h, payload);
       if (!hs.ok()) {
         count_corruption();
-        spdlog::error("log {}: corrupt batch at offset {} (segment {}, byte {}): {}", dir_,
+        logging::error("log {}: corrupt batch at offset {} (segment {}, byte {}): {}", dir_,
                       expected, seg.base_offset(), pos, hs.to_string());
         return Error(ErrorCode::kCorruption, "log " + dir_ + ": batch at offset " +
                                                  std::to_string(expected) + ": " +

@@ -1,6 +1,6 @@
 #include "group_committer.h"
 
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <algorithm>
 #include <cstring>
@@ -83,7 +83,7 @@ Status GroupCommitter::timed_sync(File& f) {
 void GroupCommitter::sync_one(const std::shared_ptr<Target>& t) {
   Status s = timed_sync(*t);
   if (!s.ok()) {
-    spdlog::error("group commit: {} (the log stops accepting writes until reopened)",
+    logging::error("group commit: {} (the log stops accepting writes until reopened)",
                   s.to_string());
     std::lock_guard g(mu_);
     t->failed = true;
@@ -327,7 +327,7 @@ bool GroupCommitter::write_wal(std::string& bytes) {
   ++wal_write_failures_;
   if (!wrote) {
     if (auto held = wal_log_limiter_.allow()) {
-      spdlog::error(
+      logging::error(
           "write-ahead log: {} (this round syncs its logs' files instead; {} more such "
           "failures since the last report)",
           s.to_string(), *held);
@@ -336,7 +336,7 @@ bool GroupCommitter::write_wal(std::string& bytes) {
   }
   wal_failed_ = true;
   wal_error_ = "write-ahead log fdatasync failed: " + s.error().message();
-  spdlog::error("{} (the WAL is not used again until restart; rounds sync the logs' files)",
+  logging::error("{} (the WAL is not used again until restart; rounds sync the logs' files)",
                 wal_error_);
   return false;
 }
@@ -377,7 +377,7 @@ Status GroupCommitter::checkpoint() {
     // The WAL keeps entries whose files are not known durable: stall it (batches sync their
     // own files meanwhile) and try again later.
     if (!wal_stalled_ || wal_error_ != s.error().message()) {
-      spdlog::error("write-ahead log checkpoint: {} (the WAL is stalled; retrying every second)",
+      logging::error("write-ahead log checkpoint: {} (the WAL is stalled; retrying every second)",
                     s.to_string());
     }
     wal_stalled_ = true;
@@ -387,7 +387,7 @@ Status GroupCommitter::checkpoint() {
     next_checkpoint_at_ = wal_size_ + wal_checkpoint_bytes_;
     next_retry_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   } else {
-    if (wal_stalled_) spdlog::info("write-ahead log: checkpoint succeeded; the WAL is used again");
+    if (wal_stalled_) logging::info("write-ahead log: checkpoint succeeded; the WAL is used again");
     wal_stalled_ = false;
     if (!wal_failed_) wal_error_.clear();
     wal_size_ = 0;

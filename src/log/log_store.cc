@@ -1,6 +1,6 @@
 #include "freshet/log/log_store.h"
 
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <map>
 #include <optional>
@@ -92,7 +92,7 @@ Result<uint64_t> LogStore::replay_wal(const std::string& path) {
   if (!generation) {
     FRESHET_ASSIGN_OR_RETURN(uint64_t size, file->size());
     if (size <= wal::kHeaderBytes) {
-      if (got != 0) spdlog::warn("write-ahead log: header not intact in a file with no entries");
+      if (got != 0) logging::warn("write-ahead log: header not intact in a file with no entries");
       return uint64_t{0};
     }
     const char* first = header.data() + wal::kHeaderBytes;
@@ -117,7 +117,7 @@ Result<uint64_t> LogStore::replay_wal(const std::string& path) {
                        "generation to replay is unknown; refusing to start (move the file "
                        "aside to start without it, after checking the logs)");
     }
-    spdlog::error("write-ahead log: the header is damaged; recovered generation {} from the entries",
+    logging::error("write-ahead log: the header is damaged; recovered generation {} from the entries",
                   *found);
     recovery_.header_recovered = true;
     generation = found;
@@ -129,7 +129,7 @@ Result<uint64_t> LogStore::replay_wal(const std::string& path) {
     FRESHET_RETURN_IF_ERROR(log->close());
   }
   if (recovery_.restored != 0 || recovery_.gaps != 0) {
-    spdlog::info(
+    logging::info(
         "write-ahead log: {} entries of generation {}, {} batches restored, {} already "
         "present, {} after a gap",
         recovery_.entries, *generation, recovery_.restored, recovery_.already_present,
@@ -174,7 +174,7 @@ Status LogStore::apply_wal(File& file, uint64_t generation, const std::string& o
     }
     Result<bool> r = it->second->restore_batch(e.batch);
     if (!r.ok() && r.code() == ErrorCode::kOutOfRange) {
-      spdlog::warn("write-ahead log: {}; this entry and the later ones of the log were never "
+      logging::warn("write-ahead log: {}; this entry and the later ones of the log were never "
                    "acknowledged (their round also synced a batch that is gone) and are skipped",
                    r.error().message());
       gapped.insert(name);
@@ -240,7 +240,7 @@ Result<std::shared_ptr<Log>> LogStore::reopen_log(const std::string& name,
         WalRecovery rec;
         FRESHET_RETURN_IF_ERROR(apply_wal(*file, *generation, name, &logs, &rec));
         if (rec.restored != 0) {
-          spdlog::info("log {} reopened: {} batches restored from the write-ahead log", name,
+          logging::info("log {} reopened: {} batches restored from the write-ahead log", name,
                        rec.restored);
         }
       }

@@ -3,7 +3,7 @@
 #include "exposition.h"
 
 #include <pthread.h>
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <algorithm>
 #include <chrono>
@@ -302,7 +302,7 @@ void RegistrySampler::sample(int64_t t_s) {
     samples.push_back(pd.sample);
   }
   if (Status s = store_.record_many(t_s, samples); !s.ok()) {
-    spdlog::warn("metric sampler: {}", s.to_string());
+    logging::warn("metric sampler: {}", s.to_string());
   }
   samples_.fetch_add(samples.size(), std::memory_order_relaxed);
 }
@@ -329,7 +329,7 @@ void RegistrySampler::stop() {
   tick_cv_.notify_all();
   thread_.join();
   tick_thread_.join();
-  if (Status s = store_.flush(); !s.ok()) spdlog::error("metric store flush: {}", s.to_string());
+  if (Status s = store_.flush(); !s.ok()) logging::error("metric store flush: {}", s.to_string());
 }
 
 void RegistrySampler::run() {
@@ -360,7 +360,7 @@ void RegistrySampler::run_ticks() {
       if (stopping_) return;
       tick_due_ = false;
     }
-    if (Status s = store_.tick(); !s.ok()) spdlog::warn("metric store: {}", s.to_string());
+    if (Status s = store_.tick(); !s.ok()) logging::warn("metric store: {}", s.to_string());
   }
 }
 

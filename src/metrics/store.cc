@@ -1,6 +1,6 @@
 #include "freshet/metrics/store.h"
 
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <algorithm>
 #include <array>
@@ -353,7 +353,7 @@ Status MetricStore::Impl::open() {
     pos += used;
   }
   if (pos < bytes.size()) {
-    spdlog::warn("metric store: series catalog {} cut at byte {} of {} (torn tail)", cpath, pos,
+    logging::warn("metric store: series catalog {} cut at byte {} of {} (torn tail)", cpath, pos,
                  bytes.size());
     FRESHET_RETURN_IF_ERROR(catalog_->truncate(pos));
   }
@@ -434,7 +434,7 @@ Status MetricStore::Impl::scan_file(size_t tier, TierFile& f) {
     off = index_off + index_len;
   }
   if (off < size) {
-    spdlog::warn("metric store: {} cut at byte {} of {} (a batch torn by a crash)", f.file->path(),
+    logging::warn("metric store: {} cut at byte {} of {} (a batch torn by a crash)", f.file->path(),
                  off, size);
     FRESHET_RETURN_IF_ERROR(f.file->truncate(off));
   }
@@ -627,12 +627,12 @@ Status MetricStore::Impl::open_wal() {
     }
   }
   if (pos < bytes.size()) {
-    spdlog::warn("metric store: {} cut at byte {} of {} (a record torn by a crash)", path, pos,
+    logging::warn("metric store: {} cut at byte {} of {} (a record torn by a crash)", path, pos,
                  bytes.size());
     FRESHET_RETURN_IF_ERROR(wal_->truncate(pos));
   }
   wal_size_ = pos;
-  if (replayed > 0) spdlog::info("metric store: {} datapoints replayed from {}", replayed, path);
+  if (replayed > 0) logging::info("metric store: {} datapoints replayed from {}", replayed, path);
   return {};
 }
 
@@ -640,12 +640,12 @@ void MetricStore::Impl::maybe_reset_wal_locked() {
   if (wal_size_ == 0) return;
   if (!windows_.empty() && windows_.begin()->first <= wal_max_window_) return;
   if (Status s = wal_->truncate(0); !s.ok()) {
-    spdlog::warn("metric store: cannot empty the write-ahead log: {}", s.to_string());
+    logging::warn("metric store: cannot empty the write-ahead log: {}", s.to_string());
     return;
   }
   if (opt_.fsync) {
     if (Status s = wal_->sync(); !s.ok()) {
-      spdlog::warn("metric store: cannot sync the write-ahead log: {}", s.to_string());
+      logging::warn("metric store: cannot sync the write-ahead log: {}", s.to_string());
     }
   }
   wal_size_ = 0;
@@ -837,7 +837,7 @@ Status MetricStore::Impl::rollup(int64_t hour) {
       w1.emplace(*this, runs, 1);
     } else {
       ++errors;
-      spdlog::warn("metric store: cannot create {}: {}", runs_path, st.to_string());
+      logging::warn("metric store: cannot create {}: {}", runs_path, st.to_string());
     }
   }
   BatchWriter w60(*this, *f60, 60), w300(*this, *f300, 300);
@@ -909,7 +909,7 @@ Status MetricStore::Impl::rollup(int64_t hour) {
     }
     if (!st.ok()) {
       ++errors;
-      spdlog::warn("metric store: the runs file of hour {}: {}", hour, st.to_string());
+      logging::warn("metric store: the runs file of hour {}: {}", hour, st.to_string());
     }
   }
   Status coarse = w60.write(format::kFlagRollup, hour, hour + kHour);
@@ -948,7 +948,7 @@ void MetricStore::Impl::retention_locked(int64_t now) {
       const std::string path = tier_path(tier, it->first);
       it->second.file.reset();
       if (Status s = opt_.fs->remove(path); !s.ok()) {
-        spdlog::warn("metric store: cannot remove {}: {}", path, s.to_string());
+        logging::warn("metric store: cannot remove {}: {}", path, s.to_string());
       }
       it = files.erase(it);
     }
@@ -972,7 +972,7 @@ Status MetricStore::Impl::tick(bool all) {
           ++it;
           continue;
         }
-        spdlog::error("metric store: dropping minute {} after write failures: {}", it->first,
+        logging::error("metric store: dropping minute {} after write failures: {}", it->first,
                       s.to_string());
       }
       for (const auto& [id, h] : it->second.heads) head_points_ -= std::popcount(h.present);
@@ -1236,7 +1236,7 @@ StoreStats MetricStore::Impl::stats() const {
 MetricStore::MetricStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 MetricStore::~MetricStore() {
-  if (Status s = flush(); !s.ok()) spdlog::error("metric store: final flush: {}", s.to_string());
+  if (Status s = flush(); !s.ok()) logging::error("metric store: final flush: {}", s.to_string());
 }
 
 Result<std::unique_ptr<MetricStore>> MetricStore::open(MetricStoreOptions options) {

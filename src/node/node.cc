@@ -1,6 +1,6 @@
 #include "freshet/node/node.h"
 
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -252,9 +252,9 @@ Status Node::Impl::open_tables() {
   to.item_collection_limit_bytes = options.table_item_collection_limit_bytes;
   to.on_recount_done = [](const Status& s, double seconds) {
     if (s.ok()) {
-      spdlog::info("tables: item counts recounted after an unclean shutdown in {:.1f} s", seconds);
+      logging::info("tables: item counts recounted after an unclean shutdown in {:.1f} s", seconds);
     } else {
-      spdlog::warn("tables: item counts not recounted ({}); DescribeTable's counts stay "
+      logging::warn("tables: item counts not recounted ({}); DescribeTable's counts stay "
                    "approximate until the next start",
                    s.error().message());
     }
@@ -266,7 +266,7 @@ Status Node::Impl::open_tables() {
   }
   tables = std::move(opened).value();
   if (!tables->stats_exact()) {
-    spdlog::info("tables: the last stop was not clean; item counts are being recounted in the "
+    logging::info("tables: the last stop was not clean; item counts are being recounted in the "
                  "background (DescribeTable's are approximate until then)");
   }
   api::DynamoDbApiOptions ddb;

@@ -1,7 +1,7 @@
 // ShardRunner (runner.h) and Supervisor (service_impl.h).
 #include "runner.h"
 
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <algorithm>
 #include <chrono>
@@ -173,7 +173,7 @@ bool ShardRunner::retry_until_ok(const char* what, const std::function<Status()>
     Status s = step();
     if (s.ok()) return true;
     if (auto held = limiter.allow()) {
-      spdlog::warn("process: mapping {} shard {}: {} failed, retrying: {} ({} more)", m_.uuid,
+      logging::warn("process: mapping {} shard {}: {} failed, retrying: {} ({} more)", m_.uuid,
                    shard_.shard_id, what, s.to_string(), *held);
     }
     impl_.set_last_result(m_.uuid, std::string("PROBLEM: ") + what + ": " + s.error().message());
@@ -189,7 +189,7 @@ Result<std::string> ShardRunner::iterator_from(const std::string& after_seq) {
                                    stream::IteratorType::kAfterSequenceNumber, after_seq, 0);
     if (it.ok() || it.code() == ErrorCode::kNotFound) return it;
     // The checkpoint is older than the stream's retention: what it named is gone.
-    spdlog::warn("process: mapping {} shard {}: cannot resume after {} ({}); from TRIM_HORIZON",
+    logging::warn("process: mapping {} shard {}: cannot resume after {} ({}); from TRIM_HORIZON",
                  m_.uuid, shard_.shard_id, after_seq, it.error().message());
     return e.get_shard_iterator(region_, stream_, shard_.shard_id,
                                 stream::IteratorType::kTrimHorizon, "", 0);
@@ -600,7 +600,7 @@ bool ShardRunner::handle(std::span<const Record> recs, const std::string& end_se
       function_error = r.function_error;
       if (!r.log.empty()) {
         if (auto held = impl_.drop_log_.allow()) {
-          spdlog::info("process: function {} failed on shard {}: {} ({} more)", fc_.name,
+          logging::info("process: function {} failed on shard {}: {} ({} more)", fc_.name,
                        shard_.shard_id, r.error_message, *held);
         }
       }
@@ -655,7 +655,7 @@ bool ShardRunner::write_failures(std::vector<Failed>& failed) {
   if (m_.on_failure_destination.empty()) {
     mseries_->dropped->inc(count);
     if (auto held = impl_.drop_log_.allow()) {
-      spdlog::warn("process: mapping {} shard {}: {} failed records dropped (no OnFailure "
+      logging::warn("process: mapping {} shard {}: {} failed records dropped (no OnFailure "
                    "destination): {} ({} more)",
                    m_.uuid, shard_.shard_id, count, failed.front().reason, *held);
     }
@@ -1027,7 +1027,7 @@ bool ShardRunner::commit(CommitSet& cs) {
           // Outputs of the window itself have no record to send: count and log them.
           mseries_->dropped->inc();
           if (auto held = impl_.drop_log_.allow()) {
-            spdlog::warn("process: function {}: the sink table rejected an item: {} ({} more)",
+            logging::warn("process: function {}: the sink table rejected an item: {} ({} more)",
                          fc_.name, v.error().message(), *held);
           }
         } else {
@@ -1112,7 +1112,7 @@ bool ShardRunner::commit(CommitSet& cs) {
       return false;
     }
     if (lost) {
-      spdlog::info("process: mapping {} shard {}: the lease was taken over; stopping", m_.uuid,
+      logging::info("process: mapping {} shard {}: the lease was taken over; stopping", m_.uuid,
                    shard_.shard_id);
       return false;
     }
@@ -1154,7 +1154,7 @@ void Supervisor::stop() {
   for (const auto& [shard, counter] : held_) {
     auto r = impl_.release_lease(uuid_, shard, counter);
     if (!r.ok()) {
-      spdlog::warn("process: mapping {} shard {}: cannot give the lease back ({}); it expires",
+      logging::warn("process: mapping {} shard {}: cannot give the lease back ({}); it expires",
                    uuid_, shard, r.error().to_string());
     }
   }
@@ -1207,7 +1207,7 @@ void Supervisor::balance_leases(const std::vector<std::string>& active) {
     }
     auto r = impl_.renew_lease(uuid_, it->first, it->second);
     if (r.ok() && !*r) {
-      spdlog::info("process: mapping {} shard {}: lease taken over by another worker", uuid_,
+      logging::info("process: mapping {} shard {}: lease taken over by another worker", uuid_,
                    it->first);
       it = held_.erase(it);
     } else {
@@ -1249,7 +1249,7 @@ void Supervisor::balance_leases(const std::vector<std::string>& active) {
   int64_t counter = 0;
   auto r = impl_.acquire_lease(uuid_, victim->shard, victim, counter);
   if (r.ok() && *r) {
-    spdlog::info("process: mapping {} shard {}: lease taken from {} to balance", uuid_,
+    logging::info("process: mapping {} shard {}: lease taken from {} to balance", uuid_,
                  victim->shard, victim->owner);
     held_[victim->shard] = counter;
   }

@@ -1,6 +1,6 @@
 // ProcessService: the function and mapping catalogs, checkpoints and metrics series.
 #include <simdjson.h>
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <chrono>
 #include <random>
@@ -573,7 +573,7 @@ void ProcessService::Impl::forget_mapping(const std::string& uuid) {
   std::lock_guard lock(mu_);
   mappings_.erase(uuid);
   if (Status s = persist_locked(); !s.ok()) {
-    spdlog::error("process: cannot persist the deletion of mapping {}: {}", uuid, s.to_string());
+    logging::error("process: cannot persist the deletion of mapping {}: {}", uuid, s.to_string());
   }
 }
 

@@ -1,6 +1,6 @@
 // The catalog as a value: lookups, persistence (catalog.json), status transitions and the
 // commit of a change (persist, then publish). See engine_impl.h for the locking.
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <algorithm>
 #include <set>
@@ -205,7 +205,7 @@ Status Engine::Impl::persist(const Catalog& c) {
 Status Engine::Impl::commit(std::shared_ptr<Catalog> next, AfterCommit after) {
   if (Status st = persist(*next); !st.ok()) {
     catalog_failures_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::error("catalog: could not persist a change, which is not applied: {}",
+    logging::error("catalog: could not persist a change, which is not applied: {}",
                   st.to_string());
     {
       std::lock_guard h(health_mu_);
@@ -243,7 +243,7 @@ void Engine::Impl::remove_stream_files(const StreamView& s) {
     Status r = logs_->remove_log(rt->log_name);
     if (!r.ok()) {
       all = false;
-      spdlog::warn("delete stream {}: {} (removed at the next start)", s.info.name, r.to_string());
+      logging::warn("delete stream {}: {} (removed at the next start)", s.info.name, r.to_string());
     }
   }
   if (!all) return;
@@ -272,12 +272,12 @@ void Engine::Impl::remove_orphan_logs(const Catalog& c) {
         Status r = logs_->remove_log("kinesis/" + region + "/" + dir + "/" + shard);
         if (!r.ok()) {
           all = false;
-          spdlog::warn("removing the logs of deleted stream {}: {}", dir, r.to_string());
+          logging::warn("removing the logs of deleted stream {}: {}", dir, r.to_string());
         }
       }
       if (all && fs_->remove_dir(kinesis + "/" + region + "/" + dir).ok()) {
         (void)fs_->sync_dir(kinesis + "/" + region);
-        spdlog::info("removed the logs of {} in {}, deleted before the last stop", dir, region);
+        logging::info("removed the logs of {} in {}, deleted before the last stop", dir, region);
       }
     }
   }
@@ -292,7 +292,7 @@ void Engine::Impl::reopen_failed_logs(const Catalog& c) {
       auto fresh = logs_->reopen_log(rt->log_name, log_options(s->info));
       if (!fresh.ok()) {
         if (auto held = put_error_log_.allow()) {
-          spdlog::error("cannot reopen failed log {} yet: {} ({} more errors held back)",
+          logging::error("cannot reopen failed log {} yet: {} ({} more errors held back)",
                         rt->log_name, fresh.error().to_string(), *held);
         }
         continue;
@@ -305,7 +305,7 @@ void Engine::Impl::reopen_failed_logs(const Catalog& c) {
       }
       rt->set_log(std::move(fresh).value());
       reopened_logs_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("log {} reopened after a failure; its shard takes writes again", rt->log_name);
+      logging::info("log {} reopened after a failure; its shard takes writes again", rt->log_name);
     }
   }
 }

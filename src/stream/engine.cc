@@ -6,7 +6,7 @@
 #include "freshet/stream/engine.h"
 
 #include <openssl/rand.h>
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <algorithm>
 #include <set>
@@ -196,7 +196,7 @@ void Engine::Impl::tick() {
   for (const auto& l : logs) {
     auto r = l->enforce_retention(now_ms);
     if (!r.ok() && r.code() != ErrorCode::kClosed) {
-      spdlog::warn("retention: {}", r.error().to_string());
+      logging::warn("retention: {}", r.error().to_string());
     }
   }
 }

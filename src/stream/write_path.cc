@@ -1,6 +1,6 @@
 // The write path: PutRecord(s) routed from the published catalog (no engine lock), appended
 // to the shards' logs, completed when the group commit makes them durable.
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <future>
 
@@ -159,7 +159,7 @@ void Engine::put_records_async(const std::string& region, const std::string& nam
       }
       by_shard[*at].push_back(i);
     }
-    if (unroutable) spdlog::error("put to {}: a hash key no open shard covers", name);
+    if (unroutable) logging::error("put to {}: a hash key no open shard covers", name);
     std::vector<size_t> retry;
     for (size_t si = 0; si < by_shard.size(); ++si) {
       const auto& idx = by_shard[si];
@@ -204,7 +204,7 @@ void Engine::put_records_async(const std::string& region, const std::string& nam
       if (!begun.ok()) {
         m.note_write_error(begun.error());
         if (auto held = m.put_error_log_.allow()) {
-          spdlog::error("put to {}/{}: {} ({} more failed puts since the last report)", name,
+          logging::error("put to {}/{}: {} ({} more failed puts since the last report)", name,
                         sh->shard_id, begun.error().to_string(), *held);
         }
         for (size_t i : accepted) res.records[i].status = PutBatchResult::Status::kInternal;
@@ -229,7 +229,7 @@ void Engine::put_records_async(const std::string& region, const std::string& nam
       if (!first.ok()) {
         fl->engine->note_write_error(first.error());
         if (auto held = fl->engine->put_error_log_.allow()) {
-          spdlog::error("put to {}/{}: {} ({} more failed puts since the last report)", r.stream,
+          logging::error("put to {}/{}: {} ({} more failed puts since the last report)", r.stream,
                         shard->shard_id, first.error().to_string(), *held);
         }
         for (size_t i : accepted) r.records[i].status = PutBatchResult::Status::kInternal;

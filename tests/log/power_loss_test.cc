@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include "../testing/power_loss_fs.h"
 #include "freshet/common/crc32c.h"
@@ -169,10 +169,10 @@ int main(int argc, char** argv) {
   int rounds = 50;
   uint64_t seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   bool lying = false;
-  spdlog::set_level(spdlog::level::critical);  // every crash makes each log report its errors
+  freshet::logging::set_level(freshet::logging::Level::critical);  // every crash makes each log report its errors
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--verbose") spdlog::set_level(spdlog::level::info);
+    if (a == "--verbose") freshet::logging::set_level(freshet::logging::Level::info);
     if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
     else if (a == "--seed" && i + 1 < argc) seed = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--lying-disk") lying = true;

@@ -11,7 +11,7 @@
 //   stream_power_loss_test --rounds N [--seed S] [--lying-disk] [--verbose]
 //
 // --lying-disk makes fsync a no-op: the test must then FAIL. One progress line per 25 rounds.
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <atomic>
 #include <chrono>
@@ -206,13 +206,13 @@ int main(int argc, char** argv) {
   int rounds = 40;
   uint64_t seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   bool lying = false;
-  spdlog::set_level(spdlog::level::critical);
+  freshet::logging::set_level(freshet::logging::Level::critical);
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
     else if (a == "--seed" && i + 1 < argc) seed = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--lying-disk") lying = true;
-    else if (a == "--verbose") spdlog::set_level(spdlog::level::info);
+    else if (a == "--verbose") freshet::logging::set_level(freshet::logging::Level::info);
   }
   std::printf("stream power-loss test: %d rounds, seed %llu%s\n", rounds,
               static_cast<unsigned long long>(seed), lying ? ", fsync ignored" : "");

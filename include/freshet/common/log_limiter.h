@@ -2,7 +2,7 @@
 // log at most once per interval, with a count of the ones held back since. Metrics count every
 // occurrence; the log says what happened and how often.
 //
-//   if (auto held = limiter.allow()) spdlog::error("... ({} more since the last report)", *held);
+//   if (auto held = limiter.allow()) logging::error("... ({} more since the last report)", *held);
 //
 // Thread-safe: one mutex, taken once per call.
 #pragma once

@@ -1,6 +1,6 @@
 #include "alarms.h"
 
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <algorithm>
 #include <charconv>
@@ -658,7 +658,7 @@ void AlarmBook::evaluate() {
     changed = changed || a.state != before || suppression;
   }
   if (changed) {
-    if (Status s = save_locked(); !s.ok()) spdlog::warn("alarms: cannot save: {}", s.to_string());
+    if (Status s = save_locked(); !s.ok()) logging::warn("alarms: cannot save: {}", s.to_string());
   }
 }
 

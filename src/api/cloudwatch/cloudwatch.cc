@@ -1,6 +1,6 @@
 #include "freshet/api/cloudwatch.h"
 
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <algorithm>
 #include <charconv>

@@ -1,7 +1,7 @@
 // The Lambda API (lambda.h): routes, request parsing, responses and errors.
 #include "freshet/api/lambda.h"
 
-#include <spdlog/spdlog.h>
+#include "freshet/common/logging.h"
 
 #include <chrono>
 #include <cmath>
@@ -444,7 +444,7 @@ class LambdaApi::Impl {
         cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
         if (queue_.empty()) return;
         if (stop_) {
-          spdlog::info("lambda: {} Event invocations dropped at shutdown", queue_.size());
+          logging::info("lambda: {} Event invocations dropped at shutdown", queue_.size());
           queue_.clear();
           return;
         }
@@ -453,9 +453,9 @@ class LambdaApi::Impl {
       }
       auto o = svc_.invoke(job.first, job.second);
       if (!o.ok()) {
-        spdlog::warn("lambda: Event invocation of {} failed: {}", job.first, o.error().message());
+        logging::warn("lambda: Event invocation of {} failed: {}", job.first, o.error().message());
       } else if (!o->result.function_error.empty()) {
-        spdlog::info("lambda: Event invocation of {} ended in {}: {}", job.first,
+        logging::info("lambda: Event invocation of {} ended in {}: {}", job.first,
                      o->result.function_error, o->result.error_message);
       }
     }

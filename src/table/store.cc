@@ -551,12 +551,15 @@ struct TableStore::Impl {
         rocksdb::Status s = sync_wal();
         if (!s.ok()) st = io_error(s);
       }
-      for (auto& d : round) d(st);
       l.lock();
       // A failed fsync leaves the WAL's durability unknown: every later write fails too
-      // (sticky), as the shard log's group committer does.
+      // (sticky), as the shard log's group committer does. Counted before the answers go out,
+      // so a caller that saw its write answered sees the round that made it durable.
       if (!st.ok()) sync_failed = st;
       ++sync_rounds;
+      l.unlock();
+      for (auto& d : round) d(st);
+      l.lock();
     }
   }
 

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -286,16 +285,51 @@ void each_named(Checker& c, const YAML::Node& section, const std::string& where,
   }
 }
 
-bool matches(const std::string& s, const char* pattern) {
-  return std::regex_match(s, std::regex(pattern));
+// The name rules of the AWS models, matched by hand: the pattern text is only for the message.
+enum class NameRule {
+  kName,       // streams, tables, indexes, delivery streams: [a-zA-Z0-9_.-]+
+  kBucket,     // S3 buckets: [a-z0-9][a-z0-9.-]*[a-z0-9]
+  kPrintable,  // alarms: [^\\x00-\\x1f]+
+};
+
+const char* pattern_of(NameRule rule) {
+  switch (rule) {
+    case NameRule::kName: return "[a-zA-Z0-9_.-]+";
+    case NameRule::kBucket: return "[a-z0-9][a-z0-9.-]*[a-z0-9]";
+    case NameRule::kPrintable: return "[^\\x00-\\x1f]+";
+  }
+  return "";
+}
+
+bool matches(const std::string& s, NameRule rule) {
+  const auto lower_or_digit = [](unsigned char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+  };
+  if (s.empty()) return false;
+  switch (rule) {
+    case NameRule::kName:
+      return std::all_of(s.begin(), s.end(), [](unsigned char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '_' || ch == '.' || ch == '-';
+      });
+    case NameRule::kBucket:
+      return s.size() >= 2 && lower_or_digit(s.front()) && lower_or_digit(s.back()) &&
+             std::all_of(s.begin(), s.end(), [&](unsigned char ch) {
+               return lower_or_digit(ch) || ch == '.' || ch == '-';
+             });
+    case NameRule::kPrintable:
+      return std::all_of(s.begin(), s.end(), [](unsigned char ch) { return ch >= 0x20; });
+  }
+  return false;
 }
 
 void check_name(Checker& c, const YAML::Mark& m, const std::string& where, const std::string& name,
-                const char* pattern, size_t lo, size_t hi, const char* what) {
-  if (name.size() < lo || name.size() > hi || !matches(name, pattern)) {
+                NameRule rule, size_t lo, size_t hi, const char* what) {
+  if (name.size() < lo || name.size() > hi || !matches(name, rule)) {
     c.error(m, where,
             std::string("not a valid ") + what + " name: expected " + std::to_string(lo) + " to " +
-                std::to_string(hi) + " characters of " + pattern + ", found '" + name + "'");
+                std::to_string(hi) + " characters of " + pattern_of(rule) + ", found '" + name +
+                "'");
   }
 }
 
@@ -375,7 +409,7 @@ void parse_streams(Checker& c, const YAML::Node& section, PipelineSpec& spec) {
   each_named(c, section, "streams", [&](const std::string& name, const YAML::Node& n,
                                         const YAML::Mark& mark) {
     const std::string where = "streams." + name;
-    check_name(c, mark, where, name, "[a-zA-Z0-9_.-]+", 1, 128, "stream");
+    check_name(c, mark, where, name, NameRule::kName, 1, 128, "stream");
     StreamSpec s;
     s.name = name;
     s.at = location(mark);
@@ -426,7 +460,7 @@ void parse_tables(Checker& c, const YAML::Node& section, PipelineSpec& spec) {
   each_named(c, section, "tables", [&](const std::string& name, const YAML::Node& n,
                                        const YAML::Mark& mark) {
     const std::string where = "tables." + name;
-    check_name(c, mark, where, name, "[a-zA-Z0-9_.-]+", 3, 255, "table");
+    check_name(c, mark, where, name, NameRule::kName, 3, 255, "table");
     TableSpec t;
     t.name = name;
     t.at = location(mark);
@@ -449,7 +483,7 @@ void parse_tables(Checker& c, const YAML::Node& section, PipelineSpec& spec) {
                                                          const YAML::Node& in,
                                                          const YAML::Mark& imark) {
       const std::string iwhere = where + ".indexes." + iname;
-      check_name(c, imark, iwhere, iname, "[a-zA-Z0-9_.-]+", 3, 255, "index");
+      check_name(c, imark, iwhere, iname, NameRule::kName, 3, 255, "index");
       IndexSpec ix;
       ix.name = iname;
       ix.at = location(imark);
@@ -503,7 +537,7 @@ void parse_buckets(Checker& c, const YAML::Node& section, PipelineSpec& spec) {
       continue;
     }
     const std::string name = b.Scalar();
-    check_name(c, b.Mark(), "buckets." + name, name, "[a-z0-9][a-z0-9.-]*[a-z0-9]", 3, 63, "bucket");
+    check_name(c, b.Mark(), "buckets." + name, name, NameRule::kBucket, 3, 63, "bucket");
     if (!seen.insert(name).second) {
       c.error(b.Mark(), "buckets." + name, "declared twice");
       continue;
@@ -516,7 +550,7 @@ void parse_deliveries(Checker& c, const YAML::Node& section, PipelineSpec& spec)
   each_named(c, section, "delivery_streams", [&](const std::string& name, const YAML::Node& n,
                                                  const YAML::Mark& mark) {
     const std::string where = "delivery_streams." + name;
-    check_name(c, mark, where, name, "[a-zA-Z0-9_.-]+", 1, 64, "delivery stream");
+    check_name(c, mark, where, name, NameRule::kName, 1, 64, "delivery stream");
     DeliverySpec d;
     d.name = name;
     d.at = location(mark);
@@ -558,7 +592,7 @@ void parse_alarms(Checker& c, const YAML::Node& section, PipelineSpec& spec) {
                                        const YAML::Mark& mark) {
     const std::string where = "alarms." + name;
     // CloudWatch's AlarmName: 1..255 characters, no control characters.
-    check_name(c, mark, where, name, "[^\\x00-\\x1f]+", 1, 255, "alarm");
+    check_name(c, mark, where, name, NameRule::kPrintable, 1, 255, "alarm");
     AlarmSpec a;
     a.name = name;
     a.at = location(mark);

@@ -1,9 +1,11 @@
 // The freshet binary: one entry point, one subcommand per job.
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
+#include "freshet/common/logging.h"
+
+#if FRESHET_BENCH_COMMAND
 #include "bench_command.h"
+#endif
 #include "log_commands.h"
 #include "process_command.h"
 #include "produce_command.h"
@@ -13,13 +15,15 @@
 
 int main(int argc, char** argv) {
   // Logs go to stderr; stdout carries results (and serve's "listening on" line).
-  spdlog::set_default_logger(spdlog::stderr_color_mt("freshet"));
+  freshet::logging::use_stderr("freshet");
   CLI::App app{"Freshet: a self-hosted streaming data platform that speaks the AWS APIs"};
   app.require_subcommand(1);
   int exit_code = 0;
   freshet::cli::add_serve_command(app, &exit_code);
   freshet::cli::add_log_commands(app, &exit_code);
+#if FRESHET_BENCH_COMMAND
   freshet::cli::add_bench_command(app, &exit_code);
+#endif
   freshet::cli::add_table_commands(app, &exit_code);
   freshet::cli::add_produce_command(app, &exit_code);
   freshet::cli::add_up_command(app, &exit_code);

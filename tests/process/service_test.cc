@@ -167,6 +167,9 @@ class ProcessServiceTest : public testing_support::ProcessFixture {
   }
 
   std::unique_ptr<ProcessService> svc_;
+  // A test's own engine clock: kept until TearDown has stopped the service and the engine,
+  // whose threads read it (a clock on the test's stack was gone before they stopped).
+  std::unique_ptr<ManualClock> manual_clock_;
   std::vector<FunctionConfig> functions_;
   std::function<void(const Batch&, InvokeResult&)> rule_ = [](const Batch&, InvokeResult&) {};
 };
@@ -458,7 +461,8 @@ TEST_F(ProcessServiceTest, ARecordReadableOnlyAfterItsWindowClosedIsStillCounted
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
   const int64_t window = real_now / 1000 * 1000 - 5000;
-  ManualClock clock(window + 100);
+  manual_clock_ = std::make_unique<ManualClock>(window + 100);
+  ManualClock& clock = *manual_clock_;
   stream::EngineOptions eo;
   eo.data_dir = dir_.path() + "/streams";
   eo.durability = log::Durability::kOs;

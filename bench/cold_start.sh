@@ -9,7 +9,7 @@
 # The machine's other load lengthens the wall time: say what it was when recording a number.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-commit=${1:-HEAD}
+commit=$(git -C "$repo" rev-parse "${1:-HEAD}")
 work=$(mktemp -d /tmp/freshet-cold.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 trap 'kill $run_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -551,6 +551,52 @@ TEST_F(StoreTest, RecentLevelsAreNotCompressed) {
             std::string::npos);
 }
 
+// The newest OPTIONS file RocksDB wrote in dir (its name and text).
+std::pair<std::filesystem::path, std::string> latest_options(const std::filesystem::path& dir) {
+  std::filesystem::path newest;
+  uint64_t newest_n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("OPTIONS-", 0) != 0 || name.find(".dbtmp") != std::string::npos) continue;
+    const uint64_t n = std::stoull(name.substr(8));
+    if (newest.empty() || n > newest_n) {
+      newest = e.path();
+      newest_n = n;
+    }
+  }
+  std::ifstream f(newest);
+  return {newest, std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>())};
+}
+
+// A new store uses dynamic level sizes; a store created without them (every store before
+// they were turned on) keeps them off, as RocksDB advises.
+TEST_F(StoreTest, DynamicLevelSizesOnlyForNewStores) {
+  create("t");
+  ASSERT_TRUE(store_->put_item("t", row("p", 1, "o")).ok());
+  store_.reset();
+  auto [path, text] = latest_options(dir_);
+  const std::string on = "level_compaction_dynamic_level_bytes=true";
+  const std::string off = "level_compaction_dynamic_level_bytes=false";
+  const size_t at = text.find(on);
+  ASSERT_NE(at, std::string::npos);
+  reopen();
+  store_.reset();
+  EXPECT_NE(latest_options(dir_).second.find(on), std::string::npos);  // kept on
+  // The same store as if an older version had created it.
+  std::tie(path, text) = latest_options(dir_);
+  text.replace(text.find(on), on.size(), off);
+  std::ofstream(path, std::ios::trunc) << text;
+  for (int i = 0; i < 2; ++i) {
+    reopen();
+    auto got = store_->get_item("t", {{"pk", Value::s("p")}, {"sk", Value::n("1")}});
+    ASSERT_TRUE(got.ok() && got->has_value());
+    store_.reset();
+    const std::string now = latest_options(dir_).second;
+    EXPECT_NE(now.find(off), std::string::npos) << i;
+    EXPECT_EQ(now.find(on), std::string::npos) << i;
+  }
+}
+
 TEST_F(StoreTest, InspectVerifiesAClosedStore) {
   create("t");
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(store_->put_item("t", row("p", i, "o")).ok());

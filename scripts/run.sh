@@ -9,9 +9,10 @@
 #
 # FRESHET_LISTEN and FRESHET_DATA_DIR override the listen address and the data directory.
 # The modules list is the one scripts/test.sh builds: cli needs all of them; only the binary's
-# targets are built here (no tests, no benchmarks), with the `run` preset (build/run: -O2
-# without debug info, as a unity build), which builds from nothing in less than half the time
-# of the release preset (docs/performance.md, "Cold build of the main job").
+# targets are built here (no tests, no benchmarks), with the `run` preset (build/run: -O1, -Og
+# off the data path, no debug info, a unity build, no `freshet bench`), which builds from
+# nothing in a fraction of the release preset's time (docs/performance.md, "Cold build of the
+# main job"; bench/cold_start.sh measures it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -2,12 +2,23 @@
 #include "freshet/api/firehose.h"
 
 #include <chrono>
-#include <regex>
+#include <optional>
+#include <string_view>
 
 #include "freshet/api/codec.h"
+#include "patterns.h"
 
 namespace freshet::api {
 namespace {
+
+using firehose_patterns::kBucketArnPattern;
+using firehose_patterns::kDestinationIdPattern;
+using firehose_patterns::kFileExtensionPattern;
+using firehose_patterns::kKinesisArnPattern;
+using firehose_patterns::kNamePattern;
+using firehose_patterns::kRoleArnPattern;
+using firehose_patterns::kVersionIdPattern;
+using firehose_patterns::Pattern;
 
 using delivery::Compression;
 using delivery::DeliveryService;
@@ -29,36 +40,23 @@ ApiResult from_error(const Error& e) {
   }
 }
 
-bool matches(const std::string& s, const char* pattern) {
-  static thread_local std::map<const char*, std::regex> cache;
-  auto it = cache.find(pattern);
-  if (it == cache.end()) it = cache.emplace(pattern, std::regex(pattern)).first;
-  return std::regex_match(s, it->second);
-}
-
 // Model checks of a string member: length and pattern.
 void check_string(ValidationErrors& v, const std::string& path, std::string_view value,
-                  size_t min, size_t max, const char* pattern = nullptr,
-                  const char* pattern_text = nullptr) {
+                  size_t min, size_t max, const Pattern* pattern = nullptr) {
   if (value.size() < min) {
     v.add(path, value, ValidationErrors::length_at_least(static_cast<int64_t>(min)));
   } else if (value.size() > max) {
     v.add(path, value, ValidationErrors::length_at_most(static_cast<int64_t>(max)));
   }
-  if (pattern != nullptr && !matches(std::string(value), pattern)) {
-    v.add(path, value, ValidationErrors::pattern(pattern_text ? pattern_text : pattern));
+  if (pattern != nullptr && !pattern->match(value)) {
+    v.add(path, value, ValidationErrors::pattern(pattern->text));
   }
 }
-
-constexpr const char* kNamePattern = "[a-zA-Z0-9_.-]+";
-constexpr const char* kBucketArnPattern = "arn:.*:s3:::[\\w\\.\\-]{1,255}";
-constexpr const char* kRoleArnPattern = "arn:.*:iam::\\d{12}:role/[a-zA-Z_0-9+=,.@\\-_/]+";
-constexpr const char* kKinesisArnPattern = "arn:.*:kinesis:[a-zA-Z0-9\\-]+:\\d{12}:stream/[a-zA-Z0-9_.-]+";
 
 Result<std::string> stream_name(const Document& in, ValidationErrors& v) {
   Result<std::string_view> n = get_string(in, "DeliveryStreamName");
   if (!n.ok()) return n.error();
-  check_string(v, "deliveryStreamName", *n, 1, 64, kNamePattern);
+  check_string(v, "deliveryStreamName", *n, 1, 64, &kNamePattern);
   return std::string(*n);
 }
 
@@ -73,7 +71,7 @@ std::optional<ApiError> read_destination(const Document& c, const std::string& p
                                          bool extended, bool update, S3Destination& d,
                                          ValidationErrors& v) {
   auto str = [&](const char* member, std::string& out, bool required, size_t min, size_t max,
-                 const char* pattern) -> std::optional<ApiError> {
+                 const Pattern* pattern) -> std::optional<ApiError> {
     Result<std::optional<std::string_view>> r = get_optional_string(c, member);
     if (!r.ok()) return member_error(r.error(), member);
     if (!r->has_value()) {
@@ -84,8 +82,8 @@ std::optional<ApiError> read_destination(const Document& c, const std::string& p
     out = std::string(**r);
     return std::nullopt;
   };
-  if (auto e = str("RoleARN", d.role_arn, true, 1, 512, kRoleArnPattern)) return e;
-  if (auto e = str("BucketARN", d.bucket_arn, true, 1, 2048, kBucketArnPattern)) return e;
+  if (auto e = str("RoleARN", d.role_arn, true, 1, 512, &kRoleArnPattern)) return e;
+  if (auto e = str("BucketARN", d.bucket_arn, true, 1, 2048, &kBucketArnPattern)) return e;
   if (auto e = str("Prefix", d.prefix, false, 0, 1024, nullptr)) return e;
   if (auto e = str("ErrorOutputPrefix", d.error_output_prefix, false, 0, 1024, nullptr)) return e;
   Result<const Document*> hints = get_optional_map(c, "BufferingHints");
@@ -132,7 +130,7 @@ std::optional<ApiError> read_destination(const Document& c, const std::string& p
   if (auto e = keep("EncryptionConfiguration", d.encryption_json)) return e;
   if (!extended) return std::nullopt;
   d.extended = true;
-  if (auto e = str("FileExtension", d.file_extension, false, 0, 128, "^$|\\.[0-9a-z!\\-_.*'()]+"))
+  if (auto e = str("FileExtension", d.file_extension, false, 0, 128, &kFileExtensionPattern))
     return e;
   Result<std::optional<std::string_view>> backup = get_optional_string(c, "S3BackupMode");
   if (!backup.ok()) return member_error(backup.error(), "S3BackupMode");
@@ -369,8 +367,8 @@ ApiResult create(Ctx& c, RequestContext& ctx) {
     FH_MEMBER(arn, get_string(*src, "KinesisStreamARN"), "KinesisStreamARN");
     FH_MEMBER(role, get_string(*src, "RoleARN"), "RoleARN");
     check_string(v, "kinesisStreamSourceConfiguration.kinesisStreamARN", arn, 1, 512,
-                 kKinesisArnPattern);
-    check_string(v, "kinesisStreamSourceConfiguration.roleARN", role, 1, 512, kRoleArnPattern);
+                 &kKinesisArnPattern);
+    check_string(v, "kinesisStreamSourceConfiguration.roleARN", role, 1, 512, &kRoleArnPattern);
     info.source_stream_arn = std::string(arn);
     info.source_role_arn = std::string(role);
   }
@@ -498,7 +496,7 @@ ApiResult list(Ctx& c, RequestContext& ctx) {
       v.add("deliveryStreamType", *type, ValidationErrors::enum_values(kTypes));
     }
   }
-  if (start.has_value()) check_string(v, "exclusiveStartDeliveryStreamName", *start, 1, 64, kNamePattern);
+  if (start.has_value()) check_string(v, "exclusiveStartDeliveryStreamName", *start, 1, 64, &kNamePattern);
   if (!v.empty()) return v.to_error();
   bool more = false;
   std::vector<std::string> names = c.svc.list(type.value_or(""), start.value_or(""),
@@ -619,8 +617,8 @@ ApiResult update_destination(Ctx& c, RequestContext& ctx) {
   FH_MEMBER(version, get_string(in, "CurrentDeliveryStreamVersionId"),
             "CurrentDeliveryStreamVersionId");
   FH_MEMBER(dest_id, get_string(in, "DestinationId"), "DestinationId");
-  check_string(v, "currentDeliveryStreamVersionId", version, 1, 50, "[0-9]+");
-  check_string(v, "destinationId", dest_id, 1, 100, "[a-zA-Z0-9-]+");
+  check_string(v, "currentDeliveryStreamVersionId", version, 1, 50, &kVersionIdPattern);
+  check_string(v, "destinationId", dest_id, 1, 100, &kDestinationIdPattern);
   Result<DeliveryStreamInfo> info = c.svc.describe(name);
   if (!info.ok() && v.empty()) return from_error(info.error());
   S3Destination d = info.ok() ? info->destination : S3Destination{};

@@ -18,8 +18,9 @@ git clone -q "$repo" "$work/src"
 git -C "$work/src" checkout -q "$commit"
 echo "cold start of $(git -C "$work/src" rev-parse --short HEAD) (load $(cut -d' ' -f1-3 /proc/loadavg))"
 t0=$(date +%s.%N)
+# exec: run.sh execs the server in turn, so $run_pid ends up being the server, which the trap stops.
 (cd "$work/src" && FRESHET_LISTEN=127.0.0.1:$port FRESHET_DATA_DIR=$work/data CCACHE_DISABLE=1 \
-  scripts/run.sh > "$work/run.log" 2>&1) &
+  exec scripts/run.sh > "$work/run.log" 2>&1) &
 run_pid=$!
 code=000
 for i in $(seq 1 1200); do  # at most 600 s
